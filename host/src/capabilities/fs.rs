@@ -1,0 +1,164 @@
+//! Read access to one folder the user granted, and nothing outside it.
+
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use tonearm_plugin_api::{DirEntry, EntryKind, FileStat, FileSystem, PluginError, PluginResult};
+
+/// A granted folder. Paths are relative and `/`-separated; `..`, `.`, empty components and
+/// absolute paths are refused, and symbolic links are reported as [`EntryKind::Other`] and
+/// never followed, so nothing outside the folder can be reached.
+#[derive(Debug, Clone)]
+pub struct GrantedFolder {
+    root: PathBuf,
+}
+
+impl GrantedFolder {
+    /// Grants `root`, which must be an existing folder.
+    pub fn new(root: impl AsRef<Path>) -> io::Result<Self> {
+        let root = root.as_ref().canonicalize()?;
+        if !root.is_dir() {
+            return Err(io::Error::new(io::ErrorKind::NotADirectory, format!("{} is not a folder", root.display())));
+        }
+        Ok(Self { root })
+    }
+
+    /// The granted folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn resolve(&self, path: &str) -> PluginResult<PathBuf> {
+        let mut full = self.root.clone();
+        if path.is_empty() {
+            return Ok(full);
+        }
+        for part in path.split('/') {
+            if part.is_empty() || part == "." || part == ".." || part.contains('\0') {
+                return Err(PluginError::Invalid(format!("path {path:?} leaves the granted folder or is malformed")));
+            }
+            full.push(part);
+        }
+        Ok(full)
+    }
+}
+
+fn io_error(path: &str, err: io::Error) -> PluginError {
+    match err.kind() {
+        io::ErrorKind::NotFound => PluginError::NotFound(path.to_owned()),
+        io::ErrorKind::PermissionDenied => PluginError::Unauthorized(format!("{path}: {err}")),
+        _ => PluginError::Io(format!("{path}: {err}")),
+    }
+}
+
+fn stat_of(meta: &fs::Metadata) -> FileStat {
+    let modified_ms = meta
+        .modified()
+        .ok()
+        .and_then(|t| match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_millis()).ok(),
+            Err(before) => i64::try_from(before.duration().as_millis()).ok().map(|ms| -ms),
+        })
+        .unwrap_or(0);
+    // Device and inode identify a file across renames within one filesystem.
+    let file_id = meta.ino() ^ meta.dev().rotate_left(48);
+    FileStat { size: meta.len(), modified_ms, file_id: Some(file_id) }
+}
+
+impl FileSystem for GrantedFolder {
+    fn read_dir(&self, path: &str) -> PluginResult<Vec<DirEntry>> {
+        let dir = self.resolve(path)?;
+        let mut entries = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| io_error(path, e))? {
+            let entry = entry.map_err(|e| io_error(path, e))?;
+            let Ok(name) = entry.file_name().into_string() else {
+                tracing::warn!(folder = %dir.display(), name = ?entry.file_name(), "skipping a file name that is not valid UTF-8");
+                continue;
+            };
+            // `symlink_metadata` does not follow links.
+            let meta = match entry.path().symlink_metadata() {
+                Ok(m) => m,
+                // Deleted between listing and stat: it is simply not there any more.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_error(&name, e)),
+            };
+            let kind = if meta.is_file() {
+                EntryKind::File
+            } else if meta.is_dir() {
+                EntryKind::Dir
+            } else {
+                EntryKind::Other
+            };
+            entries.push(DirEntry { name, kind, stat: stat_of(&meta) });
+        }
+        Ok(entries)
+    }
+
+    fn stat(&self, path: &str) -> PluginResult<FileStat> {
+        let full = self.resolve(path)?;
+        let meta = full.symlink_metadata().map_err(|e| io_error(path, e))?;
+        if !meta.is_file() {
+            return Err(PluginError::NotFound(format!("{path} is not a regular file")));
+        }
+        Ok(stat_of(&meta))
+    }
+
+    fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> PluginResult<usize> {
+        let full = self.resolve(path)?;
+        if full.symlink_metadata().map_err(|e| io_error(path, e))?.file_type().is_symlink() {
+            return Err(PluginError::NotFound(format!("{path} is a symbolic link")));
+        }
+        let file = File::open(&full).map_err(|e| io_error(path, e))?;
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read_at(&mut buf[filled..], offset + filled as u64) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error(path, e)),
+            }
+        }
+        Ok(filled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_cannot_leave_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let granted = GrantedFolder::new(dir.path()).unwrap();
+        for bad in ["..", "a/../..", "/etc/passwd", "a//b", "./a"] {
+            assert!(matches!(granted.stat(bad), Err(PluginError::Invalid(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn symlinks_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("link")).unwrap();
+        let granted = GrantedFolder::new(dir.path()).unwrap();
+        let entries = granted.read_dir("").unwrap();
+        assert_eq!(entries[0].kind, EntryKind::Other);
+        let mut buf = [0u8; 4];
+        assert!(granted.read_at("link", 0, &mut buf).is_err());
+    }
+
+    #[test]
+    fn reads_and_stats_files() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("sub dir")).unwrap();
+        fs::write(dir.path().join("sub dir/a #1?.txt"), b"hello").unwrap();
+        let granted = GrantedFolder::new(dir.path()).unwrap();
+        assert_eq!(granted.stat("sub dir/a #1?.txt").unwrap().size, 5);
+        let mut buf = [0u8; 10];
+        assert_eq!(granted.read_at("sub dir/a #1?.txt", 1, &mut buf).unwrap(), 4);
+        assert_eq!(&buf[..4], b"ello");
+        assert!(matches!(granted.stat("missing"), Err(PluginError::NotFound(_))));
+    }
+}

@@ -1,0 +1,11 @@
+//! The host's implementations of the capabilities plugins use for all their I/O.
+
+mod bytes;
+mod fs;
+mod log;
+mod state;
+
+pub use bytes::{FileByteSource, ProviderByteSource};
+pub use fs::GrantedFolder;
+pub use log::{SystemClock, TracingLog};
+pub use state::{MemoryState, SqliteState};

@@ -1,0 +1,236 @@
+//! Command-line parsing and dispatch.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use tonearm_host::{EventBus, Library, Registry};
+
+/// Tonearm: a music library core with plugins for storage, decoding and metadata.
+#[derive(Debug, Parser)]
+#[command(name = "tonearm", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The library file [default: the XDG data dir's tonearm/library.db].
+    #[arg(long, global = true, env = "TONEARM_LIBRARY", value_name = "PATH")]
+    library: Option<PathBuf>,
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scan the bundled samples into a fresh library, list, search and decode one.
+    Demo {
+        /// Keep the samples, library and decoded WAV in this folder.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+    },
+    /// Add a folder as a source (once) and sync it.
+    Scan {
+        /// The folder.
+        dir: PathBuf,
+        /// The source's name [default: the folder's name].
+        #[arg(long)]
+        name: Option<String>,
+        /// List everything even if nothing changed since the last sync.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Sync one source, or all of them.
+    Sync {
+        /// The source's name [default: every source].
+        source: Option<String>,
+        /// List everything instead of only the changes since the last sync.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Manage sources.
+    #[command(subcommand)]
+    Source(SourceCommand),
+    /// Browse the library.
+    #[command(subcommand)]
+    Library(LibraryCommand),
+    /// Decode a track (id, search text or file path) to a WAV file.
+    Decode {
+        /// A track id, a file path, or search text matching one track.
+        track: String,
+        /// The WAV file to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Use this decoder instead of the best-scoring one.
+        #[arg(long)]
+        decoder: Option<String>,
+    },
+    /// List and inspect plugins.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
+    /// Run the conformance suite on a loaded plugin.
+    Conformance {
+        /// The plugin's id.
+        id: String,
+        /// A fixtures folder with a fixtures.json [default: the bundled fixtures].
+        #[arg(long, value_name = "DIR")]
+        fixtures: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SourceCommand {
+    /// Add a source.
+    Add {
+        /// The provider plugin's id (`local`).
+        provider: String,
+        /// For `local`: the folder.
+        location: PathBuf,
+        /// The source's name [default: the folder's name].
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List sources.
+    List(JsonFlag),
+    /// Remove a source with its tracks.
+    Remove {
+        /// The source's name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LibraryCommand {
+    /// List tracks.
+    List {
+        /// Rows at most.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        /// Rows to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Search titles, artists, albums, genres and paths.
+    Search {
+        /// Words to find (prefixes match; accents are ignored).
+        query: String,
+        /// Rows at most.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Counts over the library.
+    Stats(JsonFlag),
+    /// Files whose tags could not be read, and why.
+    Failed(JsonFlag),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginsCommand {
+    /// List loaded plugins and how each was loaded.
+    List(JsonFlag),
+    /// Show a plugin's manifest.
+    Inspect {
+        /// The plugin's id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct JsonFlag {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What every command works with.
+pub struct Context {
+    registry: Arc<Registry>,
+    library_path: Option<PathBuf>,
+}
+
+impl Context {
+    fn bus(&self) -> &EventBus {
+        self.registry.bus()
+    }
+
+    async fn library(&self) -> Result<Library> {
+        let path = match &self.library_path {
+            Some(path) => path.clone(),
+            None => default_library_path()?,
+        };
+        Library::open(&path).await.with_context(|| format!("opening the library at {}", path.display()))
+    }
+}
+
+fn default_library_path() -> Result<PathBuf> {
+    let dirs = directories::ProjectDirs::from("", "", "tonearm")
+        .context("cannot find a home folder for the library; pass --library PATH")?;
+    Ok(dirs.data_dir().join("library.db"))
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,sqlx=warn",
+        2 => "debug,sqlx=info",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// Runs the command line and turns errors into a message and exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let (registry, errors) = Registry::with_builtins(EventBus::default());
+    for error in errors {
+        eprintln!("warning: a builtin plugin failed to load: {error}");
+    }
+    let ctx = Context { registry: Arc::new(registry), library_path: cli.library };
+    use commands as c;
+    match cli.command {
+        Command::Demo { keep } => c::demo(&ctx, keep).await,
+        Command::Scan { dir, name, full } => c::scan(&ctx, &dir, name, full).await,
+        Command::Sync { source, full } => c::sync(&ctx, source, full).await,
+        Command::Source(SourceCommand::Add { provider, location, name }) => {
+            c::source_add(&ctx, &provider, &location, name).await.map(|_| ExitCode::SUCCESS)
+        }
+        Command::Source(SourceCommand::List(f)) => c::source_list(&ctx, f.json).await,
+        Command::Source(SourceCommand::Remove { name }) => c::source_remove(&ctx, &name).await,
+        Command::Library(LibraryCommand::List { limit, offset, json }) => c::list(&ctx, limit, offset, json.json).await,
+        Command::Library(LibraryCommand::Search { query, limit, json }) => c::search(&ctx, &query, limit, json.json).await,
+        Command::Library(LibraryCommand::Stats(f)) => c::stats(&ctx, f.json).await,
+        Command::Library(LibraryCommand::Failed(f)) => c::failed(&ctx, f.json).await,
+        Command::Decode { track, output, decoder } => c::decode(&ctx, &track, &output, decoder.as_deref()).await,
+        Command::Plugins(PluginsCommand::List(f)) => c::plugins_list(&ctx, f.json),
+        Command::Plugins(PluginsCommand::Inspect { id }) => c::plugins_inspect(&ctx, &id),
+        Command::Conformance { id, fixtures } => c::conformance(&ctx, &id, fixtures.as_deref()),
+    }
+}

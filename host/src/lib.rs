@@ -1,0 +1,18 @@
+//! The Tonearm host: loads plugins, keeps the library, syncs sources and decodes audio.
+//!
+//! The data flows plugin → [`loader`] → [`registry`] → [`sync`] → [`library`] →
+//! [`playback`], and every step reports on the one [`events`] bus. Nothing above the
+//! loader knows how a plugin was loaded.
+
+pub mod capabilities;
+pub mod conformance;
+pub mod events;
+pub mod library;
+pub mod loader;
+pub mod playback;
+pub mod registry;
+pub mod sync;
+
+pub use events::{CoreEvent, EventBus, Received, Subscription};
+pub use library::Library;
+pub use registry::Registry;

@@ -1,0 +1,168 @@
+//! Reading the library: listing, search, statistics, locations and playlists.
+
+// Dynamic SQL here is assembled only from constants and `?` placeholders.
+use sqlx::{AssertSqlSafe, Row};
+
+use super::model::{LibraryStats, TrackLocation, TrackRow};
+use super::{Library, LibraryError, now_ms};
+
+const TRACK_COLUMNS: &str = "t.id, t.title, t.artist_display AS artists, al.title AS album, \
+    al.artist_display AS album_artists, t.disc_number, t.track_number, t.year, t.duration_ms, t.file_type, \
+    t.sample_rate, t.channels, f.path, s.name AS source";
+
+const TRACK_JOINS: &str = "FROM tracks t JOIN files f ON f.id = t.file_id JOIN sources s ON s.id = f.source_id \
+    LEFT JOIN albums al ON al.id = t.album_id";
+
+/// Turns what a person typed into an FTS5 query: every word must match as a prefix, and
+/// nothing they type is taken as FTS syntax.
+fn fts_query(text: &str) -> Option<String> {
+    let terms: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{w}\"*"))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+impl Library {
+    /// Tracks ordered by album artist, album, disc, track and path.
+    pub async fn tracks(&self, limit: i64, offset: i64) -> Result<Vec<TrackRow>, LibraryError> {
+        let sql = format!(
+            "SELECT {TRACK_COLUMNS} {TRACK_JOINS} ORDER BY al.artist_display, al.title, t.disc_number, \
+             t.track_number, f.path LIMIT ? OFFSET ?"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(limit).bind(offset).fetch_all(&self.pool).await?)
+    }
+
+    /// Tracks matching every word of `text` (as word prefixes, accents ignored) in title,
+    /// artists, album, album artists, genres or path; best matches first.
+    pub async fn search(&self, text: &str, limit: i64) -> Result<Vec<TrackRow>, LibraryError> {
+        let Some(query) = fts_query(text) else { return Ok(Vec::new()) };
+        let sql = format!(
+            "SELECT {TRACK_COLUMNS} FROM tracks_fts JOIN tracks t ON t.id = tracks_fts.rowid \
+             JOIN files f ON f.id = t.file_id JOIN sources s ON s.id = f.source_id \
+             LEFT JOIN albums al ON al.id = t.album_id \
+             WHERE tracks_fts MATCH ? ORDER BY bm25(tracks_fts, 10.0, 5.0, 4.0, 2.0, 1.0, 1.0) LIMIT ?"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(query).bind(limit).fetch_all(&self.pool).await?)
+    }
+
+    /// One track.
+    pub async fn track(&self, id: i64) -> Result<TrackRow, LibraryError> {
+        let sql = format!("SELECT {TRACK_COLUMNS} {TRACK_JOINS} WHERE t.id = ?");
+        sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?.ok_or(LibraryError::NoSuchTrack(id))
+    }
+
+    /// Where a track's bytes are.
+    pub async fn track_location(&self, id: i64) -> Result<TrackLocation, LibraryError> {
+        let row = sqlx::query(
+            "SELECT s.name, f.remote_id, f.path, f.size FROM tracks t JOIN files f ON f.id = t.file_id \
+             JOIN sources s ON s.id = f.source_id WHERE t.id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(LibraryError::NoSuchTrack(id))?;
+        let source = self.source(&row.try_get::<String, _>("name")?).await?;
+        Ok(TrackLocation {
+            track_id: id,
+            source,
+            remote_id: row.try_get("remote_id")?,
+            path: row.try_get("path")?,
+            size: u64::try_from(row.try_get::<i64, _>("size")?).unwrap_or(0),
+        })
+    }
+
+    /// Files whose tags could not be read, with the reason: `(source, path, reason)`.
+    pub async fn failed_files(&self, limit: i64) -> Result<Vec<(String, String, String)>, LibraryError> {
+        let rows = sqlx::query(
+            "SELECT s.name, f.path, coalesce(f.error, '') AS error FROM files f JOIN sources s ON s.id = f.source_id \
+             WHERE f.status = 'error' ORDER BY s.name, f.path LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("name")?, r.try_get("path")?, r.try_get("error")?)))
+            .collect()
+    }
+
+    /// Bytes fetched per scanned file to read its tags, ascending.
+    pub async fn bytes_read_per_file(&self) -> Result<Vec<u64>, LibraryError> {
+        let values: Vec<i64> = sqlx::query_scalar("SELECT bytes_read FROM files WHERE bytes_read > 0 ORDER BY bytes_read")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(values.into_iter().map(|v| u64::try_from(v).unwrap_or(0)).collect())
+    }
+
+    /// Counts over the whole library.
+    pub async fn stats(&self) -> Result<LibraryStats, LibraryError> {
+        let row = sqlx::query(
+            "SELECT (SELECT count(*) FROM sources) AS sources, (SELECT count(*) FROM tracks) AS tracks, \
+             (SELECT count(*) FROM albums) AS albums, (SELECT count(*) FROM artists) AS artists, \
+             (SELECT count(*) FROM genres) AS genres, \
+             (SELECT count(*) FROM files WHERE status = 'error') AS failed_files, \
+             (SELECT coalesce(sum(duration_ms), 0) FROM tracks) AS total_duration_ms, \
+             (SELECT coalesce(sum(f.size), 0) FROM tracks t JOIN files f ON f.id = t.file_id) AS total_bytes, \
+             (SELECT count(*) FROM artwork) AS artwork",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(LibraryStats {
+            sources: row.try_get("sources")?,
+            tracks: row.try_get("tracks")?,
+            albums: row.try_get("albums")?,
+            artists: row.try_get("artists")?,
+            genres: row.try_get("genres")?,
+            failed_files: row.try_get("failed_files")?,
+            total_duration_ms: row.try_get("total_duration_ms")?,
+            total_bytes: row.try_get("total_bytes")?,
+            artwork: row.try_get("artwork")?,
+        })
+    }
+
+    /// Creates an empty playlist and returns its id.
+    pub async fn create_playlist(&self, name: &str) -> Result<i64, LibraryError> {
+        Ok(sqlx::query_scalar("INSERT INTO playlists (name, created_at) VALUES (?, ?) RETURNING id")
+            .bind(name)
+            .bind(now_ms())
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Appends a track to a playlist.
+    pub async fn append_to_playlist(&self, playlist_id: i64, track_id: i64) -> Result<(), LibraryError> {
+        sqlx::query(
+            "INSERT INTO playlist_items (playlist_id, position, track_id) SELECT ?, \
+             coalesce(max(position) + 1, 0), ? FROM playlist_items WHERE playlist_id = ?",
+        )
+        .bind(playlist_id)
+        .bind(track_id)
+        .bind(playlist_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The tracks of a playlist in order.
+    pub async fn playlist_tracks(&self, playlist_id: i64) -> Result<Vec<TrackRow>, LibraryError> {
+        let sql = format!(
+            "SELECT {TRACK_COLUMNS} FROM playlist_items p JOIN tracks t ON t.id = p.track_id \
+             JOIN files f ON f.id = t.file_id JOIN sources s ON s.id = f.source_id \
+             LEFT JOIN albums al ON al.id = t.album_id WHERE p.playlist_id = ? ORDER BY p.position"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(playlist_id).fetch_all(&self.pool).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts_query;
+
+    #[test]
+    fn user_text_never_becomes_fts_syntax() {
+        assert_eq!(fts_query("Björk  hom").as_deref(), Some("\"Björk\"* \"hom\"*"));
+        assert_eq!(fts_query("a\" OR x:*").as_deref(), Some("\"a\"* \"OR\"* \"x\"*"));
+        assert_eq!(fts_query(" -- "), None);
+    }
+}

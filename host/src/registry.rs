@@ -1,0 +1,326 @@
+//! The plugins loaded right now: registered and unregistered at run time, decoders chosen
+//! by probe score then rank, providers by id.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use serde::Serialize;
+use tonearm_plugin_api::{
+    Decoder, MetadataSource, PluginError, PluginKind, PluginManifest, ProbeHint, VersionMismatch,
+    api_version, check_api_compatibility,
+};
+
+use crate::events::{CoreEvent, EventBus, PluginEvent};
+use crate::loader::guard::{self, Health};
+use crate::loader::{self, LoadedPlugin, Origin, PluginHandle, ProviderFactory};
+
+/// Why a plugin cannot be registered or found.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The plugin was built for an incompatible API version.
+    #[error(transparent)]
+    Version(#[from] VersionMismatch),
+    /// Another plugin already has this id.
+    #[error("a plugin with id `{0}` is already registered; unregister it first")]
+    Duplicate(String),
+    /// No plugin has this id.
+    #[error("no plugin with id `{0}` is loaded (see `tonearm plugins list`)")]
+    NotFound(String),
+    /// The plugin exists but is of another kind.
+    #[error("plugin `{id}` is a {actual}, not a {wanted}")]
+    WrongKind {
+        /// The plugin's id.
+        id: String,
+        /// The kind asked for.
+        wanted: PluginKind,
+        /// The kind it is.
+        actual: PluginKind,
+    },
+    /// The plugin was disabled after a failure.
+    #[error("plugin `{id}` is disabled after a failure: {reason}")]
+    Failed {
+        /// The plugin's id.
+        id: String,
+        /// What happened.
+        reason: String,
+    },
+    /// No decoder recognises the input.
+    #[error("no loaded decoder can decode {0}")]
+    NoDecoder(String),
+    /// Loading the plugin failed.
+    #[error("cannot load plugin: {0}")]
+    Load(#[from] PluginError),
+}
+
+/// A loaded plugin as people see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginInfo {
+    /// Its manifest.
+    pub manifest: PluginManifest,
+    /// How it was loaded.
+    pub origin: Origin,
+    /// Why it was disabled, if it was.
+    pub failure: Option<String>,
+}
+
+/// The decoder chosen for an input.
+#[derive(Clone)]
+pub struct DecoderChoice {
+    /// Its id.
+    pub id: String,
+    /// Its probe score for the input.
+    pub score: u8,
+    /// The decoder.
+    pub decoder: Arc<dyn Decoder>,
+}
+
+struct Entry {
+    manifest: PluginManifest,
+    origin: Origin,
+    handle: PluginHandle,
+    health: Arc<Health>,
+}
+
+impl Entry {
+    fn info(&self) -> PluginInfo {
+        PluginInfo { manifest: self.manifest.clone(), origin: self.origin.clone(), failure: self.health.failure() }
+    }
+
+    fn usable(&self) -> Result<(), RegistryError> {
+        match self.health.failure() {
+            Some(reason) => Err(RegistryError::Failed { id: self.manifest.id.clone(), reason }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The loaded plugins.
+pub struct Registry {
+    entries: RwLock<BTreeMap<String, Entry>>,
+    /// Extension (lower case) → decoder id that wins whenever it can decode the input.
+    preferred_decoders: RwLock<HashMap<String, String>>,
+    bus: EventBus,
+}
+
+impl Registry {
+    /// An empty registry reporting on `bus`.
+    pub fn new(bus: EventBus) -> Self {
+        Self { entries: RwLock::default(), preferred_decoders: RwLock::default(), bus }
+    }
+
+    /// A registry holding every plugin linked into this binary. Plugins that fail to load
+    /// are returned with their error rather than stopping the others.
+    pub fn with_builtins(bus: EventBus) -> (Self, Vec<RegistryError>) {
+        let registry = Self::new(bus);
+        let mut errors = Vec::new();
+        for descriptor in loader::builtin_descriptors() {
+            let result = loader::load_builtin(descriptor).map_err(RegistryError::from);
+            if let Err(e) = result.and_then(|p| registry.register(p)) {
+                errors.push(e);
+            }
+        }
+        (registry, errors)
+    }
+
+    /// The bus this registry reports on.
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
+    }
+
+    /// Registers a loaded plugin after checking its API version.
+    pub fn register(&self, plugin: LoadedPlugin) -> Result<(), RegistryError> {
+        let LoadedPlugin { manifest, origin, handle } = plugin;
+        check_api_compatibility(&manifest.id, &manifest.api_version, &api_version())?;
+        let id = manifest.id.clone();
+        let health = Health::new(&id, self.bus.clone());
+        let handle = guard::wrap(handle, health.clone());
+        {
+            let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+            if entries.contains_key(&id) {
+                return Err(RegistryError::Duplicate(id));
+            }
+            tracing::info!(plugin = %id, version = %manifest.version, %origin, "plugin registered");
+            entries.insert(id.clone(), Entry { manifest, origin: origin.clone(), handle, health });
+        }
+        self.bus.emit(CoreEvent::Plugin(PluginEvent::Registered { id, origin: origin.to_string() }));
+        Ok(())
+    }
+
+    /// Removes a plugin; instances already handed out keep working until dropped.
+    pub fn unregister(&self, id: &str) -> Result<PluginInfo, RegistryError> {
+        let entry = self
+            .entries
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id)
+            .ok_or_else(|| RegistryError::NotFound(id.to_owned()))?;
+        self.bus.emit(CoreEvent::Plugin(PluginEvent::Unregistered { id: id.to_owned() }));
+        Ok(entry.info())
+    }
+
+    /// Every loaded plugin, by id.
+    pub fn list(&self) -> Vec<PluginInfo> {
+        self.entries.read().unwrap_or_else(PoisonError::into_inner).values().map(Entry::info).collect()
+    }
+
+    /// One plugin's description.
+    pub fn info(&self, id: &str) -> Result<PluginInfo, RegistryError> {
+        self.with_entry(id, |e| Ok(e.info()))
+    }
+
+    fn with_entry<T>(&self, id: &str, f: impl FnOnce(&Entry) -> Result<T, RegistryError>) -> Result<T, RegistryError> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        f(entries.get(id).ok_or_else(|| RegistryError::NotFound(id.to_owned()))?)
+    }
+
+    fn wrong_kind(e: &Entry, wanted: PluginKind) -> RegistryError {
+        RegistryError::WrongKind { id: e.manifest.id.clone(), wanted, actual: e.manifest.kind }
+    }
+
+    /// The decoder with this id.
+    pub fn decoder(&self, id: &str) -> Result<Arc<dyn Decoder>, RegistryError> {
+        self.with_entry(id, |e| match &e.handle {
+            PluginHandle::Decoder(d) => e.usable().map(|()| d.clone()),
+            _ => Err(Self::wrong_kind(e, PluginKind::Decoder)),
+        })
+    }
+
+    /// The storage provider factory with this id.
+    pub fn provider(&self, id: &str) -> Result<Arc<dyn ProviderFactory>, RegistryError> {
+        self.with_entry(id, |e| match &e.handle {
+            PluginHandle::StorageProvider(p) => e.usable().map(|()| p.clone()),
+            _ => Err(Self::wrong_kind(e, PluginKind::StorageProvider)),
+        })
+    }
+
+    /// The metadata source with this id.
+    pub fn metadata_source(&self, id: &str) -> Result<Arc<dyn MetadataSource>, RegistryError> {
+        self.with_entry(id, |e| match &e.handle {
+            PluginHandle::MetadataSource(m) => e.usable().map(|()| m.clone()),
+            _ => Err(Self::wrong_kind(e, PluginKind::MetadataSource)),
+        })
+    }
+
+    /// The handle of any plugin, for tools such as the conformance runner.
+    pub fn handle(&self, id: &str) -> Result<PluginHandle, RegistryError> {
+        self.with_entry(id, |e| e.usable().map(|()| e.handle.clone()))
+    }
+
+    /// Makes `decoder_id` win for files with `extension` whenever it can decode them.
+    pub fn prefer_decoder(&self, extension: &str, decoder_id: &str) {
+        self.preferred_decoders
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(extension.to_ascii_lowercase(), decoder_id.to_owned());
+    }
+
+    /// Every extension some healthy decoder claims, lower case.
+    pub fn audio_extensions(&self) -> Vec<String> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let mut exts: Vec<String> = entries
+            .values()
+            .filter(|e| e.manifest.kind == PluginKind::Decoder && e.health.failure().is_none())
+            .flat_map(|e| e.manifest.formats.extensions.iter().map(|x| x.to_ascii_lowercase()))
+            .collect();
+        exts.sort();
+        exts.dedup();
+        exts
+    }
+
+    /// The best decoder for an input starting with `head`: a preferred decoder for the
+    /// extension if it can decode it, else the highest probe score, then the highest rank.
+    pub fn pick_decoder(&self, head: &[u8], hint: &ProbeHint, what: &str) -> Result<DecoderChoice, RegistryError> {
+        let decoders: Vec<(String, i32, Arc<dyn Decoder>)> = {
+            let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+            entries
+                .values()
+                .filter(|e| e.health.failure().is_none())
+                .filter_map(|e| match &e.handle {
+                    PluginHandle::Decoder(d) => Some((e.manifest.id.clone(), e.manifest.rank, d.clone())),
+                    _ => None,
+                })
+                .collect()
+        };
+        let preferred = hint.extension.as_ref().and_then(|ext| {
+            self.preferred_decoders
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&ext.to_ascii_lowercase())
+                .cloned()
+        });
+        let scored = decoders.into_iter().map(|(id, rank, decoder)| {
+            let score = decoder.probe(head, hint);
+            (id, rank, score, decoder)
+        });
+        let best = scored
+            .filter(|(_, _, score, _)| *score > 0)
+            .max_by(|a, b| {
+                let pref = |x: &(String, i32, u8, Arc<dyn Decoder>)| Some(&x.0) == preferred.as_ref();
+                (pref(a), a.2, a.1, std::cmp::Reverse(&a.0)).cmp(&(pref(b), b.2, b.1, std::cmp::Reverse(&b.0)))
+            });
+        best.map(|(id, _, score, decoder)| DecoderChoice { id, score, decoder })
+            .ok_or_else(|| RegistryError::NoDecoder(what.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonearm_plugin_api::{ByteSource, DecodeSession, PluginResult, crate_version};
+
+    struct Fixed(u8);
+
+    impl Decoder for Fixed {
+        fn probe(&self, _: &[u8], _: &ProbeHint) -> u8 {
+            self.0
+        }
+        fn open(&self, _: Arc<dyn ByteSource>, _: &ProbeHint) -> PluginResult<Box<dyn DecodeSession>> {
+            Err(PluginError::Unsupported("test decoder".into()))
+        }
+    }
+
+    fn decoder(id: &str, score: u8, rank: i32) -> LoadedPlugin {
+        let mut manifest = PluginManifest::new(id, id, crate_version!(), PluginKind::Decoder);
+        manifest.rank = rank;
+        manifest.formats.extensions = vec!["flac".into()];
+        LoadedPlugin { manifest, origin: Origin::Builtin, handle: PluginHandle::Decoder(Arc::new(Fixed(score))) }
+    }
+
+    #[test]
+    fn score_then_rank_then_preference() {
+        let reg = Registry::new(EventBus::default());
+        reg.register(decoder("low", 50, 10)).unwrap();
+        reg.register(decoder("high", 90, 0)).unwrap();
+        reg.register(decoder("tie", 90, 5)).unwrap();
+        reg.register(decoder("never", 0, 100)).unwrap();
+        let hint = ProbeHint { extension: Some("flac".into()), mime: None };
+        assert_eq!(reg.pick_decoder(b"", &hint, "x").unwrap().id, "tie");
+        reg.prefer_decoder("FLAC", "low");
+        assert_eq!(reg.pick_decoder(b"", &hint, "x").unwrap().id, "low");
+        reg.prefer_decoder("flac", "never");
+        assert_eq!(reg.pick_decoder(b"", &hint, "x").unwrap().id, "tie", "a preferred decoder must still claim the input");
+    }
+
+    #[test]
+    fn register_and_unregister_at_run_time() {
+        let reg = Registry::new(EventBus::default());
+        reg.register(decoder("a", 50, 0)).unwrap();
+        assert!(matches!(reg.register(decoder("a", 50, 0)), Err(RegistryError::Duplicate(_))));
+        assert!(reg.decoder("a").is_ok());
+        reg.unregister("a").unwrap();
+        assert!(matches!(reg.decoder("a"), Err(RegistryError::NotFound(_))));
+        assert!(matches!(reg.pick_decoder(b"", &ProbeHint::default(), "x"), Err(RegistryError::NoDecoder(_))));
+    }
+
+    #[test]
+    fn incompatible_api_versions_are_refused() {
+        let reg = Registry::new(EventBus::default());
+        let mut plugin = decoder("future", 50, 0);
+        plugin.manifest.api_version.minor += 1;
+        let err = reg.register(plugin).unwrap_err();
+        assert!(matches!(err, RegistryError::Version(_)), "{err}");
+        let mut plugin = decoder("old", 50, 0);
+        plugin.manifest.api_version.major += 1;
+        assert!(reg.register(plugin).is_err());
+    }
+}

@@ -1,0 +1,220 @@
+//! Reads tags and audio properties with lofty from the bytes it actually touches: blocks
+//! are fetched from the provider on demand, so a large file costs its head and tail.
+
+use std::sync::Arc;
+
+use lofty::config::{ParseOptions, ParsingMode};
+use lofty::file::FileType;
+use lofty::prelude::*;
+use lofty::probe::Probe;
+use lofty::tag::{ItemKey, Tag};
+use sha2::{Digest, Sha256};
+use tonearm_plugin_api::{ByteSourceReader, RemoteEntry, StorageProvider, TrackTags};
+
+use crate::capabilities::ProviderByteSource;
+use crate::library::{ArtworkRef, AudioProperties, ReplayGain, ScannedTrack};
+
+/// How tag reading fetches bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    /// Files up to this size are fetched whole, in one request.
+    pub small_file: u64,
+    /// The block size of on-demand reads of larger files.
+    pub block: u64,
+    /// Bytes fetched per file at most before giving up on it.
+    pub max_bytes: u64,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self { small_file: 128 * 1024, block: 64 * 1024, max_bytes: 32 * 1024 * 1024 }
+    }
+}
+
+/// The outcome of reading one file: its track or why not, and the bytes fetched.
+pub struct TagRead {
+    /// The track, or the reason it could not be read.
+    pub result: Result<ScannedTrack, String>,
+    /// Bytes fetched from the provider.
+    pub bytes_read: u64,
+}
+
+/// Reads the tags of `entry` through `provider`.
+pub fn read(provider: Arc<dyn StorageProvider>, entry: &RemoteEntry, limits: ReadLimits) -> TagRead {
+    let block = if entry.size <= limits.small_file { entry.size.max(1) } else { limits.block };
+    let max_blocks = usize::try_from(limits.max_bytes / block).unwrap_or(usize::MAX).max(1);
+    let source = Arc::new(ProviderByteSource::new(provider, &entry.id, entry.size, block, max_blocks));
+    let result = parse(source.clone(), entry);
+    TagRead { result, bytes_read: source.bytes_fetched() }
+}
+
+fn parse(source: Arc<ProviderByteSource>, entry: &RemoteEntry) -> Result<ScannedTrack, String> {
+    if entry.size == 0 {
+        return Err("the file is empty".into());
+    }
+    let reader = ByteSourceReader::new(source).map_err(|e| e.to_string())?;
+    let options = ParseOptions::new().read_properties(true).parsing_mode(ParsingMode::BestAttempt);
+    let mut probe = Probe::new(reader).options(options).guess_file_type().map_err(|e| format!("cannot read: {e}"))?;
+    if probe.file_type().is_none() {
+        // Content did not say; trust the extension as a last resort.
+        if let Some(file_type) = entry.extension().and_then(FileType::from_ext) {
+            probe = probe.set_file_type(file_type);
+        }
+    }
+    let file_type = probe.file_type().ok_or("not a recognised audio format")?;
+    let tagged = probe.read().map_err(|e| format!("cannot parse {file_type:?} file: {e}"))?;
+    let props = tagged.properties();
+    let audio = AudioProperties {
+        duration_ms: Some(u64::try_from(props.duration().as_millis()).unwrap_or(u64::MAX)).filter(|&d| d > 0),
+        sample_rate: props.sample_rate(),
+        channels: props.channels(),
+        bit_depth: props.bit_depth(),
+        bitrate_kbps: props.audio_bitrate().or(props.overall_bitrate()),
+        file_type: Some(format!("{file_type:?}").to_ascii_lowercase()),
+    };
+    let mut track = ScannedTrack { audio, ..ScannedTrack::default() };
+    // Files often carry several tags (RIFF INFO and ID3 in a WAV, ID3v2 and ID3v1 in an
+    // MP3): the primary one wins field by field, and the others fill its gaps.
+    let primary = tagged.primary_tag();
+    let others = tagged.tags().iter().filter(|t| primary.is_none_or(|p| p.tag_type() != t.tag_type()));
+    for tag in primary.into_iter().chain(others) {
+        merge(&mut track.tags, tags_of(tag));
+        merge_gain(&mut track.gain, gain_of(tag));
+        if track.artwork.is_none() {
+            track.artwork = artwork_of(tag);
+        }
+    }
+    // Untagged files still deserve a title people recognise.
+    if track.tags.title.is_none() {
+        let name = entry.path.rsplit('/').next().unwrap_or(&entry.path);
+        let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+        track.tags.title = Some(stem.to_owned());
+    }
+    Ok(track)
+}
+
+fn text(tag: &Tag, key: ItemKey) -> Option<String> {
+    tag.get_string(key).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// Every value of a multi-valued field, split on the separators taggers use for lists
+/// (`;` and NUL; never `/` or `&`, which appear inside names such as AC/DC).
+fn list(tag: &Tag, key: ItemKey) -> Vec<String> {
+    let mut values: Vec<String> = Vec::new();
+    for value in tag.get_strings(key) {
+        for part in value.split(['\0', ';']).map(str::trim).filter(|p| !p.is_empty()) {
+            if !values.iter().any(|v| v == part) {
+                values.push(part.to_owned());
+            }
+        }
+    }
+    values
+}
+
+fn tags_of(tag: &Tag) -> TrackTags {
+    let artists = match list(tag, ItemKey::TrackArtists) {
+        many if !many.is_empty() => many,
+        _ => list(tag, ItemKey::TrackArtist),
+    };
+    let album_artists = match list(tag, ItemKey::AlbumArtists) {
+        many if !many.is_empty() => many,
+        _ => list(tag, ItemKey::AlbumArtist),
+    };
+    TrackTags {
+        title: text(tag, ItemKey::TrackTitle),
+        artists,
+        album: text(tag, ItemKey::AlbumTitle),
+        album_artists,
+        genres: list(tag, ItemKey::Genre),
+        track_number: tag.track().or_else(|| pair(tag, ItemKey::TrackNumber).0),
+        track_total: tag.track_total().or_else(|| pair(tag, ItemKey::TrackNumber).1),
+        disc_number: tag.disk().or_else(|| pair(tag, ItemKey::DiscNumber).0),
+        disc_total: tag.disk_total().or_else(|| pair(tag, ItemKey::DiscNumber).1),
+        year: tag.date().map(|d| i32::from(d.year)),
+        musicbrainz_recording_id: text(tag, ItemKey::MusicBrainzRecordingId),
+        musicbrainz_release_id: text(tag, ItemKey::MusicBrainzReleaseId),
+        isrc: text(tag, ItemKey::Isrc),
+    }
+}
+
+/// Parses a `6` or `6/7` field that lofty's accessors left unparsed (RIFF INFO, for one).
+fn pair(tag: &Tag, key: ItemKey) -> (Option<u32>, Option<u32>) {
+    let Some(value) = tag.get_string(key) else { return (None, None) };
+    let mut parts = value.splitn(2, '/').map(|p| p.trim().parse::<u32>().ok());
+    (parts.next().flatten(), parts.next().flatten())
+}
+
+/// Fills the fields `into` lacks from `from`.
+fn merge(into: &mut TrackTags, from: TrackTags) {
+    fn fill<T>(a: &mut Option<T>, b: Option<T>) {
+        if a.is_none() {
+            *a = b;
+        }
+    }
+    fn fill_list(a: &mut Vec<String>, b: Vec<String>) {
+        if a.is_empty() {
+            *a = b;
+        }
+    }
+    fill(&mut into.title, from.title);
+    fill_list(&mut into.artists, from.artists);
+    fill(&mut into.album, from.album);
+    fill_list(&mut into.album_artists, from.album_artists);
+    fill_list(&mut into.genres, from.genres);
+    fill(&mut into.track_number, from.track_number);
+    fill(&mut into.track_total, from.track_total);
+    fill(&mut into.disc_number, from.disc_number);
+    fill(&mut into.disc_total, from.disc_total);
+    fill(&mut into.year, from.year);
+    fill(&mut into.musicbrainz_recording_id, from.musicbrainz_recording_id);
+    fill(&mut into.musicbrainz_release_id, from.musicbrainz_release_id);
+    fill(&mut into.isrc, from.isrc);
+}
+
+fn merge_gain(into: &mut ReplayGain, from: ReplayGain) {
+    into.track_gain = into.track_gain.or(from.track_gain);
+    into.track_peak = into.track_peak.or(from.track_peak);
+    into.album_gain = into.album_gain.or(from.album_gain);
+    into.album_peak = into.album_peak.or(from.album_peak);
+    into.r128_track_gain = into.r128_track_gain.or(from.r128_track_gain);
+    into.r128_album_gain = into.r128_album_gain.or(from.r128_album_gain);
+}
+
+/// Parses `-6.5 dB`, `+1.20 dB` or `0.98`.
+fn number(tag: &Tag, key: ItemKey) -> Option<f64> {
+    let value = tag.get_string(key)?.trim();
+    let value = value.strip_suffix("dB").or_else(|| value.strip_suffix("db")).unwrap_or(value);
+    value.trim().trim_start_matches('+').parse().ok().filter(|v: &f64| v.is_finite())
+}
+
+fn gain_of(tag: &Tag) -> ReplayGain {
+    ReplayGain {
+        track_gain: number(tag, ItemKey::ReplayGainTrackGain),
+        track_peak: number(tag, ItemKey::ReplayGainTrackPeak),
+        album_gain: number(tag, ItemKey::ReplayGainAlbumGain),
+        album_peak: number(tag, ItemKey::ReplayGainAlbumPeak),
+        // lofty's generic tag does not carry Opus R128 keys; see docs/architecture.md.
+        r128_track_gain: None,
+        r128_album_gain: None,
+    }
+}
+
+fn artwork_of(tag: &Tag) -> Option<ArtworkRef> {
+    use lofty::picture::PictureType;
+    let pictures = tag.pictures();
+    let front = pictures
+        .iter()
+        .find(|p| p.pic_type() == PictureType::CoverFront)
+        .or_else(|| pictures.first())?;
+    let data = front.data();
+    if data.is_empty() {
+        return None;
+    }
+    let digest = Sha256::digest(data);
+    let sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Some(ArtworkRef {
+        sha256,
+        mime: front.mime_type().map(|m| m.as_str().to_owned()),
+        byte_len: data.len() as u64,
+    })
+}

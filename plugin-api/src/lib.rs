@@ -1,0 +1,37 @@
+//! The stable contract between the Tonearm host and its plugins.
+//!
+//! Every source of music is a plugin of one of three kinds — a [`StorageProvider`], a
+//! [`Decoder`] or a [`MetadataSource`] — defined here once as synchronous Rust traits over
+//! plain data. A plugin never performs I/O of its own: it receives a [`HostContext`] whose
+//! capabilities (granted-root filesystem, HTTP, byte sources, state, log, clock) the host
+//! implements, checks and traces. The same impl can therefore be linked in, loaded as a
+//! native library or run as a sandboxed component, and behaves identically in each.
+//!
+//! A plugin crate exports a [`PluginDescriptor`]; the final binary chooses which descriptors
+//! to link and submits them with [`register_builtin!`].
+
+pub mod decoder;
+pub mod error;
+pub mod host;
+pub mod manifest;
+pub mod metadata;
+pub mod registration;
+pub mod storage;
+pub mod version;
+
+pub use decoder::{DecodeSession, Decoder, ProbeHint, StreamSpec};
+pub use error::{PluginError, PluginResult};
+pub use host::{
+    ByteSource, ByteSourceReader, Clock, DirEntry, EntryKind, FileStat, FileSystem, HostContext, HttpClient,
+    HttpRequest, HttpResponse, KeyValueStore, Log, LogLevel, MemoryByteSource,
+};
+pub use manifest::{Capabilities, FormatClaims, MagicPattern, OAuthSpec, PluginKind, PluginManifest};
+pub use metadata::{Candidate, Lyrics, MetadataSource, TrackQuery, TrackTags};
+pub use registration::{BuiltinPlugin, Instantiate, PluginDescriptor, builtin_plugins};
+pub use storage::{ByteRange, Change, ChangePage, ContentHash, ListPage, RemoteEntry, StorageProvider};
+pub use version::{API_VERSION, VersionMismatch, api_version, check_api_compatibility};
+
+#[doc(hidden)]
+pub use inventory as __inventory;
+#[doc(hidden)]
+pub use semver;

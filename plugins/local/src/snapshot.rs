@@ -1,0 +1,222 @@
+//! A point-in-time record of the granted folder, and the changes between two of them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+use tonearm_plugin_api::{Change, EntryKind, FileSystem, Log, LogLevel, PluginError, PluginResult, RemoteEntry};
+
+/// Size, time and identity of one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FileRecord {
+    pub(crate) size: u64,
+    pub(crate) modified_ms: i64,
+    pub(crate) file_id: Option<u64>,
+}
+
+/// Every visible file under the root, by relative path, in path order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Snapshot {
+    pub(crate) files: BTreeMap<String, FileRecord>,
+    /// Folders that could not be read: nothing under them counts as deleted.
+    pub(crate) unreadable: Vec<String>,
+}
+
+impl Snapshot {
+    /// Walks the whole granted folder. Hidden entries (names starting with `.`) and anything
+    /// that is neither a file nor a folder are skipped.
+    pub(crate) fn take(fs: &dyn FileSystem, log: &dyn Log) -> PluginResult<Self> {
+        let mut snapshot = Snapshot::default();
+        // An explicit stack: deep nesting must not overflow ours.
+        let mut dirs = vec![String::new()];
+        while let Some(dir) = dirs.pop() {
+            let entries = match fs.read_dir(&dir) {
+                Ok(entries) => entries,
+                // The root itself must be readable; anything below may fail alone.
+                Err(e) if dir.is_empty() => return Err(e),
+                Err(e) => {
+                    log.log(LogLevel::Warn, &format!("skipping unreadable folder {dir:?}: {e}"));
+                    snapshot.unreadable.push(dir);
+                    continue;
+                }
+            };
+            for entry in entries {
+                if entry.name.starts_with('.') {
+                    continue;
+                }
+                let path = if dir.is_empty() { entry.name } else { format!("{dir}/{}", entry.name) };
+                match entry.kind {
+                    EntryKind::Dir => dirs.push(path),
+                    EntryKind::File => {
+                        let s = entry.stat;
+                        snapshot.files.insert(
+                            path,
+                            FileRecord { size: s.size, modified_ms: s.modified_ms, file_id: s.file_id },
+                        );
+                    }
+                    EntryKind::Other => {}
+                }
+            }
+        }
+        Ok(snapshot)
+    }
+
+    fn under_unreadable(&self, path: &str) -> bool {
+        self.unreadable
+            .iter()
+            .any(|d| path.strip_prefix(d.as_str()).is_some_and(|rest| rest.starts_with('/')))
+    }
+
+    /// Keeps the records of `old` under folders this snapshot could not read, so a folder
+    /// that is briefly unreadable does not look like a mass deletion.
+    pub(crate) fn carry_over_unreadable(&mut self, old: &Snapshot) {
+        if self.unreadable.is_empty() {
+            return;
+        }
+        for (path, record) in &old.files {
+            if self.under_unreadable(path) {
+                self.files.entry(path.clone()).or_insert(*record);
+            }
+        }
+    }
+
+    /// Serialises for the host's state store.
+    pub(crate) fn to_bytes(&self) -> PluginResult<Vec<u8>> {
+        serde_json::to_vec(self).map_err(|e| PluginError::Internal(format!("cannot encode snapshot: {e}")))
+    }
+
+    /// Reads a snapshot back from the state store.
+    pub(crate) fn from_bytes(bytes: &[u8]) -> PluginResult<Self> {
+        serde_json::from_slice(bytes).map_err(|e| PluginError::Corrupt(format!("stored snapshot: {e}")))
+    }
+}
+
+/// The entry the host sees for one file.
+pub(crate) fn entry(path: &str, record: &FileRecord) -> RemoteEntry {
+    RemoteEntry {
+        id: path.to_owned(),
+        path: path.to_owned(),
+        size: record.size,
+        modified_ms: Some(record.modified_ms),
+        content_hash: None,
+        mime: None,
+    }
+}
+
+/// What changed from `old` to `new`: removals first, then moves, then additions and
+/// modifications.
+pub(crate) fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Change> {
+    let mut removed: Vec<(&String, &FileRecord)> = Vec::new();
+    let mut upserts = Vec::new();
+    for (path, record) in &old.files {
+        if !new.files.contains_key(path) {
+            removed.push((path, record));
+        }
+    }
+    let mut added: Vec<(&String, &FileRecord)> = Vec::new();
+    for (path, record) in &new.files {
+        match old.files.get(path) {
+            None => added.push((path, record)),
+            Some(before) if before != record => upserts.push(Change::Upsert { entry: entry(path, record) }),
+            Some(_) => {}
+        }
+    }
+
+    // A rename keeps the file's identity (inode) and contents; without an identity, a
+    // unique (size, mtime) pair is the next best evidence.
+    let mut by_id: HashMap<u64, usize> = HashMap::new();
+    let mut by_shape: HashMap<(u64, i64), Option<usize>> = HashMap::new();
+    for (i, (_, r)) in removed.iter().enumerate() {
+        if let Some(id) = r.file_id {
+            by_id.insert(id, i);
+        }
+        by_shape.entry((r.size, r.modified_ms)).and_modify(|e| *e = None).or_insert(Some(i));
+    }
+    let mut added_shapes: HashMap<(u64, i64), usize> = HashMap::new();
+    for (_, r) in &added {
+        *added_shapes.entry((r.size, r.modified_ms)).or_default() += 1;
+    }
+
+    let mut moved_from = vec![false; removed.len()];
+    let mut moves = Vec::new();
+    let mut additions = Vec::new();
+    for (path, record) in added {
+        let shape = (record.size, record.modified_ms);
+        let by_identity = record.file_id.and_then(|id| by_id.get(&id).copied());
+        let candidate = by_identity.or_else(|| {
+            let unique_here = added_shapes.get(&shape) == Some(&1);
+            let any_identity = record.file_id.is_some();
+            by_shape.get(&shape).copied().flatten().filter(|_| unique_here && !any_identity)
+        });
+        match candidate {
+            Some(i) if !moved_from[i] && removed[i].1.size == record.size => {
+                moved_from[i] = true;
+                moves.push(Change::Moved { from_id: removed[i].0.clone(), entry: entry(path, record) });
+            }
+            _ => additions.push(Change::Upsert { entry: entry(path, record) }),
+        }
+    }
+
+    let mut changes: Vec<Change> = removed
+        .iter()
+        .zip(&moved_from)
+        .filter(|(_, moved)| !**moved)
+        .filter(|((path, _), _)| !new.under_unreadable(path))
+        .map(|((path, _), _)| Change::Removed { id: (*path).clone() })
+        .collect();
+    changes.extend(moves);
+    changes.extend(additions);
+    changes.extend(upserts);
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(files: &[(&str, u64, i64, Option<u64>)]) -> Snapshot {
+        Snapshot {
+            files: files
+                .iter()
+                .map(|&(p, size, modified_ms, file_id)| (p.to_owned(), FileRecord { size, modified_ms, file_id }))
+                .collect(),
+            unreadable: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn rename_with_identity_is_a_move() {
+        let old = snap(&[("a.mp3", 10, 1, Some(7)), ("b.mp3", 10, 1, Some(8))]);
+        let new = snap(&[("x/a.mp3", 10, 1, Some(7)), ("b.mp3", 10, 1, Some(8))]);
+        let changes = diff(&old, &new);
+        assert_eq!(changes.len(), 1);
+        assert!(matches!(&changes[0], Change::Moved { from_id, entry } if from_id == "a.mp3" && entry.id == "x/a.mp3"));
+    }
+
+    #[test]
+    fn without_identity_only_unique_shapes_are_moves() {
+        let old = snap(&[("a", 10, 1, None), ("b", 10, 1, None), ("c", 20, 2, None)]);
+        let new = snap(&[("a2", 10, 1, None), ("b2", 10, 1, None), ("c2", 20, 2, None)]);
+        let changes = diff(&old, &new);
+        let moves: Vec<_> = changes.iter().filter(|c| matches!(c, Change::Moved { .. })).collect();
+        assert_eq!(moves.len(), 1, "{changes:?}");
+        assert_eq!(changes.iter().filter(|c| matches!(c, Change::Removed { .. })).count(), 2);
+    }
+
+    #[test]
+    fn modification_and_deletion() {
+        let old = snap(&[("a", 10, 1, Some(1)), ("b", 10, 1, Some(2))]);
+        let new = snap(&[("a", 11, 2, Some(1))]);
+        let changes = diff(&old, &new);
+        assert_eq!(changes, vec![Change::Removed { id: "b".into() }, Change::Upsert { entry: entry("a", &FileRecord { size: 11, modified_ms: 2, file_id: Some(1) }) }]);
+    }
+
+    #[test]
+    fn unreadable_folders_do_not_delete_their_files() {
+        let old = snap(&[("locked/a", 1, 1, None), ("locked2", 1, 1, None)]);
+        let mut new = snap(&[]);
+        new.unreadable.push("locked".into());
+        new.carry_over_unreadable(&old);
+        let changes = diff(&old, &new);
+        assert_eq!(changes, vec![Change::Removed { id: "locked2".into() }]);
+    }
+}

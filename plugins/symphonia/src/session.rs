@@ -1,0 +1,198 @@
+//! The [`DecodeSession`] half: packets in, interleaved `f32` out, sample-accurate seeks.
+
+use symphonia::core::codecs::audio::AudioDecoder;
+use symphonia::core::errors::Error;
+use symphonia::core::formats::{FormatReader, SeekMode, SeekTo, TrackType};
+use symphonia::core::units::{TimeBase, Timestamp};
+use tonearm_plugin_api::{DecodeSession, PluginError, PluginResult, StreamSpec};
+
+use crate::error::map;
+
+/// Consecutive undecodable packets tolerated before the stream counts as corrupt. Isolated
+/// bad packets are skipped, as every player does, so one damaged frame does not stop a song.
+const MAX_CONSECUTIVE_BAD_PACKETS: u32 = 16;
+
+/// An open stream.
+pub(crate) struct SymphoniaSession {
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn AudioDecoder>,
+    track_id: u32,
+    time_base: Option<TimeBase>,
+    spec: StreamSpec,
+    /// The frame the next returned sample belongs to, once known.
+    position: Option<u64>,
+    /// After a seek: the frame output must start at; earlier frames are dropped.
+    seek_target: Option<u64>,
+    /// Samples decoded by `seek` that `read` hands out first.
+    pending: Vec<f32>,
+    ended: bool,
+}
+
+impl SymphoniaSession {
+    pub(crate) fn new(
+        format: Box<dyn FormatReader>,
+        decoder: Box<dyn AudioDecoder>,
+    ) -> PluginResult<Self> {
+        let track = format
+            .default_track(TrackType::Audio)
+            .ok_or_else(|| PluginError::Unsupported("the file has no audio track".into()))?;
+        let params = decoder.codec_params();
+        let sample_rate = params
+            .sample_rate
+            .filter(|&r| r > 0)
+            .ok_or_else(|| PluginError::Corrupt("the stream states no sample rate".into()))?;
+        let channels = params
+            .channels
+            .as_ref()
+            .map(|c| c.count())
+            .filter(|&c| c > 0)
+            .ok_or_else(|| PluginError::Corrupt("the stream states no channel layout".into()))?;
+        let spec = StreamSpec {
+            sample_rate,
+            channels: u16::try_from(channels)
+                .map_err(|_| PluginError::Unsupported(format!("{channels} channels")))?,
+            total_frames: track.num_frames,
+            codec: decoder.codec_info().short_name.to_owned(),
+            bits_per_sample: params.bits_per_sample,
+        };
+        Ok(Self {
+            track_id: track.id,
+            time_base: track.time_base,
+            format,
+            decoder,
+            spec,
+            position: Some(0),
+            seek_target: None,
+            pending: Vec::new(),
+            ended: false,
+        })
+    }
+
+    fn ts_to_frame(&self, ts: Timestamp) -> u64 {
+        let ts = u128::try_from(ts.get()).unwrap_or(0);
+        match self.time_base {
+            Some(tb) => {
+                let num = ts * u128::from(tb.numer.get()) * u128::from(self.spec.sample_rate);
+                u64::try_from(num / u128::from(tb.denom.get())).unwrap_or(u64::MAX)
+            }
+            None => u64::try_from(ts).unwrap_or(u64::MAX),
+        }
+    }
+
+    fn frame_to_ts(&self, frame: u64) -> Timestamp {
+        let ts = match self.time_base {
+            Some(tb) => {
+                u128::from(frame) * u128::from(tb.denom.get())
+                    / (u128::from(tb.numer.get()) * u128::from(self.spec.sample_rate))
+            }
+            None => u128::from(frame),
+        };
+        Timestamp::new(i64::try_from(ts).unwrap_or(i64::MAX))
+    }
+
+    /// Decodes packets until one yields output after any seek trimming; fills `out`.
+    fn decode_next(&mut self, out: &mut Vec<f32>) -> PluginResult<usize> {
+        let channels = usize::from(self.spec.channels);
+        let mut bad_packets = 0;
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(Some(packet)) => packet,
+                // A chained stream changing its tracks: what we can play has ended.
+                Ok(None) | Err(Error::ResetRequired) => {
+                    self.ended = true;
+                    return Ok(0);
+                }
+                Err(e) => return Err(map(e)),
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            let packet_start = self.ts_to_frame(packet.pts);
+            let decoded = match self.decoder.decode(&packet) {
+                Ok(buf) => buf,
+                Err(Error::DecodeError(what)) => {
+                    bad_packets += 1;
+                    if bad_packets > MAX_CONSECUTIVE_BAD_PACKETS {
+                        return Err(PluginError::Corrupt(format!(
+                            "{bad_packets} consecutive undecodable packets: {what}"
+                        )));
+                    }
+                    continue;
+                }
+                Err(e) => return Err(map(e)),
+            };
+            bad_packets = 0;
+            if decoded.frames() == 0 {
+                continue;
+            }
+            decoded.copy_to_vec_interleaved(out);
+            let mut frames = out.len() / channels;
+            let mut start = self.position.unwrap_or(packet_start);
+            if let Some(target) = self.seek_target {
+                start = packet_start;
+                let end = packet_start + frames as u64;
+                if end <= target {
+                    continue;
+                }
+                let drop = target.saturating_sub(packet_start) as usize;
+                out.drain(..drop * channels);
+                frames -= drop;
+                start += drop as u64;
+                self.seek_target = None;
+            }
+            self.position = Some(start + frames as u64);
+            return Ok(frames);
+        }
+    }
+}
+
+impl DecodeSession for SymphoniaSession {
+    fn spec(&self) -> StreamSpec {
+        self.spec.clone()
+    }
+
+    fn read(&mut self, out: &mut Vec<f32>) -> PluginResult<usize> {
+        out.clear();
+        if !self.pending.is_empty() {
+            std::mem::swap(out, &mut self.pending);
+            return Ok(out.len() / usize::from(self.spec.channels));
+        }
+        if self.ended {
+            return Ok(0);
+        }
+        self.decode_next(out)
+    }
+
+    fn seek(&mut self, frame: u64) -> PluginResult<u64> {
+        let frame = self.spec.total_frames.map_or(frame, |total| frame.min(total));
+        let to = SeekTo::Timestamp { ts: self.frame_to_ts(frame), track_id: self.track_id };
+        self.pending.clear();
+        match self.format.seek(SeekMode::Accurate, to) {
+            Ok(_) => {}
+            // Seeking to the very end: nothing left to play.
+            Err(Error::SeekError(_)) if Some(frame) == self.spec.total_frames => {
+                self.ended = true;
+                self.position = Some(frame);
+                return Ok(frame);
+            }
+            Err(e) => return Err(map(e)),
+        }
+        self.decoder.reset();
+        self.ended = false;
+        self.position = None;
+        self.seek_target = Some(frame);
+        // Decode up to the first output now, so we can say exactly where we landed.
+        let mut first = Vec::new();
+        let frames = self.decode_next(&mut first)?;
+        let landed = match (frames, self.position) {
+            (0, _) | (_, None) => {
+                self.seek_target = None;
+                self.position = Some(frame);
+                frame
+            }
+            (n, Some(end)) => end - n as u64,
+        };
+        self.pending = first;
+        Ok(landed)
+    }
+}
