@@ -8,6 +8,13 @@ use tonearm_plugin_api::{DecodeSession, PluginError, PluginResult, StreamSpec};
 
 use crate::error::map;
 
+/// Packets decoded before a seek target and discarded. MP3's bit reservoir and the MDCT
+/// overlap of AAC and Vorbis need earlier packets to reconstruct the target exactly; without
+/// them the first frames after a seek come out silent or wrong.
+const PREROLL_PACKETS: u64 = 4;
+/// Frames per packet assumed when the codec does not say.
+const DEFAULT_PACKET_FRAMES: u64 = 1152;
+
 /// Consecutive undecodable packets tolerated before the stream counts as corrupt. Isolated
 /// bad packets are skipped, as every player does, so one damaged frame does not stop a song.
 const MAX_CONSECUTIVE_BAD_PACKETS: u32 = 16;
@@ -19,6 +26,8 @@ pub(crate) struct SymphoniaSession {
     track_id: u32,
     time_base: Option<TimeBase>,
     spec: StreamSpec,
+    /// Frames to decode and discard before a seek target.
+    preroll: u64,
     /// The frame the next returned sample belongs to, once known.
     position: Option<u64>,
     /// After a seek: the frame output must start at; earlier frames are dropped.
@@ -55,7 +64,9 @@ impl SymphoniaSession {
             codec: decoder.codec_info().short_name.to_owned(),
             bits_per_sample: params.bits_per_sample,
         };
+        let preroll = PREROLL_PACKETS * params.max_frames_per_packet.unwrap_or(DEFAULT_PACKET_FRAMES);
         Ok(Self {
+            preroll,
             track_id: track.id,
             time_base: track.time_base,
             format,
@@ -165,7 +176,8 @@ impl DecodeSession for SymphoniaSession {
 
     fn seek(&mut self, frame: u64) -> PluginResult<u64> {
         let frame = self.spec.total_frames.map_or(frame, |total| frame.min(total));
-        let to = SeekTo::Timestamp { ts: self.frame_to_ts(frame), track_id: self.track_id };
+        let start = frame.saturating_sub(self.preroll);
+        let to = SeekTo::Timestamp { ts: self.frame_to_ts(start), track_id: self.track_id };
         self.pending.clear();
         match self.format.seek(SeekMode::Accurate, to) {
             Ok(_) => {}
