@@ -47,10 +47,13 @@ impl FolderHarness {
 impl ProviderHarness for FolderHarness {
     fn provider(&self) -> Result<Arc<dyn StorageProvider>, String> {
         let folder = GrantedFolder::new(self.dir.path()).map_err(|e| e.to_string())?;
-        let ctx = HostContext::new(Arc::new(TracingLog::new(&self.plugin_id)), Arc::new(SystemClock))
-            .with_fs(Arc::new(folder))
-            .with_state(self.state.clone())
-            .with_setting("page_size", "7");
+        let ctx = HostContext::new(
+            Arc::new(TracingLog::new(&self.plugin_id)),
+            Arc::new(SystemClock),
+        )
+        .with_fs(Arc::new(folder))
+        .with_state(self.state.clone())
+        .with_setting("page_size", "7");
         self.factory.create(&ctx).map_err(|e| e.to_string())
     }
 
@@ -85,7 +88,11 @@ pub enum ConformanceError {
 
 /// Runs the suite on the loaded plugin `id`; decoders use `fixtures_dir` or the bundled
 /// fixtures.
-pub fn run(registry: &Registry, id: &str, fixtures_dir: Option<&Path>) -> Result<Report, ConformanceError> {
+pub fn run(
+    registry: &Registry,
+    id: &str,
+    fixtures_dir: Option<&Path>,
+) -> Result<Report, ConformanceError> {
     let manifest = registry.info(id)?.manifest;
     match registry.handle(id)? {
         PluginHandle::Decoder(d) => {
@@ -96,12 +103,14 @@ pub fn run(registry: &Registry, id: &str, fixtures_dir: Option<&Path>) -> Result
             Ok(decoder::check(d, &manifest, &fixtures))
         }
         PluginHandle::StorageProvider(factory) if manifest.capabilities.filesystem => {
-            let harness = FolderHarness::new(id, factory).map_err(|e| ConformanceError::Fixtures(e.to_string()))?;
+            let harness = FolderHarness::new(id, factory)
+                .map_err(|e| ConformanceError::Fixtures(e.to_string()))?;
             Ok(provider::check(id, Arc::new(harness)))
         }
         PluginHandle::StorageProvider(_) => Err(ConformanceError::NoHarness(
             id.to_owned(),
-            "network providers are certified against their fake servers (see docs/conformance.md)".into(),
+            "network providers are certified against their fake servers (see docs/conformance.md)"
+                .into(),
         )),
         PluginHandle::MetadataSource(_) => Err(ConformanceError::NoHarness(
             id.to_owned(),

@@ -168,7 +168,9 @@ impl Default for EventBus {
 impl EventBus {
     /// A bus that buffers `capacity` events for its slowest subscriber.
     pub fn new(capacity: usize) -> Self {
-        Self { sender: broadcast::channel(capacity.max(1)).0 }
+        Self {
+            sender: broadcast::channel(capacity.max(1)).0,
+        }
     }
 
     /// Publishes an event; with no subscriber it is dropped.
@@ -180,7 +182,9 @@ impl EventBus {
 
     /// A new subscription that sees every event from now on.
     pub fn subscribe(&self) -> Subscription {
-        Subscription { receiver: self.sender.subscribe() }
+        Subscription {
+            receiver: self.sender.subscribe(),
+        }
     }
 }
 
@@ -224,7 +228,11 @@ mod tests {
     use super::*;
 
     fn ev(n: u64) -> CoreEvent {
-        CoreEvent::Library(LibraryEvent::TracksChanged { added: n, updated: 0, removed: 0 })
+        CoreEvent::Library(LibraryEvent::TracksChanged {
+            added: n,
+            updated: 0,
+            removed: 0,
+        })
     }
 
     #[tokio::test]
@@ -243,6 +251,9 @@ mod tests {
     #[test]
     fn events_serialise_with_tags() {
         let json = serde_json::to_string(&ev(1)).unwrap();
-        assert_eq!(json, r#"{"domain":"library","event":{"type":"tracks_changed","added":1,"updated":0,"removed":0}}"#);
+        assert_eq!(
+            json,
+            r#"{"domain":"library","event":{"type":"tracks_changed","added":1,"updated":0,"removed":0}}"#
+        );
     }
 }

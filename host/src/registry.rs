@@ -83,12 +83,19 @@ struct Entry {
 
 impl Entry {
     fn info(&self) -> PluginInfo {
-        PluginInfo { manifest: self.manifest.clone(), origin: self.origin.clone(), failure: self.health.failure() }
+        PluginInfo {
+            manifest: self.manifest.clone(),
+            origin: self.origin.clone(),
+            failure: self.health.failure(),
+        }
     }
 
     fn usable(&self) -> Result<(), RegistryError> {
         match self.health.failure() {
-            Some(reason) => Err(RegistryError::Failed { id: self.manifest.id.clone(), reason }),
+            Some(reason) => Err(RegistryError::Failed {
+                id: self.manifest.id.clone(),
+                reason,
+            }),
             None => Ok(()),
         }
     }
@@ -105,7 +112,11 @@ pub struct Registry {
 impl Registry {
     /// An empty registry reporting on `bus`.
     pub fn new(bus: EventBus) -> Self {
-        Self { entries: RwLock::default(), preferred_decoders: RwLock::default(), bus }
+        Self {
+            entries: RwLock::default(),
+            preferred_decoders: RwLock::default(),
+            bus,
+        }
     }
 
     /// A registry holding every plugin linked into this binary. Plugins that fail to load
@@ -129,7 +140,11 @@ impl Registry {
 
     /// Registers a loaded plugin after checking its API version.
     pub fn register(&self, plugin: LoadedPlugin) -> Result<(), RegistryError> {
-        let LoadedPlugin { manifest, origin, handle } = plugin;
+        let LoadedPlugin {
+            manifest,
+            origin,
+            handle,
+        } = plugin;
         check_api_compatibility(&manifest.id, &manifest.api_version, &api_version())?;
         let id = manifest.id.clone();
         let health = Health::new(&id, self.bus.clone());
@@ -140,9 +155,20 @@ impl Registry {
                 return Err(RegistryError::Duplicate(id));
             }
             tracing::info!(plugin = %id, version = %manifest.version, %origin, "plugin registered");
-            entries.insert(id.clone(), Entry { manifest, origin: origin.clone(), handle, health });
+            entries.insert(
+                id.clone(),
+                Entry {
+                    manifest,
+                    origin: origin.clone(),
+                    handle,
+                    health,
+                },
+            );
         }
-        self.bus.emit(CoreEvent::Plugin(PluginEvent::Registered { id, origin: origin.to_string() }));
+        self.bus.emit(CoreEvent::Plugin(PluginEvent::Registered {
+            id,
+            origin: origin.to_string(),
+        }));
         Ok(())
     }
 
@@ -154,13 +180,20 @@ impl Registry {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(id)
             .ok_or_else(|| RegistryError::NotFound(id.to_owned()))?;
-        self.bus.emit(CoreEvent::Plugin(PluginEvent::Unregistered { id: id.to_owned() }));
+        self.bus.emit(CoreEvent::Plugin(PluginEvent::Unregistered {
+            id: id.to_owned(),
+        }));
         Ok(entry.info())
     }
 
     /// Every loaded plugin, by id.
     pub fn list(&self) -> Vec<PluginInfo> {
-        self.entries.read().unwrap_or_else(PoisonError::into_inner).values().map(Entry::info).collect()
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(Entry::info)
+            .collect()
     }
 
     /// One plugin's description.
@@ -168,13 +201,23 @@ impl Registry {
         self.with_entry(id, |e| Ok(e.info()))
     }
 
-    fn with_entry<T>(&self, id: &str, f: impl FnOnce(&Entry) -> Result<T, RegistryError>) -> Result<T, RegistryError> {
+    fn with_entry<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&Entry) -> Result<T, RegistryError>,
+    ) -> Result<T, RegistryError> {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        f(entries.get(id).ok_or_else(|| RegistryError::NotFound(id.to_owned()))?)
+        f(entries
+            .get(id)
+            .ok_or_else(|| RegistryError::NotFound(id.to_owned()))?)
     }
 
     fn wrong_kind(e: &Entry, wanted: PluginKind) -> RegistryError {
-        RegistryError::WrongKind { id: e.manifest.id.clone(), wanted, actual: e.manifest.kind }
+        RegistryError::WrongKind {
+            id: e.manifest.id.clone(),
+            wanted,
+            actual: e.manifest.kind,
+        }
     }
 
     /// The decoder with this id.
@@ -220,7 +263,13 @@ impl Registry {
         let mut exts: Vec<String> = entries
             .values()
             .filter(|e| e.manifest.kind == PluginKind::Decoder && e.health.failure().is_none())
-            .flat_map(|e| e.manifest.formats.extensions.iter().map(|x| x.to_ascii_lowercase()))
+            .flat_map(|e| {
+                e.manifest
+                    .formats
+                    .extensions
+                    .iter()
+                    .map(|x| x.to_ascii_lowercase())
+            })
             .collect();
         exts.sort();
         exts.dedup();
@@ -229,14 +278,21 @@ impl Registry {
 
     /// The best decoder for an input starting with `head`: a preferred decoder for the
     /// extension if it can decode it, else the highest probe score, then the highest rank.
-    pub fn pick_decoder(&self, head: &[u8], hint: &ProbeHint, what: &str) -> Result<DecoderChoice, RegistryError> {
+    pub fn pick_decoder(
+        &self,
+        head: &[u8],
+        hint: &ProbeHint,
+        what: &str,
+    ) -> Result<DecoderChoice, RegistryError> {
         let decoders: Vec<(String, i32, Arc<dyn Decoder>)> = {
             let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
             entries
                 .values()
                 .filter(|e| e.health.failure().is_none())
                 .filter_map(|e| match &e.handle {
-                    PluginHandle::Decoder(d) => Some((e.manifest.id.clone(), e.manifest.rank, d.clone())),
+                    PluginHandle::Decoder(d) => {
+                        Some((e.manifest.id.clone(), e.manifest.rank, d.clone()))
+                    }
                     _ => None,
                 })
                 .collect()
@@ -252,12 +308,15 @@ impl Registry {
             let score = decoder.probe(head, hint);
             (id, rank, score, decoder)
         });
-        let best = scored
-            .filter(|(_, _, score, _)| *score > 0)
-            .max_by(|a, b| {
-                let pref = |x: &(String, i32, u8, Arc<dyn Decoder>)| Some(&x.0) == preferred.as_ref();
-                (pref(a), a.2, a.1, std::cmp::Reverse(&a.0)).cmp(&(pref(b), b.2, b.1, std::cmp::Reverse(&b.0)))
-            });
+        let best = scored.filter(|(_, _, score, _)| *score > 0).max_by(|a, b| {
+            let pref = |x: &(String, i32, u8, Arc<dyn Decoder>)| Some(&x.0) == preferred.as_ref();
+            (pref(a), a.2, a.1, std::cmp::Reverse(&a.0)).cmp(&(
+                pref(b),
+                b.2,
+                b.1,
+                std::cmp::Reverse(&b.0),
+            ))
+        });
         best.map(|(id, _, score, decoder)| DecoderChoice { id, score, decoder })
             .ok_or_else(|| RegistryError::NoDecoder(what.to_owned()))
     }
@@ -274,7 +333,11 @@ mod tests {
         fn probe(&self, _: &[u8], _: &ProbeHint) -> u8 {
             self.0
         }
-        fn open(&self, _: Arc<dyn ByteSource>, _: &ProbeHint) -> PluginResult<Box<dyn DecodeSession>> {
+        fn open(
+            &self,
+            _: Arc<dyn ByteSource>,
+            _: &ProbeHint,
+        ) -> PluginResult<Box<dyn DecodeSession>> {
             Err(PluginError::Unsupported("test decoder".into()))
         }
     }
@@ -283,7 +346,11 @@ mod tests {
         let mut manifest = PluginManifest::new(id, id, crate_version!(), PluginKind::Decoder);
         manifest.rank = rank;
         manifest.formats.extensions = vec!["flac".into()];
-        LoadedPlugin { manifest, origin: Origin::Builtin, handle: PluginHandle::Decoder(Arc::new(Fixed(score))) }
+        LoadedPlugin {
+            manifest,
+            origin: Origin::Builtin,
+            handle: PluginHandle::Decoder(Arc::new(Fixed(score))),
+        }
     }
 
     #[test]
@@ -293,23 +360,36 @@ mod tests {
         reg.register(decoder("high", 90, 0)).unwrap();
         reg.register(decoder("tie", 90, 5)).unwrap();
         reg.register(decoder("never", 0, 100)).unwrap();
-        let hint = ProbeHint { extension: Some("flac".into()), mime: None };
+        let hint = ProbeHint {
+            extension: Some("flac".into()),
+            mime: None,
+        };
         assert_eq!(reg.pick_decoder(b"", &hint, "x").unwrap().id, "tie");
         reg.prefer_decoder("FLAC", "low");
         assert_eq!(reg.pick_decoder(b"", &hint, "x").unwrap().id, "low");
         reg.prefer_decoder("flac", "never");
-        assert_eq!(reg.pick_decoder(b"", &hint, "x").unwrap().id, "tie", "a preferred decoder must still claim the input");
+        assert_eq!(
+            reg.pick_decoder(b"", &hint, "x").unwrap().id,
+            "tie",
+            "a preferred decoder must still claim the input"
+        );
     }
 
     #[test]
     fn register_and_unregister_at_run_time() {
         let reg = Registry::new(EventBus::default());
         reg.register(decoder("a", 50, 0)).unwrap();
-        assert!(matches!(reg.register(decoder("a", 50, 0)), Err(RegistryError::Duplicate(_))));
+        assert!(matches!(
+            reg.register(decoder("a", 50, 0)),
+            Err(RegistryError::Duplicate(_))
+        ));
         assert!(reg.decoder("a").is_ok());
         reg.unregister("a").unwrap();
         assert!(matches!(reg.decoder("a"), Err(RegistryError::NotFound(_))));
-        assert!(matches!(reg.pick_decoder(b"", &ProbeHint::default(), "x"), Err(RegistryError::NoDecoder(_))));
+        assert!(matches!(
+            reg.pick_decoder(b"", &ProbeHint::default(), "x"),
+            Err(RegistryError::NoDecoder(_))
+        ));
     }
 
     #[test]

@@ -38,7 +38,11 @@ pub trait Decoder: Send + Sync {
     fn probe(&self, head: &[u8], hint: &ProbeHint) -> u8;
 
     /// Opens a decode session over `source`.
-    fn open(&self, source: Arc<dyn ByteSource>, hint: &ProbeHint) -> PluginResult<Box<dyn DecodeSession>>;
+    fn open(
+        &self,
+        source: Arc<dyn ByteSource>,
+        hint: &ProbeHint,
+    ) -> PluginResult<Box<dyn DecodeSession>>;
 }
 
 /// One open stream being decoded.

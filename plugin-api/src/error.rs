@@ -64,7 +64,9 @@ mod tests {
     fn errors_round_trip_through_serde() {
         let errors = [
             PluginError::NotFound("a/b.flac".into()),
-            PluginError::RateLimited { retry_after: Some(Duration::from_millis(1500)) },
+            PluginError::RateLimited {
+                retry_after: Some(Duration::from_millis(1500)),
+            },
             PluginError::RateLimited { retry_after: None },
             PluginError::CursorExpired("410".into()),
         ];
@@ -80,7 +82,10 @@ mod tests {
         assert!(PluginError::RateLimited { retry_after: None }.is_retryable());
         assert!(!PluginError::Corrupt("x".into()).is_retryable());
         assert_eq!(
-            PluginError::RateLimited { retry_after: Some(Duration::from_secs(2)) }.to_string(),
+            PluginError::RateLimited {
+                retry_after: Some(Duration::from_secs(2))
+            }
+            .to_string(),
             "rate limited (retry after 2000 ms)"
         );
     }

@@ -38,7 +38,9 @@ impl ByteSource for MemoryByteSource {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> PluginResult<usize> {
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.0.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.0.len());
         let n = buf.len().min(self.0.len() - start);
         buf[..n].copy_from_slice(&self.0[start..start + n]);
         Ok(n)
@@ -56,7 +58,11 @@ impl ByteSourceReader {
     /// A cursor at the start of `source`.
     pub fn new(source: Arc<dyn ByteSource>) -> PluginResult<Self> {
         let len = source.len()?;
-        Ok(Self { source, len, pos: 0 })
+        Ok(Self {
+            source,
+            len,
+            pos: 0,
+        })
     }
 
     /// The source's length.
@@ -76,7 +82,10 @@ impl std::io::Read for ByteSourceReader {
             return Ok(0);
         }
         // The plugin error travels inside the io::Error so callers can recover it.
-        let n = self.source.read_at(self.pos, buf).map_err(std::io::Error::other)?;
+        let n = self
+            .source
+            .read_at(self.pos, buf)
+            .map_err(std::io::Error::other)?;
         self.pos += n as u64;
         Ok(n)
     }
@@ -91,7 +100,10 @@ impl std::io::Seek for ByteSourceReader {
             SeekFrom::Current(d) => self.pos.checked_add_signed(d),
         };
         self.pos = target.ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start of the source")
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek before the start of the source",
+            )
         })?;
         Ok(self.pos)
     }
@@ -245,7 +257,14 @@ pub struct HostContext {
 impl HostContext {
     /// A context with only a log and a clock; grant more with the `with_*` methods.
     pub fn new(log: Arc<dyn Log>, clock: Arc<dyn Clock>) -> Self {
-        Self { log, clock, fs: None, http: None, state: None, settings: BTreeMap::new() }
+        Self {
+            log,
+            clock,
+            fs: None,
+            http: None,
+            state: None,
+            settings: BTreeMap::new(),
+        }
     }
 
     /// Grants a folder.
@@ -310,7 +329,8 @@ mod tests {
     #[test]
     fn reader_reads_and_seeks() {
         use std::io::{Read, Seek, SeekFrom};
-        let mut r = ByteSourceReader::new(Arc::new(MemoryByteSource::new(b"0123456789".to_vec()))).unwrap();
+        let mut r =
+            ByteSourceReader::new(Arc::new(MemoryByteSource::new(b"0123456789".to_vec()))).unwrap();
         let mut buf = [0u8; 3];
         r.seek(SeekFrom::End(-4)).unwrap();
         r.read_exact(&mut buf).unwrap();

@@ -22,13 +22,17 @@ pub mod version;
 pub use decoder::{DecodeSession, Decoder, ProbeHint, StreamSpec};
 pub use error::{PluginError, PluginResult};
 pub use host::{
-    ByteSource, ByteSourceReader, Clock, DirEntry, EntryKind, FileStat, FileSystem, HostContext, HttpClient,
-    HttpRequest, HttpResponse, KeyValueStore, Log, LogLevel, MemoryByteSource,
+    ByteSource, ByteSourceReader, Clock, DirEntry, EntryKind, FileStat, FileSystem, HostContext,
+    HttpClient, HttpRequest, HttpResponse, KeyValueStore, Log, LogLevel, MemoryByteSource,
 };
-pub use manifest::{Capabilities, FormatClaims, MagicPattern, OAuthSpec, PluginKind, PluginManifest};
+pub use manifest::{
+    Capabilities, FormatClaims, MagicPattern, OAuthSpec, PluginKind, PluginManifest,
+};
 pub use metadata::{Candidate, Lyrics, MetadataSource, TrackQuery, TrackTags};
 pub use registration::{BuiltinPlugin, Instantiate, PluginDescriptor, builtin_plugins};
-pub use storage::{ByteRange, Change, ChangePage, ContentHash, ListPage, RemoteEntry, StorageProvider};
+pub use storage::{
+    ByteRange, Change, ChangePage, ContentHash, ListPage, RemoteEntry, StorageProvider,
+};
 pub use version::{API_VERSION, VersionMismatch, api_version, check_api_compatibility};
 
 #[doc(hidden)]

@@ -63,7 +63,10 @@ pub struct MagicPattern {
 impl MagicPattern {
     /// A pattern at `offset`.
     pub fn new(offset: u32, bytes: &[u8]) -> Self {
-        Self { offset, bytes: bytes.to_vec() }
+        Self {
+            offset,
+            bytes: bytes.to_vec(),
+        }
     }
 
     /// Whether `head` (the start of a file) matches this pattern.
@@ -87,7 +90,9 @@ pub struct FormatClaims {
 impl FormatClaims {
     /// Whether an extension (any case, without the dot) is claimed.
     pub fn claims_extension(&self, extension: &str) -> bool {
-        self.extensions.iter().any(|e| e.eq_ignore_ascii_case(extension))
+        self.extensions
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(extension))
     }
 }
 

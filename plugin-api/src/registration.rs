@@ -58,7 +58,7 @@ pub fn builtin_plugins() -> impl Iterator<Item = &'static PluginDescriptor> {
 ///
 /// Use it in the final crate only, once per descriptor, typically behind a cargo feature:
 ///
-/// ```ignore
+/// ```text
 /// #[cfg(feature = "plugin-local")]
 /// tonearm_plugin_api::register_builtin!(tonearm_plugin_local::DESCRIPTOR);
 /// ```

@@ -81,7 +81,10 @@ mod tests {
     fn same_major_older_or_equal_minor_is_accepted() {
         assert!(check("1.2.0", "1.2.0").is_ok());
         assert!(check("1.0.9", "1.2.0").is_ok());
-        assert!(check("1.2.7", "1.2.0").is_ok(), "patch levels do not matter");
+        assert!(
+            check("1.2.7", "1.2.0").is_ok(),
+            "patch levels do not matter"
+        );
     }
 
     #[test]

@@ -34,7 +34,10 @@ impl ByteSource for FileByteSource {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> PluginResult<usize> {
         let mut filled = 0;
         while filled < buf.len() {
-            match self.file.read_at(&mut buf[filled..], offset + filled as u64) {
+            match self
+                .file
+                .read_at(&mut buf[filled..], offset + filled as u64)
+            {
                 Ok(0) => break,
                 Ok(n) => filled += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -60,7 +63,13 @@ pub struct ProviderByteSource {
 impl ProviderByteSource {
     /// Reads entry `id` of `len` bytes in blocks of `block_size`, keeping at most
     /// `max_blocks` of them.
-    pub fn new(provider: Arc<dyn StorageProvider>, id: &str, len: u64, block_size: u64, max_blocks: usize) -> Self {
+    pub fn new(
+        provider: Arc<dyn StorageProvider>,
+        id: &str,
+        len: u64,
+        block_size: u64,
+        max_blocks: usize,
+    ) -> Self {
         Self {
             provider,
             id: id.to_owned(),
@@ -81,8 +90,11 @@ impl ProviderByteSource {
     fn fetch(&self, first: u64, last: u64) -> PluginResult<()> {
         let offset = first * self.block_size;
         let len = ((last + 1) * self.block_size).min(self.len) - offset;
-        let bytes = self.provider.read_range(&self.id, ByteRange::Span { offset, len })?;
-        self.fetched.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        let bytes = self
+            .provider
+            .read_range(&self.id, ByteRange::Span { offset, len })?;
+        self.fetched
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         if (bytes.len() as u64) < len {
             return Err(PluginError::Corrupt(format!(
                 "{} is shorter than the {} bytes the provider listed (changed while reading?)",
@@ -131,9 +143,9 @@ impl ByteSource for ProviderByteSource {
         let mut pos = offset;
         while pos < end {
             let index = pos / self.block_size;
-            let block = blocks
-                .get(&index)
-                .ok_or_else(|| PluginError::Internal("block evicted while reading; raise max_blocks".into()))?;
+            let block = blocks.get(&index).ok_or_else(|| {
+                PluginError::Internal("block evicted while reading; raise max_blocks".into())
+            })?;
             let within = (pos - index * self.block_size) as usize;
             let n = (block.len() - within).min((end - pos) as usize);
             buf[written..written + n].copy_from_slice(&block[within..within + n]);
@@ -163,7 +175,9 @@ mod tests {
         }
         fn read_range(&self, _: &str, range: ByteRange) -> PluginResult<Vec<u8>> {
             self.1.fetch_add(1, Ordering::Relaxed);
-            let ByteRange::Span { offset, len } = range else { unreachable!() };
+            let ByteRange::Span { offset, len } = range else {
+                unreachable!()
+            };
             let start = (offset as usize).min(self.0.len());
             let end = (start + len as usize).min(self.0.len());
             Ok(self.0[start..end].to_vec())
@@ -178,7 +192,11 @@ mod tests {
         let mut buf = vec![0u8; 200];
         assert_eq!(src.read_at(100, &mut buf).unwrap(), 200);
         assert_eq!(buf, data[100..300]);
-        assert_eq!(provider.1.load(Ordering::Relaxed), 1, "one coalesced request");
+        assert_eq!(
+            provider.1.load(Ordering::Relaxed),
+            1,
+            "one coalesced request"
+        );
         assert_eq!(src.read_at(150, &mut buf[..50]).unwrap(), 50);
         assert_eq!(provider.1.load(Ordering::Relaxed), 1, "served from cache");
         assert_eq!(src.read_at(990, &mut buf).unwrap(), 10);

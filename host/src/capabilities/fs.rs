@@ -21,7 +21,10 @@ impl GrantedFolder {
     pub fn new(root: impl AsRef<Path>) -> io::Result<Self> {
         let root = root.as_ref().canonicalize()?;
         if !root.is_dir() {
-            return Err(io::Error::new(io::ErrorKind::NotADirectory, format!("{} is not a folder", root.display())));
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is not a folder", root.display()),
+            ));
         }
         Ok(Self { root })
     }
@@ -38,7 +41,9 @@ impl GrantedFolder {
         }
         for part in path.split('/') {
             if part.is_empty() || part == "." || part == ".." || part.contains('\0') {
-                return Err(PluginError::Invalid(format!("path {path:?} leaves the granted folder or is malformed")));
+                return Err(PluginError::Invalid(format!(
+                    "path {path:?} leaves the granted folder or is malformed"
+                )));
             }
             full.push(part);
         }
@@ -60,12 +65,18 @@ fn stat_of(meta: &fs::Metadata) -> FileStat {
         .ok()
         .and_then(|t| match t.duration_since(UNIX_EPOCH) {
             Ok(d) => i64::try_from(d.as_millis()).ok(),
-            Err(before) => i64::try_from(before.duration().as_millis()).ok().map(|ms| -ms),
+            Err(before) => i64::try_from(before.duration().as_millis())
+                .ok()
+                .map(|ms| -ms),
         })
         .unwrap_or(0);
     // Device and inode identify a file across renames within one filesystem.
     let file_id = meta.ino() ^ meta.dev().rotate_left(48);
-    FileStat { size: meta.len(), modified_ms, file_id: Some(file_id) }
+    FileStat {
+        size: meta.len(),
+        modified_ms,
+        file_id: Some(file_id),
+    }
 }
 
 impl FileSystem for GrantedFolder {
@@ -92,7 +103,11 @@ impl FileSystem for GrantedFolder {
             } else {
                 EntryKind::Other
             };
-            entries.push(DirEntry { name, kind, stat: stat_of(&meta) });
+            entries.push(DirEntry {
+                name,
+                kind,
+                stat: stat_of(&meta),
+            });
         }
         Ok(entries)
     }
@@ -101,14 +116,21 @@ impl FileSystem for GrantedFolder {
         let full = self.resolve(path)?;
         let meta = full.symlink_metadata().map_err(|e| io_error(path, e))?;
         if !meta.is_file() {
-            return Err(PluginError::NotFound(format!("{path} is not a regular file")));
+            return Err(PluginError::NotFound(format!(
+                "{path} is not a regular file"
+            )));
         }
         Ok(stat_of(&meta))
     }
 
     fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> PluginResult<usize> {
         let full = self.resolve(path)?;
-        if full.symlink_metadata().map_err(|e| io_error(path, e))?.file_type().is_symlink() {
+        if full
+            .symlink_metadata()
+            .map_err(|e| io_error(path, e))?
+            .file_type()
+            .is_symlink()
+        {
             return Err(PluginError::NotFound(format!("{path} is a symbolic link")));
         }
         let file = File::open(&full).map_err(|e| io_error(path, e))?;
@@ -134,7 +156,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let granted = GrantedFolder::new(dir.path()).unwrap();
         for bad in ["..", "a/../..", "/etc/passwd", "a//b", "./a"] {
-            assert!(matches!(granted.stat(bad), Err(PluginError::Invalid(_))), "{bad}");
+            assert!(
+                matches!(granted.stat(bad), Err(PluginError::Invalid(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -157,8 +182,14 @@ mod tests {
         let granted = GrantedFolder::new(dir.path()).unwrap();
         assert_eq!(granted.stat("sub dir/a #1?.txt").unwrap().size, 5);
         let mut buf = [0u8; 10];
-        assert_eq!(granted.read_at("sub dir/a #1?.txt", 1, &mut buf).unwrap(), 4);
+        assert_eq!(
+            granted.read_at("sub dir/a #1?.txt", 1, &mut buf).unwrap(),
+            4
+        );
         assert_eq!(&buf[..4], b"ello");
-        assert!(matches!(granted.stat("missing"), Err(PluginError::NotFound(_))));
+        assert!(matches!(
+            granted.stat("missing"),
+            Err(PluginError::NotFound(_))
+        ));
     }
 }

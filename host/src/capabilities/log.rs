@@ -13,7 +13,9 @@ pub struct TracingLog {
 impl TracingLog {
     /// A log for the plugin `plugin`.
     pub fn new(plugin: &str) -> Self {
-        Self { plugin: plugin.to_owned() }
+        Self {
+            plugin: plugin.to_owned(),
+        }
     }
 }
 

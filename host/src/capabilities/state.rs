@@ -21,7 +21,11 @@ pub struct SqliteState {
 impl SqliteState {
     /// The store of `source_id`, run on `runtime`.
     pub fn new(pool: SqlitePool, source_id: i64, runtime: Handle) -> Self {
-        Self { pool, source_id, runtime }
+        Self {
+            pool,
+            source_id,
+            runtime,
+        }
     }
 }
 
@@ -33,10 +37,12 @@ impl KeyValueStore for SqliteState {
     fn get(&self, key: &str) -> PluginResult<Option<Vec<u8>>> {
         self.runtime
             .block_on(
-                sqlx::query_scalar("SELECT value FROM plugin_state WHERE source_id = ? AND key = ?")
-                    .bind(self.source_id)
-                    .bind(key)
-                    .fetch_optional(&self.pool),
+                sqlx::query_scalar(
+                    "SELECT value FROM plugin_state WHERE source_id = ? AND key = ?",
+                )
+                .bind(self.source_id)
+                .bind(key)
+                .fetch_optional(&self.pool),
             )
             .map_err(db_error)
     }
@@ -91,21 +97,36 @@ pub struct MemoryState(Mutex<BTreeMap<String, Vec<u8>>>);
 
 impl KeyValueStore for MemoryState {
     fn get(&self, key: &str) -> PluginResult<Option<Vec<u8>>> {
-        Ok(self.0.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned())
+        Ok(self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned())
     }
 
     fn put(&self, key: &str, value: &[u8]) -> PluginResult<()> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).insert(key.to_owned(), value.to_vec());
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.to_owned(), value.to_vec());
         Ok(())
     }
 
     fn delete(&self, key: &str) -> PluginResult<()> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
         Ok(())
     }
 
     fn keys(&self, prefix: &str) -> PluginResult<Vec<String>> {
         let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(map.keys().filter(|k| k.starts_with(prefix)).cloned().collect())
+        Ok(map
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
     }
 }

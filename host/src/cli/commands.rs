@@ -20,35 +20,59 @@ use super::output::{self, table};
 const LOCAL: &str = "local";
 
 fn syncer(ctx: &Context, library: &Library, full: bool) -> Syncer {
-    Syncer::new(library.clone(), ctx.registry.clone(), SyncOptions { full, ..SyncOptions::default() })
+    Syncer::new(
+        library.clone(),
+        ctx.registry.clone(),
+        SyncOptions {
+            full,
+            ..SyncOptions::default()
+        },
+    )
 }
 
 /// Adds a source and returns it.
-pub async fn source_add(ctx: &Context, provider: &str, location: &Path, name: Option<String>) -> Result<Source> {
+pub async fn source_add(
+    ctx: &Context,
+    provider: &str,
+    location: &Path,
+    name: Option<String>,
+) -> Result<Source> {
     let library = ctx.library().await?;
     add_source(ctx, &library, provider, location, name).await
 }
 
-async fn add_source(ctx: &Context, library: &Library, provider: &str, location: &Path, name: Option<String>) -> Result<Source> {
+async fn add_source(
+    ctx: &Context,
+    library: &Library,
+    provider: &str,
+    location: &Path,
+    name: Option<String>,
+) -> Result<Source> {
     let manifest = ctx.registry.info(provider)?.manifest;
     let mut settings = BTreeMap::new();
     if manifest.capabilities.filesystem {
-        let root = location
-            .canonicalize()
-            .with_context(|| format!("{} is not a folder that can be opened", location.display()))?;
+        let root = location.canonicalize().with_context(|| {
+            format!("{} is not a folder that can be opened", location.display())
+        })?;
         if !root.is_dir() {
             bail!("{} is not a folder", root.display());
         }
         settings.insert("root".to_owned(), root.to_string_lossy().into_owned());
     } else {
-        bail!("provider `{provider}` is not folder-based; only `local` sources can be added this way for now");
+        bail!(
+            "provider `{provider}` is not folder-based; only `local` sources can be added this way for now"
+        );
     }
     let name = match name {
         Some(name) => name,
         None => unique_name(library, location).await?,
     };
     let source = library.add_source(&name, provider, &settings).await?;
-    println!("added source `{}` ({provider}: {})", source.name, location.display());
+    println!(
+        "added source `{}` ({provider}: {})",
+        source.name,
+        location.display()
+    );
     Ok(source)
 }
 
@@ -60,7 +84,12 @@ async fn unique_name(library: &Library, location: &Path) -> Result<String> {
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "music".to_owned());
-    let taken: Vec<String> = library.sources().await?.into_iter().map(|s| s.name).collect();
+    let taken: Vec<String> = library
+        .sources()
+        .await?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
     let mut name = base.clone();
     let mut n = 2;
     while taken.contains(&name) {
@@ -72,12 +101,13 @@ async fn unique_name(library: &Library, location: &Path) -> Result<String> {
 
 pub async fn scan(ctx: &Context, dir: &Path, name: Option<String>, full: bool) -> Result<ExitCode> {
     let library = ctx.library().await?;
-    let root = dir.canonicalize().with_context(|| format!("cannot open {}", dir.display()))?;
-    let existing = library
-        .sources()
-        .await?
-        .into_iter()
-        .find(|s| s.provider == LOCAL && s.settings.get("root").map(PathBuf::from).as_deref() == Some(root.as_path()));
+    let root = dir
+        .canonicalize()
+        .with_context(|| format!("cannot open {}", dir.display()))?;
+    let existing = library.sources().await?.into_iter().find(|s| {
+        s.provider == LOCAL
+            && s.settings.get("root").map(PathBuf::from).as_deref() == Some(root.as_path())
+    });
     let source = match existing {
         Some(source) => source,
         None => add_source(ctx, &library, LOCAL, &root, name).await?,
@@ -93,7 +123,12 @@ pub async fn sync(ctx: &Context, source: Option<String>, full: bool) -> Result<E
     sync_sources(ctx, &library, source, full).await
 }
 
-async fn sync_sources(ctx: &Context, library: &Library, source: Option<String>, full: bool) -> Result<ExitCode> {
+async fn sync_sources(
+    ctx: &Context,
+    library: &Library,
+    source: Option<String>,
+    full: bool,
+) -> Result<ExitCode> {
     let syncer = syncer(ctx, library, full);
     let progress = output::sync_progress(ctx.bus());
     let results = match source {
@@ -106,15 +141,23 @@ async fn sync_sources(ctx: &Context, library: &Library, source: Option<String>, 
         match result {
             Ok(counts) => println!("{name}: {}", output::counts(&counts)),
             Err(e) => {
-                eprintln!("{name}: sync failed: {e}\n  what was committed is kept; run `tonearm sync {name}` to resume");
+                eprintln!(
+                    "{name}: sync failed: {e}\n  what was committed is kept; run `tonearm sync {name}` to resume"
+                );
                 code = ExitCode::FAILURE;
             }
         }
     }
     let stats = library.stats().await?;
-    println!("library: {} tracks, {} albums, {} artists", stats.tracks, stats.albums, stats.artists);
+    println!(
+        "library: {} tracks, {} albums, {} artists",
+        stats.tracks, stats.albums, stats.artists
+    );
     if stats.failed_files > 0 {
-        println!("{} files could not be read; see `tonearm library failed`", stats.failed_files);
+        println!(
+            "{} files could not be read; see `tonearm library failed`",
+            stats.failed_files
+        );
     }
     Ok(code)
 }
@@ -133,7 +176,12 @@ pub async fn source_list(ctx: &Context, json: bool) -> Result<ExitCode> {
                     (None, Some(_), None) => "synced".into(),
                     (None, None, None) => "never synced".into(),
                 };
-                vec![s.name.clone(), s.provider.clone(), s.settings.get("root").cloned().unwrap_or_default(), state]
+                vec![
+                    s.name.clone(),
+                    s.provider.clone(),
+                    s.settings.get("root").cloned().unwrap_or_default(),
+                    state,
+                ]
             })
             .collect();
         table(&["NAME", "PROVIDER", "LOCATION", "STATE"], &rows, 60);
@@ -173,7 +221,11 @@ fn print_tracks(tracks: &[TrackRow], json: bool) -> Result<()> {
     if json {
         return output::json(&tracks);
     }
-    table(&["ID", "ARTIST", "ALBUM", "#", "TITLE", "TIME", "TYPE"], &track_rows(tracks), 32);
+    table(
+        &["ID", "ARTIST", "ALBUM", "#", "TITLE", "TIME", "TYPE"],
+        &track_rows(tracks),
+        32,
+    );
     Ok(())
 }
 
@@ -206,8 +258,14 @@ pub async fn stats(ctx: &Context, json: bool) -> Result<ExitCode> {
             vec!["genres".into(), s.genres.to_string()],
             vec!["cover images".into(), s.artwork.to_string()],
             vec!["unreadable files".into(), s.failed_files.to_string()],
-            vec!["total time".into(), output::duration(Some(s.total_duration_ms))],
-            vec!["total size".into(), output::bytes(u64::try_from(s.total_bytes).unwrap_or(0))],
+            vec![
+                "total time".into(),
+                output::duration(Some(s.total_duration_ms)),
+            ],
+            vec![
+                "total size".into(),
+                output::bytes(u64::try_from(s.total_bytes).unwrap_or(0)),
+            ],
         ];
         table(&["", "COUNT"], &rows, 40);
     }
@@ -217,7 +275,10 @@ pub async fn stats(ctx: &Context, json: bool) -> Result<ExitCode> {
 pub async fn failed(ctx: &Context, json: bool) -> Result<ExitCode> {
     let failed = ctx.library().await?.failed_files(10_000).await?;
     if json {
-        let rows: Vec<_> = failed.iter().map(|(s, p, e)| serde_json::json!({"source": s, "path": p, "error": e})).collect();
+        let rows: Vec<_> = failed
+            .iter()
+            .map(|(s, p, e)| serde_json::json!({"source": s, "path": p, "error": e}))
+            .collect();
         output::json(&rows)?;
     } else if failed.is_empty() {
         println!("every file was read");
@@ -229,16 +290,31 @@ pub async fn failed(ctx: &Context, json: bool) -> Result<ExitCode> {
 }
 
 fn hint_for(path: &str) -> ProbeHint {
-    let ext = path.rsplit('/').next().and_then(|n| n.rsplit_once('.')).map(|(_, e)| e.to_ascii_lowercase());
-    ProbeHint { extension: ext, mime: None }
+    let ext = path
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.rsplit_once('.'))
+        .map(|(_, e)| e.to_ascii_lowercase());
+    ProbeHint {
+        extension: ext,
+        mime: None,
+    }
 }
 
 /// Opens what `track` names: a file, a track id, or search text.
-async fn open_input(ctx: &Context, track: &str) -> Result<(Arc<dyn ByteSource>, ProbeHint, String)> {
+async fn open_input(
+    ctx: &Context,
+    track: &str,
+) -> Result<(Arc<dyn ByteSource>, ProbeHint, String)> {
     let path = Path::new(track);
     if path.is_file() {
-        let source = FileByteSource::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        return Ok((Arc::new(source), hint_for(track), path.display().to_string()));
+        let source = FileByteSource::open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        return Ok((
+            Arc::new(source),
+            hint_for(track),
+            path.display().to_string(),
+        ));
     }
     let library = ctx.library().await?;
     let id = match track.parse::<i64>() {
@@ -246,10 +322,16 @@ async fn open_input(ctx: &Context, track: &str) -> Result<(Arc<dyn ByteSource>, 
         Err(_) => {
             let matches = library.search(track, 5).await?;
             let Some(best) = matches.first() else {
-                bail!("{track:?} is neither a file, a track id, nor text matching a track in the library");
+                bail!(
+                    "{track:?} is neither a file, a track id, nor text matching a track in the library"
+                );
             };
             if matches.len() > 1 {
-                eprintln!("{} tracks match {track:?}; decoding the best match, id {}", matches.len(), best.id);
+                eprintln!(
+                    "{} tracks match {track:?}; decoding the best match, id {}",
+                    matches.len(),
+                    best.id
+                );
             }
             best.id
         }
@@ -258,17 +340,28 @@ async fn open_input(ctx: &Context, track: &str) -> Result<(Arc<dyn ByteSource>, 
     let provider = syncer(ctx, &library, false).provider_for(&location.source)?;
     let what = format!("track {id} ({}: {})", location.source.name, location.path);
     // Large blocks: playback reads straight through.
-    let source = ProviderByteSource::new(provider, &location.remote_id, location.size, 256 * 1024, 16);
+    let source =
+        ProviderByteSource::new(provider, &location.remote_id, location.size, 256 * 1024, 16);
     Ok((Arc::new(source), hint_for(&location.path), what))
 }
 
-pub async fn decode(ctx: &Context, track: &str, output: &Path, decoder: Option<&str>) -> Result<ExitCode> {
+pub async fn decode(
+    ctx: &Context,
+    track: &str,
+    output: &Path,
+    decoder: Option<&str>,
+) -> Result<ExitCode> {
     let summary = decode_one(ctx, track, output, decoder).await?;
     print_decode(&summary, output);
     Ok(ExitCode::SUCCESS)
 }
 
-async fn decode_one(ctx: &Context, track: &str, output: &Path, decoder: Option<&str>) -> Result<DecodeSummary> {
+async fn decode_one(
+    ctx: &Context,
+    track: &str,
+    output: &Path,
+    decoder: Option<&str>,
+) -> Result<DecodeSummary> {
     let (source, hint, what) = open_input(ctx, track).await?;
     let registry = ctx.registry.clone();
     let output = output.to_owned();
@@ -310,11 +403,17 @@ pub fn plugins_list(ctx: &Context, json: bool) -> Result<ExitCode> {
                 p.manifest.version.to_string(),
                 p.manifest.api_version.to_string(),
                 p.origin.to_string(),
-                p.failure.clone().map_or_else(|| "ok".into(), |f| format!("failed: {f}")),
+                p.failure
+                    .clone()
+                    .map_or_else(|| "ok".into(), |f| format!("failed: {f}")),
             ]
         })
         .collect();
-    table(&["ID", "KIND", "VERSION", "API", "LOADED", "STATE"], &rows, 60);
+    table(
+        &["ID", "KIND", "VERSION", "API", "LOADED", "STATE"],
+        &rows,
+        60,
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -326,7 +425,11 @@ pub fn plugins_inspect(ctx: &Context, id: &str) -> Result<ExitCode> {
 pub fn conformance(ctx: &Context, id: &str, fixtures: Option<&Path>) -> Result<ExitCode> {
     let report = conformance::run(&ctx.registry, id, fixtures)?;
     println!("{report}");
-    Ok(if report.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 pub async fn demo(ctx: &Context, keep: Option<PathBuf>) -> Result<ExitCode> {
@@ -334,7 +437,8 @@ pub async fn demo(ctx: &Context, keep: Option<PathBuf>) -> Result<ExitCode> {
     let keep_dir = keep.is_some();
     let dir = match keep {
         Some(dir) => {
-            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
             dir
         }
         None => {
@@ -348,10 +452,18 @@ pub async fn demo(ctx: &Context, keep: Option<PathBuf>) -> Result<ExitCode> {
     for fixture in &fixtures.audio {
         std::fs::write(samples.join(&fixture.file), &fixture.bytes)?;
     }
-    println!("== {} bundled samples written to {}", fixtures.audio.len(), samples.display());
+    println!(
+        "== {} bundled samples written to {}",
+        fixtures.audio.len(),
+        samples.display()
+    );
     let demo_ctx = Context {
         registry: ctx.registry.clone(),
-        library_path: Some(ctx.library_path.clone().unwrap_or_else(|| dir.join("library.db"))),
+        library_path: Some(
+            ctx.library_path
+                .clone()
+                .unwrap_or_else(|| dir.join("library.db")),
+        ),
     };
     println!("== tonearm scan {}", samples.display());
     scan(&demo_ctx, &samples, Some("samples".into()), false).await?;
@@ -362,13 +474,18 @@ pub async fn demo(ctx: &Context, keep: Option<PathBuf>) -> Result<ExitCode> {
     println!("\n== tonearm library stats");
     stats(&demo_ctx, false).await?;
     let first = demo_ctx.library().await?.tracks(1, 0).await?;
-    let Some(track) = first.first() else { bail!("the demo library is empty: the scan found no tracks") };
+    let Some(track) = first.first() else {
+        bail!("the demo library is empty: the scan found no tracks")
+    };
     let wav = dir.join("decoded.wav");
     println!("\n== tonearm decode {} -o {}", track.id, wav.display());
     let summary = decode_one(&demo_ctx, &track.id.to_string(), &wav, None).await?;
     print_decode(&summary, &wav);
     if keep_dir {
-        println!("\nThe samples, library.db and decoded.wav are in {}", dir.display());
+        println!(
+            "\nThe samples, library.db and decoded.wav are in {}",
+            dir.display()
+        );
     }
     println!("\nNext: `tonearm scan ~/Music`, then `tonearm library search WORDS`.");
     Ok(ExitCode::SUCCESS)

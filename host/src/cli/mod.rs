@@ -166,7 +166,9 @@ impl Context {
             Some(path) => path.clone(),
             None => default_library_path()?,
         };
-        Library::open(&path).await.with_context(|| format!("opening the library at {}", path.display()))
+        Library::open(&path)
+            .await
+            .with_context(|| format!("opening the library at {}", path.display()))
     }
 }
 
@@ -185,14 +187,20 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Runs the command line and turns errors into a message and exit code 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -213,22 +221,39 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     for error in errors {
         eprintln!("warning: a builtin plugin failed to load: {error}");
     }
-    let ctx = Context { registry: Arc::new(registry), library_path: cli.library };
+    let ctx = Context {
+        registry: Arc::new(registry),
+        library_path: cli.library,
+    };
     use commands as c;
     match cli.command {
         Command::Demo { keep } => c::demo(&ctx, keep).await,
         Command::Scan { dir, name, full } => c::scan(&ctx, &dir, name, full).await,
         Command::Sync { source, full } => c::sync(&ctx, source, full).await,
-        Command::Source(SourceCommand::Add { provider, location, name }) => {
-            c::source_add(&ctx, &provider, &location, name).await.map(|_| ExitCode::SUCCESS)
-        }
+        Command::Source(SourceCommand::Add {
+            provider,
+            location,
+            name,
+        }) => c::source_add(&ctx, &provider, &location, name)
+            .await
+            .map(|_| ExitCode::SUCCESS),
         Command::Source(SourceCommand::List(f)) => c::source_list(&ctx, f.json).await,
         Command::Source(SourceCommand::Remove { name }) => c::source_remove(&ctx, &name).await,
-        Command::Library(LibraryCommand::List { limit, offset, json }) => c::list(&ctx, limit, offset, json.json).await,
-        Command::Library(LibraryCommand::Search { query, limit, json }) => c::search(&ctx, &query, limit, json.json).await,
+        Command::Library(LibraryCommand::List {
+            limit,
+            offset,
+            json,
+        }) => c::list(&ctx, limit, offset, json.json).await,
+        Command::Library(LibraryCommand::Search { query, limit, json }) => {
+            c::search(&ctx, &query, limit, json.json).await
+        }
         Command::Library(LibraryCommand::Stats(f)) => c::stats(&ctx, f.json).await,
         Command::Library(LibraryCommand::Failed(f)) => c::failed(&ctx, f.json).await,
-        Command::Decode { track, output, decoder } => c::decode(&ctx, &track, &output, decoder.as_deref()).await,
+        Command::Decode {
+            track,
+            output,
+            decoder,
+        } => c::decode(&ctx, &track, &output, decoder.as_deref()).await,
         Command::Plugins(PluginsCommand::List(f)) => c::plugins_list(&ctx, f.json),
         Command::Plugins(PluginsCommand::Inspect { id }) => c::plugins_inspect(&ctx, &id),
         Command::Conformance { id, fixtures } => c::conformance(&ctx, &id, fixtures.as_deref()),

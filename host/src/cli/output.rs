@@ -10,9 +10,16 @@ use tonearm_host::{EventBus, Received};
 /// Prints rows as an aligned table; cells longer than `max` characters are shortened.
 pub fn table(headers: &[&str], rows: &[Vec<String>], max: usize) {
     let clip = |s: &str| -> String {
-        if s.chars().count() > max { s.chars().take(max.saturating_sub(1)).chain(['…']).collect() } else { s.to_owned() }
+        if s.chars().count() > max {
+            s.chars().take(max.saturating_sub(1)).chain(['…']).collect()
+        } else {
+            s.to_owned()
+        }
     };
-    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| clip(c)).collect()).collect();
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| clip(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -42,7 +49,8 @@ pub fn json(value: &impl Serialize) -> anyhow::Result<()> {
 
 /// Formats milliseconds as `m:ss`.
 pub fn duration(ms: Option<i64>) -> String {
-    ms.map(|ms| format!("{}:{:02}", ms / 60_000, (ms / 1000) % 60)).unwrap_or_default()
+    ms.map(|ms| format!("{}:{:02}", ms / 60_000, (ms / 1000) % 60))
+        .unwrap_or_default()
 }
 
 /// Formats a byte count.
@@ -54,7 +62,11 @@ pub fn bytes(n: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// One line summarising sync counts.
@@ -73,7 +85,10 @@ pub fn counts(c: &SyncCounts) -> String {
 /// Shows a spinner with sync progress on stderr until the returned handle is finished.
 pub fn sync_progress(bus: &EventBus) -> ProgressHandle {
     let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed}]").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     bar.enable_steady_tick(Duration::from_millis(120));
     let mut events = bus.subscribe();
     let task_bar = bar.clone();
@@ -82,11 +97,18 @@ pub fn sync_progress(bus: &EventBus) -> ProgressHandle {
             match received {
                 Received::Event(CoreEvent::Sync(SyncEvent::Started { source, full })) => {
                     task_bar.set_prefix(source);
-                    task_bar.set_message(if full { "listing everything" } else { "fetching changes" });
+                    task_bar.set_message(if full {
+                        "listing everything"
+                    } else {
+                        "fetching changes"
+                    });
                 }
                 Received::Event(CoreEvent::Sync(SyncEvent::Progress { source, counts: c })) => {
                     task_bar.set_prefix(source);
-                    task_bar.set_message(format!("{} seen, {} scanned, {} added, {} unreadable", c.seen, c.scanned, c.added, c.failed));
+                    task_bar.set_message(format!(
+                        "{} seen, {} scanned, {} added, {} unreadable",
+                        c.seen, c.scanned, c.added, c.failed
+                    ));
                 }
                 // Missed progress events are harmless: the next one carries totals.
                 _ => {}

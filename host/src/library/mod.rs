@@ -61,7 +61,10 @@ impl Library {
     /// Opens (creating if needed) the library at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self, LibraryError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| LibraryError::CreateDir { path: dir.to_owned(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| LibraryError::CreateDir {
+                path: dir.to_owned(),
+                source,
+            })?;
         }
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
@@ -70,9 +73,15 @@ impl Library {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool, path: path.to_owned() })
+        Ok(Self {
+            pool,
+            path: path.to_owned(),
+        })
     }
 
     /// The library file.

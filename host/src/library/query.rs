@@ -31,26 +31,40 @@ impl Library {
             "SELECT {TRACK_COLUMNS} {TRACK_JOINS} ORDER BY al.artist_display, al.title, t.disc_number, \
              t.track_number, f.path LIMIT ? OFFSET ?"
         );
-        Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(limit).bind(offset).fetch_all(&self.pool).await?)
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Tracks matching every word of `text` (as word prefixes, accents ignored) in title,
     /// artists, album, album artists, genres or path; best matches first.
     pub async fn search(&self, text: &str, limit: i64) -> Result<Vec<TrackRow>, LibraryError> {
-        let Some(query) = fts_query(text) else { return Ok(Vec::new()) };
+        let Some(query) = fts_query(text) else {
+            return Ok(Vec::new());
+        };
         let sql = format!(
             "SELECT {TRACK_COLUMNS} FROM tracks_fts JOIN tracks t ON t.id = tracks_fts.rowid \
              JOIN files f ON f.id = t.file_id JOIN sources s ON s.id = f.source_id \
              LEFT JOIN albums al ON al.id = t.album_id \
              WHERE tracks_fts MATCH ? ORDER BY bm25(tracks_fts, 10.0, 5.0, 4.0, 2.0, 1.0, 1.0) LIMIT ?"
         );
-        Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(query).bind(limit).fetch_all(&self.pool).await?)
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(query)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// One track.
     pub async fn track(&self, id: i64) -> Result<TrackRow, LibraryError> {
         let sql = format!("SELECT {TRACK_COLUMNS} {TRACK_JOINS} WHERE t.id = ?");
-        sqlx::query_as(AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?.ok_or(LibraryError::NoSuchTrack(id))
+        sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(LibraryError::NoSuchTrack(id))
     }
 
     /// Where a track's bytes are.
@@ -74,7 +88,10 @@ impl Library {
     }
 
     /// Files whose tags could not be read, with the reason: `(source, path, reason)`.
-    pub async fn failed_files(&self, limit: i64) -> Result<Vec<(String, String, String)>, LibraryError> {
+    pub async fn failed_files(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(String, String, String)>, LibraryError> {
         let rows = sqlx::query(
             "SELECT s.name, f.path, coalesce(f.error, '') AS error FROM files f JOIN sources s ON s.id = f.source_id \
              WHERE f.status = 'error' ORDER BY s.name, f.path LIMIT ?",
@@ -89,10 +106,15 @@ impl Library {
 
     /// Bytes fetched per scanned file to read its tags, ascending.
     pub async fn bytes_read_per_file(&self) -> Result<Vec<u64>, LibraryError> {
-        let values: Vec<i64> = sqlx::query_scalar("SELECT bytes_read FROM files WHERE bytes_read > 0 ORDER BY bytes_read")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(values.into_iter().map(|v| u64::try_from(v).unwrap_or(0)).collect())
+        let values: Vec<i64> = sqlx::query_scalar(
+            "SELECT bytes_read FROM files WHERE bytes_read > 0 ORDER BY bytes_read",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(values
+            .into_iter()
+            .map(|v| u64::try_from(v).unwrap_or(0))
+            .collect())
     }
 
     /// Counts over the whole library.
@@ -123,15 +145,21 @@ impl Library {
 
     /// Creates an empty playlist and returns its id.
     pub async fn create_playlist(&self, name: &str) -> Result<i64, LibraryError> {
-        Ok(sqlx::query_scalar("INSERT INTO playlists (name, created_at) VALUES (?, ?) RETURNING id")
-            .bind(name)
-            .bind(now_ms())
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar(
+            "INSERT INTO playlists (name, created_at) VALUES (?, ?) RETURNING id",
+        )
+        .bind(name)
+        .bind(now_ms())
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Appends a track to a playlist.
-    pub async fn append_to_playlist(&self, playlist_id: i64, track_id: i64) -> Result<(), LibraryError> {
+    pub async fn append_to_playlist(
+        &self,
+        playlist_id: i64,
+        track_id: i64,
+    ) -> Result<(), LibraryError> {
         sqlx::query(
             "INSERT INTO playlist_items (playlist_id, position, track_id) SELECT ?, \
              coalesce(max(position) + 1, 0), ? FROM playlist_items WHERE playlist_id = ?",
@@ -151,7 +179,10 @@ impl Library {
              JOIN files f ON f.id = t.file_id JOIN sources s ON s.id = f.source_id \
              LEFT JOIN albums al ON al.id = t.album_id WHERE p.playlist_id = ? ORDER BY p.position"
         );
-        Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(playlist_id).fetch_all(&self.pool).await?)
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(playlist_id)
+            .fetch_all(&self.pool)
+            .await?)
     }
 }
 
@@ -161,8 +192,14 @@ mod tests {
 
     #[test]
     fn user_text_never_becomes_fts_syntax() {
-        assert_eq!(fts_query("Björk  hom").as_deref(), Some("\"Björk\"* \"hom\"*"));
-        assert_eq!(fts_query("a\" OR x:*").as_deref(), Some("\"a\"* \"OR\"* \"x\"*"));
+        assert_eq!(
+            fts_query("Björk  hom").as_deref(),
+            Some("\"Björk\"* \"hom\"*")
+        );
+        assert_eq!(
+            fts_query("a\" OR x:*").as_deref(),
+            Some("\"a\"* \"OR\"* \"x\"*")
+        );
         assert_eq!(fts_query(" -- "), None);
     }
 }

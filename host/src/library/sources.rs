@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 // Dynamic SQL here is assembled only from constants and `?` placeholders.
-use sqlx::{AssertSqlSafe, Row};
 use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::model::{KnownFile, Source};
 use super::{Library, LibraryError, now_ms};
@@ -37,13 +37,15 @@ impl Library {
     ) -> Result<Source, LibraryError> {
         let settings_json = serde_json::to_string(settings)
             .map_err(|e| LibraryError::Corrupt(format!("cannot encode settings: {e}")))?;
-        let inserted = sqlx::query("INSERT INTO sources (name, provider, settings, created_at) VALUES (?, ?, ?, ?)")
-            .bind(name)
-            .bind(provider)
-            .bind(settings_json)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await;
+        let inserted = sqlx::query(
+            "INSERT INTO sources (name, provider, settings, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(name)
+        .bind(provider)
+        .bind(settings_json)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await;
         match inserted {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(LibraryError::SourceExists(name.to_owned()));
@@ -78,7 +80,10 @@ impl Library {
     /// Removes a source with its files, tracks and state.
     pub async fn remove_source(&self, name: &str) -> Result<(), LibraryError> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM sources WHERE name = ?").bind(name).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM sources WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(LibraryError::NoSuchSource(name.to_owned()));
         }
@@ -137,7 +142,11 @@ impl Library {
 
     /// Finishes a full listing: files not seen in it are removed, and its cursor becomes
     /// the source's change cursor. Returns how many files were removed.
-    pub async fn finish_listing(&self, source_id: i64, generation: i64) -> Result<u64, LibraryError> {
+    pub async fn finish_listing(
+        &self,
+        source_id: i64,
+        generation: i64,
+    ) -> Result<u64, LibraryError> {
         let mut tx = self.pool.begin().await?;
         let removed = sqlx::query("DELETE FROM files WHERE source_id = ? AND seen_generation <> ?")
             .bind(source_id)
@@ -168,9 +177,16 @@ impl Library {
     }
 
     /// Records that a sync finished (`error: None`) or failed.
-    pub async fn record_sync_result(&self, source_id: i64, error: Option<&str>) -> Result<(), LibraryError> {
+    pub async fn record_sync_result(
+        &self,
+        source_id: i64,
+        error: Option<&str>,
+    ) -> Result<(), LibraryError> {
         let query = match error {
-            None => sqlx::query("UPDATE sources SET last_error = NULL, last_sync_at = ? WHERE id = ?").bind(now_ms()),
+            None => {
+                sqlx::query("UPDATE sources SET last_error = NULL, last_sync_at = ? WHERE id = ?")
+                    .bind(now_ms())
+            }
             Some(e) => sqlx::query("UPDATE sources SET last_error = ? WHERE id = ?").bind(e),
         };
         query.bind(source_id).execute(&self.pool).await?;

@@ -21,7 +21,10 @@ pub struct BatchOutcome {
 type Tx<'a> = Transaction<'a, Sqlite>;
 
 fn hash_text(entry: &RemoteEntry) -> Option<String> {
-    entry.content_hash.as_ref().map(|h| format!("{}:{}", h.algorithm, h.value))
+    entry
+        .content_hash
+        .as_ref()
+        .map(|h| format!("{}:{}", h.algorithm, h.value))
 }
 
 fn size_i64(size: u64) -> i64 {
@@ -85,16 +88,43 @@ impl Library {
         let now = now_ms();
         for write in writes {
             match write {
-                FileWrite::Scanned { entry, track, bytes_read } => {
-                    let file_id =
-                        upsert_file(&mut tx, source_id, generation, entry, None, *bytes_read, now).await?;
+                FileWrite::Scanned {
+                    entry,
+                    track,
+                    bytes_read,
+                } => {
+                    let file_id = upsert_file(
+                        &mut tx,
+                        source_id,
+                        generation,
+                        entry,
+                        None,
+                        *bytes_read,
+                        now,
+                    )
+                    .await?;
                     write_track(&mut tx, &mut names, file_id, track).await?;
                     outcome.files_written += 1;
                 }
-                FileWrite::Failed { entry, reason, bytes_read } => {
-                    let file_id =
-                        upsert_file(&mut tx, source_id, generation, entry, Some(reason), *bytes_read, now).await?;
-                    sqlx::query("DELETE FROM tracks WHERE file_id = ?").bind(file_id).execute(&mut *tx).await?;
+                FileWrite::Failed {
+                    entry,
+                    reason,
+                    bytes_read,
+                } => {
+                    let file_id = upsert_file(
+                        &mut tx,
+                        source_id,
+                        generation,
+                        entry,
+                        Some(reason),
+                        *bytes_read,
+                        now,
+                    )
+                    .await?;
+                    sqlx::query("DELETE FROM tracks WHERE file_id = ?")
+                        .bind(file_id)
+                        .execute(&mut *tx)
+                        .await?;
                     outcome.files_written += 1;
                 }
                 FileWrite::Unchanged { entry } => {
@@ -129,22 +159,24 @@ impl Library {
                     }
                 }
                 FileWrite::Moved { from_id, entry } => {
-                    let from: Option<i64> =
-                        sqlx::query_scalar("SELECT id FROM files WHERE source_id = ? AND remote_id = ?")
-                            .bind(source_id)
-                            .bind(from_id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
+                    let from: Option<i64> = sqlx::query_scalar(
+                        "SELECT id FROM files WHERE source_id = ? AND remote_id = ?",
+                    )
+                    .bind(source_id)
+                    .bind(from_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                     // Already applied (a replayed page): nothing to move.
                     let Some(file_id) = from else { continue };
                     // A file moved over another one replaces it.
                     if from_id != &entry.id {
-                        outcome.files_removed += sqlx::query("DELETE FROM files WHERE source_id = ? AND remote_id = ?")
-                            .bind(source_id)
-                            .bind(&entry.id)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
+                        outcome.files_removed +=
+                            sqlx::query("DELETE FROM files WHERE source_id = ? AND remote_id = ?")
+                                .bind(source_id)
+                                .bind(&entry.id)
+                                .execute(&mut *tx)
+                                .await?
+                                .rows_affected();
                     }
                     sqlx::query(
                         "UPDATE files SET remote_id = ?, path = ?, size = ?, modified_ms = ?, \
@@ -163,12 +195,13 @@ impl Library {
                     outcome.files_written += 1;
                 }
                 FileWrite::Removed { remote_id } => {
-                    outcome.files_removed += sqlx::query("DELETE FROM files WHERE source_id = ? AND remote_id = ?")
-                        .bind(source_id)
-                        .bind(remote_id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
+                    outcome.files_removed +=
+                        sqlx::query("DELETE FROM files WHERE source_id = ? AND remote_id = ?")
+                            .bind(source_id)
+                            .bind(remote_id)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
                 }
             }
         }
@@ -249,10 +282,19 @@ async fn upsert_file(
     Ok(id)
 }
 
-async fn write_track(tx: &mut Tx<'_>, names: &mut NameIds, file_id: i64, track: &ScannedTrack) -> Result<(), LibraryError> {
+async fn write_track(
+    tx: &mut Tx<'_>,
+    names: &mut NameIds,
+    file_id: i64,
+    track: &ScannedTrack,
+) -> Result<(), LibraryError> {
     let tags = &track.tags;
     // Without album artists, an album belongs to its track artists (as most players do).
-    let album_artists = if tags.album_artists.is_empty() { &tags.artists } else { &tags.album_artists };
+    let album_artists = if tags.album_artists.is_empty() {
+        &tags.artists
+    } else {
+        &tags.album_artists
+    };
     let album_id: Option<i64> = match &tags.album {
         None => None,
         Some(title) => {
@@ -339,17 +381,25 @@ async fn write_track(tx: &mut Tx<'_>, names: &mut NameIds, file_id: i64, track: 
     .fetch_one(&mut **tx)
     .await?;
 
-    sqlx::query("DELETE FROM track_artists WHERE track_id = ?").bind(track_id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM track_artists WHERE track_id = ?")
+        .bind(track_id)
+        .execute(&mut **tx)
+        .await?;
     for (position, name) in tags.artists.iter().enumerate() {
         let artist = names.artist(tx, name).await?;
-        sqlx::query("INSERT OR IGNORE INTO track_artists (track_id, artist_id, position) VALUES (?, ?, ?)")
-            .bind(track_id)
-            .bind(artist)
-            .bind(position as i64)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO track_artists (track_id, artist_id, position) VALUES (?, ?, ?)",
+        )
+        .bind(track_id)
+        .bind(artist)
+        .bind(position as i64)
+        .execute(&mut **tx)
+        .await?;
     }
-    sqlx::query("DELETE FROM track_genres WHERE track_id = ?").bind(track_id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM track_genres WHERE track_id = ?")
+        .bind(track_id)
+        .execute(&mut **tx)
+        .await?;
     for name in &tags.genres {
         let genre = names.genre(tx, name).await?;
         sqlx::query("INSERT OR IGNORE INTO track_genres (track_id, genre_id) VALUES (?, ?)")
@@ -375,7 +425,10 @@ async fn reindex_file(tx: &mut Tx<'_>, file_id: i64) -> Result<(), LibraryError>
 
 /// Rebuilds one track's search row from the tables.
 async fn reindex_track(tx: &mut Tx<'_>, track_id: i64) -> Result<(), LibraryError> {
-    sqlx::query("DELETE FROM tracks_fts WHERE rowid = ?").bind(track_id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM tracks_fts WHERE rowid = ?")
+        .bind(track_id)
+        .execute(&mut **tx)
+        .await?;
     sqlx::query(
         "INSERT INTO tracks_fts (rowid, title, artists, album, album_artists, genres, path) \
          SELECT t.id, coalesce(t.title, ''), t.artist_display, coalesce(al.title, ''), \

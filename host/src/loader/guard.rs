@@ -5,9 +5,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tonearm_plugin_api::{
-    ByteRange, ByteSource, ChangePage, DecodeSession, Decoder, HostContext, ListPage,
+    ByteRange, ByteSource, Candidate, ChangePage, DecodeSession, Decoder, HostContext, ListPage,
     MetadataSource, PluginError, PluginResult, ProbeHint, StorageProvider, StreamSpec, TrackQuery,
-    Candidate,
 };
 
 use super::{PluginHandle, ProviderFactory};
@@ -24,12 +23,19 @@ pub struct Health {
 impl Health {
     /// A healthy plugin reporting on `bus`.
     pub fn new(id: &str, bus: EventBus) -> Arc<Self> {
-        Arc::new(Self { id: id.to_owned(), failure: Mutex::new(None), bus })
+        Arc::new(Self {
+            id: id.to_owned(),
+            failure: Mutex::new(None),
+            bus,
+        })
     }
 
     /// Why the plugin was disabled, if it was.
     pub fn failure(&self) -> Option<String> {
-        self.failure.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Disables the plugin and announces it.
@@ -38,13 +44,20 @@ impl Health {
         if failure.is_none() {
             tracing::error!(plugin = %self.id, %reason, "plugin failed and is disabled");
             *failure = Some(reason.clone());
-            self.bus.emit(CoreEvent::Plugin(PluginEvent::Failed { id: self.id.clone(), error: reason }));
+            self.bus.emit(CoreEvent::Plugin(PluginEvent::Failed {
+                id: self.id.clone(),
+                error: reason,
+            }));
         }
     }
 
     /// Runs one plugin call under a span, converting a panic into an error that disables
     /// the plugin.
-    pub fn call<T>(&self, op: &'static str, f: impl FnOnce() -> PluginResult<T>) -> PluginResult<T> {
+    pub fn call<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce() -> PluginResult<T>,
+    ) -> PluginResult<T> {
         if let Some(reason) = self.failure() {
             return Err(PluginError::Internal(format!(
                 "plugin `{}` is disabled after an earlier failure: {reason}",
@@ -68,7 +81,9 @@ pub fn catch<T>(op: &str, f: impl FnOnce() -> PluginResult<T>) -> PluginResult<T
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic payload".into());
-        Err(PluginError::Internal(format!("panicked in {op}: {message}")))
+        Err(PluginError::Internal(format!(
+            "panicked in {op}: {message}"
+        )))
     })
 }
 
@@ -78,7 +93,9 @@ pub fn wrap(handle: PluginHandle, health: Arc<Health>) -> PluginHandle {
         PluginHandle::StorageProvider(inner) => {
             PluginHandle::StorageProvider(Arc::new(GuardedFactory { inner, health }))
         }
-        PluginHandle::Decoder(inner) => PluginHandle::Decoder(Arc::new(GuardedDecoder { inner, health })),
+        PluginHandle::Decoder(inner) => {
+            PluginHandle::Decoder(Arc::new(GuardedDecoder { inner, health }))
+        }
         PluginHandle::MetadataSource(inner) => {
             PluginHandle::MetadataSource(Arc::new(GuardedMetadata { inner, health }))
         }
@@ -93,7 +110,10 @@ struct GuardedFactory {
 impl ProviderFactory for GuardedFactory {
     fn create(&self, ctx: &HostContext) -> PluginResult<Arc<dyn StorageProvider>> {
         let inner = self.health.call("create", || self.inner.create(ctx))?;
-        Ok(Arc::new(GuardedProvider { inner, health: self.health.clone() }))
+        Ok(Arc::new(GuardedProvider {
+            inner,
+            health: self.health.clone(),
+        }))
     }
 }
 
@@ -104,7 +124,8 @@ struct GuardedProvider {
 
 impl StorageProvider for GuardedProvider {
     fn change_cursor(&self) -> PluginResult<String> {
-        self.health.call("change_cursor", || self.inner.change_cursor())
+        self.health
+            .call("change_cursor", || self.inner.change_cursor())
     }
 
     fn list(&self, page_token: Option<&str>) -> PluginResult<ListPage> {
@@ -116,7 +137,8 @@ impl StorageProvider for GuardedProvider {
     }
 
     fn read_range(&self, id: &str, range: ByteRange) -> PluginResult<Vec<u8>> {
-        self.health.call("read_range", || self.inner.read_range(id, range))
+        self.health
+            .call("read_range", || self.inner.read_range(id, range))
     }
 }
 
@@ -128,12 +150,21 @@ struct GuardedDecoder {
 impl Decoder for GuardedDecoder {
     fn probe(&self, head: &[u8], hint: &ProbeHint) -> u8 {
         // A panicking probe scores nothing; the plugin is disabled by `call`.
-        self.health.call("probe", || Ok(self.inner.probe(head, hint))).unwrap_or(0)
+        self.health
+            .call("probe", || Ok(self.inner.probe(head, hint)))
+            .unwrap_or(0)
     }
 
-    fn open(&self, source: Arc<dyn ByteSource>, hint: &ProbeHint) -> PluginResult<Box<dyn DecodeSession>> {
+    fn open(
+        &self,
+        source: Arc<dyn ByteSource>,
+        hint: &ProbeHint,
+    ) -> PluginResult<Box<dyn DecodeSession>> {
         let inner = self.health.call("open", || self.inner.open(source, hint))?;
-        Ok(Box::new(GuardedSession { inner, health: self.health.clone() }))
+        Ok(Box::new(GuardedSession {
+            inner,
+            health: self.health.clone(),
+        }))
     }
 }
 
@@ -146,13 +177,15 @@ impl DecodeSession for GuardedSession {
     fn spec(&self) -> StreamSpec {
         // `spec` cannot fail in the contract; a panic here yields an empty spec that every
         // caller rejects (zero channels), and the plugin is disabled.
-        self.health.call("spec", || Ok(self.inner.spec())).unwrap_or(StreamSpec {
-            sample_rate: 0,
-            channels: 0,
-            total_frames: None,
-            codec: String::new(),
-            bits_per_sample: None,
-        })
+        self.health
+            .call("spec", || Ok(self.inner.spec()))
+            .unwrap_or(StreamSpec {
+                sample_rate: 0,
+                channels: 0,
+                total_frames: None,
+                codec: String::new(),
+                bits_per_sample: None,
+            })
     }
 
     fn read(&mut self, out: &mut Vec<f32>) -> PluginResult<usize> {
@@ -187,7 +220,10 @@ mod tests {
         let mut sub = bus.subscribe();
         let health = Health::new("boom", bus);
         let err = health.call::<()>("probe", || panic!("kaboom")).unwrap_err();
-        assert!(matches!(&err, PluginError::Internal(m) if m.contains("kaboom")), "{err}");
+        assert!(
+            matches!(&err, PluginError::Internal(m) if m.contains("kaboom")),
+            "{err}"
+        );
         let again = health.call("probe", || Ok(1)).unwrap_err();
         assert!(again.to_string().contains("disabled"), "{again}");
         assert!(matches!(

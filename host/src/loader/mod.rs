@@ -104,7 +104,11 @@ pub fn load_builtin(descriptor: &PluginDescriptor) -> PluginResult<LoadedPlugin>
             descriptor.instantiate.kind()
         )));
     }
-    Ok(LoadedPlugin { manifest, origin: Origin::Builtin, handle })
+    Ok(LoadedPlugin {
+        manifest,
+        origin: Origin::Builtin,
+        handle,
+    })
 }
 
 /// Every plugin this binary linked in with `register_builtin!`.

@@ -72,7 +72,10 @@ pub fn open(
     what: &str,
     decoder_id: Option<&str>,
 ) -> Result<Stream, PlaybackError> {
-    let input_error = |error| PlaybackError::Input { what: what.to_owned(), error };
+    let input_error = |error| PlaybackError::Input {
+        what: what.to_owned(),
+        error,
+    };
     let len = source.len().map_err(input_error)?;
     let mut head = vec![0u8; usize::try_from(len).unwrap_or(PROBE_HEAD).min(PROBE_HEAD)];
     let n = source.read_at(0, &mut head).map_err(input_error)?;
@@ -85,7 +88,11 @@ pub fn open(
         }
     };
     tracing::debug!(decoder = %id, score, what, "decoder chosen");
-    let decode_error = |error| PlaybackError::Decode { decoder: id.clone(), what: what.to_owned(), error };
+    let decode_error = |error| PlaybackError::Decode {
+        decoder: id.clone(),
+        what: what.to_owned(),
+        error,
+    };
     let session = decoder.open(source, hint).map_err(decode_error)?;
     let spec = session.spec();
     if spec.channels == 0 || spec.sample_rate == 0 {
@@ -94,7 +101,13 @@ pub fn open(
             spec.sample_rate, spec.channels
         ))));
     }
-    Ok(Stream { what: what.to_owned(), decoder: id, score, spec, session })
+    Ok(Stream {
+        what: what.to_owned(),
+        decoder: id,
+        score,
+        spec,
+        session,
+    })
 }
 
 /// What a finished decode did.
@@ -120,8 +133,15 @@ impl DecodeSummary {
 
 /// Decodes `stream` to a 32-bit float WAV file at `out`. The file appears only once it is
 /// complete.
-pub fn decode_to_wav(mut stream: Stream, out: &Path, bus: &EventBus) -> Result<DecodeSummary, PlaybackError> {
-    let output_error = |source| PlaybackError::Output { path: out.display().to_string(), source };
+pub fn decode_to_wav(
+    mut stream: Stream,
+    out: &Path,
+    bus: &EventBus,
+) -> Result<DecodeSummary, PlaybackError> {
+    let output_error = |source| PlaybackError::Output {
+        path: out.display().to_string(),
+        source,
+    };
     let mut tmp_name = out.as_os_str().to_owned();
     tmp_name.push(".tmp");
     let tmp = std::path::PathBuf::from(tmp_name);
@@ -133,15 +153,19 @@ pub fn decode_to_wav(mut stream: Stream, out: &Path, bus: &EventBus) -> Result<D
     }));
     let started = Instant::now();
     let result: Result<u64, PlaybackError> = (|| {
-        let mut writer = WavWriter::create(&tmp, stream.spec.sample_rate, stream.spec.channels).map_err(output_error)?;
+        let mut writer = WavWriter::create(&tmp, stream.spec.sample_rate, stream.spec.channels)
+            .map_err(output_error)?;
         let mut chunk = Vec::new();
         let mut frames = 0u64;
         loop {
-            let n = stream.session.read(&mut chunk).map_err(|error| PlaybackError::Decode {
-                decoder: stream.decoder.clone(),
-                what: stream.what.clone(),
-                error,
-            })?;
+            let n = stream
+                .session
+                .read(&mut chunk)
+                .map_err(|error| PlaybackError::Decode {
+                    decoder: stream.decoder.clone(),
+                    what: stream.what.clone(),
+                    error,
+                })?;
             if n == 0 {
                 break;
             }
@@ -154,12 +178,23 @@ pub fn decode_to_wav(mut stream: Stream, out: &Path, bus: &EventBus) -> Result<D
     })();
     match result {
         Ok(frames) => {
-            bus.emit(CoreEvent::Playback(PlaybackEvent::Completed { what: stream.what.clone(), frames }));
-            Ok(DecodeSummary { decoder: stream.decoder, spec: stream.spec, frames, elapsed: started.elapsed() })
+            bus.emit(CoreEvent::Playback(PlaybackEvent::Completed {
+                what: stream.what.clone(),
+                frames,
+            }));
+            Ok(DecodeSummary {
+                decoder: stream.decoder,
+                spec: stream.spec,
+                frames,
+                elapsed: started.elapsed(),
+            })
         }
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
-            bus.emit(CoreEvent::Playback(PlaybackEvent::Error { what: stream.what, error: e.to_string() }));
+            bus.emit(CoreEvent::Playback(PlaybackEvent::Error {
+                what: stream.what,
+                error: e.to_string(),
+            }));
             Err(e)
         }
     }

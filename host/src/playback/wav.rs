@@ -18,7 +18,11 @@ impl WavWriter {
     pub fn create(path: &Path, sample_rate: u32, channels: u16) -> io::Result<Self> {
         let mut out = BufWriter::new(File::create(path)?);
         write_header(&mut out, sample_rate, channels, 0)?;
-        Ok(Self { out, channels, data_bytes: 0 })
+        Ok(Self {
+            out,
+            channels,
+            data_bytes: 0,
+        })
     }
 
     /// Appends interleaved samples.
@@ -32,10 +36,12 @@ impl WavWriter {
 
     /// Fixes up the sizes in the header and flushes.
     pub fn finish(mut self) -> io::Result<()> {
-        let too_big = || io::Error::new(io::ErrorKind::InvalidData, "WAV files cannot exceed 4 GiB");
+        let too_big =
+            || io::Error::new(io::ErrorKind::InvalidData, "WAV files cannot exceed 4 GiB");
         let data = u32::try_from(self.data_bytes).map_err(|_| too_big())?;
         let riff = u32::try_from(self.data_bytes + HEADER_LEN - 8).map_err(|_| too_big())?;
-        let frames = u32::try_from(self.data_bytes / (4 * u64::from(self.channels.max(1)))).map_err(|_| too_big())?;
+        let frames = u32::try_from(self.data_bytes / (4 * u64::from(self.channels.max(1))))
+            .map_err(|_| too_big())?;
         self.out.seek(SeekFrom::Start(4))?;
         self.out.write_all(&riff.to_le_bytes())?;
         self.out.seek(SeekFrom::Start(46))?;
@@ -47,7 +53,12 @@ impl WavWriter {
     }
 }
 
-fn write_header(out: &mut impl Write, sample_rate: u32, channels: u16, frames: u32) -> io::Result<()> {
+fn write_header(
+    out: &mut impl Write,
+    sample_rate: u32,
+    channels: u16,
+    frames: u32,
+) -> io::Result<()> {
     let block_align = channels * 4;
     out.write_all(b"RIFF")?;
     out.write_all(&0u32.to_le_bytes())?;
@@ -83,9 +94,20 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(bytes.len() as u64, HEADER_LEN + 16);
         assert_eq!(&bytes[0..4], b"RIFF");
-        assert_eq!(u32::from_le_bytes(bytes[4..8].try_into().unwrap()), (HEADER_LEN - 8 + 16) as u32);
-        assert_eq!(u32::from_le_bytes(bytes[46..50].try_into().unwrap()), 2, "fact: frames");
-        assert_eq!(u32::from_le_bytes(bytes[54..58].try_into().unwrap()), 16, "data size");
+        assert_eq!(
+            u32::from_le_bytes(bytes[4..8].try_into().unwrap()),
+            (HEADER_LEN - 8 + 16) as u32
+        );
+        assert_eq!(
+            u32::from_le_bytes(bytes[46..50].try_into().unwrap()),
+            2,
+            "fact: frames"
+        );
+        assert_eq!(
+            u32::from_le_bytes(bytes[54..58].try_into().unwrap()),
+            16,
+            "data size"
+        );
         assert_eq!(f32::from_le_bytes(bytes[58..62].try_into().unwrap()), 0.5);
     }
 }

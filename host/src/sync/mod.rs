@@ -12,9 +12,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
-use tracing::Instrument;
 use tokio::task::JoinSet;
 use tonearm_plugin_api::{Change, HostContext, PluginError, RemoteEntry, StorageProvider};
+use tracing::Instrument;
 
 use crate::capabilities::{GrantedFolder, SqliteState, SystemClock, TracingLog};
 use crate::events::{CoreEvent, EventBus, LibraryEvent, SyncCounts, SyncEvent};
@@ -90,8 +90,12 @@ pub struct Syncer {
     options: SyncOptions,
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, SyncError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| SyncError::Worker(e.to_string()))
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, SyncError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SyncError::Worker(e.to_string()))
 }
 
 /// What the engine decided for one entry.
@@ -99,11 +103,17 @@ enum Plan {
     Write(FileWrite),
     Scan(RemoteEntry),
     /// A move whose contents changed too: rename the row, then rescan it.
-    MoveAndScan { from_id: String, entry: RemoteEntry },
+    MoveAndScan {
+        from_id: String,
+        entry: RemoteEntry,
+    },
 }
 
 fn unchanged(known: &KnownFile, entry: &RemoteEntry) -> bool {
-    let hash = entry.content_hash.as_ref().map(|h| format!("{}:{}", h.algorithm, h.value));
+    let hash = entry
+        .content_hash
+        .as_ref()
+        .map(|h| format!("{}:{}", h.algorithm, h.value));
     match (&known.content_hash, &hash) {
         // A content hash is the strongest evidence either way.
         (Some(a), Some(b)) => a == b && known.size == entry.size,
@@ -114,7 +124,11 @@ fn unchanged(known: &KnownFile, entry: &RemoteEntry) -> bool {
 impl Syncer {
     /// A syncer writing into `library`.
     pub fn new(library: Library, registry: Arc<Registry>, options: SyncOptions) -> Self {
-        Self { library, registry, options }
+        Self {
+            library,
+            registry,
+            options,
+        }
     }
 
     fn bus(&self) -> &EventBus {
@@ -126,13 +140,19 @@ impl Syncer {
     pub fn provider_for(&self, source: &Source) -> Result<Arc<dyn StorageProvider>, SyncError> {
         let factory = self.registry.provider(&source.provider)?;
         let manifest = self.registry.info(&source.provider)?.manifest;
-        let mut ctx = HostContext::new(Arc::new(TracingLog::new(&manifest.id)), Arc::new(SystemClock));
+        let mut ctx = HostContext::new(
+            Arc::new(TracingLog::new(&manifest.id)),
+            Arc::new(SystemClock),
+        );
         ctx.settings = source.settings.clone();
         if manifest.capabilities.filesystem {
-            let root = source.settings.get("root").ok_or_else(|| SyncError::Config {
-                source_name: source.name.clone(),
-                reason: "it has no `root` folder setting".into(),
-            })?;
+            let root = source
+                .settings
+                .get("root")
+                .ok_or_else(|| SyncError::Config {
+                    source_name: source.name.clone(),
+                    reason: "it has no `root` folder setting".into(),
+                })?;
             let folder = GrantedFolder::new(root).map_err(|e| SyncError::Config {
                 source_name: source.name.clone(),
                 reason: format!("cannot open folder {root}: {e}"),
@@ -140,14 +160,24 @@ impl Syncer {
             ctx = ctx.with_fs(Arc::new(folder));
         }
         if manifest.capabilities.state {
-            let runtime = tokio::runtime::Handle::try_current().map_err(|e| SyncError::Worker(e.to_string()))?;
-            ctx = ctx.with_state(Arc::new(SqliteState::new(self.library.pool().clone(), source.id, runtime)));
+            let runtime = tokio::runtime::Handle::try_current()
+                .map_err(|e| SyncError::Worker(e.to_string()))?;
+            ctx = ctx.with_state(Arc::new(SqliteState::new(
+                self.library.pool().clone(),
+                source.id,
+                runtime,
+            )));
         }
-        factory.create(&ctx).map_err(|error| SyncError::Provider { provider: manifest.id, error })
+        factory.create(&ctx).map_err(|error| SyncError::Provider {
+            provider: manifest.id,
+            error,
+        })
     }
 
     /// Syncs every source, a few at once; returns each source's outcome.
-    pub async fn sync_all(&self) -> Result<Vec<(String, Result<SyncCounts, SyncError>)>, SyncError> {
+    pub async fn sync_all(
+        &self,
+    ) -> Result<Vec<(String, Result<SyncCounts, SyncError>)>, SyncError> {
         let sources = self.library.sources().await?;
         let limit = Arc::new(Semaphore::new(self.options.parallel_sources.max(1)));
         let mut tasks = JoinSet::new();
@@ -176,13 +206,21 @@ impl Syncer {
         match &result {
             Ok(counts) => {
                 self.library.record_sync_result(source.id, None).await?;
-                self.bus().emit(CoreEvent::Sync(SyncEvent::Completed { source: source.name.clone(), counts: *counts }));
+                self.bus().emit(CoreEvent::Sync(SyncEvent::Completed {
+                    source: source.name.clone(),
+                    counts: *counts,
+                }));
             }
             Err(e) => {
                 let error = e.to_string();
                 tracing::warn!(source = %source.name, %error, "sync failed");
-                self.library.record_sync_result(source.id, Some(&error)).await?;
-                self.bus().emit(CoreEvent::Sync(SyncEvent::Failed { source: source.name.clone(), error }));
+                self.library
+                    .record_sync_result(source.id, Some(&error))
+                    .await?;
+                self.bus().emit(CoreEvent::Sync(SyncEvent::Failed {
+                    source: source.name.clone(),
+                    error,
+                }));
             }
         }
         result
@@ -191,11 +229,21 @@ impl Syncer {
     async fn run(&self, source: &Source) -> Result<SyncCounts, SyncError> {
         let provider = self.provider_for(source)?;
         let mut counts = SyncCounts::default();
-        let incremental = source.cursor.is_some() && source.pending_cursor.is_none() && !self.options.full;
-        self.bus().emit(CoreEvent::Sync(SyncEvent::Started { source: source.name.clone(), full: !incremental }));
+        let incremental =
+            source.cursor.is_some() && source.pending_cursor.is_none() && !self.options.full;
+        self.bus().emit(CoreEvent::Sync(SyncEvent::Started {
+            source: source.name.clone(),
+            full: !incremental,
+        }));
         if incremental {
-            match self.incremental(source, provider.clone(), &mut counts).await {
-                Err(SyncError::Provider { error: PluginError::CursorExpired(why), .. }) => {
+            match self
+                .incremental(source, provider.clone(), &mut counts)
+                .await
+            {
+                Err(SyncError::Provider {
+                    error: PluginError::CursorExpired(why),
+                    ..
+                }) => {
                     tracing::info!(source = %source.name, %why, "change cursor expired; listing everything again");
                     self.library.reset_cursor(source.id).await?;
                     let source = self.library.source(&source.name).await?;
@@ -212,10 +260,18 @@ impl Syncer {
 
     fn provider_error(&self, source: &Source) -> impl Fn(PluginError) -> SyncError + '_ {
         let provider = source.provider.clone();
-        move |error| SyncError::Provider { provider: provider.clone(), error }
+        move |error| SyncError::Provider {
+            provider: provider.clone(),
+            error,
+        }
     }
 
-    async fn full(&self, source: &Source, provider: Arc<dyn StorageProvider>, counts: &mut SyncCounts) -> Result<(), SyncError> {
+    async fn full(
+        &self,
+        source: &Source,
+        provider: Arc<dyn StorageProvider>,
+        counts: &mut SyncCounts,
+    ) -> Result<(), SyncError> {
         let err = self.provider_error(source);
         let (generation, mut page) = match &source.pending_cursor {
             // A listing was interrupted: resume it where its last committed batch ended.
@@ -241,7 +297,8 @@ impl Syncer {
                 other => other.map_err(&err)?,
             };
             counts.seen += listed.entries.len() as u64;
-            let entries: Vec<RemoteEntry> = listed.entries.into_iter().filter(|e| audio(e)).collect();
+            let entries: Vec<RemoteEntry> =
+                listed.entries.into_iter().filter(|e| audio(e)).collect();
             let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
             let known = self.library.known_files(source.id, &ids).await?;
             let plans = entries
@@ -252,7 +309,8 @@ impl Syncer {
                 })
                 .collect();
             let end = CursorUpdate::ListingPage(listed.next_page.clone());
-            self.execute(source, generation, &provider, plans, &known, end, counts).await?;
+            self.execute(source, generation, &provider, plans, &known, end, counts)
+                .await?;
             match listed.next_page {
                 Some(next) => page = Some(next),
                 None => break,
@@ -262,7 +320,12 @@ impl Syncer {
         Ok(())
     }
 
-    async fn incremental(&self, source: &Source, provider: Arc<dyn StorageProvider>, counts: &mut SyncCounts) -> Result<(), SyncError> {
+    async fn incremental(
+        &self,
+        source: &Source,
+        provider: Arc<dyn StorageProvider>,
+        counts: &mut SyncCounts,
+    ) -> Result<(), SyncError> {
         let err = self.provider_error(source);
         let audio = self.audio_filter();
         let mut cursor = source.cursor.clone().unwrap_or_default();
@@ -277,28 +340,42 @@ impl Syncer {
                 match change {
                     Change::Upsert { entry } => ids.push(&entry.id),
                     Change::Removed { id } => ids.push(id),
-                    Change::Moved { from_id, entry } => ids.extend([from_id.as_str(), entry.id.as_str()]),
+                    Change::Moved { from_id, entry } => {
+                        ids.extend([from_id.as_str(), entry.id.as_str()])
+                    }
                 }
             }
             let known = self.library.known_files(source.id, &ids).await?;
             let mut plans = Vec::new();
             for change in changes {
                 let plan = match change {
-                    Change::Removed { id } => known.contains_key(&id).then_some(Plan::Write(FileWrite::Removed { remote_id: id })),
+                    Change::Removed { id } => known
+                        .contains_key(&id)
+                        .then_some(Plan::Write(FileWrite::Removed { remote_id: id })),
                     Change::Upsert { entry } | Change::Moved { entry, .. } if !audio(&entry) => {
                         // Renamed to something that is not audio: it leaves the library.
-                        known.contains_key(&entry.id).then_some(Plan::Write(FileWrite::Removed { remote_id: entry.id }))
+                        known
+                            .contains_key(&entry.id)
+                            .then_some(Plan::Write(FileWrite::Removed {
+                                remote_id: entry.id,
+                            }))
                     }
                     Change::Moved { from_id, entry } => match known.get(&from_id) {
-                        Some(k) if unchanged(k, &entry) => Some(Plan::Write(FileWrite::Moved { from_id, entry })),
+                        Some(k) if unchanged(k, &entry) => {
+                            Some(Plan::Write(FileWrite::Moved { from_id, entry }))
+                        }
                         Some(_) => Some(Plan::MoveAndScan { from_id, entry }),
                         None => Some(match known.get(&entry.id) {
-                            Some(k) if unchanged(k, &entry) => Plan::Write(FileWrite::Unchanged { entry }),
+                            Some(k) if unchanged(k, &entry) => {
+                                Plan::Write(FileWrite::Unchanged { entry })
+                            }
                             _ => Plan::Scan(entry),
                         }),
                     },
                     Change::Upsert { entry } => Some(match known.get(&entry.id) {
-                        Some(k) if unchanged(k, &entry) => Plan::Write(FileWrite::Unchanged { entry }),
+                        Some(k) if unchanged(k, &entry) => {
+                            Plan::Write(FileWrite::Unchanged { entry })
+                        }
                         _ => Plan::Scan(entry),
                     }),
                 };
@@ -306,7 +383,8 @@ impl Syncer {
             }
             let generation = source.generation;
             let end = CursorUpdate::Cursor(page.next_cursor.clone());
-            self.execute(source, generation, &provider, plans, &known, end, counts).await?;
+            self.execute(source, generation, &provider, plans, &known, end, counts)
+                .await?;
             cursor = page.next_cursor;
             if !page.has_more {
                 return Ok(());
@@ -319,7 +397,10 @@ impl Syncer {
         let extensions: HashSet<String> = self.registry.audio_extensions().into_iter().collect();
         move |entry| {
             entry.extension().is_some_and(|e| extensions.contains(&e))
-                || entry.mime.as_deref().is_some_and(|m| m.starts_with("audio/"))
+                || entry
+                    .mime
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("audio/"))
         }
     }
 
@@ -341,8 +422,14 @@ impl Syncer {
             let batch: Vec<Plan> = plans.by_ref().take(batch_size).collect();
             let last = plans.peek().is_none();
             let writes = self.scan_batch(provider, batch, counts).await?;
-            let position = if last { end.clone() } else { CursorUpdate::None };
-            self.library.apply_batch(source.id, generation, &writes, &position).await?;
+            let position = if last {
+                end.clone()
+            } else {
+                CursorUpdate::None
+            };
+            self.library
+                .apply_batch(source.id, generation, &writes, &position)
+                .await?;
             self.report(source, &writes, known, counts);
             if last {
                 return Ok(());
@@ -366,14 +453,22 @@ impl Syncer {
                     continue;
                 }
                 Plan::Scan(entry) => (None, entry),
-                Plan::MoveAndScan { from_id, entry } => {
-                    (Some(FileWrite::Moved { from_id, entry: entry.clone() }), entry)
-                }
+                Plan::MoveAndScan { from_id, entry } => (
+                    Some(FileWrite::Moved {
+                        from_id,
+                        entry: entry.clone(),
+                    }),
+                    entry,
+                ),
             };
             slots.push(prefix.into_iter().collect());
             let provider = provider.clone();
             let limits = self.options.read_limits;
-            let permit = limit.clone().acquire_owned().await.map_err(|e| SyncError::Worker(e.to_string()))?;
+            let permit = limit
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| SyncError::Worker(e.to_string()))?;
             reads.spawn_blocking(move || {
                 let _permit = permit;
                 let _span = tracing::debug_span!("read_tags", path = %entry.path).entered();
@@ -386,10 +481,18 @@ impl Syncer {
             counts.scanned += 1;
             counts.bytes_read += read.bytes_read;
             let write = match read.result {
-                Ok(track) => FileWrite::Scanned { entry, track: Box::new(track), bytes_read: read.bytes_read },
+                Ok(track) => FileWrite::Scanned {
+                    entry,
+                    track: Box::new(track),
+                    bytes_read: read.bytes_read,
+                },
                 Err(reason) => {
                     tracing::info!(path = %entry.path, %reason, "skipping a file whose tags cannot be read");
-                    FileWrite::Failed { entry, reason, bytes_read: read.bytes_read }
+                    FileWrite::Failed {
+                        entry,
+                        reason,
+                        bytes_read: read.bytes_read,
+                    }
                 }
             };
             slots[index].push(write);
@@ -397,7 +500,13 @@ impl Syncer {
         Ok(slots.into_iter().flatten().collect())
     }
 
-    fn report(&self, source: &Source, writes: &[FileWrite], known: &HashMap<String, KnownFile>, counts: &mut SyncCounts) {
+    fn report(
+        &self,
+        source: &Source,
+        writes: &[FileWrite],
+        known: &HashMap<String, KnownFile>,
+        counts: &mut SyncCounts,
+    ) {
         let (mut added, mut updated, mut removed) = (0, 0, 0);
         for write in writes {
             match write {
@@ -423,9 +532,17 @@ impl Syncer {
         }
         counts.added += added;
         counts.updated += updated;
-        self.bus().emit(CoreEvent::Sync(SyncEvent::Progress { source: source.name.clone(), counts: *counts }));
+        self.bus().emit(CoreEvent::Sync(SyncEvent::Progress {
+            source: source.name.clone(),
+            counts: *counts,
+        }));
         if added + updated + removed > 0 {
-            self.bus().emit(CoreEvent::Library(LibraryEvent::TracksChanged { added, updated, removed }));
+            self.bus()
+                .emit(CoreEvent::Library(LibraryEvent::TracksChanged {
+                    added,
+                    updated,
+                    removed,
+                }));
         }
     }
 }
@@ -440,5 +557,10 @@ fn last_change_per_id(changes: Vec<Change>) -> Vec<Change> {
     for (i, change) in changes.iter().enumerate() {
         last.insert(id_of(change), i);
     }
-    changes.into_iter().enumerate().filter(|(i, c)| last.get(&id_of(c)) == Some(i)).map(|(_, c)| c).collect()
+    changes
+        .into_iter()
+        .enumerate()
+        .filter(|(i, c)| last.get(&id_of(c)) == Some(i))
+        .map(|(_, c)| c)
+        .collect()
 }

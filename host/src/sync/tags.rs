@@ -27,7 +27,11 @@ pub struct ReadLimits {
 
 impl Default for ReadLimits {
     fn default() -> Self {
-        Self { small_file: 128 * 1024, block: 64 * 1024, max_bytes: 32 * 1024 * 1024 }
+        Self {
+            small_file: 128 * 1024,
+            block: 64 * 1024,
+            max_bytes: 32 * 1024 * 1024,
+        }
     }
 }
 
@@ -40,12 +44,27 @@ pub struct TagRead {
 }
 
 /// Reads the tags of `entry` through `provider`.
-pub fn read(provider: Arc<dyn StorageProvider>, entry: &RemoteEntry, limits: ReadLimits) -> TagRead {
-    let block = if entry.size <= limits.small_file { entry.size.max(1) } else { limits.block };
-    let max_blocks = usize::try_from(limits.max_bytes / block).unwrap_or(usize::MAX).max(1);
-    let source = Arc::new(ProviderByteSource::new(provider, &entry.id, entry.size, block, max_blocks));
+pub fn read(
+    provider: Arc<dyn StorageProvider>,
+    entry: &RemoteEntry,
+    limits: ReadLimits,
+) -> TagRead {
+    let block = if entry.size <= limits.small_file {
+        entry.size.max(1)
+    } else {
+        limits.block
+    };
+    let max_blocks = usize::try_from(limits.max_bytes / block)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    let source = Arc::new(ProviderByteSource::new(
+        provider, &entry.id, entry.size, block, max_blocks,
+    ));
     let result = parse(source.clone(), entry);
-    TagRead { result, bytes_read: source.bytes_fetched() }
+    TagRead {
+        result,
+        bytes_read: source.bytes_fetched(),
+    }
 }
 
 fn parse(source: Arc<ProviderByteSource>, entry: &RemoteEntry) -> Result<ScannedTrack, String> {
@@ -53,8 +72,13 @@ fn parse(source: Arc<ProviderByteSource>, entry: &RemoteEntry) -> Result<Scanned
         return Err("the file is empty".into());
     }
     let reader = ByteSourceReader::new(source).map_err(|e| e.to_string())?;
-    let options = ParseOptions::new().read_properties(true).parsing_mode(ParsingMode::BestAttempt);
-    let mut probe = Probe::new(reader).options(options).guess_file_type().map_err(|e| format!("cannot read: {e}"))?;
+    let options = ParseOptions::new()
+        .read_properties(true)
+        .parsing_mode(ParsingMode::BestAttempt);
+    let mut probe = Probe::new(reader)
+        .options(options)
+        .guess_file_type()
+        .map_err(|e| format!("cannot read: {e}"))?;
     if probe.file_type().is_none() {
         // Content did not say; trust the extension as a last resort.
         if let Some(file_type) = entry.extension().and_then(FileType::from_ext) {
@@ -62,21 +86,30 @@ fn parse(source: Arc<ProviderByteSource>, entry: &RemoteEntry) -> Result<Scanned
         }
     }
     let file_type = probe.file_type().ok_or("not a recognised audio format")?;
-    let tagged = probe.read().map_err(|e| format!("cannot parse {file_type:?} file: {e}"))?;
+    let tagged = probe
+        .read()
+        .map_err(|e| format!("cannot parse {file_type:?} file: {e}"))?;
     let props = tagged.properties();
     let audio = AudioProperties {
-        duration_ms: Some(u64::try_from(props.duration().as_millis()).unwrap_or(u64::MAX)).filter(|&d| d > 0),
+        duration_ms: Some(u64::try_from(props.duration().as_millis()).unwrap_or(u64::MAX))
+            .filter(|&d| d > 0),
         sample_rate: props.sample_rate(),
         channels: props.channels(),
         bit_depth: props.bit_depth(),
         bitrate_kbps: props.audio_bitrate().or(props.overall_bitrate()),
         file_type: Some(format!("{file_type:?}").to_ascii_lowercase()),
     };
-    let mut track = ScannedTrack { audio, ..ScannedTrack::default() };
+    let mut track = ScannedTrack {
+        audio,
+        ..ScannedTrack::default()
+    };
     // Files often carry several tags (RIFF INFO and ID3 in a WAV, ID3v2 and ID3v1 in an
     // MP3): the primary one wins field by field, and the others fill its gaps.
     let primary = tagged.primary_tag();
-    let others = tagged.tags().iter().filter(|t| primary.is_none_or(|p| p.tag_type() != t.tag_type()));
+    let others = tagged
+        .tags()
+        .iter()
+        .filter(|t| primary.is_none_or(|p| p.tag_type() != t.tag_type()));
     for tag in primary.into_iter().chain(others) {
         merge(&mut track.tags, tags_of(tag));
         merge_gain(&mut track.gain, gain_of(tag));
@@ -94,7 +127,10 @@ fn parse(source: Arc<ProviderByteSource>, entry: &RemoteEntry) -> Result<Scanned
 }
 
 fn text(tag: &Tag, key: ItemKey) -> Option<String> {
-    tag.get_string(key).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    tag.get_string(key)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 /// Every value of a multi-valued field, split on the separators taggers use for lists
@@ -102,7 +138,11 @@ fn text(tag: &Tag, key: ItemKey) -> Option<String> {
 fn list(tag: &Tag, key: ItemKey) -> Vec<String> {
     let mut values: Vec<String> = Vec::new();
     for value in tag.get_strings(key) {
-        for part in value.split(['\0', ';']).map(str::trim).filter(|p| !p.is_empty()) {
+        for part in value
+            .split(['\0', ';'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             if !values.iter().any(|v| v == part) {
                 values.push(part.to_owned());
             }
@@ -127,9 +167,13 @@ fn tags_of(tag: &Tag) -> TrackTags {
         album_artists,
         genres: list(tag, ItemKey::Genre),
         track_number: tag.track().or_else(|| pair(tag, ItemKey::TrackNumber).0),
-        track_total: tag.track_total().or_else(|| pair(tag, ItemKey::TrackNumber).1),
+        track_total: tag
+            .track_total()
+            .or_else(|| pair(tag, ItemKey::TrackNumber).1),
         disc_number: tag.disk().or_else(|| pair(tag, ItemKey::DiscNumber).0),
-        disc_total: tag.disk_total().or_else(|| pair(tag, ItemKey::DiscNumber).1),
+        disc_total: tag
+            .disk_total()
+            .or_else(|| pair(tag, ItemKey::DiscNumber).1),
         year: tag.date().map(|d| i32::from(d.year)),
         musicbrainz_recording_id: text(tag, ItemKey::MusicBrainzRecordingId),
         musicbrainz_release_id: text(tag, ItemKey::MusicBrainzReleaseId),
@@ -139,7 +183,9 @@ fn tags_of(tag: &Tag) -> TrackTags {
 
 /// Parses a `6` or `6/7` field that lofty's accessors left unparsed (RIFF INFO, for one).
 fn pair(tag: &Tag, key: ItemKey) -> (Option<u32>, Option<u32>) {
-    let Some(value) = tag.get_string(key) else { return (None, None) };
+    let Some(value) = tag.get_string(key) else {
+        return (None, None);
+    };
     let mut parts = value.splitn(2, '/').map(|p| p.trim().parse::<u32>().ok());
     (parts.next().flatten(), parts.next().flatten())
 }
@@ -166,8 +212,14 @@ fn merge(into: &mut TrackTags, from: TrackTags) {
     fill(&mut into.disc_number, from.disc_number);
     fill(&mut into.disc_total, from.disc_total);
     fill(&mut into.year, from.year);
-    fill(&mut into.musicbrainz_recording_id, from.musicbrainz_recording_id);
-    fill(&mut into.musicbrainz_release_id, from.musicbrainz_release_id);
+    fill(
+        &mut into.musicbrainz_recording_id,
+        from.musicbrainz_recording_id,
+    );
+    fill(
+        &mut into.musicbrainz_release_id,
+        from.musicbrainz_release_id,
+    );
     fill(&mut into.isrc, from.isrc);
 }
 
@@ -183,8 +235,16 @@ fn merge_gain(into: &mut ReplayGain, from: ReplayGain) {
 /// Parses `-6.5 dB`, `+1.20 dB` or `0.98`.
 fn number(tag: &Tag, key: ItemKey) -> Option<f64> {
     let value = tag.get_string(key)?.trim();
-    let value = value.strip_suffix("dB").or_else(|| value.strip_suffix("db")).unwrap_or(value);
-    value.trim().trim_start_matches('+').parse().ok().filter(|v: &f64| v.is_finite())
+    let value = value
+        .strip_suffix("dB")
+        .or_else(|| value.strip_suffix("db"))
+        .unwrap_or(value);
+    value
+        .trim()
+        .trim_start_matches('+')
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
 }
 
 fn gain_of(tag: &Tag) -> ReplayGain {

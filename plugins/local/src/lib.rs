@@ -8,7 +8,9 @@
 mod provider;
 mod snapshot;
 
-use tonearm_plugin_api::{Instantiate, PluginDescriptor, PluginKind, PluginManifest, crate_version};
+use tonearm_plugin_api::{
+    Instantiate, PluginDescriptor, PluginKind, PluginManifest, crate_version,
+};
 
 pub use provider::LocalProvider;
 
@@ -18,14 +20,17 @@ pub const ID: &str = "local";
 /// What the `tonearm` binary or the web bundle links in to build this plugin in.
 pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
     manifest,
-    instantiate: Instantiate::StorageProvider(|ctx| {
-        Ok(Box::new(LocalProvider::new(ctx)?))
-    }),
+    instantiate: Instantiate::StorageProvider(|ctx| Ok(Box::new(LocalProvider::new(ctx)?))),
 };
 
 /// The plugin's manifest.
 pub fn manifest() -> PluginManifest {
-    let mut m = PluginManifest::new(ID, "Local folder", crate_version!(), PluginKind::StorageProvider);
+    let mut m = PluginManifest::new(
+        ID,
+        "Local folder",
+        crate_version!(),
+        PluginKind::StorageProvider,
+    );
     m.description = "Music in a folder on this machine".into();
     m.capabilities.filesystem = true;
     m.capabilities.state = true;

@@ -40,11 +40,9 @@ impl LocalProvider {
     pub fn new(ctx: &HostContext) -> PluginResult<Self> {
         let page_size = match ctx.settings.get("page_size") {
             None => DEFAULT_PAGE_SIZE,
-            Some(v) => v
-                .parse::<usize>()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| PluginError::Invalid(format!("page_size must be a positive integer, not {v:?}")))?,
+            Some(v) => v.parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                PluginError::Invalid(format!("page_size must be a positive integer, not {v:?}"))
+            })?,
         };
         Ok(Self {
             fs: ctx.require_fs()?,
@@ -73,7 +71,10 @@ impl LocalProvider {
     /// Stores `snapshot` as a new generation and returns its cursor.
     fn save(&self, snapshot: &Snapshot) -> PluginResult<String> {
         let generation = self.generations()?.last().map_or(1, |g| g + 1);
-        self.state.put(&format!("{SNAPSHOT_PREFIX}{generation}"), &snapshot.to_bytes()?)?;
+        self.state.put(
+            &format!("{SNAPSHOT_PREFIX}{generation}"),
+            &snapshot.to_bytes()?,
+        )?;
         Ok(format!("{CURSOR_PREFIX}{generation}"))
     }
 
@@ -82,7 +83,8 @@ impl LocalProvider {
     /// the next one.
     fn prune_before(&self, keep: u64) -> PluginResult<()> {
         for generation in self.generations()?.into_iter().filter(|&g| g < keep) {
-            self.state.delete(&format!("{SNAPSHOT_PREFIX}{generation}"))?;
+            self.state
+                .delete(&format!("{SNAPSHOT_PREFIX}{generation}"))?;
         }
         Ok(())
     }
@@ -100,7 +102,10 @@ impl StorageProvider for LocalProvider {
         let snapshot = Arc::new(self.walk()?);
         let cursor = self.save(&snapshot)?;
         // The full listing that follows a new cursor lists exactly this snapshot.
-        *self.listing.lock().unwrap_or_else(PoisonError::into_inner) = Some(Listing { snapshot, fresh: true });
+        *self.listing.lock().unwrap_or_else(PoisonError::into_inner) = Some(Listing {
+            snapshot,
+            fresh: true,
+        });
         Ok(cursor)
     }
 
@@ -117,23 +122,30 @@ impl StorageProvider for LocalProvider {
                 Some(s) => s,
                 None => Arc::new(self.walk()?),
             };
-            *listing = Some(Listing { snapshot: snapshot.clone(), fresh: false });
+            *listing = Some(Listing {
+                snapshot: snapshot.clone(),
+                fresh: false,
+            });
             snapshot
         };
         // Tokens name the last path listed, so a listing survives a restart of the host:
         // a fresh walk resumes after that path.
         let after = match page_token {
             None => None,
-            Some(t) => Some(
-                t.strip_prefix("after:")
-                    .ok_or_else(|| PluginError::Invalid(format!("not a local-folder page token: {t:?}")))?,
-            ),
+            Some(t) => Some(t.strip_prefix("after:").ok_or_else(|| {
+                PluginError::Invalid(format!("not a local-folder page token: {t:?}"))
+            })?),
         };
         let range = match after {
             None => snapshot.files.range::<str, _>(..),
-            Some(p) => snapshot.files.range::<str, _>((std::ops::Bound::Excluded(p), std::ops::Bound::Unbounded)),
+            Some(p) => snapshot
+                .files
+                .range::<str, _>((std::ops::Bound::Excluded(p), std::ops::Bound::Unbounded)),
         };
-        let entries: Vec<_> = range.take(self.page_size).map(|(p, r)| snapshot::entry(p, r)).collect();
+        let entries: Vec<_> = range
+            .take(self.page_size)
+            .map(|(p, r)| snapshot::entry(p, r))
+            .collect();
         let last = entries.last().map(|e| e.path.clone());
         let more = last.as_deref().is_some_and(|l| {
             snapshot
@@ -145,14 +157,25 @@ impl StorageProvider for LocalProvider {
         if !more {
             *self.listing.lock().unwrap_or_else(PoisonError::into_inner) = None;
         }
-        Ok(ListPage { entries, next_page: if more { last.map(|l| format!("after:{l}")) } else { None } })
+        Ok(ListPage {
+            entries,
+            next_page: if more {
+                last.map(|l| format!("after:{l}"))
+            } else {
+                None
+            },
+        })
     }
 
     fn changes(&self, cursor: &str) -> PluginResult<ChangePage> {
         let generation = parse_cursor(cursor)?;
         let old = match self.state.get(&format!("{SNAPSHOT_PREFIX}{generation}"))? {
             Some(bytes) => Snapshot::from_bytes(&bytes)?,
-            None => return Err(PluginError::CursorExpired(format!("no snapshot for cursor {cursor}"))),
+            None => {
+                return Err(PluginError::CursorExpired(format!(
+                    "no snapshot for cursor {cursor}"
+                )));
+            }
         };
         let mut new = self.walk()?;
         new.carry_over_unreadable(&old);
@@ -164,7 +187,11 @@ impl StorageProvider for LocalProvider {
             self.save(&new)?
         };
         self.prune_before(generation)?;
-        Ok(ChangePage { changes, next_cursor, has_more: false })
+        Ok(ChangePage {
+            changes,
+            next_cursor,
+            has_more: false,
+        })
     }
 
     fn read_range(&self, id: &str, range: ByteRange) -> PluginResult<Vec<u8>> {
@@ -181,7 +208,9 @@ impl StorageProvider for LocalProvider {
         let mut buf = vec![0u8; len as usize];
         let mut filled = 0;
         while filled < buf.len() {
-            let n = self.fs.read_at(id, offset + filled as u64, &mut buf[filled..])?;
+            let n = self
+                .fs
+                .read_at(id, offset + filled as u64, &mut buf[filled..])?;
             if n == 0 {
                 break; // The file shrank since the stat.
             }

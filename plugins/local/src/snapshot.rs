@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
-use tonearm_plugin_api::{Change, EntryKind, FileSystem, Log, LogLevel, PluginError, PluginResult, RemoteEntry};
+use tonearm_plugin_api::{
+    Change, EntryKind, FileSystem, Log, LogLevel, PluginError, PluginResult, RemoteEntry,
+};
 
 /// Size, time and identity of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,7 +36,10 @@ impl Snapshot {
                 // The root itself must be readable; anything below may fail alone.
                 Err(e) if dir.is_empty() => return Err(e),
                 Err(e) => {
-                    log.log(LogLevel::Warn, &format!("skipping unreadable folder {dir:?}: {e}"));
+                    log.log(
+                        LogLevel::Warn,
+                        &format!("skipping unreadable folder {dir:?}: {e}"),
+                    );
                     snapshot.unreadable.push(dir);
                     continue;
                 }
@@ -43,14 +48,22 @@ impl Snapshot {
                 if entry.name.starts_with('.') {
                     continue;
                 }
-                let path = if dir.is_empty() { entry.name } else { format!("{dir}/{}", entry.name) };
+                let path = if dir.is_empty() {
+                    entry.name
+                } else {
+                    format!("{dir}/{}", entry.name)
+                };
                 match entry.kind {
                     EntryKind::Dir => dirs.push(path),
                     EntryKind::File => {
                         let s = entry.stat;
                         snapshot.files.insert(
                             path,
-                            FileRecord { size: s.size, modified_ms: s.modified_ms, file_id: s.file_id },
+                            FileRecord {
+                                size: s.size,
+                                modified_ms: s.modified_ms,
+                                file_id: s.file_id,
+                            },
                         );
                     }
                     EntryKind::Other => {}
@@ -61,9 +74,10 @@ impl Snapshot {
     }
 
     fn under_unreadable(&self, path: &str) -> bool {
-        self.unreadable
-            .iter()
-            .any(|d| path.strip_prefix(d.as_str()).is_some_and(|rest| rest.starts_with('/')))
+        self.unreadable.iter().any(|d| {
+            path.strip_prefix(d.as_str())
+                .is_some_and(|rest| rest.starts_with('/'))
+        })
     }
 
     /// Keeps the records of `old` under folders this snapshot could not read, so a folder
@@ -81,12 +95,14 @@ impl Snapshot {
 
     /// Serialises for the host's state store.
     pub(crate) fn to_bytes(&self) -> PluginResult<Vec<u8>> {
-        serde_json::to_vec(self).map_err(|e| PluginError::Internal(format!("cannot encode snapshot: {e}")))
+        serde_json::to_vec(self)
+            .map_err(|e| PluginError::Internal(format!("cannot encode snapshot: {e}")))
     }
 
     /// Reads a snapshot back from the state store.
     pub(crate) fn from_bytes(bytes: &[u8]) -> PluginResult<Self> {
-        serde_json::from_slice(bytes).map_err(|e| PluginError::Corrupt(format!("stored snapshot: {e}")))
+        serde_json::from_slice(bytes)
+            .map_err(|e| PluginError::Corrupt(format!("stored snapshot: {e}")))
     }
 }
 
@@ -116,7 +132,9 @@ pub(crate) fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Change> {
     for (path, record) in &new.files {
         match old.files.get(path) {
             None => added.push((path, record)),
-            Some(before) if before != record => upserts.push(Change::Upsert { entry: entry(path, record) }),
+            Some(before) if before != record => upserts.push(Change::Upsert {
+                entry: entry(path, record),
+            }),
             Some(_) => {}
         }
     }
@@ -129,7 +147,10 @@ pub(crate) fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Change> {
         if let Some(id) = r.file_id {
             by_id.insert(id, i);
         }
-        by_shape.entry((r.size, r.modified_ms)).and_modify(|e| *e = None).or_insert(Some(i));
+        by_shape
+            .entry((r.size, r.modified_ms))
+            .and_modify(|e| *e = None)
+            .or_insert(Some(i));
     }
     let mut added_shapes: HashMap<(u64, i64), usize> = HashMap::new();
     for (_, r) in &added {
@@ -145,14 +166,23 @@ pub(crate) fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Change> {
         let candidate = by_identity.or_else(|| {
             let unique_here = added_shapes.get(&shape) == Some(&1);
             let any_identity = record.file_id.is_some();
-            by_shape.get(&shape).copied().flatten().filter(|_| unique_here && !any_identity)
+            by_shape
+                .get(&shape)
+                .copied()
+                .flatten()
+                .filter(|_| unique_here && !any_identity)
         });
         match candidate {
             Some(i) if !moved_from[i] && removed[i].1.size == record.size => {
                 moved_from[i] = true;
-                moves.push(Change::Moved { from_id: removed[i].0.clone(), entry: entry(path, record) });
+                moves.push(Change::Moved {
+                    from_id: removed[i].0.clone(),
+                    entry: entry(path, record),
+                });
             }
-            _ => additions.push(Change::Upsert { entry: entry(path, record) }),
+            _ => additions.push(Change::Upsert {
+                entry: entry(path, record),
+            }),
         }
     }
 
@@ -161,7 +191,9 @@ pub(crate) fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Change> {
         .zip(&moved_from)
         .filter(|(_, moved)| !**moved)
         .filter(|((path, _), _)| !new.under_unreadable(path))
-        .map(|((path, _), _)| Change::Removed { id: (*path).clone() })
+        .map(|((path, _), _)| Change::Removed {
+            id: (*path).clone(),
+        })
         .collect();
     changes.extend(moves);
     changes.extend(additions);
@@ -177,7 +209,16 @@ mod tests {
         Snapshot {
             files: files
                 .iter()
-                .map(|&(p, size, modified_ms, file_id)| (p.to_owned(), FileRecord { size, modified_ms, file_id }))
+                .map(|&(p, size, modified_ms, file_id)| {
+                    (
+                        p.to_owned(),
+                        FileRecord {
+                            size,
+                            modified_ms,
+                            file_id,
+                        },
+                    )
+                })
                 .collect(),
             unreadable: Vec::new(),
         }
@@ -189,17 +230,32 @@ mod tests {
         let new = snap(&[("x/a.mp3", 10, 1, Some(7)), ("b.mp3", 10, 1, Some(8))]);
         let changes = diff(&old, &new);
         assert_eq!(changes.len(), 1);
-        assert!(matches!(&changes[0], Change::Moved { from_id, entry } if from_id == "a.mp3" && entry.id == "x/a.mp3"));
+        assert!(
+            matches!(&changes[0], Change::Moved { from_id, entry } if from_id == "a.mp3" && entry.id == "x/a.mp3")
+        );
     }
 
     #[test]
     fn without_identity_only_unique_shapes_are_moves() {
         let old = snap(&[("a", 10, 1, None), ("b", 10, 1, None), ("c", 20, 2, None)]);
-        let new = snap(&[("a2", 10, 1, None), ("b2", 10, 1, None), ("c2", 20, 2, None)]);
+        let new = snap(&[
+            ("a2", 10, 1, None),
+            ("b2", 10, 1, None),
+            ("c2", 20, 2, None),
+        ]);
         let changes = diff(&old, &new);
-        let moves: Vec<_> = changes.iter().filter(|c| matches!(c, Change::Moved { .. })).collect();
+        let moves: Vec<_> = changes
+            .iter()
+            .filter(|c| matches!(c, Change::Moved { .. }))
+            .collect();
         assert_eq!(moves.len(), 1, "{changes:?}");
-        assert_eq!(changes.iter().filter(|c| matches!(c, Change::Removed { .. })).count(), 2);
+        assert_eq!(
+            changes
+                .iter()
+                .filter(|c| matches!(c, Change::Removed { .. }))
+                .count(),
+            2
+        );
     }
 
     #[test]
@@ -207,7 +263,22 @@ mod tests {
         let old = snap(&[("a", 10, 1, Some(1)), ("b", 10, 1, Some(2))]);
         let new = snap(&[("a", 11, 2, Some(1))]);
         let changes = diff(&old, &new);
-        assert_eq!(changes, vec![Change::Removed { id: "b".into() }, Change::Upsert { entry: entry("a", &FileRecord { size: 11, modified_ms: 2, file_id: Some(1) }) }]);
+        assert_eq!(
+            changes,
+            vec![
+                Change::Removed { id: "b".into() },
+                Change::Upsert {
+                    entry: entry(
+                        "a",
+                        &FileRecord {
+                            size: 11,
+                            modified_ms: 2,
+                            file_id: Some(1)
+                        }
+                    )
+                }
+            ]
+        );
     }
 
     #[test]
@@ -217,6 +288,11 @@ mod tests {
         new.unreadable.push("locked".into());
         new.carry_over_unreadable(&old);
         let changes = diff(&old, &new);
-        assert_eq!(changes, vec![Change::Removed { id: "locked2".into() }]);
+        assert_eq!(
+            changes,
+            vec![Change::Removed {
+                id: "locked2".into()
+            }]
+        );
     }
 }

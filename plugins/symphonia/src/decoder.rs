@@ -7,7 +7,9 @@ use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, TrackType};
 use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
-use tonearm_plugin_api::{ByteSource, DecodeSession, Decoder, PluginError, PluginResult, ProbeHint};
+use tonearm_plugin_api::{
+    ByteSource, DecodeSession, Decoder, PluginError, PluginResult, ProbeHint,
+};
 
 use crate::error::map;
 use crate::probe;
@@ -63,7 +65,9 @@ impl Decoder for SymphoniaDecoder {
             .codec_params
             .as_ref()
             .and_then(|p| p.audio())
-            .ok_or_else(|| PluginError::Unsupported("the audio track has no codec parameters".into()))?
+            .ok_or_else(|| {
+                PluginError::Unsupported("the audio track has no codec parameters".into())
+            })?
             .clone();
         let decoder = symphonia::default::get_codecs()
             .make_audio_decoder(&params, &AudioDecoderOptions::default())

@@ -28,14 +28,22 @@ pub static DESCRIPTOR: PluginDescriptor = PluginDescriptor {
 /// magic bytes.
 pub fn manifest() -> PluginManifest {
     let mut m = PluginManifest::new(ID, "Symphonia", crate_version!(), PluginKind::Decoder);
-    m.description = "Decodes MP3, FLAC, Ogg Vorbis, AAC/ALAC (MP4) and WAV/AIFF with Symphonia".into();
+    m.description =
+        "Decodes MP3, FLAC, Ogg Vorbis, AAC/ALAC (MP4) and WAV/AIFF with Symphonia".into();
     let mut formats = FormatClaims::default();
     for format in probe::enabled_formats() {
-        formats.extensions.extend(format.extensions.iter().map(|e| e.to_string()));
-        formats.mime_types.extend(format.mime_types.iter().map(|e| e.to_string()));
-        formats.magic.extend(format.magic.iter().map(|(off, bytes)| {
-            tonearm_plugin_api::MagicPattern::new(*off, bytes)
-        }));
+        formats
+            .extensions
+            .extend(format.extensions.iter().map(|e| e.to_string()));
+        formats
+            .mime_types
+            .extend(format.mime_types.iter().map(|e| e.to_string()));
+        formats.magic.extend(
+            format
+                .magic
+                .iter()
+                .map(|(off, bytes)| tonearm_plugin_api::MagicPattern::new(*off, bytes)),
+        );
     }
     formats.extensions.dedup();
     m.formats = formats;

@@ -7,8 +7,28 @@ pub(crate) struct FormatInfo {
     pub(crate) extensions: &'static [&'static str],
     pub(crate) mime_types: &'static [&'static str],
     pub(crate) magic: &'static [(u32, &'static [u8])],
-    /// Scores a file head: 0 when it is not this format.
-    pub(crate) sniff: fn(&[u8]) -> u8,
+    /// What the file head says about this format.
+    pub(crate) sniff: fn(&[u8]) -> Sniff,
+}
+
+/// What a file head says about one format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sniff {
+    /// It is this format; how sure, 1–100.
+    Mine(u8),
+    /// It is not recognisable as this format.
+    Unknown,
+    /// It is this container holding a codec this build cannot decode (Ogg Opus, say):
+    /// no file name may talk us into trying it.
+    Foreign,
+}
+
+fn mine_if(yes: bool, score: u8) -> Sniff {
+    if yes {
+        Sniff::Mine(score)
+    } else {
+        Sniff::Unknown
+    }
 }
 
 #[cfg(feature = "mp3")]
@@ -24,7 +44,7 @@ const FLAC: FormatInfo = FormatInfo {
     extensions: &["flac"],
     mime_types: &["audio/flac", "audio/x-flac"],
     magic: &[(0, b"fLaC")],
-    sniff: |head| if head.starts_with(b"fLaC") { 100 } else { 0 },
+    sniff: |head| mine_if(head.starts_with(b"fLaC"), 100),
 };
 
 #[cfg(feature = "vorbis")]
@@ -48,7 +68,12 @@ const WAV: FormatInfo = FormatInfo {
     extensions: &["wav", "wave"],
     mime_types: &["audio/wav", "audio/x-wav", "audio/wave"],
     magic: &[(0, b"RIFF")],
-    sniff: |head| if head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WAVE") { 100 } else { 0 },
+    sniff: |head| {
+        mine_if(
+            head.starts_with(b"RIFF") && head.get(8..12) == Some(b"WAVE"),
+            100,
+        )
+    },
 };
 
 #[cfg(feature = "aiff")]
@@ -56,9 +81,11 @@ const AIFF: FormatInfo = FormatInfo {
     extensions: &["aiff", "aif", "aifc"],
     mime_types: &["audio/aiff", "audio/x-aiff"],
     magic: &[(0, b"FORM")],
-    sniff: |head| match (head.get(0..4), head.get(8..12)) {
-        (Some(b"FORM"), Some(b"AIFF" | b"AIFC")) => 100,
-        _ => 0,
+    sniff: |head| {
+        mine_if(
+            head.get(0..4) == Some(b"FORM") && matches!(head.get(8..12), Some(b"AIFF" | b"AIFC")),
+            100,
+        )
     },
 };
 
@@ -88,32 +115,50 @@ pub(crate) fn enabled_formats() -> Vec<&'static FormatInfo> {
 /// and an extension alone only scores enough to be tried when nothing better claims it.
 pub(crate) fn score(head: &[u8], hint: &ProbeHint) -> u8 {
     let formats = enabled_formats();
-    let by_content = formats.iter().map(|f| (f.sniff)(head)).max().unwrap_or(0);
-    if by_content > 0 {
-        return by_content;
+    let sniffs: Vec<Sniff> = formats.iter().map(|f| (f.sniff)(head)).collect();
+    let by_content = sniffs.iter().filter_map(|s| match s {
+        Sniff::Mine(score) => Some(*score),
+        _ => None,
+    });
+    if let Some(best) = by_content.max() {
+        return best;
+    }
+    if sniffs.contains(&Sniff::Foreign) {
+        return 0;
     }
     let claimed = |f: &&&FormatInfo| {
-        hint.extension.as_deref().is_some_and(|e| f.extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
-            || hint.mime.as_deref().is_some_and(|m| f.mime_types.iter().any(|x| x.eq_ignore_ascii_case(m)))
+        hint.extension
+            .as_deref()
+            .is_some_and(|e| f.extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
+            || hint
+                .mime
+                .as_deref()
+                .is_some_and(|m| f.mime_types.iter().any(|x| x.eq_ignore_ascii_case(m)))
     };
     // A name we claim but bytes we do not recognise: worth a try only if the head is not
     // obviously something else (an empty or all-zero head is not audio at all).
-    if formats.iter().any(|f| claimed(&f)) && head.iter().any(|&b| b != 0) { 20 } else { 0 }
+    if formats.iter().any(|f| claimed(&f)) && head.iter().any(|&b| b != 0) {
+        20
+    } else {
+        0
+    }
 }
 
 #[cfg(feature = "mp3")]
-fn sniff_mp3(head: &[u8]) -> u8 {
+fn sniff_mp3(head: &[u8]) -> Sniff {
     if head.starts_with(b"ID3") {
         // ID3v2 fronts almost every MP3 but can front other streams too.
-        return 80;
+        return Sniff::Mine(80);
     }
-    if is_mpeg_audio_frame(head) { 60 } else { 0 }
+    mine_if(is_mpeg_audio_frame(head), 60)
 }
 
 /// Whether `head` starts with a plausible MPEG audio frame header (not ADTS AAC).
 #[cfg(feature = "mp3")]
 fn is_mpeg_audio_frame(head: &[u8]) -> bool {
-    let [b0, b1, b2, ..] = *head else { return false };
+    let [b0, b1, b2, ..] = *head else {
+        return false;
+    };
     let sync = b0 == 0xFF && b1 & 0xE0 == 0xE0;
     let version_ok = (b1 >> 3) & 0b11 != 0b01;
     let layer_ok = (b1 >> 1) & 0b11 != 0b00;
@@ -123,40 +168,40 @@ fn is_mpeg_audio_frame(head: &[u8]) -> bool {
 }
 
 #[cfg(feature = "vorbis")]
-fn sniff_ogg(head: &[u8]) -> u8 {
+fn sniff_ogg(head: &[u8]) -> Sniff {
     if !head.starts_with(b"OggS") {
-        return 0;
+        return Sniff::Unknown;
     }
     // The first page's first packet names the codec; it starts after the segment table.
-    let Some(&segments) = head.get(26) else { return 10 };
+    let Some(&segments) = head.get(26) else {
+        return Sniff::Mine(10);
+    };
     let packet = head.get(27 + segments as usize..).unwrap_or(&[]);
     if packet.starts_with(b"\x01vorbis") {
-        100
-    } else if packet.starts_with(b"\x7fFLAC") {
-        if cfg!(feature = "flac") { 90 } else { 0 }
+        Sniff::Mine(100)
+    } else if packet.starts_with(b"\x7fFLAC") && cfg!(feature = "flac") {
+        Sniff::Mine(90)
     } else if packet.is_empty() {
         // Too little head to tell; Ogg is usually Vorbis.
-        30
+        Sniff::Mine(30)
     } else {
         // Opus, Speex, Theora…: not ours.
-        0
+        Sniff::Foreign
     }
 }
 
 #[cfg(any(feature = "aac", feature = "alac"))]
-fn sniff_mp4(head: &[u8]) -> u8 {
+fn sniff_mp4(head: &[u8]) -> Sniff {
     if head.get(4..8) == Some(b"ftyp") {
         return match head.get(8..12) {
-            Some(b"M4A " | b"M4B " | b"M4P ") => 95,
+            Some(b"M4A " | b"M4B " | b"M4P ") => Sniff::Mine(95),
             // Generic brands may hold video only; the container check happens at open.
-            _ => 70,
+            _ => Sniff::Mine(70),
         };
     }
     // Raw ADTS AAC: 12-bit sync, layer 0.
-    if cfg!(feature = "aac") && head.len() >= 2 && head[0] == 0xFF && head[1] & 0xF6 == 0xF0 {
-        return 70;
-    }
-    0
+    let adts = head.len() >= 2 && head[0] == 0xFF && head[1] & 0xF6 == 0xF0;
+    mine_if(cfg!(feature = "aac") && adts, 70)
 }
 
 #[cfg(test)]
@@ -164,7 +209,10 @@ mod tests {
     use super::*;
 
     fn hint(ext: &str) -> ProbeHint {
-        ProbeHint { extension: Some(ext.into()), mime: None }
+        ProbeHint {
+            extension: Some(ext.into()),
+            mime: None,
+        }
     }
 
     #[test]

@@ -64,7 +64,10 @@ impl SymphoniaSession {
             codec: decoder.codec_info().short_name.to_owned(),
             bits_per_sample: params.bits_per_sample,
         };
-        let preroll = PREROLL_PACKETS * params.max_frames_per_packet.unwrap_or(DEFAULT_PACKET_FRAMES);
+        let preroll = PREROLL_PACKETS
+            * params
+                .max_frames_per_packet
+                .unwrap_or(DEFAULT_PACKET_FRAMES);
         Ok(Self {
             preroll,
             track_id: track.id,
@@ -175,9 +178,15 @@ impl DecodeSession for SymphoniaSession {
     }
 
     fn seek(&mut self, frame: u64) -> PluginResult<u64> {
-        let frame = self.spec.total_frames.map_or(frame, |total| frame.min(total));
+        let frame = self
+            .spec
+            .total_frames
+            .map_or(frame, |total| frame.min(total));
         let start = frame.saturating_sub(self.preroll);
-        let to = SeekTo::Timestamp { ts: self.frame_to_ts(start), track_id: self.track_id };
+        let to = SeekTo::Timestamp {
+            ts: self.frame_to_ts(start),
+            track_id: self.track_id,
+        };
         self.pending.clear();
         match self.format.seek(SeekMode::Accurate, to) {
             Ok(_) => {}

@@ -30,7 +30,11 @@ const LOSSY_SEEK_MIN_SNR_DB: f64 = 20.0;
 const LOSSY_SEEK_MAX_RMS_ERROR: f64 = 1e-3;
 
 /// Runs the decoder checks with `fixtures` on `decoder`, whose manifest is `manifest`.
-pub fn check(decoder: Arc<dyn Decoder>, manifest: &PluginManifest, fixtures: &FixtureSet) -> Report {
+pub fn check(
+    decoder: Arc<dyn Decoder>,
+    manifest: &PluginManifest,
+    fixtures: &FixtureSet,
+) -> Report {
     let mut report = Report::new(&manifest.id);
     let claims = |ext: &str| manifest.formats.claims_extension(ext);
 
@@ -60,7 +64,11 @@ pub fn check(decoder: Arc<dyn Decoder>, manifest: &PluginManifest, fixtures: &Fi
             let garbage: Arc<[u8]> = pseudo_random(64 * 1024, 0xbad).into();
             match d.open(Arc::new(MemoryByteSource(garbage)), &ProbeHint::default()) {
                 Ok(mut session) => drain(session.as_mut()).map_or(Ok(()), |frames| {
-                    if frames == 0 { Ok(()) } else { Err(format!("decoded {frames} frames of random bytes")) }
+                    if frames == 0 {
+                        Ok(())
+                    } else {
+                        Err(format!("decoded {frames} frames of random bytes"))
+                    }
                 }),
                 Err(_) => Ok(()),
             }
@@ -70,14 +78,23 @@ pub fn check(decoder: Arc<dyn Decoder>, manifest: &PluginManifest, fixtures: &Fi
     for fixture in &fixtures.audio {
         let ext = fixture.extension();
         if !claims(&ext) {
-            report.skip(fixture.file.clone(), format!("the manifest does not claim .{ext}"));
+            report.skip(
+                fixture.file.clone(),
+                format!("the manifest does not claim .{ext}"),
+            );
             continue;
         }
         let (d, f) = (decoder.clone(), fixture.clone());
-        report.record(format!("{}: probe", fixture.file), guarded(DEADLINE, move || probe(d.as_ref(), &f)));
+        report.record(
+            format!("{}: probe", fixture.file),
+            guarded(DEADLINE, move || probe(d.as_ref(), &f)),
+        );
         let (d, f) = (decoder.clone(), fixture.clone());
         let reference = guarded(DEADLINE, move || decode_all(d.as_ref(), &f));
-        report.record(format!("{}: decode", fixture.file), reference.as_ref().map(|_| ()).map_err(Clone::clone));
+        report.record(
+            format!("{}: decode", fixture.file),
+            reference.as_ref().map(|_| ()).map_err(Clone::clone),
+        );
         match reference {
             Ok(reference) => {
                 let (d, f) = (decoder.clone(), fixture.clone());
@@ -93,13 +110,23 @@ pub fn check(decoder: Arc<dyn Decoder>, manifest: &PluginManifest, fixtures: &Fi
     for corrupt in &fixtures.corrupt {
         let ext = corrupt.extension();
         if !claims(&ext) {
-            report.skip(format!("{} (damaged)", corrupt.file), format!("the manifest does not claim .{ext}"));
+            report.skip(
+                format!("{} (damaged)", corrupt.file),
+                format!("the manifest does not claim .{ext}"),
+            );
             continue;
         }
-        let original = corrupt.of.as_ref().and_then(|of| fixtures.audio(of)).map(|f| f.frames);
+        let original = corrupt
+            .of
+            .as_ref()
+            .and_then(|of| fixtures.audio(of))
+            .map(|f| f.frames);
         let (d, c) = (decoder.clone(), corrupt.clone());
         report.record(
-            format!("{} (damaged): error or shorter, no panic or hang", corrupt.file),
+            format!(
+                "{} (damaged): error or shorter, no panic or hang",
+                corrupt.file
+            ),
             guarded(DEADLINE, move || damaged(d.as_ref(), &c, original)),
         );
     }
@@ -107,7 +134,10 @@ pub fn check(decoder: Arc<dyn Decoder>, manifest: &PluginManifest, fixtures: &Fi
 }
 
 fn hint(ext: &str) -> ProbeHint {
-    ProbeHint { extension: Some(ext.to_owned()), mime: None }
+    ProbeHint {
+        extension: Some(ext.to_owned()),
+        mime: None,
+    }
 }
 
 fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
@@ -134,7 +164,10 @@ fn probe(decoder: &dyn Decoder, f: &AudioFixture) -> Result<(), String> {
 /// Decodes a whole stream, returning interleaved samples.
 fn decode_all(decoder: &dyn Decoder, f: &AudioFixture) -> Result<Vec<f32>, String> {
     let mut session = decoder
-        .open(Arc::new(MemoryByteSource(f.bytes.clone())), &hint(&f.extension()))
+        .open(
+            Arc::new(MemoryByteSource(f.bytes.clone())),
+            &hint(&f.extension()),
+        )
         .map_err(|e| format!("open failed: {e}"))?;
     let spec = session.spec();
     if (spec.sample_rate, spec.channels) != (f.sample_rate, f.channels) {
@@ -146,14 +179,28 @@ fn decode_all(decoder: &dyn Decoder, f: &AudioFixture) -> Result<Vec<f32>, Strin
     let mut all: Vec<f32> = Vec::new();
     let mut chunk = Vec::new();
     for _ in 0..MAX_READS {
-        let frames = session.read(&mut chunk).map_err(|e| format!("read failed after {} frames: {e}", all.len() / usize::from(f.channels)))?;
+        let frames = session.read(&mut chunk).map_err(|e| {
+            format!(
+                "read failed after {} frames: {e}",
+                all.len() / usize::from(f.channels)
+            )
+        })?;
         if frames == 0 {
             let decoded = (all.len() / usize::from(f.channels)) as u64;
             if decoded.abs_diff(f.frames) > f.frame_tolerance {
-                return Err(format!("decoded {decoded} frames, expected {} ± {}", f.frames, f.frame_tolerance));
+                return Err(format!(
+                    "decoded {decoded} frames, expected {} ± {}",
+                    f.frames, f.frame_tolerance
+                ));
             }
-            if let Some(total) = spec.total_frames.filter(|t| t.abs_diff(f.frames) > f.frame_tolerance) {
-                return Err(format!("spec states {total} frames, expected {} ± {}", f.frames, f.frame_tolerance));
+            if let Some(total) = spec
+                .total_frames
+                .filter(|t| t.abs_diff(f.frames) > f.frame_tolerance)
+            {
+                return Err(format!(
+                    "spec states {total} frames, expected {} ± {}",
+                    f.frames, f.frame_tolerance
+                ));
             }
             if let Some(bad) = all.iter().find(|s| !s.is_finite() || s.abs() > 2.0) {
                 return Err(format!("sample {bad} is not a plausible PCM value"));
@@ -161,7 +208,10 @@ fn decode_all(decoder: &dyn Decoder, f: &AudioFixture) -> Result<Vec<f32>, Strin
             return Ok(all);
         }
         if chunk.len() != frames * usize::from(f.channels) {
-            return Err(format!("read returned {frames} frames but {} samples", chunk.len()));
+            return Err(format!(
+                "read returned {frames} frames but {} samples",
+                chunk.len()
+            ));
         }
         all.extend_from_slice(&chunk);
     }
@@ -169,34 +219,56 @@ fn decode_all(decoder: &dyn Decoder, f: &AudioFixture) -> Result<Vec<f32>, Strin
 }
 
 fn rms_error(reference: &[f32], actual: &[f32]) -> f64 {
-    let noise: f64 = reference.iter().zip(actual).map(|(&r, &a)| (f64::from(r) - f64::from(a)).powi(2)).sum();
+    let noise: f64 = reference
+        .iter()
+        .zip(actual)
+        .map(|(&r, &a)| (f64::from(r) - f64::from(a)).powi(2))
+        .sum();
     (noise / reference.len().max(1) as f64).sqrt()
 }
 
 fn snr_db(reference: &[f32], actual: &[f32]) -> f64 {
     let signal: f64 = reference.iter().map(|&s| f64::from(s).powi(2)).sum();
-    let noise: f64 = reference.iter().zip(actual).map(|(&r, &a)| (f64::from(r) - f64::from(a)).powi(2)).sum();
-    if noise == 0.0 { f64::INFINITY } else { 10.0 * (signal / noise).log10() }
+    let noise: f64 = reference
+        .iter()
+        .zip(actual)
+        .map(|(&r, &a)| (f64::from(r) - f64::from(a)).powi(2))
+        .sum();
+    if noise == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (signal / noise).log10()
+    }
 }
 
 fn seek(decoder: &dyn Decoder, f: &AudioFixture, reference: &[f32]) -> Result<(), String> {
     let channels = usize::from(f.channels);
     let total = (reference.len() / channels) as u64;
     let mut session = decoder
-        .open(Arc::new(MemoryByteSource(f.bytes.clone())), &hint(&f.extension()))
+        .open(
+            Arc::new(MemoryByteSource(f.bytes.clone())),
+            &hint(&f.extension()),
+        )
         .map_err(|e| format!("open failed: {e}"))?;
     let mut chunk = Vec::new();
     for target in [total / 2, total / 4, total * 9 / 10, 0] {
-        let landed = session.seek(target).map_err(|e| format!("seek to {target} failed: {e}"))?;
+        let landed = session
+            .seek(target)
+            .map_err(|e| format!("seek to {target} failed: {e}"))?;
         if landed.abs_diff(target) > f.seek_tolerance {
-            return Err(format!("seek to {target} landed at {landed}, tolerance {}", f.seek_tolerance));
+            return Err(format!(
+                "seek to {target} landed at {landed}, tolerance {}",
+                f.seek_tolerance
+            ));
         }
         // Collect enough output after the seek to compare.
         let settle = if f.lossless { 0 } else { LOSSY_SETTLE_FRAMES };
         let want = ((settle + 2048).min(total.saturating_sub(landed))) as usize * channels;
         let mut after = Vec::with_capacity(want);
         while after.len() < want {
-            let frames = session.read(&mut chunk).map_err(|e| format!("read after seek to {target} failed: {e}"))?;
+            let frames = session
+                .read(&mut chunk)
+                .map_err(|e| format!("read after seek to {target} failed: {e}"))?;
             if frames == 0 {
                 break;
             }
@@ -204,18 +276,31 @@ fn seek(decoder: &dyn Decoder, f: &AudioFixture, reference: &[f32]) -> Result<()
         }
         after.truncate(want);
         let start = landed as usize * channels;
-        let expected = &reference[start.min(reference.len())..(start + after.len()).min(reference.len())];
+        let expected =
+            &reference[start.min(reference.len())..(start + after.len()).min(reference.len())];
         if after.len() != expected.len() {
-            return Err(format!("after seeking to {target}: {} samples, reference has {}", after.len(), expected.len()));
+            return Err(format!(
+                "after seeking to {target}: {} samples, reference has {}",
+                after.len(),
+                expected.len()
+            ));
         }
         if f.lossless {
-            if let Some(i) = after.iter().zip(expected).position(|(a, b)| a.to_bits() != b.to_bits()) {
-                return Err(format!("after seeking to {target} (landed {landed}) sample {i} differs from a straight decode"));
+            if let Some(i) = after
+                .iter()
+                .zip(expected)
+                .position(|(a, b)| a.to_bits() != b.to_bits())
+            {
+                return Err(format!(
+                    "after seeking to {target} (landed {landed}) sample {i} differs from a straight decode"
+                ));
             }
         } else {
             let skip = (settle as usize * channels).min(after.len());
             let snr = snr_db(&expected[skip..], &after[skip..]);
-            if snr < LOSSY_SEEK_MIN_SNR_DB && rms_error(&expected[skip..], &after[skip..]) > LOSSY_SEEK_MAX_RMS_ERROR {
+            if snr < LOSSY_SEEK_MIN_SNR_DB
+                && rms_error(&expected[skip..], &after[skip..]) > LOSSY_SEEK_MAX_RMS_ERROR
+            {
                 return Err(format!(
                     "after seeking to {target} (landed {landed}) output agrees with a straight decode at only {snr:.1} dB SNR (need {LOSSY_SEEK_MIN_SNR_DB})"
                 ));
@@ -225,7 +310,9 @@ fn seek(decoder: &dyn Decoder, f: &AudioFixture, reference: &[f32]) -> Result<()
     // Past the end: no error needed, but no panic and nothing more to read.
     let landed = session.seek(total + 10_000).unwrap_or(total);
     if landed > total + f.frame_tolerance {
-        return Err(format!("seeking past the end landed at {landed}, beyond the {total} frames"));
+        return Err(format!(
+            "seeking past the end landed at {landed}, beyond the {total} frames"
+        ));
     }
     Ok(())
 }
@@ -244,8 +331,15 @@ fn drain(session: &mut dyn tonearm_plugin_api::DecodeSession) -> Option<u64> {
     Some(u64::MAX)
 }
 
-fn damaged(decoder: &dyn Decoder, c: &CorruptFixture, original_frames: Option<u64>) -> Result<(), String> {
-    let session = decoder.open(Arc::new(MemoryByteSource(c.bytes.clone())), &hint(&c.extension()));
+fn damaged(
+    decoder: &dyn Decoder,
+    c: &CorruptFixture,
+    original_frames: Option<u64>,
+) -> Result<(), String> {
+    let session = decoder.open(
+        Arc::new(MemoryByteSource(c.bytes.clone())),
+        &hint(&c.extension()),
+    );
     let mut session = match session {
         Err(_) => return Ok(()),
         Ok(s) => s,
@@ -258,11 +352,13 @@ fn damaged(decoder: &dyn Decoder, c: &CorruptFixture, original_frames: Option<u6
     match (c.kind, original_frames) {
         (Damage::Damaged, _) => Ok(()),
         (Damage::NotAudio, _) if frames == 0 => Ok(()),
-        (Damage::NotAudio, _) => Err(format!("decoded {frames} frames from something that is not audio")),
+        (Damage::NotAudio, _) => Err(format!(
+            "decoded {frames} frames from something that is not audio"
+        )),
         (Damage::Truncated, Some(original)) if frames < original => Ok(()),
-        (Damage::Truncated, Some(original)) => {
-            Err(format!("decoded {frames} frames without an error, as many as the intact file's {original}"))
-        }
+        (Damage::Truncated, Some(original)) => Err(format!(
+            "decoded {frames} frames without an error, as many as the intact file's {original}"
+        )),
         (Damage::Truncated, None) => Ok(()),
     }
 }

@@ -64,7 +64,10 @@ pub struct AudioFixture {
 impl AudioFixture {
     /// The lower-case extension of the file name.
     pub fn extension(&self) -> String {
-        self.file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default()
+        self.file
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .unwrap_or_default()
     }
 }
 
@@ -97,7 +100,10 @@ pub struct CorruptFixture {
 impl CorruptFixture {
     /// The lower-case extension of the file name.
     pub fn extension(&self) -> String {
-        self.file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default()
+        self.file
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .unwrap_or_default()
     }
 }
 
@@ -116,10 +122,13 @@ impl FixtureSet {
     pub fn load(dir: &Path) -> Result<Self, String> {
         let manifest = std::fs::read_to_string(dir.join("fixtures.json"))
             .map_err(|e| format!("{}: {e}", dir.join("fixtures.json").display()))?;
-        let mut set: FixtureSet = serde_json::from_str(&manifest).map_err(|e| format!("fixtures.json: {e}"))?;
+        let mut set: FixtureSet =
+            serde_json::from_str(&manifest).map_err(|e| format!("fixtures.json: {e}"))?;
         let read = |sub: &str, file: &str| -> Result<Arc<[u8]>, String> {
             let path = dir.join(sub).join(file);
-            std::fs::read(&path).map(Arc::from).map_err(|e| format!("{}: {e}", path.display()))
+            std::fs::read(&path)
+                .map(Arc::from)
+                .map_err(|e| format!("{}: {e}", path.display()))
         };
         for f in &mut set.audio {
             f.bytes = read("audio", &f.file)?;
@@ -135,11 +144,23 @@ impl FixtureSet {
         let mut set: FixtureSet = match serde_json::from_str(MANIFEST) {
             Ok(set) => set,
             // The bundled manifest is checked by this crate's tests.
-            Err(_) => return FixtureSet { audio: Vec::new(), corrupt: Vec::new() },
+            Err(_) => {
+                return FixtureSet {
+                    audio: Vec::new(),
+                    corrupt: Vec::new(),
+                };
+            }
         };
-        let find = |name: &str| BUNDLED.iter().find(|(n, _)| *n == name).map(|(_, b)| Arc::from(*b));
-        set.audio.retain_mut(|f| find(&f.file).map(|b| f.bytes = b).is_some());
-        set.corrupt.retain_mut(|f| find(&f.file).map(|b| f.bytes = b).is_some());
+        let find = |name: &str| {
+            BUNDLED
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, b)| Arc::from(*b))
+        };
+        set.audio
+            .retain_mut(|f| find(&f.file).map(|b| f.bytes = b).is_some());
+        set.corrupt
+            .retain_mut(|f| find(&f.file).map(|b| f.bytes = b).is_some());
         set
     }
 
@@ -182,8 +203,13 @@ mod tests {
     #[test]
     fn the_bundled_set_is_complete_and_matches_the_folder() {
         let bundled = FixtureSet::bundled();
-        let on_disk = FixtureSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")).unwrap();
-        assert_eq!(bundled.audio.len(), on_disk.audio.len(), "every manifest entry is bundled");
+        let on_disk =
+            FixtureSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")).unwrap();
+        assert_eq!(
+            bundled.audio.len(),
+            on_disk.audio.len(),
+            "every manifest entry is bundled"
+        );
         assert_eq!(bundled.corrupt.len(), on_disk.corrupt.len());
         assert!(bundled.audio.len() >= 7);
         for (a, b) in bundled.audio.iter().zip(&on_disk.audio) {

@@ -50,7 +50,10 @@ pub struct Report {
 impl Report {
     /// An empty report for `plugin`.
     pub fn new(plugin: &str) -> Self {
-        Self { plugin: plugin.to_owned(), checks: Vec::new() }
+        Self {
+            plugin: plugin.to_owned(),
+            checks: Vec::new(),
+        }
     }
 
     /// Records a check's result.
@@ -59,12 +62,18 @@ impl Report {
             Ok(()) => Outcome::Passed,
             Err(why) => Outcome::Failed(why),
         };
-        self.checks.push(Check { name: name.into(), outcome });
+        self.checks.push(Check {
+            name: name.into(),
+            outcome,
+        });
     }
 
     /// Records a check that does not apply.
     pub fn skip(&mut self, name: impl Into<String>, why: impl Into<String>) {
-        self.checks.push(Check { name: name.into(), outcome: Outcome::Skipped(why.into()) });
+        self.checks.push(Check {
+            name: name.into(),
+            outcome: Outcome::Skipped(why.into()),
+        });
     }
 
     /// Checks that passed.
@@ -113,7 +122,13 @@ impl fmt::Display for Report {
                 Outcome::Skipped(why) => writeln!(f, "  skip  {} ({why})", check.name)?,
             }
         }
-        write!(f, "{} passed, {} failed, {} skipped", self.passed(), self.failed(), self.skipped())
+        write!(
+            f,
+            "{} passed, {} failed, {} skipped",
+            self.passed(),
+            self.failed(),
+            self.skipped()
+        )
     }
 }
 
@@ -141,7 +156,9 @@ pub fn guarded<T: Send + 'static>(
         .map_err(|e| format!("cannot start a check thread: {e}"))?;
     match rx.recv_timeout(deadline) {
         Ok(result) => result,
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(format!("did not finish within {deadline:?} (hang?)")),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            Err(format!("did not finish within {deadline:?} (hang?)"))
+        }
         Err(mpsc::RecvTimeoutError::Disconnected) => Err("the check thread died".into()),
     }
 }

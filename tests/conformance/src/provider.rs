@@ -36,7 +36,10 @@ pub trait ProviderHarness: Send + Sync {
 /// Names that break naive code: unicode in both normal forms, spaces, quotes, URL
 /// metacharacters, a 200-byte name and a 24-level-deep path.
 pub fn hostile_paths() -> Vec<String> {
-    let deep = (0..24).map(|i| format!("d{i}")).collect::<Vec<_>>().join("/");
+    let deep = (0..24)
+        .map(|i| format!("d{i}"))
+        .collect::<Vec<_>>()
+        .join("/");
     vec![
         "plain.flac".into(),
         "with space/and space.mp3".into(),
@@ -55,7 +58,14 @@ pub fn hostile_paths() -> Vec<String> {
 
 /// Deterministic contents of a given length, different per `seed`.
 pub fn contents(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u32).wrapping_mul(2_654_435_761).rotate_left(u32::from(seed % 31)) as u8 ^ seed).collect()
+    (0..len)
+        .map(|i| {
+            (i as u32)
+                .wrapping_mul(2_654_435_761)
+                .rotate_left(u32::from(seed % 31)) as u8
+                ^ seed
+        })
+        .collect()
 }
 
 /// Lists every page; fails on duplicate ids or a runaway listing.
@@ -64,15 +74,22 @@ pub fn list_all(provider: &dyn StorageProvider) -> Result<Vec<RemoteEntry>, Stri
     let mut seen = HashMap::new();
     let mut token: Option<String> = None;
     for page_no in 0..MAX_PAGES {
-        let page = provider.list(token.as_deref()).map_err(|e| format!("list page {page_no} failed: {e}"))?;
+        let page = provider
+            .list(token.as_deref())
+            .map_err(|e| format!("list page {page_no} failed: {e}"))?;
         for entry in page.entries {
             if let Some(prev) = seen.insert(entry.id.clone(), page_no) {
-                return Err(format!("id {:?} listed twice (pages {prev} and {page_no})", entry.id));
+                return Err(format!(
+                    "id {:?} listed twice (pages {prev} and {page_no})",
+                    entry.id
+                ));
             }
             all.push(entry);
         }
         match page.next_page {
-            Some(next) if Some(&next) == token.as_ref() => return Err(format!("page {page_no} returned its own token")),
+            Some(next) if Some(&next) == token.as_ref() => {
+                return Err(format!("page {page_no} returned its own token"));
+            }
             Some(next) => token = Some(next),
             None => return Ok(all),
         }
@@ -81,11 +98,16 @@ pub fn list_all(provider: &dyn StorageProvider) -> Result<Vec<RemoteEntry>, Stri
 }
 
 /// The changes since `cursor`, all pages; returns them and the final cursor.
-pub fn drain_changes(provider: &dyn StorageProvider, cursor: &str) -> Result<(Vec<Change>, String), String> {
+pub fn drain_changes(
+    provider: &dyn StorageProvider,
+    cursor: &str,
+) -> Result<(Vec<Change>, String), String> {
     let mut changes = Vec::new();
     let mut cursor = cursor.to_owned();
     for _ in 0..MAX_PAGES {
-        let page = provider.changes(&cursor).map_err(|e| format!("changes failed: {e}"))?;
+        let page = provider
+            .changes(&cursor)
+            .map_err(|e| format!("changes failed: {e}"))?;
         changes.extend(page.changes);
         cursor = page.next_cursor;
         if !page.has_more {
@@ -118,8 +140,18 @@ fn by_path(entries: impl IntoIterator<Item = RemoteEntry>) -> BTreeMap<String, u
 }
 
 fn describe_diff(expected: &BTreeMap<String, u64>, actual: &BTreeMap<String, u64>) -> String {
-    let missing: Vec<_> = expected.iter().filter(|(p, s)| actual.get(*p) != Some(s)).map(|(p, s)| format!("{p} ({s} B)")).take(5).collect();
-    let extra: Vec<_> = actual.iter().filter(|(p, s)| expected.get(*p) != Some(s)).map(|(p, s)| format!("{p} ({s} B)")).take(5).collect();
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|(p, s)| actual.get(*p) != Some(s))
+        .map(|(p, s)| format!("{p} ({s} B)"))
+        .take(5)
+        .collect();
+    let extra: Vec<_> = actual
+        .iter()
+        .filter(|(p, s)| expected.get(*p) != Some(s))
+        .map(|(p, s)| format!("{p} ({s} B)"))
+        .take(5)
+        .collect();
     format!("missing or different: {missing:?}; unexpected: {extra:?}")
 }
 
@@ -133,7 +165,11 @@ pub fn check(plugin_id: &str, harness: Arc<dyn ProviderHarness>) -> Report {
         guarded(DEADLINE, move || {
             let provider = h.provider()?;
             let listed = list_all(provider.as_ref())?;
-            if listed.is_empty() { Ok(()) } else { Err(format!("listed {} entries", listed.len())) }
+            if listed.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("listed {} entries", listed.len()))
+            }
         }),
     );
 
@@ -146,14 +182,23 @@ pub fn check(plugin_id: &str, harness: Arc<dyn ProviderHarness>) -> Report {
             .enumerate()
             .map(|(i, p)| (p, contents(100 + i * 37, i as u8)))
             .collect();
-        files.extend((0..40).map(|i| (format!("bulk/{:02}/track {i}.mp3", i % 7), contents(64 + i, 200u8.wrapping_add(i as u8)))));
+        files.extend((0..40).map(|i| {
+            (
+                format!("bulk/{:02}/track {i}.mp3", i % 7),
+                contents(64 + i, 200u8.wrapping_add(i as u8)),
+            )
+        }));
         files.push(("sizes/empty.flac".into(), Vec::new()));
         files.push(("sizes/one.flac".into(), vec![42]));
         files.push(("sizes/large.flac".into(), contents(300_000, 9)));
         for (p, b) in &files {
             expected.insert(p.clone(), b.len() as u64);
         }
-        guarded(DEADLINE, move || files.iter().try_for_each(|(p, b)| h.put(p, b).map_err(|e| format!("harness put {p}: {e}"))))
+        guarded(DEADLINE, move || {
+            files
+                .iter()
+                .try_for_each(|(p, b)| h.put(p, b).map_err(|e| format!("harness put {p}: {e}")))
+        })
     };
     if let Err(e) = populate {
         report.record("harness can create files", Err(e));
@@ -166,7 +211,11 @@ pub fn check(plugin_id: &str, harness: Arc<dyn ProviderHarness>) -> Report {
         guarded(DEADLINE, move || {
             let provider = h.provider()?;
             let listed = by_path(list_all(provider.as_ref())?);
-            if listed == want { Ok(()) } else { Err(describe_diff(&want, &listed)) }
+            if listed == want {
+                Ok(())
+            } else {
+                Err(describe_diff(&want, &listed))
+            }
         }),
     );
 
@@ -196,7 +245,10 @@ pub fn check(plugin_id: &str, harness: Arc<dyn ProviderHarness>) -> Report {
             if provider.changes("garbage \u{0} cursor").is_ok() {
                 return Err("a garbage cursor was accepted".into());
             }
-            if provider.list(Some("garbage \u{0} token")).is_ok_and(|p| !p.entries.is_empty()) {
+            if provider
+                .list(Some("garbage \u{0} token"))
+                .is_ok_and(|p| !p.entries.is_empty())
+            {
                 return Err("a garbage page token listed entries".into());
             }
             Ok(())
@@ -214,40 +266,104 @@ pub fn check(plugin_id: &str, harness: Arc<dyn ProviderHarness>) -> Report {
 fn ranges(h: &dyn ProviderHarness) -> Result<(), String> {
     let provider = h.provider()?;
     let listed = list_all(provider.as_ref())?;
-    let find = |path: &str| listed.iter().find(|e| e.path == path).ok_or_else(|| format!("{path} not listed"));
+    let find = |path: &str| {
+        listed
+            .iter()
+            .find(|e| e.path == path)
+            .ok_or_else(|| format!("{path} not listed"))
+    };
     let large = find("sizes/large.flac")?;
     let data = contents(300_000, 9);
     let len = data.len() as u64;
     let cases: Vec<(ByteRange, &[u8])> = vec![
         (ByteRange::Span { offset: 0, len: 16 }, &data[..16]),
-        (ByteRange::Span { offset: 123_456, len: 70_000 }, &data[123_456..193_456]),
-        (ByteRange::Span { offset: len - 10, len: 1000 }, &data[data.len() - 10..]),
-        (ByteRange::Span { offset: 0, len: len * 2 }, &data[..]),
-        (ByteRange::Span { offset: 500, len: 0 }, &[]),
-        (ByteRange::Span { offset: len, len: 10 }, &[]),
-        (ByteRange::Span { offset: len + 100, len: 10 }, &[]),
+        (
+            ByteRange::Span {
+                offset: 123_456,
+                len: 70_000,
+            },
+            &data[123_456..193_456],
+        ),
+        (
+            ByteRange::Span {
+                offset: len - 10,
+                len: 1000,
+            },
+            &data[data.len() - 10..],
+        ),
+        (
+            ByteRange::Span {
+                offset: 0,
+                len: len * 2,
+            },
+            &data[..],
+        ),
+        (
+            ByteRange::Span {
+                offset: 500,
+                len: 0,
+            },
+            &[],
+        ),
+        (
+            ByteRange::Span {
+                offset: len,
+                len: 10,
+            },
+            &[],
+        ),
+        (
+            ByteRange::Span {
+                offset: len + 100,
+                len: 10,
+            },
+            &[],
+        ),
         (ByteRange::Suffix { len: 128 }, &data[data.len() - 128..]),
         (ByteRange::Suffix { len: len + 1000 }, &data[..]),
         (ByteRange::Suffix { len: 0 }, &[]),
     ];
     for (range, want) in cases {
-        let got = provider.read_range(&large.id, range).map_err(|e| format!("{range:?}: {e}"))?;
+        let got = provider
+            .read_range(&large.id, range)
+            .map_err(|e| format!("{range:?}: {e}"))?;
         if got != want {
-            return Err(format!("{range:?}: got {} bytes, expected {}", got.len(), want.len()));
+            return Err(format!(
+                "{range:?}: got {} bytes, expected {}",
+                got.len(),
+                want.len()
+            ));
         }
     }
     let empty = find("sizes/empty.flac")?;
-    for range in [ByteRange::Span { offset: 0, len: 10 }, ByteRange::Suffix { len: 10 }] {
-        let got = provider.read_range(&empty.id, range).map_err(|e| format!("empty file {range:?}: {e}"))?;
+    for range in [
+        ByteRange::Span { offset: 0, len: 10 },
+        ByteRange::Suffix { len: 10 },
+    ] {
+        let got = provider
+            .read_range(&empty.id, range)
+            .map_err(|e| format!("empty file {range:?}: {e}"))?;
         if !got.is_empty() {
             return Err(format!("empty file {range:?}: got {} bytes", got.len()));
         }
     }
     for path in hostile_paths() {
         let entry = find(&path)?;
-        let got = provider.read_range(&entry.id, ByteRange::Span { offset: 0, len: entry.size }).map_err(|e| format!("{path}: {e}"))?;
+        let got = provider
+            .read_range(
+                &entry.id,
+                ByteRange::Span {
+                    offset: 0,
+                    len: entry.size,
+                },
+            )
+            .map_err(|e| format!("{path}: {e}"))?;
         if got.len() as u64 != entry.size {
-            return Err(format!("{path}: read {} of {} bytes", got.len(), entry.size));
+            return Err(format!(
+                "{path}: read {} of {} bytes",
+                got.len(),
+                entry.size
+            ));
         }
     }
     Ok(())
@@ -255,53 +371,83 @@ fn ranges(h: &dyn ProviderHarness) -> Result<(), String> {
 
 fn changes(h: &dyn ProviderHarness, mut expected: BTreeMap<String, u64>) -> Result<(), String> {
     let provider = h.provider()?;
-    let mut cursor = provider.change_cursor().map_err(|e| format!("change_cursor: {e}"))?;
-    let mut model: BTreeMap<String, RemoteEntry> =
-        list_all(provider.as_ref())?.into_iter().map(|e| (e.id.clone(), e)).collect();
+    let mut cursor = provider
+        .change_cursor()
+        .map_err(|e| format!("change_cursor: {e}"))?;
+    let mut model: BTreeMap<String, RemoteEntry> = list_all(provider.as_ref())?
+        .into_iter()
+        .map(|e| (e.id.clone(), e))
+        .collect();
 
-    type Step = (&'static str, Box<dyn Fn(&dyn ProviderHarness, &mut BTreeMap<String, u64>) -> Result<(), String>>);
+    type Step = (
+        &'static str,
+        Box<dyn Fn(&dyn ProviderHarness, &mut BTreeMap<String, u64>) -> Result<(), String>>,
+    );
     let steps: Vec<Step> = vec![
         ("nothing changed", Box::new(|_, _| Ok(()))),
-        ("add", Box::new(|h, e| {
-            h.put("added/new song.flac", &contents(777, 1))?;
-            e.insert("added/new song.flac".into(), 777);
-            Ok(())
-        })),
-        ("modify", Box::new(|h, e| {
-            h.put("plain.flac", &contents(1234, 2))?;
-            e.insert("plain.flac".into(), 1234);
-            Ok(())
-        })),
-        ("delete", Box::new(|h, e| {
-            h.remove("sizes/one.flac")?;
-            e.remove("sizes/one.flac");
-            Ok(())
-        })),
-        ("rename within a folder", Box::new(|h, e| {
-            h.rename("bulk/00/track 0.mp3", "bulk/00/track zero.mp3")?;
-            let size = e.remove("bulk/00/track 0.mp3").ok_or("model lacks the file")?;
-            e.insert("bulk/00/track zero.mp3".into(), size);
-            Ok(())
-        })),
-        ("move to another folder", Box::new(|h, e| {
-            h.rename("with space/and space.mp3", "moved/elsewhere/and space.mp3")?;
-            let size = e.remove("with space/and space.mp3").ok_or("model lacks the file")?;
-            e.insert("moved/elsewhere/and space.mp3".into(), size);
-            Ok(())
-        })),
-        ("several at once", Box::new(|h, e| {
-            h.put("added/second.mp3", &contents(50, 3))?;
-            h.remove("added/second.mp3")?;
-            h.put("added/third.mp3", &contents(51, 4))?;
-            h.remove("bulk/01/track 1.mp3")?;
-            e.insert("added/third.mp3".into(), 51);
-            e.remove("bulk/01/track 1.mp3");
-            Ok(())
-        })),
+        (
+            "add",
+            Box::new(|h, e| {
+                h.put("added/new song.flac", &contents(777, 1))?;
+                e.insert("added/new song.flac".into(), 777);
+                Ok(())
+            }),
+        ),
+        (
+            "modify",
+            Box::new(|h, e| {
+                h.put("plain.flac", &contents(1234, 2))?;
+                e.insert("plain.flac".into(), 1234);
+                Ok(())
+            }),
+        ),
+        (
+            "delete",
+            Box::new(|h, e| {
+                h.remove("sizes/one.flac")?;
+                e.remove("sizes/one.flac");
+                Ok(())
+            }),
+        ),
+        (
+            "rename within a folder",
+            Box::new(|h, e| {
+                h.rename("bulk/00/track 0.mp3", "bulk/00/track zero.mp3")?;
+                let size = e
+                    .remove("bulk/00/track 0.mp3")
+                    .ok_or("model lacks the file")?;
+                e.insert("bulk/00/track zero.mp3".into(), size);
+                Ok(())
+            }),
+        ),
+        (
+            "move to another folder",
+            Box::new(|h, e| {
+                h.rename("with space/and space.mp3", "moved/elsewhere/and space.mp3")?;
+                let size = e
+                    .remove("with space/and space.mp3")
+                    .ok_or("model lacks the file")?;
+                e.insert("moved/elsewhere/and space.mp3".into(), size);
+                Ok(())
+            }),
+        ),
+        (
+            "several at once",
+            Box::new(|h, e| {
+                h.put("added/second.mp3", &contents(50, 3))?;
+                h.remove("added/second.mp3")?;
+                h.put("added/third.mp3", &contents(51, 4))?;
+                h.remove("bulk/01/track 1.mp3")?;
+                e.insert("added/third.mp3".into(), 51);
+                e.remove("bulk/01/track 1.mp3");
+                Ok(())
+            }),
+        ),
     ];
     for (name, step) in steps {
         step(h, &mut expected).map_err(|e| format!("{name}: harness: {e}"))?;
-        let (changes, next) = drain_changes(provider.as_ref(), &cursor).map_err(|e| format!("{name}: {e}"))?;
+        let (changes, next) =
+            drain_changes(provider.as_ref(), &cursor).map_err(|e| format!("{name}: {e}"))?;
         if name == "nothing changed" {
             let before = model.clone();
             apply(&mut model, changes);
@@ -314,11 +460,17 @@ fn changes(h: &dyn ProviderHarness, mut expected: BTreeMap<String, u64>) -> Resu
         cursor = next;
         let applied = by_path(model.values().cloned());
         if applied != expected {
-            return Err(format!("after {name}, listing + changes ≠ the files: {}", describe_diff(&expected, &applied)));
+            return Err(format!(
+                "after {name}, listing + changes ≠ the files: {}",
+                describe_diff(&expected, &applied)
+            ));
         }
         let fresh = by_path(list_all(provider.as_ref())?);
         if fresh != expected {
-            return Err(format!("after {name}, a fresh listing ≠ the files: {}", describe_diff(&expected, &fresh)));
+            return Err(format!(
+                "after {name}, a fresh listing ≠ the files: {}",
+                describe_diff(&expected, &fresh)
+            ));
         }
     }
     Ok(())

@@ -1,5 +1,7 @@
 //! The conformance suite on the builtin plugins, and proof that it fails bad plugins.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
 use std::sync::Arc;
 
 use tonearm_conformance::fixtures::FixtureSet;
@@ -10,7 +12,9 @@ use tonearm_plugin_api::{ByteSource, DecodeSession, Decoder, PluginResult, Probe
 
 fn symphonia() -> (Arc<dyn Decoder>, tonearm_plugin_api::PluginManifest) {
     let loaded = load_builtin(&tonearm_plugin_symphonia::DESCRIPTOR).unwrap();
-    let PluginHandle::Decoder(d) = loaded.handle else { panic!("not a decoder") };
+    let PluginHandle::Decoder(d) = loaded.handle else {
+        panic!("not a decoder")
+    };
     (d, loaded.manifest)
 }
 
@@ -27,7 +31,9 @@ fn symphonia_passes_the_decoder_suite() {
 #[test]
 fn local_passes_the_provider_suite() {
     let loaded = load_builtin(&tonearm_plugin_local::DESCRIPTOR).unwrap();
-    let PluginHandle::StorageProvider(factory) = loaded.handle else { panic!("not a provider") };
+    let PluginHandle::StorageProvider(factory) = loaded.handle else {
+        panic!("not a provider")
+    };
     let harness = FolderHarness::new("local", factory).unwrap();
     let report = provider::check("local", Arc::new(harness));
     println!("{report}");
@@ -50,7 +56,13 @@ impl Decoder for Liar {
 
 impl DecodeSession for LiarSession {
     fn spec(&self) -> StreamSpec {
-        StreamSpec { sample_rate: 44100, channels: 2, total_frames: None, codec: "lie".into(), bits_per_sample: None }
+        StreamSpec {
+            sample_rate: 44100,
+            channels: 2,
+            total_frames: None,
+            codec: "lie".into(),
+            bits_per_sample: None,
+        }
     }
     fn read(&mut self, out: &mut Vec<f32>) -> PluginResult<usize> {
         out.clear();
@@ -73,7 +85,13 @@ fn the_suite_fails_a_lying_decoder_without_crashing() {
     let report = decoder::check(Arc::new(Liar), &manifest, &FixtureSet::bundled());
     let failures = report.failures().join("\n");
     assert!(!report.is_success());
-    assert!(failures.contains("probe scores empty input and garbage 0"), "{failures}");
+    assert!(
+        failures.contains("probe scores empty input and garbage 0"),
+        "{failures}"
+    );
     assert!(failures.contains("decoded 10240 frames"), "{failures}");
-    assert!(failures.contains("spec says 44100 Hz × 2 channels"), "{failures}");
+    assert!(
+        failures.contains("spec says 44100 Hz × 2 channels"),
+        "{failures}"
+    );
 }

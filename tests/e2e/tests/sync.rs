@@ -1,5 +1,7 @@
 //! Sync of a local folder into a real SQLite library, through the builtin plugins.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,7 +17,10 @@ use tonearm_plugin_api::{
 
 fn registry() -> Arc<Registry> {
     let registry = Registry::new(EventBus::new(4096));
-    for d in [&tonearm_plugin_local::DESCRIPTOR, &tonearm_plugin_symphonia::DESCRIPTOR] {
+    for d in [
+        &tonearm_plugin_local::DESCRIPTOR,
+        &tonearm_plugin_symphonia::DESCRIPTOR,
+    ] {
         registry.register(load_builtin(d).unwrap()).unwrap();
     }
     Arc::new(registry)
@@ -49,14 +54,29 @@ impl Env {
         let music = music_folder();
         let db = tempfile::tempdir().unwrap();
         let library = Library::open(&db.path().join("library.db")).await.unwrap();
-        let mut map: BTreeMap<String, String> = settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut map: BTreeMap<String, String> = settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         map.insert("root".into(), music.path().to_string_lossy().into_owned());
         library.add_source("music", provider, &map).await.unwrap();
-        Self { music, _db: db, library, registry }
+        Self {
+            music,
+            _db: db,
+            library,
+            registry,
+        }
     }
 
     fn syncer(&self) -> Syncer {
-        Syncer::new(self.library.clone(), self.registry.clone(), SyncOptions { batch_size: 3, ..SyncOptions::default() })
+        Syncer::new(
+            self.library.clone(),
+            self.registry.clone(),
+            SyncOptions {
+                batch_size: 3,
+                ..SyncOptions::default()
+            },
+        )
     }
 
     fn path(&self, rel: &str) -> std::path::PathBuf {
@@ -64,7 +84,13 @@ impl Env {
     }
 
     async fn track_id_by_path(&self, path: &str) -> Option<i64> {
-        self.library.tracks(1000, 0).await.unwrap().into_iter().find(|t| t.path == path).map(|t| t.id)
+        self.library
+            .tracks(1000, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t.path == path)
+            .map(|t| t.id)
     }
 }
 
@@ -79,20 +105,47 @@ async fn a_full_sync_reads_every_tag_the_fixtures_declare() {
     let tracks = env.library.tracks(1000, 0).await.unwrap();
     let fixtures = FixtureSet::bundled();
     for fixture in &fixtures.audio {
-        let t = tracks.iter().find(|t| t.path == fixture.file).unwrap_or_else(|| panic!("{} missing", fixture.file));
+        let t = tracks
+            .iter()
+            .find(|t| t.path == fixture.file)
+            .unwrap_or_else(|| panic!("{} missing", fixture.file));
         let want = &fixture.tags;
         assert_eq!(t.title, want.title, "{}", fixture.file);
         assert_eq!(t.artists, want.artists.join("; "), "{}", fixture.file);
-        assert_eq!(t.album, want.album.clone().or(Some("Tonearm Samples".into())), "{}", fixture.file);
-        assert_eq!(t.track_number, want.track.map(i64::from), "{}", fixture.file);
+        assert_eq!(
+            t.album,
+            want.album.clone().or(Some("Tonearm Samples".into())),
+            "{}",
+            fixture.file
+        );
+        assert_eq!(
+            t.track_number,
+            want.track.map(i64::from),
+            "{}",
+            fixture.file
+        );
         if want.disc.is_some() {
             assert_eq!(t.disc_number, want.disc.map(i64::from), "{}", fixture.file);
         }
-        assert_eq!(t.sample_rate, Some(i64::from(fixture.sample_rate)), "{}", fixture.file);
-        assert_eq!(t.channels, Some(i64::from(fixture.channels)), "{}", fixture.file);
+        assert_eq!(
+            t.sample_rate,
+            Some(i64::from(fixture.sample_rate)),
+            "{}",
+            fixture.file
+        );
+        assert_eq!(
+            t.channels,
+            Some(i64::from(fixture.channels)),
+            "{}",
+            fixture.file
+        );
         let expected_ms = fixture.frames as f64 * 1000.0 / f64::from(fixture.sample_rate);
         let got_ms = t.duration_ms.unwrap() as f64;
-        assert!((got_ms - expected_ms).abs() < 60.0, "{}: {got_ms} ms vs {expected_ms}", fixture.file);
+        assert!(
+            (got_ms - expected_ms).abs() < 60.0,
+            "{}: {got_ms} ms vs {expected_ms}",
+            fixture.file
+        );
     }
     // Album artists, covers and ReplayGain are stored too.
     let flac = tracks.iter().find(|t| t.path == "01 chord.flac").unwrap();
@@ -102,10 +155,17 @@ async fn a_full_sync_reads_every_tag_the_fixtures_declare() {
     assert_eq!(stats.genres, 1);
 
     // Hidden and non-audio files never enter the library; unreadable ones are recorded.
-    assert!(tracks.iter().all(|t| !t.path.contains("notes") && !t.path.contains("hidden")));
+    assert!(
+        tracks
+            .iter()
+            .all(|t| !t.path.contains("notes") && !t.path.contains("hidden"))
+    );
     let failed = env.library.failed_files(100).await.unwrap();
     for name in ["damaged/empty.flac", "damaged/not-audio.mp3"] {
-        let (_, _, why) = failed.iter().find(|(_, p, _)| p == name).unwrap_or_else(|| panic!("{name} not recorded: {failed:?}"));
+        let (_, _, why) = failed
+            .iter()
+            .find(|(_, p, _)| p == name)
+            .unwrap_or_else(|| panic!("{name} not recorded: {failed:?}"));
         assert!(!why.is_empty());
     }
     assert_eq!(stats.failed_files as u64, counts.failed);
@@ -118,8 +178,18 @@ async fn replaygain_and_search_work_on_synced_tags() {
     env.syncer().sync_source("music").await.unwrap();
     let found = env.library.search("anstrom quar", 10).await.unwrap();
     let paths: Vec<&str> = found.iter().map(|t| t.path.as_str()).collect();
-    assert!(paths.contains(&"01 chord.flac") && paths.contains(&"02 pluck.mp3"), "{paths:?}");
-    assert!(env.library.search("坂本龍一", 10).await.unwrap().iter().any(|t| t.path == "02 pluck.mp3"));
+    assert!(
+        paths.contains(&"01 chord.flac") && paths.contains(&"02 pluck.mp3"),
+        "{paths:?}"
+    );
+    assert!(
+        env.library
+            .search("坂本龍一", 10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|t| t.path == "02 pluck.mp3")
+    );
     assert!(env.library.search("zzzz", 10).await.unwrap().is_empty());
     let gain: Option<f64> = sqlx::query_scalar(
         "SELECT replaygain_track_gain FROM tracks t JOIN files f ON f.id = t.file_id WHERE f.path = '01 chord.flac'",
@@ -141,28 +211,73 @@ async fn incremental_sync_follows_adds_edits_deletes_renames_and_moves() {
 
     // Nothing changed: nothing is scanned.
     let idle = syncer.sync_source("music").await.unwrap();
-    assert_eq!((idle.scanned, idle.added, idle.removed), (0, 0, 0), "{idle:?}");
+    assert_eq!(
+        (idle.scanned, idle.added, idle.removed),
+        (0, 0, 0),
+        "{idle:?}"
+    );
 
     let fixtures = FixtureSet::bundled();
-    std::fs::write(env.path("new.flac"), &fixtures.audio("01 chord.flac").unwrap().bytes).unwrap();
-    std::fs::write(env.path("07 tone.aiff"), &fixtures.audio("04 bell.m4a").unwrap().bytes).unwrap();
+    std::fs::write(
+        env.path("new.flac"),
+        &fixtures.audio("01 chord.flac").unwrap().bytes,
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("07 tone.aiff"),
+        &fixtures.audio("04 bell.m4a").unwrap().bytes,
+    )
+    .unwrap();
     std::fs::remove_file(env.path("02 pluck.mp3")).unwrap();
     std::fs::rename(env.path("03 pad.ogg"), env.path("03 pad (renamed).ogg")).unwrap();
     std::fs::create_dir_all(env.path("moved/deeper")).unwrap();
-    std::fs::rename(env.path("06 tone.wav"), env.path("moved/deeper/06 tone.wav")).unwrap();
+    std::fs::rename(
+        env.path("06 tone.wav"),
+        env.path("moved/deeper/06 tone.wav"),
+    )
+    .unwrap();
 
     let counts = syncer.sync_source("music").await.unwrap();
     assert_eq!(counts.added, 1, "{counts:?}");
     assert_eq!(counts.removed, 1, "{counts:?}");
-    assert_eq!(counts.scanned, 2, "only the new and the rewritten file are read: {counts:?}");
+    assert_eq!(
+        counts.scanned, 2,
+        "only the new and the rewritten file are read: {counts:?}"
+    );
     assert_eq!(env.library.stats().await.unwrap().tracks, before);
-    assert_eq!(env.track_id_by_path("03 pad (renamed).ogg").await, Some(renamed_id), "a rename keeps the track");
-    assert_eq!(env.track_id_by_path("moved/deeper/06 tone.wav").await, Some(moved_id), "a move keeps the track");
+    assert_eq!(
+        env.track_id_by_path("03 pad (renamed).ogg").await,
+        Some(renamed_id),
+        "a rename keeps the track"
+    );
+    assert_eq!(
+        env.track_id_by_path("moved/deeper/06 tone.wav").await,
+        Some(moved_id),
+        "a move keeps the track"
+    );
     assert_eq!(env.track_id_by_path("02 pluck.mp3").await, None);
-    let rewritten = env.library.tracks(100, 0).await.unwrap().into_iter().find(|t| t.path == "07 tone.aiff").unwrap();
-    assert_eq!(rewritten.title.as_deref(), Some("Bell (AAC)"), "a changed file is read again");
+    let rewritten = env
+        .library
+        .tracks(100, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.path == "07 tone.aiff")
+        .unwrap();
+    assert_eq!(
+        rewritten.title.as_deref(),
+        Some("Bell (AAC)"),
+        "a changed file is read again"
+    );
     // The search index follows renames.
-    assert!(env.library.search("renamed", 5).await.unwrap().iter().any(|t| t.id == renamed_id));
+    assert!(
+        env.library
+            .search("renamed", 5)
+            .await
+            .unwrap()
+            .iter()
+            .any(|t| t.id == renamed_id)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -171,11 +286,17 @@ async fn an_expired_cursor_falls_back_to_a_full_listing() {
     let syncer = env.syncer();
     syncer.sync_source("music").await.unwrap();
     // The provider's snapshot disappears (as a cloud cursor expires with 410 Gone).
-    sqlx::query("DELETE FROM plugin_state").execute(env.library.pool()).await.unwrap();
+    sqlx::query("DELETE FROM plugin_state")
+        .execute(env.library.pool())
+        .await
+        .unwrap();
     std::fs::remove_file(env.path("04 bell.m4a")).unwrap();
     let counts = syncer.sync_source("music").await.unwrap();
     assert_eq!(counts.removed, 1, "{counts:?}");
-    assert!(counts.unchanged >= 5, "unchanged files are not read again: {counts:?}");
+    assert!(
+        counts.unchanged >= 5,
+        "unchanged files are not read again: {counts:?}"
+    );
     assert_eq!(env.track_id_by_path("04 bell.m4a").await, None);
 }
 
@@ -227,22 +348,42 @@ impl StorageProvider for FlakyProvider {
     }
 }
 
-fn with_flaky(fail_after: usize, panic: bool) -> (Arc<Registry>, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+fn with_flaky(
+    fail_after: usize,
+    panic: bool,
+) -> (Arc<Registry>, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let registry = registry();
     let local = load_builtin(&tonearm_plugin_local::DESCRIPTOR).unwrap();
-    let PluginHandle::StorageProvider(inner) = local.handle else { unreachable!() };
-    let (pages, limit) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(fail_after)));
+    let PluginHandle::StorageProvider(inner) = local.handle else {
+        unreachable!()
+    };
+    let (pages, limit) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(fail_after)),
+    );
     let mut manifest = local.manifest;
     manifest.id = "flaky".into();
-    let factory = Flaky { inner, pages: pages.clone(), fail_after: limit.clone(), panic };
+    let factory = Flaky {
+        inner,
+        pages: pages.clone(),
+        fail_after: limit.clone(),
+        panic,
+    };
     registry
-        .register(LoadedPlugin { manifest, origin: Origin::Builtin, handle: PluginHandle::StorageProvider(Arc::new(factory)) })
+        .register(LoadedPlugin {
+            manifest,
+            origin: Origin::Builtin,
+            handle: PluginHandle::StorageProvider(Arc::new(factory)),
+        })
         .unwrap();
     (registry, pages, limit)
 }
 
 async fn file_count(library: &Library) -> (i64, i64) {
-    sqlx::query_as("SELECT count(*), count(DISTINCT remote_id) FROM files").fetch_one(library.pool()).await.unwrap()
+    sqlx::query_as("SELECT count(*), count(DISTINCT remote_id) FROM files")
+        .fetch_one(library.pool())
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -252,10 +393,27 @@ async fn an_interrupted_full_sync_resumes_without_loss_or_duplicates() {
     let syncer = env.syncer();
 
     let err = syncer.sync_source("music").await.unwrap_err();
-    assert!(matches!(err, SyncError::Provider { error: PluginError::Transient(_), .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            SyncError::Provider {
+                error: PluginError::Transient(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
     let source = env.library.source("music").await.unwrap();
-    assert!(source.pending_cursor.is_some() && source.pending_page.is_some(), "the listing position is kept");
-    assert!(source.last_error.as_deref().is_some_and(|e| e.contains("connection reset")));
+    assert!(
+        source.pending_cursor.is_some() && source.pending_page.is_some(),
+        "the listing position is kept"
+    );
+    assert!(
+        source
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("connection reset"))
+    );
     let committed = env.library.stats().await.unwrap().tracks;
     assert!(committed > 0, "batches before the failure are committed");
 
@@ -263,7 +421,10 @@ async fn an_interrupted_full_sync_resumes_without_loss_or_duplicates() {
     pages.store(0, Ordering::SeqCst);
     let resumed = syncer.sync_source("music").await.unwrap();
     // Three pages of two entries were done; the resumed run starts after them.
-    assert!(resumed.seen < 16, "the listing resumed instead of restarting: {resumed:?}");
+    assert!(
+        resumed.seen < 16,
+        "the listing resumed instead of restarting: {resumed:?}"
+    );
     let (files, distinct) = file_count(&env.library).await;
     assert_eq!(files, distinct, "no duplicates");
 
@@ -271,9 +432,14 @@ async fn an_interrupted_full_sync_resumes_without_loss_or_duplicates() {
     let clean = Env::new("local", &[], self::registry()).await;
     clean.syncer().sync_source("music").await.unwrap();
     assert_eq!(file_count(&clean.library).await, (files, distinct));
-    assert_eq!(clean.library.stats().await.unwrap().tracks, env.library.stats().await.unwrap().tracks);
+    assert_eq!(
+        clean.library.stats().await.unwrap().tracks,
+        env.library.stats().await.unwrap().tracks
+    );
     let source = env.library.source("music").await.unwrap();
-    assert!(source.cursor.is_some() && source.pending_cursor.is_none() && source.last_error.is_none());
+    assert!(
+        source.cursor.is_some() && source.pending_cursor.is_none() && source.last_error.is_none()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -282,15 +448,32 @@ async fn a_panicking_provider_fails_its_sync_and_is_disabled_alone() {
     let mut events = registry.bus().subscribe();
     let env = Env::new("flaky", &[("page_size", "2")], registry.clone()).await;
     let err = env.syncer().sync_source("music").await.unwrap_err();
-    assert!(matches!(err, SyncError::Provider { error: PluginError::Internal(_), .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            SyncError::Provider {
+                error: PluginError::Internal(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(registry.info("flaky").unwrap().failure.is_some());
-    assert!(registry.provider("flaky").is_err(), "a failed plugin is not handed out again");
-    assert!(registry.decoder("symphonia").is_ok(), "other plugins keep working");
+    assert!(
+        registry.provider("flaky").is_err(),
+        "a failed plugin is not handed out again"
+    );
+    assert!(
+        registry.decoder("symphonia").is_ok(),
+        "other plugins keep working"
+    );
 
     let mut saw = (false, false);
     while let Some(received) = events.try_recv() {
         match received {
-            Received::Event(CoreEvent::Plugin(PluginEvent::Failed { id, error })) if id == "flaky" => {
+            Received::Event(CoreEvent::Plugin(PluginEvent::Failed { id, error }))
+                if id == "flaky" =>
+            {
                 assert!(error.contains("listing exploded"));
                 saw.0 = true;
             }
@@ -311,7 +494,9 @@ async fn sync_reports_progress_and_library_changes_on_the_bus() {
     let mut added = 0;
     while let Some(Received::Event(event)) = events.try_recv() {
         match event {
-            CoreEvent::Sync(SyncEvent::Started { full, .. }) => kinds.push(if full { "started full" } else { "started" }),
+            CoreEvent::Sync(SyncEvent::Started { full, .. }) => {
+                kinds.push(if full { "started full" } else { "started" })
+            }
             CoreEvent::Sync(SyncEvent::Progress { .. }) => kinds.push("progress"),
             CoreEvent::Sync(SyncEvent::Completed { counts, .. }) => {
                 assert_eq!(counts.added, added);
@@ -323,6 +508,9 @@ async fn sync_reports_progress_and_library_changes_on_the_bus() {
     }
     assert_eq!(kinds.first(), Some(&"started full"));
     assert_eq!(kinds.last(), Some(&"completed"));
-    assert!(kinds.iter().filter(|k| **k == "progress").count() >= 3, "batches of 3 report progress: {kinds:?}");
+    assert!(
+        kinds.iter().filter(|k| **k == "progress").count() >= 3,
+        "batches of 3 report progress: {kinds:?}"
+    );
     assert!(added >= AUDIO_FILES as u64);
 }

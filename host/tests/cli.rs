@@ -1,0 +1,256 @@
+//! End-to-end tests of the `tonearm` command on temporary libraries.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use tonearm_conformance::fixtures::FixtureSet;
+
+fn tonearm(library: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tonearm"))
+        .arg("--library")
+        .arg(library)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the tonearm binary runs")
+}
+
+fn ok(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "failed: {}\nstdout: {stdout}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn fails(output: &Output) -> String {
+    assert!(
+        !output.status.success(),
+        "should have failed: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(output)).expect("valid JSON")
+}
+
+fn samples(dir: &Path) -> PathBuf {
+    let music = dir.join("music with spaces & ünïcode");
+    std::fs::create_dir_all(&music).unwrap();
+    for f in &FixtureSet::bundled().audio {
+        std::fs::write(music.join(&f.file), &f.bytes).unwrap();
+    }
+    music
+}
+
+#[test]
+fn demo_runs_on_the_embedded_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&Command::new(env!("CARGO_BIN_EXE_tonearm"))
+        .args(["demo", "--keep"])
+        .arg(dir.path())
+        .env_remove("TONEARM_LIBRARY")
+        .output()
+        .unwrap());
+    assert!(out.contains("7 added"), "{out}");
+    assert!(out.contains("× realtime"), "{out}");
+    let wav = std::fs::read(dir.path().join("decoded.wav")).unwrap();
+    assert_eq!(&wav[..4], b"RIFF");
+    assert!(wav.len() > 10_000);
+    assert!(dir.path().join("library.db").exists());
+}
+
+#[test]
+fn builtin_plugins_are_registered_through_inventory() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = json(&tonearm(
+        &dir.path().join("l.db"),
+        &["plugins", "list", "--json"],
+    ));
+    let ids: Vec<&str> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["manifest"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["local", "symphonia"]);
+    assert!(
+        plugins
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["origin"]["type"] == "builtin")
+    );
+    let inspected = json(&tonearm(
+        &dir.path().join("l.db"),
+        &["plugins", "inspect", "symphonia"],
+    ));
+    assert!(
+        inspected["manifest"]["formats"]["extensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "flac")
+    );
+    let err = fails(&tonearm(
+        &dir.path().join("l.db"),
+        &["plugins", "inspect", "nope"],
+    ));
+    assert!(err.contains("no plugin with id `nope`"), "{err}");
+}
+
+#[test]
+fn scan_list_search_stats_and_decode() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("lib/library.db");
+    let music = samples(dir.path());
+    let scanned = ok(&tonearm(&lib, &["scan", music.to_str().unwrap()]));
+    assert!(scanned.contains("7 added"), "{scanned}");
+
+    // Scanning the same folder again reuses its source and finds nothing new.
+    let again = ok(&tonearm(&lib, &["scan", music.to_str().unwrap()]));
+    assert!(
+        again.contains("0 added") && again.contains("0 removed"),
+        "{again}"
+    );
+    let sources = json(&tonearm(&lib, &["source", "list", "--json"]));
+    assert_eq!(sources.as_array().unwrap().len(), 1);
+
+    let tracks = json(&tonearm(&lib, &["library", "list", "--json"]));
+    assert_eq!(tracks.as_array().unwrap().len(), 7);
+    let found = json(&tonearm(&lib, &["library", "search", "bell", "--json"]));
+    assert_eq!(found.as_array().unwrap().len(), 2);
+    let stats = json(&tonearm(&lib, &["library", "stats", "--json"]));
+    assert_eq!(stats["tracks"], 7);
+    assert_eq!(stats["albums"], 1);
+    let table = ok(&tonearm(&lib, &["library", "list"]));
+    assert!(table.contains("Chord in C — Überstürzt"), "{table}");
+
+    let wav = dir.path().join("out.wav");
+    let decoded = ok(&tonearm(
+        &lib,
+        &["decode", "chord", "-o", wav.to_str().unwrap()],
+    ));
+    assert!(
+        decoded.contains("decoded 66150 frames") && decoded.contains("realtime"),
+        "{decoded}"
+    );
+    // 58-byte header + 66150 frames × 2 channels × 4 bytes.
+    assert_eq!(std::fs::metadata(&wav).unwrap().len(), 58 + 66150 * 8);
+    let id = tracks[0]["id"].as_i64().unwrap().to_string();
+    ok(&tonearm(
+        &lib,
+        &["decode", &id, "-o", wav.to_str().unwrap()],
+    ));
+    let by_path = music.join("03 pad.ogg");
+    let decoded = ok(&tonearm(
+        &lib,
+        &[
+            "decode",
+            by_path.to_str().unwrap(),
+            "-o",
+            wav.to_str().unwrap(),
+        ],
+    ));
+    assert!(decoded.contains("72000 frames"), "{decoded}");
+}
+
+#[test]
+fn errors_say_what_went_wrong_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("l.db");
+    let err = fails(&tonearm(&lib, &["scan", "/no/such/folder"]));
+    assert!(err.contains("cannot open /no/such/folder"), "{err}");
+    let err = fails(&tonearm(&lib, &["sync"]));
+    assert!(err.contains("tonearm scan DIR"), "{err}");
+    let err = fails(&tonearm(
+        &lib,
+        &["decode", "nothing matches this", "-o", "/tmp/x.wav"],
+    ));
+    assert!(
+        err.contains("neither a file, a track id, nor text matching"),
+        "{err}"
+    );
+    let garbage = dir.path().join("garbage.flac");
+    std::fs::write(&garbage, b"definitely not a flac file").unwrap();
+    let out = dir.path().join("never.wav");
+    let err = fails(&tonearm(
+        &lib,
+        &[
+            "decode",
+            garbage.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    ));
+    assert!(err.contains("garbage.flac"), "{err}");
+    assert!(!out.exists(), "no partial output");
+    let err = fails(&tonearm(&lib, &["source", "remove", "ghost"]));
+    assert!(err.contains("no source named `ghost`"), "{err}");
+}
+
+#[test]
+fn conformance_command_certifies_builtin_plugins() {
+    let dir = tempfile::tempdir().unwrap();
+    for id in ["symphonia", "local"] {
+        let out = ok(&tonearm(&dir.path().join("l.db"), &["conformance", id]));
+        assert!(out.contains(" 0 failed"), "{out}");
+    }
+}
+
+#[test]
+fn a_scan_killed_midway_resumes_and_ends_identical_to_a_clean_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("big");
+    // Enough files that the scan takes a while.
+    for i in 0..600 {
+        let sub = music.join(format!("album {}", i / 20));
+        std::fs::create_dir_all(&sub).unwrap();
+        for f in &FixtureSet::bundled().audio[..2] {
+            std::fs::write(sub.join(format!("{i:03} {}", f.file)), &f.bytes).unwrap();
+        }
+    }
+    let killed = dir.path().join("killed.db");
+    // Staggered so that, whatever this machine's speed, some kill lands mid-batch.
+    for delay_ms in [150, 400, 700] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tonearm"))
+            .arg("--library")
+            .arg(&killed)
+            .args(["scan", music.to_str().unwrap(), "--name", "big"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL: no cleanup runs.
+        let _ = child.wait();
+    }
+    ok(&tonearm(
+        &killed,
+        &["scan", music.to_str().unwrap(), "--name", "big"],
+    ));
+    let clean = dir.path().join("clean.db");
+    ok(&tonearm(
+        &clean,
+        &["scan", music.to_str().unwrap(), "--name", "big"],
+    ));
+    let stats = |lib: &Path| json(&tonearm(lib, &["library", "stats", "--json"]));
+    let (a, b) = (stats(&killed), stats(&clean));
+    assert_eq!(a["tracks"], 1200);
+    assert_eq!(a, b);
+    let sources = json(&tonearm(&killed, &["source", "list", "--json"]));
+    assert_eq!(
+        sources.as_array().unwrap().len(),
+        1,
+        "one source, however often it was interrupted"
+    );
+    assert!(sources[0]["pending_cursor"].is_null());
+}
