@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{AssertSqlSafe, Sqlite, Transaction};
 use tonearm_plugin_api::RemoteEntry;
 
 use super::model::{CursorUpdate, FileWrite, ScannedTrack};
@@ -41,6 +41,7 @@ pub(crate) fn display(names: &[String]) -> String {
 struct NameIds {
     artists: HashMap<String, i64>,
     genres: HashMap<String, i64>,
+    albums: HashMap<(String, String), i64>,
 }
 
 impl NameIds {
@@ -55,6 +56,44 @@ impl NameIds {
         .fetch_one(&mut **tx)
         .await?;
         self.artists.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    /// The album `title` by `artists`, created with its artist links on first sight.
+    async fn album(
+        &mut self,
+        tx: &mut Tx<'_>,
+        title: &str,
+        artists: &[String],
+        year: Option<i32>,
+    ) -> Result<i64, LibraryError> {
+        let key = (title.to_owned(), display(artists));
+        if let Some(&id) = self.albums.get(&key) {
+            return Ok(id);
+        }
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO albums (title, artist_display, year) VALUES (?, ?, ?) \
+             ON CONFLICT (title, artist_display) DO UPDATE SET year = coalesce(albums.year, excluded.year) \
+             RETURNING id",
+        )
+        .bind(title)
+        .bind(&key.1)
+        .bind(year)
+        .fetch_one(&mut **tx)
+        .await?;
+        let mut artist_ids = Vec::with_capacity(artists.len());
+        for name in artists {
+            artist_ids.push(self.artist(tx, name).await?);
+        }
+        insert_links(
+            tx,
+            "album_artists (album_id, artist_id, position)",
+            id,
+            &artist_ids,
+            true,
+        )
+        .await?;
+        self.albums.insert(key, id);
         Ok(id)
     }
 
@@ -93,7 +132,7 @@ impl Library {
                     track,
                     bytes_read,
                 } => {
-                    let file_id = upsert_file(
+                    let (file_id, fresh) = upsert_file(
                         &mut tx,
                         source_id,
                         generation,
@@ -103,7 +142,7 @@ impl Library {
                         now,
                     )
                     .await?;
-                    write_track(&mut tx, &mut names, file_id, track).await?;
+                    write_track(&mut tx, &mut names, file_id, fresh, &entry.path, track).await?;
                     outcome.files_written += 1;
                 }
                 FileWrite::Failed {
@@ -111,7 +150,7 @@ impl Library {
                     reason,
                     bytes_read,
                 } => {
-                    let file_id = upsert_file(
+                    let (file_id, fresh) = upsert_file(
                         &mut tx,
                         source_id,
                         generation,
@@ -121,10 +160,13 @@ impl Library {
                         now,
                     )
                     .await?;
-                    sqlx::query("DELETE FROM tracks WHERE file_id = ?")
-                        .bind(file_id)
-                        .execute(&mut *tx)
-                        .await?;
+                    // A file that used to be readable loses its track.
+                    if !fresh {
+                        sqlx::query("DELETE FROM tracks WHERE file_id = ?")
+                            .bind(file_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     outcome.files_written += 1;
                 }
                 FileWrite::Unchanged { entry } => {
@@ -248,6 +290,7 @@ impl Library {
     }
 }
 
+/// Writes a file row; returns its id and whether it is new (so it cannot have a track yet).
 async fn upsert_file(
     tx: &mut Tx<'_>,
     source_id: i64,
@@ -256,14 +299,11 @@ async fn upsert_file(
     error: Option<&String>,
     bytes_read: u64,
     now: i64,
-) -> Result<i64, LibraryError> {
-    let id = sqlx::query_scalar(
-        "INSERT INTO files (source_id, remote_id, path, size, modified_ms, content_hash, mime, status, error, \
-         bytes_read, scanned_at, seen_generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (source_id, remote_id) DO UPDATE SET path = excluded.path, size = excluded.size, \
-         modified_ms = excluded.modified_ms, content_hash = excluded.content_hash, mime = excluded.mime, \
-         status = excluded.status, error = excluded.error, bytes_read = excluded.bytes_read, \
-         scanned_at = excluded.scanned_at, seen_generation = excluded.seen_generation RETURNING id",
+) -> Result<(i64, bool), LibraryError> {
+    let status = if error.is_some() { "error" } else { "ok" };
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT OR IGNORE INTO files (source_id, remote_id, path, size, modified_ms, content_hash, mime, status, \
+         error, bytes_read, scanned_at, seen_generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(source_id)
     .bind(&entry.id)
@@ -272,20 +312,43 @@ async fn upsert_file(
     .bind(entry.modified_ms)
     .bind(hash_text(entry))
     .bind(&entry.mime)
-    .bind(if error.is_some() { "error" } else { "ok" })
+    .bind(status)
     .bind(error)
     .bind(size_i64(bytes_read))
     .bind(now)
     .bind(generation)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some(id) = inserted {
+        return Ok((id, true));
+    }
+    let id = sqlx::query_scalar(
+        "UPDATE files SET path = ?, size = ?, modified_ms = ?, content_hash = ?, mime = ?, status = ?, error = ?, \
+         bytes_read = ?, scanned_at = ?, seen_generation = ? WHERE source_id = ? AND remote_id = ? RETURNING id",
+    )
+    .bind(&entry.path)
+    .bind(size_i64(entry.size))
+    .bind(entry.modified_ms)
+    .bind(hash_text(entry))
+    .bind(&entry.mime)
+    .bind(status)
+    .bind(error)
+    .bind(size_i64(bytes_read))
+    .bind(now)
+    .bind(generation)
+    .bind(source_id)
+    .bind(&entry.id)
     .fetch_one(&mut **tx)
     .await?;
-    Ok(id)
+    Ok((id, false))
 }
 
 async fn write_track(
     tx: &mut Tx<'_>,
     names: &mut NameIds,
     file_id: i64,
+    fresh: bool,
+    path: &str,
     track: &ScannedTrack,
 ) -> Result<(), LibraryError> {
     let tags = &track.tags;
@@ -295,30 +358,9 @@ async fn write_track(
     } else {
         &tags.album_artists
     };
-    let album_id: Option<i64> = match &tags.album {
+    let album_id = match &tags.album {
         None => None,
-        Some(title) => {
-            let id = sqlx::query_scalar(
-                "INSERT INTO albums (title, artist_display, year) VALUES (?, ?, ?) \
-                 ON CONFLICT (title, artist_display) DO UPDATE SET year = coalesce(albums.year, excluded.year) \
-                 RETURNING id",
-            )
-            .bind(title)
-            .bind(display(album_artists))
-            .bind(tags.year)
-            .fetch_one(&mut **tx)
-            .await?;
-            for (position, name) in album_artists.iter().enumerate() {
-                let artist = names.artist(tx, name).await?;
-                sqlx::query("INSERT OR IGNORE INTO album_artists (album_id, artist_id, position) VALUES (?, ?, ?)")
-                    .bind(id)
-                    .bind(artist)
-                    .bind(position as i64)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            Some(id)
-        }
+        Some(title) => Some(names.album(tx, title, album_artists, tags.year).await?),
     };
     let artwork_id: Option<i64> = match &track.artwork {
         None => None,
@@ -336,80 +378,129 @@ async fn write_track(
     };
     let audio = &track.audio;
     let gain = &track.gain;
-    let track_id: i64 = sqlx::query_scalar(
-        "INSERT INTO tracks (file_id, title, artist_display, album_id, track_number, track_total, disc_number, \
-         disc_total, year, duration_ms, sample_rate, channels, bit_depth, bitrate_kbps, file_type, \
-         replaygain_track_gain, replaygain_track_peak, replaygain_album_gain, replaygain_album_peak, \
-         r128_track_gain, r128_album_gain, artwork_id, musicbrainz_recording_id, musicbrainz_release_id, isrc) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (file_id) DO UPDATE SET title = excluded.title, artist_display = excluded.artist_display, \
-         album_id = excluded.album_id, track_number = excluded.track_number, track_total = excluded.track_total, \
-         disc_number = excluded.disc_number, disc_total = excluded.disc_total, year = excluded.year, \
-         duration_ms = excluded.duration_ms, sample_rate = excluded.sample_rate, channels = excluded.channels, \
-         bit_depth = excluded.bit_depth, bitrate_kbps = excluded.bitrate_kbps, file_type = excluded.file_type, \
-         replaygain_track_gain = excluded.replaygain_track_gain, replaygain_track_peak = excluded.replaygain_track_peak, \
-         replaygain_album_gain = excluded.replaygain_album_gain, replaygain_album_peak = excluded.replaygain_album_peak, \
-         r128_track_gain = excluded.r128_track_gain, r128_album_gain = excluded.r128_album_gain, \
-         artwork_id = excluded.artwork_id, musicbrainz_recording_id = excluded.musicbrainz_recording_id, \
-         musicbrainz_release_id = excluded.musicbrainz_release_id, isrc = excluded.isrc RETURNING id",
+    let track_id: i64 = sqlx::query_scalar(TRACK_UPSERT)
+        .bind(file_id)
+        .bind(&tags.title)
+        .bind(display(&tags.artists))
+        .bind(album_id)
+        .bind(tags.track_number)
+        .bind(tags.track_total)
+        .bind(tags.disc_number)
+        .bind(tags.disc_total)
+        .bind(tags.year)
+        .bind(audio.duration_ms.map(size_i64))
+        .bind(audio.sample_rate)
+        .bind(audio.channels)
+        .bind(audio.bit_depth)
+        .bind(audio.bitrate_kbps)
+        .bind(&audio.file_type)
+        .bind(gain.track_gain)
+        .bind(gain.track_peak)
+        .bind(gain.album_gain)
+        .bind(gain.album_peak)
+        .bind(gain.r128_track_gain)
+        .bind(gain.r128_album_gain)
+        .bind(artwork_id)
+        .bind(&tags.musicbrainz_recording_id)
+        .bind(&tags.musicbrainz_release_id)
+        .bind(&tags.isrc)
+        .fetch_one(&mut **tx)
+        .await?;
+
+    // A new file cannot have relations or a search row yet; skip the deletes.
+    if !fresh {
+        for sql in [
+            "DELETE FROM track_artists WHERE track_id = ?",
+            "DELETE FROM track_genres WHERE track_id = ?",
+            "DELETE FROM tracks_fts WHERE rowid = ?",
+        ] {
+            sqlx::query(sql).bind(track_id).execute(&mut **tx).await?;
+        }
+    }
+    let mut artist_ids = Vec::with_capacity(tags.artists.len());
+    for name in &tags.artists {
+        artist_ids.push(names.artist(tx, name).await?);
+    }
+    insert_links(
+        tx,
+        "track_artists (track_id, artist_id, position)",
+        track_id,
+        &artist_ids,
+        true,
     )
-    .bind(file_id)
-    .bind(&tags.title)
-    .bind(display(&tags.artists))
-    .bind(album_id)
-    .bind(tags.track_number)
-    .bind(tags.track_total)
-    .bind(tags.disc_number)
-    .bind(tags.disc_total)
-    .bind(tags.year)
-    .bind(audio.duration_ms.map(size_i64))
-    .bind(audio.sample_rate)
-    .bind(audio.channels)
-    .bind(audio.bit_depth)
-    .bind(audio.bitrate_kbps)
-    .bind(&audio.file_type)
-    .bind(gain.track_gain)
-    .bind(gain.track_peak)
-    .bind(gain.album_gain)
-    .bind(gain.album_peak)
-    .bind(gain.r128_track_gain)
-    .bind(gain.r128_album_gain)
-    .bind(artwork_id)
-    .bind(&tags.musicbrainz_recording_id)
-    .bind(&tags.musicbrainz_release_id)
-    .bind(&tags.isrc)
-    .fetch_one(&mut **tx)
+    .await?;
+    let mut genre_ids = Vec::with_capacity(tags.genres.len());
+    for name in &tags.genres {
+        genre_ids.push(names.genre(tx, name).await?);
+    }
+    insert_links(
+        tx,
+        "track_genres (track_id, genre_id)",
+        track_id,
+        &genre_ids,
+        false,
+    )
     .await?;
 
-    sqlx::query("DELETE FROM track_artists WHERE track_id = ?")
-        .bind(track_id)
-        .execute(&mut **tx)
-        .await?;
-    for (position, name) in tags.artists.iter().enumerate() {
-        let artist = names.artist(tx, name).await?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO track_artists (track_id, artist_id, position) VALUES (?, ?, ?)",
-        )
-        .bind(track_id)
-        .bind(artist)
-        .bind(position as i64)
-        .execute(&mut **tx)
-        .await?;
-    }
-    sqlx::query("DELETE FROM track_genres WHERE track_id = ?")
-        .bind(track_id)
-        .execute(&mut **tx)
-        .await?;
-    for name in &tags.genres {
-        let genre = names.genre(tx, name).await?;
-        sqlx::query("INSERT OR IGNORE INTO track_genres (track_id, genre_id) VALUES (?, ?)")
-            .bind(track_id)
-            .bind(genre)
-            .execute(&mut **tx)
-            .await?;
-    }
-    reindex_track(tx, track_id).await
+    sqlx::query(
+        "INSERT INTO tracks_fts (rowid, title, artists, album, album_artists, genres, path) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(track_id)
+    .bind(tags.title.as_deref().unwrap_or_default())
+    .bind(display(&tags.artists))
+    .bind(tags.album.as_deref().unwrap_or_default())
+    .bind(if tags.album.is_some() { display(album_artists) } else { String::new() })
+    .bind(tags.genres.join(" "))
+    .bind(path)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
+
+/// Links `owner` to `ids` in one statement (`table` names the table and its columns; with
+/// `positions`, each link also records its index).
+async fn insert_links(
+    tx: &mut Tx<'_>,
+    table: &'static str,
+    owner: i64,
+    ids: &[i64],
+    positions: bool,
+) -> Result<(), LibraryError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let row = if positions { "(?, ?, ?)" } else { "(?, ?)" };
+    // Assembled from a constant table name and placeholders only.
+    let sql = format!(
+        "INSERT OR IGNORE INTO {table} VALUES {}",
+        vec![row; ids.len()].join(", ")
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for (position, id) in ids.iter().enumerate() {
+        query = query.bind(owner).bind(id);
+        if positions {
+            query = query.bind(position as i64);
+        }
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+const TRACK_UPSERT: &str = "INSERT INTO tracks (file_id, title, artist_display, album_id, track_number, \
+    track_total, disc_number, disc_total, year, duration_ms, sample_rate, channels, bit_depth, bitrate_kbps, \
+    file_type, replaygain_track_gain, replaygain_track_peak, replaygain_album_gain, replaygain_album_peak, \
+    r128_track_gain, r128_album_gain, artwork_id, musicbrainz_recording_id, musicbrainz_release_id, isrc) \
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+    ON CONFLICT (file_id) DO UPDATE SET title = excluded.title, artist_display = excluded.artist_display, \
+    album_id = excluded.album_id, track_number = excluded.track_number, track_total = excluded.track_total, \
+    disc_number = excluded.disc_number, disc_total = excluded.disc_total, year = excluded.year, \
+    duration_ms = excluded.duration_ms, sample_rate = excluded.sample_rate, channels = excluded.channels, \
+    bit_depth = excluded.bit_depth, bitrate_kbps = excluded.bitrate_kbps, file_type = excluded.file_type, \
+    replaygain_track_gain = excluded.replaygain_track_gain, replaygain_track_peak = excluded.replaygain_track_peak, \
+    replaygain_album_gain = excluded.replaygain_album_gain, replaygain_album_peak = excluded.replaygain_album_peak, \
+    r128_track_gain = excluded.r128_track_gain, r128_album_gain = excluded.r128_album_gain, \
+    artwork_id = excluded.artwork_id, musicbrainz_recording_id = excluded.musicbrainz_recording_id, \
+    musicbrainz_release_id = excluded.musicbrainz_release_id, isrc = excluded.isrc RETURNING id";
 
 /// Rebuilds the search row of the track of `file_id`, if it has one.
 async fn reindex_file(tx: &mut Tx<'_>, file_id: i64) -> Result<(), LibraryError> {

@@ -1,0 +1,134 @@
+//! Decode speed through the host-loaded Symphonia plugin versus calling Symphonia directly.
+//!
+//! ```sh
+//! cargo bench -p tonearm-e2e --bench decode
+//! ```
+//!
+//! Both sides decode the same fixture from memory to interleaved `f32`, in alternating
+//! rounds so that machine noise hits both alike; the figure is the ratio of medians.
+
+#![allow(clippy::unwrap_used)] // A benchmark fails loudly.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use symphonia::core::codecs::audio::AudioDecoderOptions;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
+use symphonia::core::meta::MetadataOptions;
+use tonearm_conformance::fixtures::FixtureSet;
+use tonearm_host::loader::load_builtin;
+use tonearm_host::{EventBus, Registry};
+use tonearm_plugin_api::{Decoder, MemoryByteSource, ProbeHint};
+
+fn direct(bytes: &Arc<[u8]>, ext: &str) -> u64 {
+    let mss = MediaSourceStream::new(
+        Box::new(std::io::Cursor::new(bytes.to_vec())),
+        MediaSourceStreamOptions::default(),
+    );
+    let mut hint = Hint::new();
+    hint.with_extension(ext);
+    let mut format = symphonia::default::get_probe()
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .unwrap();
+    let track = format.default_track(TrackType::Audio).unwrap();
+    let id = track.id;
+    let params = track
+        .codec_params
+        .as_ref()
+        .unwrap()
+        .audio()
+        .unwrap()
+        .clone();
+    let mut decoder = symphonia::default::get_codecs()
+        .make_audio_decoder(&params, &AudioDecoderOptions::default())
+        .unwrap();
+    let mut out: Vec<f32> = Vec::new();
+    let mut frames = 0;
+    while let Some(packet) = format.next_packet().unwrap() {
+        if packet.track_id != id {
+            continue;
+        }
+        let buf = decoder.decode(&packet).unwrap();
+        buf.copy_to_vec_interleaved(&mut out);
+        frames += buf.frames() as u64;
+    }
+    frames
+}
+
+fn plugin(decoder: &dyn Decoder, bytes: &Arc<[u8]>, ext: &str) -> u64 {
+    let hint = ProbeHint {
+        extension: Some(ext.into()),
+        mime: None,
+    };
+    let mut session = decoder
+        .open(Arc::new(MemoryByteSource(bytes.clone())), &hint)
+        .unwrap();
+    let mut out = Vec::new();
+    let mut frames = 0;
+    loop {
+        let n = session.read(&mut out).unwrap();
+        if n == 0 {
+            return frames;
+        }
+        frames += n as u64;
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let rounds = if smoke { 3 } else { 41 };
+    let per_round = if smoke { 1 } else { 40 };
+    let registry = Registry::new(EventBus::default());
+    registry
+        .register(load_builtin(&tonearm_plugin_symphonia::DESCRIPTOR).unwrap())
+        .unwrap();
+    let decoder = registry.decoder("symphonia").unwrap();
+    let set = FixtureSet::bundled();
+
+    println!("decode benchmark: {rounds} alternating rounds of {per_round} decodes each");
+    println!("| input | direct Symphonia | through the plugin | plugin / direct | target |");
+    println!("| --- | --- | --- | --- | --- |");
+    for file in ["01 chord.flac", "02 pluck.mp3"] {
+        let fixture = set.audio(file).unwrap();
+        let ext = fixture.extension();
+        let bytes = fixture.bytes.clone();
+        assert_eq!(
+            direct(&bytes, &ext),
+            plugin(decoder.as_ref(), &bytes, &ext),
+            "both decode the same frames"
+        );
+        let (mut d, mut p) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let t = Instant::now();
+            for _ in 0..per_round {
+                std::hint::black_box(direct(&bytes, &ext));
+            }
+            d.push(t.elapsed());
+            let t = Instant::now();
+            for _ in 0..per_round {
+                std::hint::black_box(plugin(decoder.as_ref(), &bytes, &ext));
+            }
+            p.push(t.elapsed());
+        }
+        let (d, p) = (median(d), median(p));
+        let audio_s = fixture.frames as f64 / f64::from(fixture.sample_rate) * per_round as f64;
+        println!(
+            "| {ext} | {:.0}× realtime | {:.0}× realtime | {:.3} | ≤ 1.03 |",
+            audio_s / d.as_secs_f64(),
+            audio_s / p.as_secs_f64(),
+            p.as_secs_f64() / d.as_secs_f64()
+        );
+    }
+}
