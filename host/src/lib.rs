@@ -5,6 +5,7 @@
 //! loader knows how a plugin was loaded.
 
 pub mod capabilities;
+pub mod config;
 pub mod conformance;
 pub mod events;
 pub mod library;

@@ -198,6 +198,47 @@ fn errors_say_what_went_wrong_and_what_to_do() {
 }
 
 #[test]
+fn the_config_file_is_applied_and_its_mistakes_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("l.db");
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"preferred_decoders": {"flac": "symphonia", "xyz": "nope"}}"#,
+    )
+    .unwrap();
+    let out = tonearm(
+        &lib,
+        &["--config", config.to_str().unwrap(), "plugins", "list"],
+    );
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`nope` (for .xyz) is not a loaded decoder"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("symphonia"),
+        "a valid preference is silent: {stderr}"
+    );
+
+    std::fs::write(&config, "{ not json").unwrap();
+    let err = fails(&tonearm(
+        &lib,
+        &["--config", config.to_str().unwrap(), "plugins", "list"],
+    ));
+    assert!(
+        err.contains("is not valid") && err.contains("config.json"),
+        "{err}"
+    );
+    let err = fails(&tonearm(
+        &lib,
+        &["--config", "/no/such/config.json", "plugins", "list"],
+    ));
+    assert!(err.contains("cannot read the config file"), "{err}");
+}
+
+#[test]
 fn conformance_command_certifies_builtin_plugins() {
     let dir = tempfile::tempdir().unwrap();
     for id in ["symphonia", "local"] {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
+use tonearm_host::config::Config;
 use tonearm_host::{EventBus, Library, Registry};
 
 /// Tonearm: a music library core with plugins for storage, decoding and metadata.
@@ -18,6 +19,9 @@ pub struct Cli {
     /// The library file [default: the XDG data dir's tonearm/library.db].
     #[arg(long, global = true, env = "TONEARM_LIBRARY", value_name = "PATH")]
     library: Option<PathBuf>,
+    /// The config file [default: the XDG config dir's tonearm/config.json].
+    #[arg(long, global = true, env = "TONEARM_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -220,6 +224,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let (registry, errors) = Registry::with_builtins(EventBus::default());
     for error in errors {
         eprintln!("warning: a builtin plugin failed to load: {error}");
+    }
+    let config = match &cli.config {
+        Some(path) => Config::load(path, true)?,
+        None => match directories::ProjectDirs::from("", "", "tonearm") {
+            Some(dirs) => Config::load(&dirs.config_dir().join("config.json"), false)?,
+            None => Config::default(),
+        },
+    };
+    for warning in config.apply(&registry) {
+        eprintln!("warning: {warning}");
     }
     let ctx = Context {
         registry: Arc::new(registry),

@@ -106,3 +106,212 @@ pub(crate) fn now_ms() -> i64 {
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use tonearm_plugin_api::{RemoteEntry, TrackTags};
+
+    use super::*;
+
+    fn entry(id: &str, size: u64) -> RemoteEntry {
+        RemoteEntry {
+            id: id.into(),
+            path: id.into(),
+            size,
+            modified_ms: Some(1),
+            content_hash: None,
+            mime: None,
+        }
+    }
+
+    fn track(title: &str, artists: &[&str], album: &str) -> FileWrite {
+        let tags = TrackTags {
+            title: Some(title.into()),
+            artists: artists.iter().map(|a| a.to_string()).collect(),
+            album: Some(album.into()),
+            genres: vec!["Jazz".into()],
+            ..TrackTags::default()
+        };
+        FileWrite::Scanned {
+            entry: entry(&format!("{title}.flac"), 10),
+            track: Box::new(ScannedTrack {
+                tags,
+                ..ScannedTrack::default()
+            }),
+            bytes_read: 10,
+        }
+    }
+
+    async fn library() -> (tempfile::TempDir, Library, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let library = Library::open(&dir.path().join("nested/dir/library.db"))
+            .await
+            .unwrap();
+        let source = library
+            .add_source("s", "local", &Default::default())
+            .await
+            .unwrap();
+        (dir, library, source.id)
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_data_and_sources_are_unique() {
+        let (dir, library, id) = library().await;
+        library
+            .apply_batch(id, 0, &[track("One", &["A"], "X")], &CursorUpdate::None)
+            .await
+            .unwrap();
+        library.close().await;
+        let again = Library::open(&dir.path().join("nested/dir/library.db"))
+            .await
+            .unwrap();
+        assert_eq!(again.stats().await.unwrap().tracks, 1);
+        assert!(matches!(
+            again.add_source("s", "local", &Default::default()).await,
+            Err(LibraryError::SourceExists(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn playlists_keep_order_and_lose_removed_tracks() {
+        let (_dir, library, id) = library().await;
+        let writes = [
+            track("One", &["A"], "X"),
+            track("Two", &["B"], "X"),
+            track("Three", &["A", "B"], "Y"),
+        ];
+        library
+            .apply_batch(id, 0, &writes, &CursorUpdate::None)
+            .await
+            .unwrap();
+        let ids: Vec<i64> = library
+            .tracks(10, 0)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.id)
+            .collect();
+        let playlist = library.create_playlist("mix").await.unwrap();
+        for id in [ids[2], ids[0], ids[2]] {
+            library.append_to_playlist(playlist, id).await.unwrap();
+        }
+        let listed: Vec<i64> = library
+            .playlist_tracks(playlist)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(listed, [ids[2], ids[0], ids[2]]);
+
+        let removed = library
+            .tracks(10, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t.id == ids[2])
+            .unwrap();
+        let remote = removed.path.clone();
+        library
+            .apply_batch(
+                id,
+                0,
+                &[FileWrite::Removed { remote_id: remote }],
+                &CursorUpdate::None,
+            )
+            .await
+            .unwrap();
+        let listed: Vec<i64> = library
+            .playlist_tracks(playlist)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(listed, [ids[0]]);
+    }
+
+    #[tokio::test]
+    async fn removing_a_source_removes_its_tracks_state_and_orphans() {
+        let (_dir, library, id) = library().await;
+        let writes = [track("One", &["A"], "X"), track("Two", &["B"], "Y")];
+        library
+            .apply_batch(id, 0, &writes, &CursorUpdate::Cursor("c1".into()))
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO plugin_state (source_id, key, value) VALUES (?, 'k', x'00')")
+            .bind(id)
+            .execute(library.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            library.source("s").await.unwrap().cursor.as_deref(),
+            Some("c1")
+        );
+        let stats = library.stats().await.unwrap();
+        assert_eq!(
+            (stats.tracks, stats.albums, stats.artists, stats.genres),
+            (2, 2, 2, 1)
+        );
+
+        library.remove_source("s").await.unwrap();
+        assert_eq!(library.stats().await.unwrap(), LibraryStats::default());
+        let state: i64 = sqlx::query_scalar("SELECT count(*) FROM plugin_state")
+            .fetch_one(library.pool())
+            .await
+            .unwrap();
+        let fts: i64 = sqlx::query_scalar("SELECT count(*) FROM tracks_fts")
+            .fetch_one(library.pool())
+            .await
+            .unwrap();
+        assert_eq!((state, fts), (0, 0));
+        assert!(matches!(
+            library.remove_source("s").await,
+            Err(LibraryError::NoSuchSource(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn rescanning_a_file_replaces_its_tags_and_links() {
+        let (_dir, library, id) = library().await;
+        let first = track("One", &["Alpha", "Beta"], "X");
+        library
+            .apply_batch(id, 0, &[first], &CursorUpdate::None)
+            .await
+            .unwrap();
+        let FileWrite::Scanned {
+            entry,
+            mut track,
+            bytes_read,
+        } = track("One", &["Gamma"], "Z")
+        else {
+            unreachable!()
+        };
+        track.tags.title = Some("Uno".into());
+        let again = FileWrite::Scanned {
+            entry,
+            track,
+            bytes_read,
+        };
+        library
+            .apply_batch(id, 0, &[again], &CursorUpdate::None)
+            .await
+            .unwrap();
+        library.remove_orphans_now().await.unwrap();
+        let tracks = library.tracks(10, 0).await.unwrap();
+        assert_eq!(tracks.len(), 1);
+        assert_eq!(tracks[0].title.as_deref(), Some("Uno"));
+        assert_eq!(tracks[0].artists, "Gamma");
+        assert!(
+            library.search("beta", 10).await.unwrap().is_empty(),
+            "the old search row is gone"
+        );
+        assert_eq!(library.search("uno gamma", 10).await.unwrap().len(), 1);
+        let stats = library.stats().await.unwrap();
+        assert_eq!(
+            (stats.artists, stats.albums),
+            (1, 1),
+            "old artists and album are orphans, removed"
+        );
+    }
+}

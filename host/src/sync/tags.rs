@@ -4,11 +4,17 @@
 use std::sync::Arc;
 
 use lofty::config::{ParseOptions, ParsingMode};
+use lofty::error::FileParseError;
 use lofty::file::FileType;
+use lofty::file::{AudioFile, TaggedFile};
+use lofty::flac::FlacFile;
+use lofty::ogg::tag::VorbisComments;
+use lofty::ogg::{OpusFile, VorbisFile};
 use lofty::prelude::*;
 use lofty::probe::Probe;
 use lofty::tag::{ItemKey, Tag};
 use sha2::{Digest, Sha256};
+use std::io::Seek;
 use tonearm_plugin_api::{ByteSourceReader, RemoteEntry, StorageProvider, TrackTags};
 
 use crate::capabilities::ProviderByteSource;
@@ -86,8 +92,7 @@ fn parse(source: Arc<ProviderByteSource>, entry: &RemoteEntry) -> Result<Scanned
         }
     }
     let file_type = probe.file_type().ok_or("not a recognised audio format")?;
-    let tagged = probe
-        .read()
+    let (tagged, r128) = read_tagged(probe, file_type, options)
         .map_err(|e| format!("cannot parse {file_type:?} file: {e}"))?;
     let props = tagged.properties();
     let audio = AudioProperties {
@@ -101,6 +106,7 @@ fn parse(source: Arc<ProviderByteSource>, entry: &RemoteEntry) -> Result<Scanned
     };
     let mut track = ScannedTrack {
         audio,
+        gain: r128,
         ..ScannedTrack::default()
     };
     // Files often carry several tags (RIFF INFO and ID3 in a WAV, ID3v2 and ID3v1 in an
@@ -124,6 +130,54 @@ fn parse(source: Arc<ProviderByteSource>, entry: &RemoteEntry) -> Result<Scanned
         track.tags.title = Some(stem.to_owned());
     }
     Ok(track)
+}
+
+/// Reads the file; for Vorbis-comment formats through the concrete type, because lofty's
+/// generic tag drops the R128 gain keys Opus files carry.
+fn read_tagged(
+    probe: Probe<ByteSourceReader>,
+    file_type: FileType,
+    options: ParseOptions,
+) -> Result<(TaggedFile, ReplayGain), String> {
+    fn r128(comments: Option<&VorbisComments>) -> ReplayGain {
+        let gain = |key| {
+            comments
+                .and_then(|c| c.get(key))
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        };
+        ReplayGain {
+            r128_track_gain: gain("R128_TRACK_GAIN"),
+            r128_album_gain: gain("R128_ALBUM_GAIN"),
+            ..ReplayGain::default()
+        }
+    }
+    let text = |e: FileParseError| e.to_string();
+    let mut reader = probe.into_inner();
+    reader.rewind().map_err(|e| e.to_string())?;
+    Ok(match file_type {
+        FileType::Opus => {
+            let file = OpusFile::read_from(&mut reader, options).map_err(text)?;
+            let gain = r128(Some(file.vorbis_comments()));
+            (file.into(), gain)
+        }
+        FileType::Vorbis => {
+            let file = VorbisFile::read_from(&mut reader, options).map_err(text)?;
+            let gain = r128(Some(file.vorbis_comments()));
+            (file.into(), gain)
+        }
+        FileType::Flac => {
+            let file = FlacFile::read_from(&mut reader, options).map_err(text)?;
+            let gain = r128(file.vorbis_comments());
+            (file.into(), gain)
+        }
+        other => {
+            let file = Probe::with_file_type(reader, other)
+                .options(options)
+                .read()
+                .map_err(text)?;
+            (file, ReplayGain::default())
+        }
+    })
 }
 
 fn text(tag: &Tag, key: ItemKey) -> Option<String> {
@@ -253,7 +307,7 @@ fn gain_of(tag: &Tag) -> ReplayGain {
         track_peak: number(tag, ItemKey::ReplayGainTrackPeak),
         album_gain: number(tag, ItemKey::ReplayGainAlbumGain),
         album_peak: number(tag, ItemKey::ReplayGainAlbumPeak),
-        // lofty's generic tag does not carry Opus R128 keys; see docs/architecture.md.
+        // Read from the Vorbis comments directly (`read_tagged`).
         r128_track_gain: None,
         r128_album_gain: None,
     }
@@ -277,4 +331,121 @@ fn artwork_of(tag: &Tag) -> Option<ArtworkRef> {
         mime: front.mime_type().map(|m| m.as_str().to_owned()),
         byte_len: data.len() as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use lofty::config::WriteOptions;
+    use tonearm_conformance::fixtures::FixtureSet;
+    use tonearm_plugin_api::{ByteRange, ChangePage, ListPage, PluginResult};
+
+    use super::*;
+
+    /// Serves one file from memory and counts the bytes it hands out.
+    struct OneFile(Vec<u8>, AtomicU64);
+
+    impl StorageProvider for OneFile {
+        fn change_cursor(&self) -> PluginResult<String> {
+            Ok(String::new())
+        }
+        fn list(&self, _: Option<&str>) -> PluginResult<ListPage> {
+            Ok(ListPage::default())
+        }
+        fn changes(&self, _: &str) -> PluginResult<ChangePage> {
+            Ok(ChangePage::default())
+        }
+        fn read_range(&self, _: &str, range: ByteRange) -> PluginResult<Vec<u8>> {
+            let ByteRange::Span { offset, len } = range else {
+                unreachable!("the tag reader reads spans")
+            };
+            let start = (offset as usize).min(self.0.len());
+            let end = (start + len as usize).min(self.0.len());
+            self.1.fetch_add((end - start) as u64, Ordering::Relaxed);
+            Ok(self.0[start..end].to_vec())
+        }
+    }
+
+    fn read_bytes(name: &str, bytes: Vec<u8>) -> (TagRead, u64) {
+        let entry = RemoteEntry {
+            id: name.into(),
+            path: name.into(),
+            size: bytes.len() as u64,
+            modified_ms: None,
+            content_hash: None,
+            mime: None,
+        };
+        let provider = Arc::new(OneFile(bytes, AtomicU64::new(0)));
+        let read = read(provider.clone(), &entry, ReadLimits::default());
+        let served = provider.1.load(Ordering::Relaxed);
+        (read, served)
+    }
+
+    #[test]
+    fn r128_gains_are_read_from_vorbis_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gain.flac");
+        let set = FixtureSet::bundled();
+        std::fs::write(&path, &set.audio("01 chord.flac").unwrap().bytes).unwrap();
+        let mut file = FlacFile::read_from(
+            &mut std::fs::File::open(&path).unwrap(),
+            ParseOptions::new(),
+        )
+        .unwrap();
+        let comments = file.vorbis_comments_mut().unwrap();
+        comments.push("R128_TRACK_GAIN".into(), "-512".into());
+        comments.push("R128_ALBUM_GAIN".into(), "256".into());
+        file.save_to_path(&path, WriteOptions::default()).unwrap();
+
+        let (read, _) = read_bytes("gain.flac", std::fs::read(&path).unwrap());
+        let track = read.result.unwrap();
+        assert_eq!(track.gain.r128_track_gain, Some(-512));
+        assert_eq!(track.gain.r128_album_gain, Some(256));
+        assert_eq!(
+            track.gain.track_gain,
+            Some(-6.5),
+            "ReplayGain is still read"
+        );
+        assert_eq!(track.tags.artists, ["Ånström Quartet", "Zoë Keating"]);
+    }
+
+    #[test]
+    fn a_large_file_is_read_at_its_head_and_tail_only() {
+        let set = FixtureSet::bundled();
+        let mut bytes = set.audio("02 pluck.mp3").unwrap().bytes.to_vec();
+        bytes.resize(20 * 1024 * 1024, 0);
+        let (read, served) = read_bytes("big.mp3", bytes);
+        let track = read.result.unwrap();
+        assert_eq!(track.tags.title.as_deref(), Some("Pluck “quoted” #2"));
+        assert_eq!(read.bytes_read, served);
+        assert!(served <= 256 * 1024, "read {served} bytes of a 20 MiB file");
+    }
+
+    #[test]
+    fn unreadable_files_say_why() {
+        let (read, _) = read_bytes("x.flac", b"not a flac file at all, just text".to_vec());
+        assert!(read.result.unwrap_err().contains("cannot parse"));
+        let (read, _) = read_bytes("empty.mp3", Vec::new());
+        assert_eq!(read.result.unwrap_err(), "the file is empty");
+        let (read, _) = read_bytes("data.bin", vec![7; 1000]);
+        assert!(read.result.is_err());
+    }
+
+    #[test]
+    fn untagged_files_are_titled_after_their_name() {
+        let set = FixtureSet::bundled();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bare.flac");
+        std::fs::write(&path, &set.audio("01 chord.flac").unwrap().bytes).unwrap();
+        let mut file = FlacFile::read_from(
+            &mut std::fs::File::open(&path).unwrap(),
+            ParseOptions::new(),
+        )
+        .unwrap();
+        file.remove_vorbis_comments();
+        file.save_to_path(&path, WriteOptions::default()).unwrap();
+        let (read, _) = read_bytes("Some Folder/My Song.flac", std::fs::read(&path).unwrap());
+        assert_eq!(read.result.unwrap().tags.title.as_deref(), Some("My Song"));
+    }
 }

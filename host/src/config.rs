@@ -1,0 +1,172 @@
+//! User settings: `$XDG_CONFIG_HOME/tonearm/config.json`, or a file named with `--config`.
+//!
+//! ```json
+//! { "preferred_decoders": { "flac": "symphonia", "mp3": "my-mp3-decoder" } }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::registry::Registry;
+
+/// Why the settings could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("the config file {path} is not valid: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        source: serde_json::Error,
+    },
+}
+
+/// User settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// File extension → the decoder that wins for it whenever it can decode the file.
+    #[serde(default)]
+    pub preferred_decoders: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// Reads `path`. A missing file is an error only when `required` (it was named
+    /// explicitly); otherwise it means the defaults.
+    pub fn load(path: &Path, required: bool) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(Self::default());
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        serde_json::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Applies the settings to `registry`; returns warnings about settings that name
+    /// plugins that are not loaded.
+    pub fn apply(&self, registry: &Registry) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for (extension, decoder) in &self.preferred_decoders {
+            if registry.decoder(decoder).is_err() {
+                warnings.push(format!(
+                    "preferred_decoders: `{decoder}` (for .{extension}) is not a loaded decoder; ignoring it"
+                ));
+                continue;
+            }
+            registry.prefer_decoder(extension, decoder);
+        }
+        warnings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tonearm_plugin_api::{
+        ByteSource, DecodeSession, Decoder, PluginError, PluginKind, PluginManifest, PluginResult,
+        ProbeHint, crate_version,
+    };
+
+    use super::*;
+    use crate::events::EventBus;
+    use crate::loader::{LoadedPlugin, Origin, PluginHandle};
+
+    struct Scores(u8);
+
+    impl Decoder for Scores {
+        fn probe(&self, _: &[u8], _: &ProbeHint) -> u8 {
+            self.0
+        }
+        fn open(
+            &self,
+            _: Arc<dyn ByteSource>,
+            _: &ProbeHint,
+        ) -> PluginResult<Box<dyn DecodeSession>> {
+            Err(PluginError::Unsupported("test".into()))
+        }
+    }
+
+    fn registry() -> Registry {
+        let registry = Registry::new(EventBus::default());
+        for (id, score) in [("strong", 90), ("weak", 40)] {
+            let manifest = PluginManifest::new(id, id, crate_version!(), PluginKind::Decoder);
+            let handle = PluginHandle::Decoder(Arc::new(Scores(score)));
+            registry
+                .register(LoadedPlugin {
+                    manifest,
+                    origin: Origin::Builtin,
+                    handle,
+                })
+                .unwrap();
+        }
+        registry
+    }
+
+    #[test]
+    fn a_preference_overrides_the_probe_score() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(
+            &path,
+            r#"{"preferred_decoders": {"flac": "weak", "mp3": "missing"}}"#,
+        )
+        .unwrap();
+        let registry = registry();
+        let hint = |e: &str| ProbeHint {
+            extension: Some(e.into()),
+            mime: None,
+        };
+        assert_eq!(
+            registry.pick_decoder(b"", &hint("flac"), "x").unwrap().id,
+            "strong"
+        );
+        let warnings = Config::load(&path, true).unwrap().apply(&registry);
+        assert_eq!(
+            registry.pick_decoder(b"", &hint("flac"), "x").unwrap().id,
+            "weak"
+        );
+        assert_eq!(
+            registry.pick_decoder(b"", &hint("ogg"), "x").unwrap().id,
+            "strong"
+        );
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].contains("`missing`"), "{warnings:?}");
+    }
+
+    #[test]
+    fn missing_and_malformed_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("none.json");
+        assert_eq!(Config::load(&missing, false).unwrap(), Config::default());
+        assert!(matches!(
+            Config::load(&missing, true),
+            Err(ConfigError::Read { .. })
+        ));
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, r#"{"prefered_decoders": {}}"#).unwrap();
+        let err = Config::load(&bad, true).unwrap_err().to_string();
+        assert!(err.contains("prefered_decoders"), "a typo is named: {err}");
+    }
+}
