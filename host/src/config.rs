@@ -82,45 +82,20 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use tonearm_plugin_api::{
-        ByteSource, DecodeSession, Decoder, PluginError, PluginKind, PluginManifest, PluginResult,
-        ProbeHint, crate_version,
-    };
+    use tonearm_plugin_api::ProbeHint;
 
     use super::*;
     use crate::events::EventBus;
-    use crate::loader::{LoadedPlugin, Origin, PluginHandle};
-
-    struct Scores(u8);
-
-    impl Decoder for Scores {
-        fn probe(&self, _: &[u8], _: &ProbeHint) -> u8 {
-            self.0
-        }
-        fn open(
-            &self,
-            _: Arc<dyn ByteSource>,
-            _: &ProbeHint,
-        ) -> PluginResult<Box<dyn DecodeSession>> {
-            Err(PluginError::Unsupported("test".into()))
-        }
-    }
+    use crate::test_support::fixed_score_decoder;
 
     fn registry() -> Registry {
         let registry = Registry::new(EventBus::default());
-        for (id, score) in [("strong", 90), ("weak", 40)] {
-            let manifest = PluginManifest::new(id, id, crate_version!(), PluginKind::Decoder);
-            let handle = PluginHandle::Decoder(Arc::new(Scores(score)));
-            registry
-                .register(LoadedPlugin {
-                    manifest,
-                    origin: Origin::Builtin,
-                    handle,
-                })
-                .unwrap();
-        }
+        registry
+            .register(fixed_score_decoder("strong", 90, 0))
+            .unwrap();
+        registry
+            .register(fixed_score_decoder("weak", 40, 0))
+            .unwrap();
         registry
     }
 

@@ -14,6 +14,9 @@ pub mod playback;
 pub mod registry;
 pub mod sync;
 
+#[cfg(test)]
+mod test_support;
+
 pub use events::{CoreEvent, EventBus, Received, Subscription};
 pub use library::Library;
 pub use registry::Registry;

@@ -325,33 +325,7 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tonearm_plugin_api::{ByteSource, DecodeSession, PluginResult, crate_version};
-
-    struct Fixed(u8);
-
-    impl Decoder for Fixed {
-        fn probe(&self, _: &[u8], _: &ProbeHint) -> u8 {
-            self.0
-        }
-        fn open(
-            &self,
-            _: Arc<dyn ByteSource>,
-            _: &ProbeHint,
-        ) -> PluginResult<Box<dyn DecodeSession>> {
-            Err(PluginError::Unsupported("test decoder".into()))
-        }
-    }
-
-    fn decoder(id: &str, score: u8, rank: i32) -> LoadedPlugin {
-        let mut manifest = PluginManifest::new(id, id, crate_version!(), PluginKind::Decoder);
-        manifest.rank = rank;
-        manifest.formats.extensions = vec!["flac".into()];
-        LoadedPlugin {
-            manifest,
-            origin: Origin::Builtin,
-            handle: PluginHandle::Decoder(Arc::new(Fixed(score))),
-        }
-    }
+    use crate::test_support::fixed_score_decoder as decoder;
 
     #[test]
     fn score_then_rank_then_preference() {

@@ -159,46 +159,27 @@ impl ByteSource for ProviderByteSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tonearm_plugin_api::{ChangePage, ListPage};
-
-    struct Bytes(Vec<u8>, AtomicU64);
-
-    impl StorageProvider for Bytes {
-        fn change_cursor(&self) -> PluginResult<String> {
-            Ok(String::new())
-        }
-        fn list(&self, _: Option<&str>) -> PluginResult<ListPage> {
-            Ok(ListPage::default())
-        }
-        fn changes(&self, _: &str) -> PluginResult<ChangePage> {
-            Ok(ChangePage::default())
-        }
-        fn read_range(&self, _: &str, range: ByteRange) -> PluginResult<Vec<u8>> {
-            self.1.fetch_add(1, Ordering::Relaxed);
-            let ByteRange::Span { offset, len } = range else {
-                unreachable!()
-            };
-            let start = (offset as usize).min(self.0.len());
-            let end = (start + len as usize).min(self.0.len());
-            Ok(self.0[start..end].to_vec())
-        }
-    }
+    use crate::test_support::MemoryProvider;
 
     #[test]
     fn blocks_are_fetched_once_and_reads_are_exact() {
         let data: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
-        let provider = Arc::new(Bytes(data.clone(), AtomicU64::new(0)));
+        let provider = MemoryProvider::new(data.clone());
         let src = ProviderByteSource::new(provider.clone(), "x", 1000, 64, 100);
         let mut buf = vec![0u8; 200];
         assert_eq!(src.read_at(100, &mut buf).unwrap(), 200);
         assert_eq!(buf, data[100..300]);
         assert_eq!(
-            provider.1.load(Ordering::Relaxed),
+            provider.requests.load(Ordering::Relaxed),
             1,
             "one coalesced request"
         );
         assert_eq!(src.read_at(150, &mut buf[..50]).unwrap(), 50);
-        assert_eq!(provider.1.load(Ordering::Relaxed), 1, "served from cache");
+        assert_eq!(
+            provider.requests.load(Ordering::Relaxed),
+            1,
+            "served from cache"
+        );
         assert_eq!(src.read_at(990, &mut buf).unwrap(), 10);
         assert_eq!(&buf[..10], &data[990..]);
         assert_eq!(src.bytes_fetched(), 256 + 40, "blocks 1..=4 and block 15");

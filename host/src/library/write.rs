@@ -46,16 +46,32 @@ struct NameIds {
 
 impl NameIds {
     async fn artist(&mut self, tx: &mut Tx<'_>, name: &str) -> Result<i64, LibraryError> {
-        if let Some(&id) = self.artists.get(name) {
+        const SQL: &str = "INSERT INTO artists (name) VALUES (?) \
+            ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id";
+        Self::name_id(&mut self.artists, tx, name, SQL).await
+    }
+
+    async fn genre(&mut self, tx: &mut Tx<'_>, name: &str) -> Result<i64, LibraryError> {
+        const SQL: &str = "INSERT INTO genres (name) VALUES (?) \
+            ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id";
+        Self::name_id(&mut self.genres, tx, name, SQL).await
+    }
+
+    /// The id of `name` through `cache`, created by `upsert` (which returns it) if new.
+    async fn name_id(
+        cache: &mut HashMap<String, i64>,
+        tx: &mut Tx<'_>,
+        name: &str,
+        upsert: &'static str,
+    ) -> Result<i64, LibraryError> {
+        if let Some(&id) = cache.get(name) {
             return Ok(id);
         }
-        let id = sqlx::query_scalar(
-            "INSERT INTO artists (name) VALUES (?) ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
-        )
-        .bind(name)
-        .fetch_one(&mut **tx)
-        .await?;
-        self.artists.insert(name.to_owned(), id);
+        let id = sqlx::query_scalar(upsert)
+            .bind(name)
+            .fetch_one(&mut **tx)
+            .await?;
+        cache.insert(name.to_owned(), id);
         Ok(id)
     }
 
@@ -94,20 +110,6 @@ impl NameIds {
         )
         .await?;
         self.albums.insert(key, id);
-        Ok(id)
-    }
-
-    async fn genre(&mut self, tx: &mut Tx<'_>, name: &str) -> Result<i64, LibraryError> {
-        if let Some(&id) = self.genres.get(name) {
-            return Ok(id);
-        }
-        let id = sqlx::query_scalar(
-            "INSERT INTO genres (name) VALUES (?) ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
-        )
-        .bind(name)
-        .fetch_one(&mut **tx)
-        .await?;
-        self.genres.insert(name.to_owned(), id);
         Ok(id)
     }
 }
@@ -300,44 +302,35 @@ async fn upsert_file(
     bytes_read: u64,
     now: i64,
 ) -> Result<(i64, bool), LibraryError> {
-    let status = if error.is_some() { "error" } else { "ok" };
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT OR IGNORE INTO files (source_id, remote_id, path, size, modified_ms, content_hash, mime, status, \
-         error, bytes_read, scanned_at, seen_generation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    // Both statements take the same values in the same order, the key last.
+    let bind = |sql: &'static str| {
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(&entry.path)
+            .bind(size_i64(entry.size))
+            .bind(entry.modified_ms)
+            .bind(hash_text(entry))
+            .bind(&entry.mime)
+            .bind(if error.is_some() { "error" } else { "ok" })
+            .bind(error)
+            .bind(size_i64(bytes_read))
+            .bind(now)
+            .bind(generation)
+            .bind(source_id)
+            .bind(&entry.id)
+    };
+    let inserted = bind(
+        "INSERT OR IGNORE INTO files (path, size, modified_ms, content_hash, mime, status, error, bytes_read, \
+         scanned_at, seen_generation, source_id, remote_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
-    .bind(source_id)
-    .bind(&entry.id)
-    .bind(&entry.path)
-    .bind(size_i64(entry.size))
-    .bind(entry.modified_ms)
-    .bind(hash_text(entry))
-    .bind(&entry.mime)
-    .bind(status)
-    .bind(error)
-    .bind(size_i64(bytes_read))
-    .bind(now)
-    .bind(generation)
     .fetch_optional(&mut **tx)
     .await?;
     if let Some(id) = inserted {
         return Ok((id, true));
     }
-    let id = sqlx::query_scalar(
+    let id = bind(
         "UPDATE files SET path = ?, size = ?, modified_ms = ?, content_hash = ?, mime = ?, status = ?, error = ?, \
          bytes_read = ?, scanned_at = ?, seen_generation = ? WHERE source_id = ? AND remote_id = ? RETURNING id",
     )
-    .bind(&entry.path)
-    .bind(size_i64(entry.size))
-    .bind(entry.modified_ms)
-    .bind(hash_text(entry))
-    .bind(&entry.mime)
-    .bind(status)
-    .bind(error)
-    .bind(size_i64(bytes_read))
-    .bind(now)
-    .bind(generation)
-    .bind(source_id)
-    .bind(&entry.id)
     .fetch_one(&mut **tx)
     .await?;
     Ok((id, false))

@@ -335,37 +335,13 @@ fn artwork_of(tag: &Tag) -> Option<ArtworkRef> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::Ordering;
 
     use lofty::config::WriteOptions;
     use tonearm_conformance::fixtures::FixtureSet;
-    use tonearm_plugin_api::{ByteRange, ChangePage, ListPage, PluginResult};
 
     use super::*;
-
-    /// Serves one file from memory and counts the bytes it hands out.
-    struct OneFile(Vec<u8>, AtomicU64);
-
-    impl StorageProvider for OneFile {
-        fn change_cursor(&self) -> PluginResult<String> {
-            Ok(String::new())
-        }
-        fn list(&self, _: Option<&str>) -> PluginResult<ListPage> {
-            Ok(ListPage::default())
-        }
-        fn changes(&self, _: &str) -> PluginResult<ChangePage> {
-            Ok(ChangePage::default())
-        }
-        fn read_range(&self, _: &str, range: ByteRange) -> PluginResult<Vec<u8>> {
-            let ByteRange::Span { offset, len } = range else {
-                unreachable!("the tag reader reads spans")
-            };
-            let start = (offset as usize).min(self.0.len());
-            let end = (start + len as usize).min(self.0.len());
-            self.1.fetch_add((end - start) as u64, Ordering::Relaxed);
-            Ok(self.0[start..end].to_vec())
-        }
-    }
+    use crate::test_support::MemoryProvider;
 
     fn read_bytes(name: &str, bytes: Vec<u8>) -> (TagRead, u64) {
         let entry = RemoteEntry {
@@ -376,9 +352,9 @@ mod tests {
             content_hash: None,
             mime: None,
         };
-        let provider = Arc::new(OneFile(bytes, AtomicU64::new(0)));
+        let provider = MemoryProvider::new(bytes);
         let read = read(provider.clone(), &entry, ReadLimits::default());
-        let served = provider.1.load(Ordering::Relaxed);
+        let served = provider.served.load(Ordering::Relaxed);
         (read, served)
     }
 
