@@ -1,7 +1,10 @@
 //! User settings: `$XDG_CONFIG_HOME/tonearm/config.json`, or a file named with `--config`.
 //!
 //! ```json
-//! { "preferred_decoders": { "flac": "symphonia", "mp3": "my-mp3-decoder" } }
+//! {
+//!   "preferred_decoders": { "flac": "symphonia", "mp3": "my-mp3-decoder" },
+//!   "plugin_dirs": ["/opt/tonearm/plugins"]
+//! }
 //! ```
 
 use std::collections::BTreeMap;
@@ -39,6 +42,9 @@ pub struct Config {
     /// File extension → the decoder that wins for it whenever it can decode the file.
     #[serde(default)]
     pub preferred_decoders: BTreeMap<String, String>,
+    /// Folders whose native plugin libraries are loaded at start [default: the XDG data
+    /// dir's `tonearm/plugins`].
+    pub plugin_dirs: Option<Vec<PathBuf>>,
 }
 
 impl Config {

@@ -50,6 +50,9 @@ pub enum RegistryError {
     /// Loading the plugin failed.
     #[error("cannot load plugin: {0}")]
     Load(#[from] PluginError),
+    /// A native library was refused.
+    #[error(transparent)]
+    Native(#[from] tonearm_plugin_api::abi::NativeLoadError),
 }
 
 /// A loaded plugin as people see it.
@@ -170,6 +173,28 @@ impl Registry {
             origin: origin.to_string(),
         }));
         Ok(())
+    }
+
+    /// Loads the native library at `path` and registers every plugin in it, or none if any
+    /// id is taken.
+    pub fn load_native(&self, path: &std::path::Path) -> Result<Vec<PluginInfo>, RegistryError> {
+        let plugins = loader::native::load_native(path)?;
+        {
+            let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(taken) = plugins
+                .iter()
+                .find(|p| entries.contains_key(&p.manifest.id))
+            {
+                return Err(RegistryError::Duplicate(taken.manifest.id.clone()));
+            }
+        }
+        let mut infos = Vec::new();
+        for plugin in plugins {
+            let id = plugin.manifest.id.clone();
+            self.register(plugin)?;
+            infos.push(self.info(&id)?);
+        }
+        Ok(infos)
     }
 
     /// Removes a plugin; instances already handed out keep working until dropped.

@@ -10,6 +10,8 @@
 //! A plugin crate exports a [`PluginDescriptor`]; the final binary chooses which descriptors
 //! to link and submits them with [`register_builtin!`].
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod abi;
 pub mod decoder;
 pub mod error;
 pub mod host;

@@ -417,6 +417,55 @@ pub fn plugins_list(ctx: &Context, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn plugins_load(ctx: &Context, path: &Path, install: bool) -> Result<ExitCode> {
+    let loaded = match ctx.registry.load_native(path) {
+        Ok(loaded) => loaded,
+        Err(tonearm_host::registry::RegistryError::Duplicate(id)) => {
+            let origin = ctx
+                .registry
+                .info(&id)
+                .map(|i| i.origin.to_string())
+                .unwrap_or_default();
+            bail!(
+                "{}: it holds plugin `{id}`, which is already loaded ({origin})",
+                path.display()
+            );
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let rows: Vec<Vec<String>> = loaded
+        .iter()
+        .map(|p| {
+            vec![
+                p.manifest.id.clone(),
+                p.manifest.kind.to_string(),
+                p.manifest.version.to_string(),
+                p.manifest.api_version.to_string(),
+            ]
+        })
+        .collect();
+    println!("{} holds {} plugin(s):", path.display(), loaded.len());
+    table(&["ID", "KIND", "VERSION", "API"], &rows, 60);
+    if install {
+        let dir = ctx
+            .plugin_dir
+            .as_ref()
+            .context("no plugin folder is configured (see plugin_dirs in the config)")?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let name = path
+            .file_name()
+            .context("the library path has no file name")?;
+        let target = dir.join(name);
+        // Copy then rename, so a half-copied library is never loaded.
+        let partial = dir.join(format!(".{}.partial", name.to_string_lossy()));
+        std::fs::copy(path, &partial)
+            .with_context(|| format!("cannot copy into {}", dir.display()))?;
+        std::fs::rename(&partial, &target)?;
+        println!("installed to {}; it loads at every start", target.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn plugins_inspect(ctx: &Context, id: &str) -> Result<ExitCode> {
     output::json(&ctx.registry.info(id)?)?;
     Ok(ExitCode::SUCCESS)
@@ -464,6 +513,7 @@ pub async fn demo(ctx: &Context, keep: Option<PathBuf>) -> Result<ExitCode> {
                 .clone()
                 .unwrap_or_else(|| dir.join("library.db")),
         ),
+        plugin_dir: ctx.plugin_dir.clone(),
     };
     println!("== tonearm scan {}", samples.display());
     scan(&demo_ctx, &samples, Some("samples".into()), false).await?;

@@ -22,6 +22,12 @@ pub struct Cli {
     /// The config file [default: the XDG config dir's tonearm/config.json].
     #[arg(long, global = true, env = "TONEARM_CONFIG", value_name = "PATH")]
     config: Option<PathBuf>,
+    /// Also load this native plugin library (repeatable).
+    #[arg(long = "plugin", global = true, value_name = "PATH")]
+    plugins: Vec<PathBuf>,
+    /// Do not register the plugins built into this binary.
+    #[arg(long, global = true)]
+    no_builtins: bool,
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -140,6 +146,14 @@ enum LibraryCommand {
 enum PluginsCommand {
     /// List loaded plugins and how each was loaded.
     List(JsonFlag),
+    /// Load a native plugin library, show what it holds, and optionally install it.
+    Load {
+        /// The library (`.so`, `.dylib` or `.dll`).
+        path: PathBuf,
+        /// Copy it into the plugin folder so that it loads at every start.
+        #[arg(long)]
+        install: bool,
+    },
     /// Show a plugin's manifest.
     Inspect {
         /// The plugin's id.
@@ -158,6 +172,8 @@ struct JsonFlag {
 pub struct Context {
     registry: Arc<Registry>,
     library_path: Option<PathBuf>,
+    /// Where `plugins load --install` puts libraries.
+    plugin_dir: Option<PathBuf>,
 }
 
 impl Context {
@@ -221,10 +237,15 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
-    let (registry, errors) = Registry::with_builtins(EventBus::default());
-    for error in errors {
-        eprintln!("warning: a builtin plugin failed to load: {error}");
-    }
+    let registry = if cli.no_builtins {
+        Registry::new(EventBus::default())
+    } else {
+        let (registry, errors) = Registry::with_builtins(EventBus::default());
+        for error in errors {
+            eprintln!("warning: a builtin plugin failed to load: {error}");
+        }
+        registry
+    };
     let config = match &cli.config {
         Some(path) => Config::load(path, true)?,
         None => match directories::ProjectDirs::from("", "", "tonearm") {
@@ -232,12 +253,31 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             None => Config::default(),
         },
     };
+    let dirs = directories::ProjectDirs::from("", "", "tonearm");
+    let plugin_dirs = config
+        .plugin_dirs
+        .clone()
+        .unwrap_or_else(|| dirs.iter().map(|d| d.data_dir().join("plugins")).collect());
+    // Installed plugins that fail to load are reported, not fatal: the rest still work.
+    for dir in &plugin_dirs {
+        for path in tonearm_host::loader::native::libraries_in(dir).unwrap_or_default() {
+            if let Err(e) = registry.load_native(&path) {
+                eprintln!("warning: skipping plugin library {}: {e}", path.display());
+            }
+        }
+    }
+    for path in &cli.plugins {
+        registry
+            .load_native(path)
+            .with_context(|| format!("loading --plugin {}", path.display()))?;
+    }
     for warning in config.apply(&registry) {
         eprintln!("warning: {warning}");
     }
     let ctx = Context {
         registry: Arc::new(registry),
         library_path: cli.library,
+        plugin_dir: plugin_dirs.into_iter().next(),
     };
     use commands as c;
     match cli.command {
@@ -269,6 +309,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             decoder,
         } => c::decode(&ctx, &track, &output, decoder.as_deref()).await,
         Command::Plugins(PluginsCommand::List(f)) => c::plugins_list(&ctx, f.json),
+        Command::Plugins(PluginsCommand::Load { path, install }) => {
+            c::plugins_load(&ctx, &path, install)
+        }
         Command::Plugins(PluginsCommand::Inspect { id }) => c::plugins_inspect(&ctx, &id),
         Command::Conformance { id, fixtures } => c::conformance(&ctx, &id, fixtures.as_deref()),
     }

@@ -1,10 +1,11 @@
 //! Turns plugins into trait objects, however they are shipped.
 //!
-//! Today: builtin plugins linked into the binary and registered with `inventory`. Native
-//! and wasm loaders produce the same [`LoadedPlugin`], so nothing above this module knows
-//! how a plugin was loaded.
+//! Builtin plugins linked into the binary and registered with `inventory`, and native
+//! libraries loaded at run time ([`native`]); the wasm loader will produce the same
+//! [`LoadedPlugin`], so nothing above this module knows how a plugin was loaded.
 
 pub mod guard;
+pub mod native;
 
 use std::fmt;
 use std::path::PathBuf;

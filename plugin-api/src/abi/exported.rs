@@ -1,0 +1,258 @@
+//! Rust trait objects presented as FFI trait objects. Every call is run under
+//! `catch_unwind`: a panic that reached the FFI boundary would abort the whole process.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use abi_stable::std_types::{
+    RErr, RNone, ROk, ROption, RResult, RSlice, RSliceMut, RStr, RString, RVec,
+};
+
+use super::imported::ImportedByteSource;
+use super::traits::{
+    FfiByteSource, FfiByteSource_TO, FfiClock, FfiDecodeSession, FfiDecodeSession_TO, FfiDecoder,
+    FfiFileSystem, FfiHttpClient, FfiKeyValueStore, FfiLog, FfiMetadataSource, FfiStorageProvider,
+};
+use super::types::{
+    FfiByteRange, FfiChangePage, FfiDirEntry, FfiError, FfiFileStat, FfiHttpRequest,
+    FfiHttpResponse, FfiListPage, FfiProbeHint, FfiStreamSpec,
+};
+use crate::decoder::{DecodeSession, Decoder};
+use crate::error::{PluginError, PluginResult};
+use crate::host::{ByteSource, Clock, FileSystem, HttpClient, KeyValueStore, Log, LogLevel};
+use crate::metadata::{MetadataSource, TrackQuery};
+use crate::storage::StorageProvider;
+
+/// Runs `f`, turning a panic into [`PluginError::Internal`] and the result into an FFI one.
+pub(crate) fn guard<T>(f: impl FnOnce() -> PluginResult<T>) -> RResult<T, FfiError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(value)) => ROk(value),
+        Ok(Err(e)) => RErr(e.into()),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic payload".into());
+            RErr(PluginError::Internal(format!("panicked: {message}")).into())
+        }
+    }
+}
+
+/// A [`Decoder`] as an [`FfiDecoder`].
+pub(crate) struct ExportedDecoder(pub(crate) Box<dyn Decoder>);
+
+impl FfiDecoder for ExportedDecoder {
+    fn probe(&self, head: RSlice<'_, u8>, hint: &FfiProbeHint) -> RResult<u8, FfiError> {
+        guard(|| Ok(self.0.probe(head.as_slice(), &hint.into())))
+    }
+
+    fn open(
+        &self,
+        source: FfiByteSource_TO<'static, abi_stable::std_types::RBox<()>>,
+        hint: &FfiProbeHint,
+    ) -> RResult<FfiDecodeSession_TO<'static, abi_stable::std_types::RBox<()>>, FfiError> {
+        guard(|| {
+            let source: Arc<dyn ByteSource> = Arc::new(ImportedByteSource(source));
+            let session = self.0.open(source, &hint.into())?;
+            Ok(FfiDecodeSession_TO::from_value(
+                ExportedSession {
+                    inner: session,
+                    buffer: Vec::new(),
+                },
+                abi_stable::sabi_trait::TD_Opaque,
+            ))
+        })
+    }
+}
+
+/// A [`DecodeSession`] as an [`FfiDecodeSession`].
+pub(crate) struct ExportedSession {
+    inner: Box<dyn DecodeSession>,
+    buffer: Vec<f32>,
+}
+
+impl FfiDecodeSession for ExportedSession {
+    fn spec(&self) -> RResult<FfiStreamSpec, FfiError> {
+        guard(|| Ok(self.inner.spec().into()))
+    }
+
+    fn read(&mut self, out: &mut RVec<f32>) -> RResult<usize, FfiError> {
+        guard(|| {
+            let frames = self.inner.read(&mut self.buffer)?;
+            out.clear();
+            out.extend_from_slice(&self.buffer);
+            Ok(frames)
+        })
+    }
+
+    fn seek(&mut self, frame: u64) -> RResult<u64, FfiError> {
+        guard(|| self.inner.seek(frame))
+    }
+}
+
+/// A [`StorageProvider`] as an [`FfiStorageProvider`].
+pub(crate) struct ExportedProvider(pub(crate) Box<dyn StorageProvider>);
+
+impl FfiStorageProvider for ExportedProvider {
+    fn change_cursor(&self) -> RResult<RString, FfiError> {
+        guard(|| self.0.change_cursor().map(Into::into))
+    }
+
+    fn list(&self, page_token: ROption<RStr<'_>>) -> RResult<FfiListPage, FfiError> {
+        guard(|| {
+            self.0
+                .list(page_token.into_option().map(|t| t.as_str()))
+                .map(Into::into)
+        })
+    }
+
+    fn changes(&self, cursor: RStr<'_>) -> RResult<FfiChangePage, FfiError> {
+        guard(|| self.0.changes(cursor.as_str()).map(Into::into))
+    }
+
+    fn read_range(&self, id: RStr<'_>, range: FfiByteRange) -> RResult<RVec<u8>, FfiError> {
+        guard(|| self.0.read_range(id.as_str(), range.into()).map(Into::into))
+    }
+}
+
+/// A [`MetadataSource`] as an [`FfiMetadataSource`].
+pub(crate) struct ExportedMetadata(pub(crate) Box<dyn MetadataSource>);
+
+impl FfiMetadataSource for ExportedMetadata {
+    fn lookup(&self, query_json: RStr<'_>) -> RResult<RString, FfiError> {
+        guard(|| {
+            let query: TrackQuery = serde_json::from_str(query_json.as_str())
+                .map_err(|e| PluginError::Invalid(format!("track query: {e}")))?;
+            let candidates = self.0.lookup(&query)?;
+            serde_json::to_string(&candidates)
+                .map(Into::into)
+                .map_err(|e| PluginError::Internal(format!("cannot encode candidates: {e}")))
+        })
+    }
+}
+
+/// A [`ByteSource`] as an [`FfiByteSource`].
+pub(crate) struct ExportedByteSource(pub(crate) Arc<dyn ByteSource>);
+
+impl FfiByteSource for ExportedByteSource {
+    fn len(&self) -> RResult<u64, FfiError> {
+        guard(|| self.0.len())
+    }
+
+    fn read_at(&self, offset: u64, mut buf: RSliceMut<'_, u8>) -> RResult<usize, FfiError> {
+        guard(|| self.0.read_at(offset, buf.as_mut_slice()))
+    }
+}
+
+/// A [`FileSystem`] as an [`FfiFileSystem`].
+pub(crate) struct ExportedFileSystem(pub(crate) Arc<dyn FileSystem>);
+
+impl FfiFileSystem for ExportedFileSystem {
+    fn read_dir(&self, path: RStr<'_>) -> RResult<RVec<FfiDirEntry>, FfiError> {
+        guard(|| {
+            Ok(self
+                .0
+                .read_dir(path.as_str())?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+    }
+
+    fn stat(&self, path: RStr<'_>) -> RResult<FfiFileStat, FfiError> {
+        guard(|| self.0.stat(path.as_str()).map(Into::into))
+    }
+
+    fn read_at(
+        &self,
+        path: RStr<'_>,
+        offset: u64,
+        mut buf: RSliceMut<'_, u8>,
+    ) -> RResult<usize, FfiError> {
+        guard(|| self.0.read_at(path.as_str(), offset, buf.as_mut_slice()))
+    }
+}
+
+/// An [`HttpClient`] as an [`FfiHttpClient`].
+pub(crate) struct ExportedHttp(pub(crate) Arc<dyn HttpClient>);
+
+impl FfiHttpClient for ExportedHttp {
+    fn send(&self, request: FfiHttpRequest) -> RResult<FfiHttpResponse, FfiError> {
+        guard(|| self.0.send(request.into()).map(Into::into))
+    }
+}
+
+/// A [`Log`] as an [`FfiLog`].
+pub(crate) struct ExportedLog(pub(crate) Arc<dyn Log>);
+
+pub(crate) fn level_to_u8(level: LogLevel) -> u8 {
+    match level {
+        LogLevel::Trace => 0,
+        LogLevel::Debug => 1,
+        LogLevel::Info => 2,
+        LogLevel::Warn => 3,
+        LogLevel::Error => 4,
+    }
+}
+
+pub(crate) fn level_from_u8(level: u8) -> LogLevel {
+    match level {
+        0 => LogLevel::Trace,
+        1 => LogLevel::Debug,
+        2 => LogLevel::Info,
+        3 => LogLevel::Warn,
+        _ => LogLevel::Error,
+    }
+}
+
+impl FfiLog for ExportedLog {
+    fn log(&self, level: u8, message: RStr<'_>) {
+        let _ = guard(|| {
+            self.0.log(level_from_u8(level), message.as_str());
+            Ok(())
+        });
+    }
+}
+
+/// A [`Clock`] as an [`FfiClock`].
+pub(crate) struct ExportedClock(pub(crate) Arc<dyn Clock>);
+
+impl FfiClock for ExportedClock {
+    fn now_unix_ms(&self) -> i64 {
+        guard(|| Ok(self.0.now_unix_ms())).unwrap_or(0)
+    }
+}
+
+/// A [`KeyValueStore`] as an [`FfiKeyValueStore`].
+pub(crate) struct ExportedState(pub(crate) Arc<dyn KeyValueStore>);
+
+impl FfiKeyValueStore for ExportedState {
+    fn get(&self, key: RStr<'_>) -> RResult<ROption<RVec<u8>>, FfiError> {
+        guard(|| {
+            Ok(match self.0.get(key.as_str())? {
+                Some(v) => ROption::RSome(v.into()),
+                None => RNone,
+            })
+        })
+    }
+
+    fn put(&self, key: RStr<'_>, value: RSlice<'_, u8>) -> RResult<(), FfiError> {
+        guard(|| self.0.put(key.as_str(), value.as_slice()))
+    }
+
+    fn delete(&self, key: RStr<'_>) -> RResult<(), FfiError> {
+        guard(|| self.0.delete(key.as_str()))
+    }
+
+    fn keys(&self, prefix: RStr<'_>) -> RResult<RVec<RString>, FfiError> {
+        guard(|| {
+            Ok(self
+                .0
+                .keys(prefix.as_str())?
+                .into_iter()
+                .map(RString::from)
+                .collect())
+        })
+    }
+}
