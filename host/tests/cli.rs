@@ -8,8 +8,22 @@ use std::time::Duration;
 
 use tonearm_conformance::fixtures::FixtureSet;
 
+/// The `tonearm` command, blind to this machine's own config, plugins and library.
+fn isolated() -> Command {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let home = HOME.get_or_init(|| tempfile::tempdir().unwrap()).path();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tonearm"));
+    command
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env_remove("TONEARM_LIBRARY")
+        .env_remove("TONEARM_CONFIG");
+    command
+}
+
 fn tonearm(library: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tonearm"))
+    isolated()
         .arg("--library")
         .arg(library)
         .args(args)
@@ -54,7 +68,7 @@ fn samples(dir: &Path) -> PathBuf {
 #[test]
 fn demo_runs_on_the_embedded_samples() {
     let dir = tempfile::tempdir().unwrap();
-    let out = ok(&Command::new(env!("CARGO_BIN_EXE_tonearm"))
+    let out = ok(&isolated()
         .args(["demo", "--keep"])
         .arg(dir.path())
         .env_remove("TONEARM_LIBRARY")
@@ -262,7 +276,7 @@ fn a_scan_killed_midway_resumes_and_ends_identical_to_a_clean_one() {
     let killed = dir.path().join("killed.db");
     // Staggered so that, whatever this machine's speed, some kill lands mid-batch.
     for delay_ms in [150, 400, 700] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tonearm"))
+        let mut child = isolated()
             .arg("--library")
             .arg(&killed)
             .args(["scan", music.to_str().unwrap(), "--name", "big"])
@@ -294,4 +308,111 @@ fn a_scan_killed_midway_resumes_and_ends_identical_to_a_clean_one() {
         "one source, however often it was interrupted"
     );
     assert!(sources[0]["pending_cursor"].is_null());
+}
+
+#[test]
+fn native_plugins_load_install_and_are_scanned_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("l.db");
+    let plugins = dir.path().join("plugins");
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        format!(r#"{{"plugin_dirs": [{:?}]}}"#, plugins.to_str().unwrap()),
+    )
+    .unwrap();
+    let with_config = |args: &[&str]| {
+        let mut all = vec!["--config", config.to_str().unwrap()];
+        all.extend_from_slice(args);
+        tonearm(&lib, &all)
+    };
+    let quiet = tonearm_e2e::native_library("tonearm-test-plugin-older-minor");
+    let out = ok(&with_config(&[
+        "plugins",
+        "load",
+        quiet.to_str().unwrap(),
+        "--install",
+    ]));
+    assert!(
+        out.contains("quiet") && out.contains("installed to"),
+        "{out}"
+    );
+
+    // Installed: loaded at every start, shown with where it came from.
+    let listed = json(&with_config(&["plugins", "list", "--json"]));
+    let quiet_info = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["manifest"]["id"] == "quiet")
+        .unwrap();
+    assert_eq!(quiet_info["origin"]["type"], "native");
+    assert!(
+        quiet_info["origin"]["path"]
+            .as_str()
+            .unwrap()
+            .starts_with(plugins.to_str().unwrap())
+    );
+
+    // A broken library in the folder is reported and skipped; the rest still load.
+    std::fs::write(plugins.join("broken.so"), "garbage").unwrap();
+    let out = with_config(&["plugins", "list"]);
+    let stdout = ok(&out);
+    assert!(
+        stdout.contains("quiet") && stdout.contains("symphonia"),
+        "{stdout}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("skipping plugin library"),
+        "broken.so is reported"
+    );
+
+    // Loading it again names where the plugin already comes from.
+    let err = fails(&with_config(&["plugins", "load", quiet.to_str().unwrap()]));
+    assert!(err.contains("already loaded (native"), "{err}");
+}
+
+#[test]
+fn refused_native_libraries_explain_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("l.db");
+    let wrong = tonearm_e2e::native_library("tonearm-test-plugin-wrong-major");
+    let err = fails(&tonearm(
+        &lib,
+        &["--plugin", wrong.to_str().unwrap(), "plugins", "list"],
+    ));
+    assert!(
+        err.contains("built for plugin API 1.0.0") && err.contains("this host implements"),
+        "{err}"
+    );
+    let not = tonearm_e2e::native_library("tonearm-test-plugin-not-a-plugin");
+    let err = fails(&tonearm(&lib, &["plugins", "load", not.to_str().unwrap()]));
+    assert!(err.contains("exports no Tonearm root module"), "{err}");
+}
+
+#[test]
+fn the_dylib_plugins_scan_and_decode_like_the_builtins() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("l.db");
+    let music = samples(dir.path());
+    let symphonia = tonearm_e2e::native_library("tonearm-plugin-symphonia-dylib");
+    let local = tonearm_e2e::native_library("tonearm-plugin-local-dylib");
+    let native = |args: &[&str]| {
+        let mut all = vec![
+            "--no-builtins",
+            "--plugin",
+            symphonia.to_str().unwrap(),
+            "--plugin",
+            local.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        tonearm(&lib, &all)
+    };
+    let out = ok(&native(&["scan", music.to_str().unwrap()]));
+    assert!(out.contains("7 added"), "{out}");
+    let wav = dir.path().join("x.wav");
+    let out = ok(&native(&["decode", "pad", "-o", wav.to_str().unwrap()]));
+    assert!(out.contains("72000 frames"), "{out}");
+    let out = ok(&native(&["conformance", "symphonia"]));
+    assert!(out.contains(" 0 failed"), "{out}");
 }

@@ -15,7 +15,7 @@ use super::traits::{
 };
 use super::types::{
     FfiByteRange, FfiChangePage, FfiDirEntry, FfiError, FfiFileStat, FfiHttpRequest,
-    FfiHttpResponse, FfiListPage, FfiProbeHint, FfiStreamSpec,
+    FfiHttpResponse, FfiListPage, FfiProbeHint, FfiRead, FfiStreamSpec,
 };
 use crate::decoder::{DecodeSession, Decoder};
 use crate::error::{PluginError, PluginResult};
@@ -55,21 +55,28 @@ impl FfiDecoder for ExportedDecoder {
         guard(|| {
             let source: Arc<dyn ByteSource> = Arc::new(ImportedByteSource(source));
             let session = self.0.open(source, &hint.into())?;
+            let channels = usize::from(session.spec().channels.max(1));
+            let exported = ExportedSession {
+                inner: session,
+                pending: Vec::new(),
+                offset: 0,
+                channels,
+            };
             Ok(FfiDecodeSession_TO::from_value(
-                ExportedSession {
-                    inner: session,
-                    buffer: Vec::new(),
-                },
+                exported,
                 abi_stable::sabi_trait::TD_Opaque,
             ))
         })
     }
 }
 
-/// A [`DecodeSession`] as an [`FfiDecodeSession`].
+/// A [`DecodeSession`] as an [`FfiDecodeSession`]: decodes a chunk, then hands it out in
+/// pieces as large as the host's buffer allows.
 pub(crate) struct ExportedSession {
     inner: Box<dyn DecodeSession>,
-    buffer: Vec<f32>,
+    pending: Vec<f32>,
+    offset: usize,
+    channels: usize,
 }
 
 impl FfiDecodeSession for ExportedSession {
@@ -77,16 +84,37 @@ impl FfiDecodeSession for ExportedSession {
         guard(|| Ok(self.inner.spec().into()))
     }
 
-    fn read(&mut self, out: &mut RVec<f32>) -> RResult<usize, FfiError> {
+    fn read(&mut self, mut out: RSliceMut<'_, f32>) -> RResult<FfiRead, FfiError> {
         guard(|| {
-            let frames = self.inner.read(&mut self.buffer)?;
-            out.clear();
-            out.extend_from_slice(&self.buffer);
-            Ok(frames)
+            if self.offset >= self.pending.len() {
+                self.offset = 0;
+                if self.inner.read(&mut self.pending)? == 0 {
+                    self.pending.clear();
+                    return Ok(FfiRead {
+                        samples: 0,
+                        remaining: 0,
+                    });
+                }
+            }
+            let room = out.len() / self.channels * self.channels;
+            if room == 0 {
+                return Err(PluginError::Invalid(
+                    "the read buffer is smaller than one frame".into(),
+                ));
+            }
+            let n = room.min(self.pending.len() - self.offset);
+            out.as_mut_slice()[..n].copy_from_slice(&self.pending[self.offset..self.offset + n]);
+            self.offset += n;
+            Ok(FfiRead {
+                samples: n,
+                remaining: self.pending.len() - self.offset,
+            })
         })
     }
 
     fn seek(&mut self, frame: u64) -> RResult<u64, FfiError> {
+        self.pending.clear();
+        self.offset = 0;
         guard(|| self.inner.seek(frame))
     }
 }

@@ -64,20 +64,26 @@ impl Decoder for ImportedDecoder {
     ) -> PluginResult<Box<dyn DecodeSession>> {
         let source = FfiByteSource_TO::from_value(ExportedByteSource(source), TD_Opaque);
         let session = from_ffi(self.0.open(source, &hint.into()))?;
-        let spec = from_ffi(session.spec())?.into();
+        let spec: StreamSpec = from_ffi(session.spec())?.into();
+        let channels = usize::from(spec.channels.max(1));
         Ok(Box::new(ImportedSession {
             inner: session,
             spec,
-            buffer: abi_stable::std_types::RVec::new(),
+            want: INITIAL_READ_SAMPLES.max(channels),
         }))
     }
 }
 
-/// An [`FfiDecodeSession_TO`] as a [`DecodeSession`].
+/// Samples the host first offers a native decoder per read, before it knows its chunks.
+const INITIAL_READ_SAMPLES: usize = 16 * 1024;
+
+/// An [`FfiDecodeSession_TO`] as a [`DecodeSession`]. The plugin writes straight into the
+/// caller's buffer, sized to the decoder's last chunk so that, as chunks are usually all
+/// alike, resizing it costs nothing.
 struct ImportedSession {
     inner: FfiDecodeSession_TO<'static, RBox<()>>,
     spec: StreamSpec,
-    buffer: abi_stable::std_types::RVec<f32>,
+    want: usize,
 }
 
 impl DecodeSession for ImportedSession {
@@ -86,10 +92,20 @@ impl DecodeSession for ImportedSession {
     }
 
     fn read(&mut self, out: &mut Vec<f32>) -> PluginResult<usize> {
-        let frames = from_ffi(self.inner.read(&mut self.buffer))?;
-        out.clear();
-        out.extend_from_slice(&self.buffer);
-        Ok(frames)
+        out.resize(self.want, 0.0);
+        let read = match from_ffi(self.inner.read(RSliceMut::from_mut_slice(out))) {
+            Ok(read) => read,
+            Err(e) => {
+                out.clear();
+                return Err(e);
+            }
+        };
+        let written = read.samples;
+        if written > 0 {
+            self.want = (written + read.remaining).max(usize::from(self.spec.channels.max(1)));
+        }
+        out.truncate(written);
+        Ok(written / usize::from(self.spec.channels.max(1)))
     }
 
     fn seek(&mut self, frame: u64) -> PluginResult<u64> {

@@ -18,6 +18,7 @@
 mod exported;
 mod imported;
 mod module;
+mod preflight;
 mod traits;
 pub mod types;
 
@@ -48,7 +49,7 @@ pub use abi_stable as __abi_stable;
 pub enum NativeLoadError {
     /// Not a loadable Tonearm plugin library: not a shared library, truncated, no root
     /// module, another abi_stable, or a type layout that differs (the text says how).
-    #[error("{path}: not a usable Tonearm plugin library: {reason}")]
+    #[error("{path} is not a usable Tonearm plugin library: {reason}")]
     Library {
         /// The file.
         path: PathBuf,
@@ -64,7 +65,7 @@ pub enum NativeLoadError {
         stated: String,
     },
     /// Built for an incompatible plugin API.
-    #[error("{path}: {mismatch}")]
+    #[error("{mismatch}")]
     Version {
         /// The file.
         path: PathBuf,
@@ -106,8 +107,12 @@ impl NativeLibrary {
     pub fn load(path: &Path) -> Result<Self, NativeLoadError> {
         let library_error = |e: abi_stable::library::LibraryError| NativeLoadError::Library {
             path: path.to_owned(),
-            reason: e.to_string(),
+            reason: explain(&e),
         };
+        preflight::check(path).map_err(|reason| NativeLoadError::Library {
+            path: path.to_owned(),
+            reason,
+        })?;
         let header = lib_header_from_path(path).map_err(library_error)?;
         let module = header
             .init_root_module::<PluginLibrary_Ref>()
@@ -258,4 +263,129 @@ macro_rules! export_plugins {
     ($($descriptor:path),+ $(,)?) => {
         $crate::export_plugins!(api_version = $crate::API_VERSION; $($descriptor),+);
     };
+}
+
+/// abi_stable's reports run to pages; lead with one line that says what happened and
+/// what to do.
+fn explain(error: &abi_stable::library::LibraryError) -> String {
+    use abi_stable::library::LibraryError as E;
+    let gist = match error {
+        E::OpenError { .. } => "the platform cannot load it as a shared library",
+        E::GetSymbolError { .. } => {
+            "it exports no Tonearm root module (was it built with export_plugins!?)"
+        }
+        E::ParseVersionError(_) | E::IncompatibleVersionNumber { .. } => {
+            "it was built against an incompatible version of tonearm-plugin-api; rebuild it"
+        }
+        E::AbiInstability(_) => {
+            "it was built against a different plugin interface (type layouts differ); rebuild it against this Tonearm"
+        }
+        E::RootModule { .. } => "its root module failed to initialise",
+        _ => "abi_stable refused it",
+    };
+    format!("{gist}\n{}", error.to_string().trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::decoder::{DecodeSession, Decoder, ProbeHint, StreamSpec};
+    use crate::host::{ByteSource, MemoryByteSource};
+
+    /// Stereo, three chunks of 20,000 frames each: larger than the host's first buffer.
+    struct BigChunks;
+
+    struct BigSession(u32);
+
+    impl Decoder for BigChunks {
+        fn probe(&self, _: &[u8], _: &ProbeHint) -> u8 {
+            panic!("probe panics")
+        }
+
+        fn open(
+            &self,
+            source: Arc<dyn ByteSource>,
+            _: &ProbeHint,
+        ) -> PluginResult<Box<dyn DecodeSession>> {
+            assert_eq!(source.len()?, 3, "the byte source crosses the boundary");
+            Ok(Box::new(BigSession(0)))
+        }
+    }
+
+    impl DecodeSession for BigSession {
+        fn spec(&self) -> StreamSpec {
+            StreamSpec {
+                sample_rate: 48000,
+                channels: 2,
+                total_frames: Some(60_000),
+                codec: "big".into(),
+                bits_per_sample: None,
+            }
+        }
+
+        fn read(&mut self, out: &mut Vec<f32>) -> PluginResult<usize> {
+            out.clear();
+            if self.0 == 3 {
+                return Ok(0);
+            }
+            let base = self.0 * 40_000;
+            out.extend((0..40_000).map(|i| (base + i) as f32));
+            self.0 += 1;
+            Ok(20_000)
+        }
+
+        fn seek(&mut self, _: u64) -> PluginResult<u64> {
+            Err(PluginError::Unsupported("no seeking".into()))
+        }
+    }
+
+    fn through_the_boundary(decoder: impl Decoder + 'static) -> ImportedDecoder {
+        ImportedDecoder(FfiDecoder_TO::from_value(
+            ExportedDecoder(Box::new(decoder)),
+            TD_Opaque,
+        ))
+    }
+
+    #[test]
+    fn chunks_larger_than_the_host_buffer_arrive_whole_and_in_order() {
+        let decoder = through_the_boundary(BigChunks);
+        let mut session = decoder
+            .open(
+                Arc::new(MemoryByteSource::new(b"abc".to_vec())),
+                &ProbeHint::default(),
+            )
+            .unwrap();
+        assert_eq!(session.spec().channels, 2);
+        let (mut all, mut chunk) = (Vec::new(), Vec::new());
+        loop {
+            let frames = session.read(&mut chunk).unwrap();
+            if frames == 0 {
+                break;
+            }
+            assert_eq!(chunk.len(), frames * 2, "whole frames only");
+            all.extend_from_slice(&chunk);
+        }
+        assert_eq!(all.len(), 120_000);
+        assert!(
+            all.iter().enumerate().all(|(i, &s)| s == i as f32),
+            "in order, nothing lost or repeated"
+        );
+        assert!(
+            matches!(session.seek(0), Err(PluginError::Unsupported(_))),
+            "errors keep their kind"
+        );
+    }
+
+    #[test]
+    fn a_panic_on_the_plugin_side_comes_back_as_an_error() {
+        let decoder = through_the_boundary(BigChunks);
+        let err = decoder.try_probe(b"", &ProbeHint::default()).unwrap_err();
+        assert!(
+            matches!(&err, PluginError::Internal(m) if m.contains("probe panics")),
+            "{err}"
+        );
+        assert_eq!(decoder.probe(b"", &ProbeHint::default()), 0);
+    }
 }

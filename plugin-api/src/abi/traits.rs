@@ -8,7 +8,7 @@ use abi_stable::std_types::{RBox, ROption, RResult, RSlice, RSliceMut, RStr, RSt
 
 use super::types::{
     FfiByteRange, FfiChangePage, FfiDirEntry, FfiError, FfiFileStat, FfiHttpRequest,
-    FfiHttpResponse, FfiListPage, FfiProbeHint, FfiStreamSpec,
+    FfiHttpResponse, FfiListPage, FfiProbeHint, FfiRead, FfiStreamSpec,
 };
 
 /// [`ByteSource`](crate::ByteSource), implemented by the host.
@@ -95,8 +95,8 @@ pub trait FfiStorageProvider: Send + Sync {
 pub trait FfiDecodeSession: Send {
     /// The stream's shape.
     fn spec(&self) -> RResult<FfiStreamSpec, FfiError>;
-    /// Decodes the next chunk into `out`.
-    fn read(&mut self, out: &mut RVec<f32>) -> RResult<usize, FfiError>;
+    /// Copies the next whole frames of interleaved samples into `out` (the host's memory).
+    fn read(&mut self, out: RSliceMut<'_, f32>) -> RResult<FfiRead, FfiError>;
     /// Seeks.
     #[sabi(last_prefix_field)]
     fn seek(&mut self, frame: u64) -> RResult<u64, FfiError>;

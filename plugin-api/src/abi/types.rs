@@ -175,6 +175,16 @@ impl From<FfiStreamSpec> for StreamSpec {
     }
 }
 
+/// The outcome of one [`FfiDecodeSession::read`](super::traits::FfiDecodeSession::read).
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FfiRead {
+    /// Samples written into the host's buffer; 0 at the end of the stream.
+    pub samples: usize,
+    /// Samples of the current chunk still waiting, so the host can size its buffer.
+    pub remaining: usize,
+}
+
 /// [`ContentHash`] across the boundary.
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone)]

@@ -1,4 +1,5 @@
-//! Decode speed through the host-loaded Symphonia plugin versus calling Symphonia directly.
+//! Decode speed through the Symphonia plugin — builtin and as a native library — versus
+//! calling Symphonia directly, and the cost of a trivial call across the boundary.
 //!
 //! ```sh
 //! cargo bench -p tonearm-e2e --bench decode
@@ -86,30 +87,56 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// Nanoseconds per call of `probe` on an empty head, as the host calls it (through the
+/// registry's guard).
+fn probe_cost(decoder: &dyn Decoder, calls: u32) -> f64 {
+    let hint = ProbeHint::default();
+    let t = Instant::now();
+    for _ in 0..calls {
+        std::hint::black_box(decoder.probe(std::hint::black_box(&[]), &hint));
+    }
+    t.elapsed().as_nanos() as f64 / f64::from(calls)
+}
+
 fn main() {
     let smoke = !std::env::args().any(|a| a == "--bench");
     let rounds = if smoke { 3 } else { 41 };
     let per_round = if smoke { 1 } else { 40 };
-    let registry = Registry::new(EventBus::default());
-    registry
+    let builtin = Registry::new(EventBus::default());
+    builtin
         .register(load_builtin(&tonearm_plugin_symphonia::DESCRIPTOR).unwrap())
         .unwrap();
-    let decoder = registry.decoder("symphonia").unwrap();
+    let builtin = builtin.decoder("symphonia").unwrap();
+    let native = Registry::new(EventBus::default());
+    native
+        .load_native(&tonearm_e2e::native_library(
+            "tonearm-plugin-symphonia-dylib",
+        ))
+        .unwrap();
+    let native = native.decoder("symphonia").unwrap();
     let set = FixtureSet::bundled();
 
     println!("decode benchmark: {rounds} alternating rounds of {per_round} decodes each");
-    println!("| input | direct Symphonia | through the plugin | plugin / direct | target |");
-    println!("| --- | --- | --- | --- | --- |");
+    println!(
+        "| input | direct Symphonia | builtin plugin | dylib plugin | builtin / direct | dylib / builtin | target |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
     for file in ["01 chord.flac", "02 pluck.mp3"] {
         let fixture = set.audio(file).unwrap();
         let ext = fixture.extension();
         let bytes = fixture.bytes.clone();
+        let frames = direct(&bytes, &ext);
         assert_eq!(
-            direct(&bytes, &ext),
-            plugin(decoder.as_ref(), &bytes, &ext),
+            frames,
+            plugin(builtin.as_ref(), &bytes, &ext),
             "both decode the same frames"
         );
-        let (mut d, mut p) = (Vec::new(), Vec::new());
+        assert_eq!(
+            frames,
+            plugin(native.as_ref(), &bytes, &ext),
+            "both decode the same frames"
+        );
+        let (mut d, mut b, mut n) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
             let t = Instant::now();
             for _ in 0..per_round {
@@ -118,17 +145,43 @@ fn main() {
             d.push(t.elapsed());
             let t = Instant::now();
             for _ in 0..per_round {
-                std::hint::black_box(plugin(decoder.as_ref(), &bytes, &ext));
+                std::hint::black_box(plugin(builtin.as_ref(), &bytes, &ext));
             }
-            p.push(t.elapsed());
+            b.push(t.elapsed());
+            let t = Instant::now();
+            for _ in 0..per_round {
+                std::hint::black_box(plugin(native.as_ref(), &bytes, &ext));
+            }
+            n.push(t.elapsed());
         }
-        let (d, p) = (median(d), median(p));
+        let (d, b, n) = (median(d), median(b), median(n));
         let audio_s = fixture.frames as f64 / f64::from(fixture.sample_rate) * per_round as f64;
+        let rt = |t: Duration| audio_s / t.as_secs_f64();
         println!(
-            "| {ext} | {:.0}× realtime | {:.0}× realtime | {:.3} | ≤ 1.03 |",
-            audio_s / d.as_secs_f64(),
-            audio_s / p.as_secs_f64(),
-            p.as_secs_f64() / d.as_secs_f64()
+            "| {ext} | {:.0}× realtime | {:.0}× realtime | {:.0}× realtime | {:.3} | {:.3} | ≤ 1.03 |",
+            rt(d),
+            rt(b),
+            rt(n),
+            b.as_secs_f64() / d.as_secs_f64(),
+            n.as_secs_f64() / b.as_secs_f64()
         );
     }
+
+    let calls = if smoke { 1_000 } else { 2_000_000 };
+    let (mut b, mut n) = (Vec::new(), Vec::new());
+    for _ in 0..if smoke { 1 } else { 9 } {
+        b.push(probe_cost(builtin.as_ref(), calls));
+        n.push(probe_cost(native.as_ref(), calls));
+    }
+    let mid = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (b, n) = (mid(b), mid(n));
+    println!();
+    println!(
+        "| trivial call (`probe` of an empty head, through the host's guard) | builtin | dylib | dylib − builtin |"
+    );
+    println!("| --- | --- | --- | --- |");
+    println!("| ns per call | {b:.1} | {n:.1} | {:.1} |", n - b);
 }

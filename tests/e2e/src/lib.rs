@@ -1,1 +1,53 @@
-//! Cross-crate tests live in tests/.
+//! Helpers for the cross-crate tests and benchmarks: native plugin libraries built on
+//! demand from this workspace.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+/// The workspace's root folder.
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Builds the `cdylib` package `package` (once per process) in the profile this code was
+/// built in, and returns the library's path.
+///
+/// # Panics
+///
+/// If the build fails: tests cannot go on without the library.
+pub fn native_library(package: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(path) = built.get(package) {
+        return path.clone();
+    }
+    let release = !cfg!(debug_assertions);
+    let mut cargo = Command::new(option_env!("CARGO").unwrap_or("cargo"));
+    cargo
+        .current_dir(workspace())
+        .args(["build", "--quiet", "-p", package]);
+    if release {
+        cargo.arg("--release");
+    }
+    let status = cargo
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build {package}: {e}"));
+    assert!(status.success(), "building {package} failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace().join("target"), PathBuf::from);
+    let file = format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        package.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    );
+    let path = target
+        .join(if release { "release" } else { "debug" })
+        .join(file);
+    assert!(path.is_file(), "{} was not built", path.display());
+    built.insert(package.to_owned(), path.clone());
+    path
+}
