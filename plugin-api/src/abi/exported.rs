@@ -61,6 +61,8 @@ impl FfiDecoder for ExportedDecoder {
                 pending: Vec::new(),
                 offset: 0,
                 channels,
+                ended: false,
+                deferred: None,
             };
             Ok(FfiDecodeSession_TO::from_value(
                 exported,
@@ -70,13 +72,16 @@ impl FfiDecoder for ExportedDecoder {
     }
 }
 
-/// A [`DecodeSession`] as an [`FfiDecodeSession`]: decodes a chunk, then hands it out in
-/// pieces as large as the host's buffer allows.
+/// A [`DecodeSession`] as an [`FfiDecodeSession`]: fills the host's buffer from as many
+/// decoded chunks as fit, so small-packet codecs cross the boundary a few times less.
 pub(crate) struct ExportedSession {
     inner: Box<dyn DecodeSession>,
     pending: Vec<f32>,
     offset: usize,
     channels: usize,
+    ended: bool,
+    /// An error met after samples were already copied; reported on the next call.
+    deferred: Option<PluginError>,
 }
 
 impl FfiDecodeSession for ExportedSession {
@@ -86,25 +91,43 @@ impl FfiDecodeSession for ExportedSession {
 
     fn read(&mut self, mut out: RSliceMut<'_, f32>) -> RResult<FfiRead, FfiError> {
         guard(|| {
-            if self.offset >= self.pending.len() {
-                self.offset = 0;
-                if self.inner.read(&mut self.pending)? == 0 {
-                    self.pending.clear();
-                    return Ok(FfiRead {
-                        samples: 0,
-                        remaining: 0,
-                    });
-                }
+            if let Some(error) = self.deferred.take() {
+                return Err(error);
             }
+            let out = out.as_mut_slice();
             let room = out.len() / self.channels * self.channels;
             if room == 0 {
                 return Err(PluginError::Invalid(
                     "the read buffer is smaller than one frame".into(),
                 ));
             }
-            let n = room.min(self.pending.len() - self.offset);
-            out.as_mut_slice()[..n].copy_from_slice(&self.pending[self.offset..self.offset + n]);
-            self.offset += n;
+            let mut n = 0;
+            while n < room {
+                if self.offset >= self.pending.len() {
+                    if self.ended {
+                        break;
+                    }
+                    self.offset = 0;
+                    match self.inner.read(&mut self.pending) {
+                        Ok(0) => {
+                            self.pending.clear();
+                            self.ended = true;
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(e) if n == 0 => return Err(e),
+                        Err(e) => {
+                            self.pending.clear();
+                            self.deferred = Some(e);
+                            break;
+                        }
+                    }
+                }
+                let take = (room - n).min(self.pending.len() - self.offset);
+                out[n..n + take].copy_from_slice(&self.pending[self.offset..self.offset + take]);
+                self.offset += take;
+                n += take;
+            }
             Ok(FfiRead {
                 samples: n,
                 remaining: self.pending.len() - self.offset,
@@ -115,6 +138,8 @@ impl FfiDecodeSession for ExportedSession {
     fn seek(&mut self, frame: u64) -> RResult<u64, FfiError> {
         self.pending.clear();
         self.offset = 0;
+        self.ended = false;
+        self.deferred = None;
         guard(|| self.inner.seek(frame))
     }
 }

@@ -378,6 +378,66 @@ mod tests {
         );
     }
 
+    /// One small chunk, then a corrupt packet.
+    struct ThenCorrupt(bool);
+
+    impl Decoder for ThenCorrupt {
+        fn probe(&self, _: &[u8], _: &ProbeHint) -> u8 {
+            1
+        }
+
+        fn open(
+            &self,
+            _: Arc<dyn ByteSource>,
+            _: &ProbeHint,
+        ) -> PluginResult<Box<dyn DecodeSession>> {
+            Ok(Box::new(ThenCorrupt(false)))
+        }
+    }
+
+    impl DecodeSession for ThenCorrupt {
+        fn spec(&self) -> StreamSpec {
+            StreamSpec {
+                sample_rate: 8000,
+                channels: 1,
+                total_frames: None,
+                codec: "x".into(),
+                bits_per_sample: None,
+            }
+        }
+
+        fn read(&mut self, out: &mut Vec<f32>) -> PluginResult<usize> {
+            if std::mem::replace(&mut self.0, true) {
+                return Err(PluginError::Corrupt("bad packet".into()));
+            }
+            out.clear();
+            out.extend_from_slice(&[0.5; 100]);
+            Ok(100)
+        }
+
+        fn seek(&mut self, _: u64) -> PluginResult<u64> {
+            Ok(0)
+        }
+    }
+
+    #[test]
+    fn samples_decoded_before_an_error_are_delivered_first() {
+        let decoder = through_the_boundary(ThenCorrupt(false));
+        let mut session = decoder
+            .open(
+                Arc::new(MemoryByteSource::new(b"abc".to_vec())),
+                &ProbeHint::default(),
+            )
+            .unwrap();
+        let mut chunk = Vec::new();
+        assert_eq!(session.read(&mut chunk).unwrap(), 100);
+        assert_eq!(chunk, [0.5; 100]);
+        assert!(matches!(
+            session.read(&mut chunk),
+            Err(PluginError::Corrupt(_))
+        ));
+    }
+
     #[test]
     fn a_panic_on_the_plugin_side_comes_back_as_an_error() {
         let decoder = through_the_boundary(BigChunks);

@@ -1,11 +1,16 @@
 //! The [`DecodeSession`] half: packets in, interleaved `f32` out, sample-accurate seeks.
 
+use std::sync::Arc;
 use symphonia::core::codecs::audio::AudioDecoder;
 use symphonia::core::errors::Error;
 use symphonia::core::formats::{FormatReader, SeekMode, SeekTo, TrackType};
 use symphonia::core::units::{TimeBase, Timestamp};
-use tonearm_plugin_api::{DecodeSession, PluginError, PluginResult, StreamSpec};
 
+use tonearm_plugin_api::{
+    ByteSource, DecodeSession, PluginError, PluginResult, ProbeHint, StreamSpec,
+};
+
+use crate::decoder::open_stream;
 use crate::error::map;
 
 /// Packets decoded before a seek target and discarded. MP3's bit reservoir and the MDCT
@@ -23,6 +28,9 @@ const MAX_CONSECUTIVE_BAD_PACKETS: u32 = 16;
 pub(crate) struct SymphoniaSession {
     format: Box<dyn FormatReader>,
     decoder: Box<dyn AudioDecoder>,
+    /// The input and its hint, to reopen the stream when a reader cannot seek any more.
+    source: Arc<dyn ByteSource>,
+    hint: ProbeHint,
     track_id: u32,
     time_base: Option<TimeBase>,
     spec: StreamSpec,
@@ -41,6 +49,8 @@ impl SymphoniaSession {
     pub(crate) fn new(
         format: Box<dyn FormatReader>,
         decoder: Box<dyn AudioDecoder>,
+        source: Arc<dyn ByteSource>,
+        hint: ProbeHint,
     ) -> PluginResult<Self> {
         let track = format
             .default_track(TrackType::Audio)
@@ -70,6 +80,8 @@ impl SymphoniaSession {
                 .unwrap_or(DEFAULT_PACKET_FRAMES);
         Ok(Self {
             preroll,
+            source,
+            hint,
             track_id: track.id,
             time_base: track.time_base,
             format,
@@ -102,6 +114,13 @@ impl SymphoniaSession {
             None => u128::from(frame),
         };
         Timestamp::new(i64::try_from(ts).unwrap_or(i64::MAX))
+    }
+
+    /// Replaces the reader and decoder with fresh ones over the same input.
+    fn reopen(&mut self) -> PluginResult<()> {
+        (self.format, self.decoder) = open_stream(self.source.clone(), &self.hint)?;
+        self.ended = false;
+        Ok(())
     }
 
     /// Decodes packets until one yields output after any seek trimming; fills `out`.
@@ -183,12 +202,22 @@ impl DecodeSession for SymphoniaSession {
             .total_frames
             .map_or(frame, |total| frame.min(total));
         let start = frame.saturating_sub(self.preroll);
-        let to = SeekTo::Timestamp {
-            ts: self.frame_to_ts(start),
-            track_id: self.track_id,
-        };
+        let (ts, track_id) = (self.frame_to_ts(start), self.track_id);
+        let to = || SeekTo::Timestamp { ts, track_id };
         self.pending.clear();
-        match self.format.seek(SeekMode::Accurate, to) {
+        // Some readers (MP4) accept a seek once they have read to the end but fail on the
+        // next packet; a fresh reader over the same bytes works. Likewise if a seek fails.
+        let mut fresh = false;
+        if self.ended {
+            self.reopen()?;
+            fresh = true;
+        }
+        let mut sought = self.format.seek(SeekMode::Accurate, to());
+        if sought.is_err() && !fresh {
+            self.reopen()?;
+            sought = self.format.seek(SeekMode::Accurate, to());
+        }
+        match sought {
             Ok(_) => {}
             // Seeking to the very end: nothing left to play.
             Err(Error::SeekError(_)) if Some(frame) == self.spec.total_frames => {

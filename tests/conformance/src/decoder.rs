@@ -314,6 +314,41 @@ fn seek(decoder: &dyn Decoder, f: &AudioFixture, reference: &[f32]) -> Result<()
             "seeking past the end landed at {landed}, beyond the {total} frames"
         ));
     }
+    // Played to the end, then back to the start (replay): the stream starts over.
+    for _ in 0..MAX_READS {
+        if session
+            .read(&mut chunk)
+            .map_err(|e| format!("reading to the end: {e}"))?
+            == 0
+        {
+            break;
+        }
+    }
+    let landed = session
+        .seek(0)
+        .map_err(|e| format!("seeking back to the start after the end failed: {e}"))?;
+    if landed > f.seek_tolerance {
+        return Err(format!(
+            "seeking back to the start after the end landed at {landed}"
+        ));
+    }
+    session
+        .read(&mut chunk)
+        .map_err(|e| format!("reading after seeking back to the start: {e}"))?;
+    let start = landed as usize * channels;
+    let expected =
+        &reference[start.min(reference.len())..(start + chunk.len()).min(reference.len())];
+    if f.lossless
+        && chunk
+            .iter()
+            .zip(expected)
+            .any(|(a, b)| a.to_bits() != b.to_bits())
+    {
+        return Err(
+            "after the end and a seek back to the start, the output differs from a straight decode"
+                .into(),
+        );
+    }
     Ok(())
 }
 

@@ -136,25 +136,24 @@ fn main() {
             plugin(native.as_ref(), &bytes, &ext),
             "both decode the same frames"
         );
-        let (mut d, mut b, mut n) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..rounds {
-            let t = Instant::now();
-            for _ in 0..per_round {
-                std::hint::black_box(direct(&bytes, &ext));
+        // Each round runs the three in a rotated order, so none always runs first.
+        let mut times: [Vec<Duration>; 3] = Default::default();
+        for round in 0..rounds {
+            for k in 0..3 {
+                let variant = (round + k) % 3;
+                let t = Instant::now();
+                for _ in 0..per_round {
+                    let frames = match variant {
+                        0 => direct(&bytes, &ext),
+                        1 => plugin(builtin.as_ref(), &bytes, &ext),
+                        _ => plugin(native.as_ref(), &bytes, &ext),
+                    };
+                    std::hint::black_box(frames);
+                }
+                times[variant].push(t.elapsed());
             }
-            d.push(t.elapsed());
-            let t = Instant::now();
-            for _ in 0..per_round {
-                std::hint::black_box(plugin(builtin.as_ref(), &bytes, &ext));
-            }
-            b.push(t.elapsed());
-            let t = Instant::now();
-            for _ in 0..per_round {
-                std::hint::black_box(plugin(native.as_ref(), &bytes, &ext));
-            }
-            n.push(t.elapsed());
         }
-        let (d, b, n) = (median(d), median(b), median(n));
+        let [d, b, n] = times.map(median);
         let audio_s = fixture.frames as f64 / f64::from(fixture.sample_rate) * per_round as f64;
         let rt = |t: Duration| audio_s / t.as_secs_f64();
         println!(
