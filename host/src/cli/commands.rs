@@ -394,18 +394,26 @@ pub fn plugins_list(ctx: &Context, json: bool) -> Result<ExitCode> {
         output::json(&plugins)?;
         return Ok(ExitCode::SUCCESS);
     }
+    print_plugins(&plugins);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_plugins(plugins: &[tonearm_host::registry::PluginInfo]) {
     let rows: Vec<Vec<String>> = plugins
         .iter()
         .map(|p| {
+            let state = p
+                .failure
+                .as_ref()
+                .map_or_else(|| "ok".into(), |f| format!("failed: {f}"));
+            let m = &p.manifest;
             vec![
-                p.manifest.id.clone(),
-                p.manifest.kind.to_string(),
-                p.manifest.version.to_string(),
-                p.manifest.api_version.to_string(),
+                m.id.clone(),
+                m.kind.to_string(),
+                m.version.to_string(),
+                m.api_version.to_string(),
                 p.origin.to_string(),
-                p.failure
-                    .clone()
-                    .map_or_else(|| "ok".into(), |f| format!("failed: {f}")),
+                state,
             ]
         })
         .collect();
@@ -414,7 +422,6 @@ pub fn plugins_list(ctx: &Context, json: bool) -> Result<ExitCode> {
         &rows,
         60,
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 pub fn plugins_load(ctx: &Context, path: &Path, install: bool) -> Result<ExitCode> {
@@ -433,19 +440,8 @@ pub fn plugins_load(ctx: &Context, path: &Path, install: bool) -> Result<ExitCod
         }
         Err(e) => return Err(e.into()),
     };
-    let rows: Vec<Vec<String>> = loaded
-        .iter()
-        .map(|p| {
-            vec![
-                p.manifest.id.clone(),
-                p.manifest.kind.to_string(),
-                p.manifest.version.to_string(),
-                p.manifest.api_version.to_string(),
-            ]
-        })
-        .collect();
     println!("{} holds {} plugin(s):", path.display(), loaded.len());
-    table(&["ID", "KIND", "VERSION", "API"], &rows, 60);
+    print_plugins(&loaded);
     if install {
         let dir = ctx
             .plugin_dir
