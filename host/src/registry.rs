@@ -53,6 +53,9 @@ pub enum RegistryError {
     /// A native library was refused.
     #[error(transparent)]
     Native(#[from] tonearm_plugin_api::abi::NativeLoadError),
+    /// A wasm component was refused.
+    #[error(transparent)]
+    Wasm(#[from] crate::loader::wasm::WasmLoadError),
 }
 
 /// A loaded plugin as people see it.
@@ -195,6 +198,18 @@ impl Registry {
             infos.push(self.info(&id)?);
         }
         Ok(infos)
+    }
+
+    /// Loads the wasm component at `path` with `runtime` and registers it.
+    pub fn load_wasm(
+        &self,
+        runtime: &crate::loader::wasm::WasmRuntime,
+        path: &std::path::Path,
+    ) -> Result<PluginInfo, RegistryError> {
+        let plugin = runtime.load(path)?;
+        let id = plugin.manifest.id.clone();
+        self.register(plugin)?;
+        self.info(&id)
     }
 
     /// Removes a plugin; instances already handed out keep working until dropped.

@@ -363,7 +363,7 @@ fn native_plugins_load_install_and_are_scanned_at_start() {
         "{stdout}"
     );
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("skipping plugin library"),
+        String::from_utf8_lossy(&out.stderr).contains("skipping plugin"),
         "broken.so is reported"
     );
 

@@ -20,6 +20,9 @@ pub mod metadata;
 pub mod registration;
 pub mod storage;
 pub mod version;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+mod wit_convert;
 
 pub use decoder::{DecodeSession, Decoder, ProbeHint, StreamSpec};
 pub use error::{PluginError, PluginResult};

@@ -9,6 +9,8 @@ use anyhow::{Context as _, Result, bail};
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_host::capabilities::{FileByteSource, ProviderByteSource};
 use tonearm_host::library::{Source, TrackRow};
+use tonearm_host::loader::PluginFiles;
+use tonearm_host::loader::wasm::WasmLimits;
 use tonearm_host::playback::{self, DecodeSummary};
 use tonearm_host::sync::{SyncOptions, Syncer};
 use tonearm_host::{Library, conformance};
@@ -425,7 +427,7 @@ fn print_plugins(plugins: &[tonearm_host::registry::PluginInfo]) {
 }
 
 pub fn plugins_load(ctx: &Context, path: &Path, install: bool) -> Result<ExitCode> {
-    let loaded = match ctx.registry.load_native(path) {
+    let loaded = match ctx.files.load(&ctx.registry, path) {
         Ok(loaded) => loaded,
         Err(tonearm_host::registry::RegistryError::Duplicate(id)) => {
             let origin = ctx
@@ -510,6 +512,7 @@ pub async fn demo(ctx: &Context, keep: Option<PathBuf>) -> Result<ExitCode> {
                 .unwrap_or_else(|| dir.join("library.db")),
         ),
         plugin_dir: ctx.plugin_dir.clone(),
+        files: PluginFiles::new(WasmLimits::default()),
     };
     println!("== tonearm scan {}", samples.display());
     scan(&demo_ctx, &samples, Some("samples".into()), false).await?;

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use tonearm_host::config::Config;
+use tonearm_host::loader::PluginFiles;
+use tonearm_host::loader::wasm::WasmLimits;
 use tonearm_host::{EventBus, Library, Registry};
 
 /// Tonearm: a music library core with plugins for storage, decoding and metadata.
@@ -22,7 +24,7 @@ pub struct Cli {
     /// The config file [default: the XDG config dir's tonearm/config.json].
     #[arg(long, global = true, env = "TONEARM_CONFIG", value_name = "PATH")]
     config: Option<PathBuf>,
-    /// Also load this native plugin library (repeatable).
+    /// Also load this plugin: a native library or a wasm component (repeatable).
     #[arg(long = "plugin", global = true, value_name = "PATH")]
     plugins: Vec<PathBuf>,
     /// Do not register the plugins built into this binary.
@@ -146,7 +148,7 @@ enum LibraryCommand {
 enum PluginsCommand {
     /// List loaded plugins and how each was loaded.
     List(JsonFlag),
-    /// Load a native plugin library, show what it holds, and optionally install it.
+    /// Load a plugin file (native library or wasm component), show it, optionally install it.
     Load {
         /// The library (`.so`, `.dylib` or `.dll`).
         path: PathBuf,
@@ -174,6 +176,8 @@ pub struct Context {
     library_path: Option<PathBuf>,
     /// Where `plugins load --install` puts libraries.
     plugin_dir: Option<PathBuf>,
+    /// Loads plugin files.
+    files: PluginFiles,
 }
 
 impl Context {
@@ -258,17 +262,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         .plugin_dirs
         .clone()
         .unwrap_or_else(|| dirs.iter().map(|d| d.data_dir().join("plugins")).collect());
+    let cache_dir = dirs.as_ref().map(|d| d.cache_dir().join("components"));
+    let files = PluginFiles::new(WasmLimits {
+        cache_dir,
+        ..WasmLimits::default()
+    });
     // Installed plugins that fail to load are reported, not fatal: the rest still work.
     for dir in &plugin_dirs {
-        for path in tonearm_host::loader::native::libraries_in(dir).unwrap_or_default() {
-            if let Err(e) = registry.load_native(&path) {
-                eprintln!("warning: skipping plugin library {}: {e}", path.display());
+        for path in PluginFiles::in_dir(dir).unwrap_or_default() {
+            if let Err(e) = files.load(&registry, &path) {
+                eprintln!("warning: skipping plugin {}: {e}", path.display());
             }
         }
     }
     for path in &cli.plugins {
-        registry
-            .load_native(path)
+        files
+            .load(&registry, path)
             .with_context(|| format!("loading --plugin {}", path.display()))?;
     }
     for warning in config.apply(&registry) {
@@ -278,6 +287,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         registry: Arc::new(registry),
         library_path: cli.library,
         plugin_dir: plugin_dirs.into_iter().next(),
+        files,
     };
     use commands as c;
     match cli.command {

@@ -6,6 +6,7 @@
 
 pub mod guard;
 pub mod native;
+pub mod wasm;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -115,4 +116,55 @@ pub fn load_builtin(descriptor: &PluginDescriptor) -> PluginResult<LoadedPlugin>
 /// Every plugin this binary linked in with `register_builtin!`.
 pub fn builtin_descriptors() -> Vec<&'static PluginDescriptor> {
     tonearm_plugin_api::builtin_plugins().collect()
+}
+
+/// Loads plugin files of either form: native libraries, and wasm components (`.wasm`),
+/// creating the wasm engine only once a component is loaded.
+pub struct PluginFiles {
+    limits: wasm::WasmLimits,
+    runtime: std::sync::OnceLock<wasm::WasmRuntime>,
+}
+
+impl PluginFiles {
+    /// Loads components under `limits`.
+    pub fn new(limits: wasm::WasmLimits) -> Self {
+        Self {
+            limits,
+            runtime: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn runtime(&self) -> Result<&wasm::WasmRuntime, crate::registry::RegistryError> {
+        if let Some(runtime) = self.runtime.get() {
+            return Ok(runtime);
+        }
+        let runtime = wasm::WasmRuntime::new(self.limits.clone()).map_err(PluginError::Internal)?;
+        Ok(self.runtime.get_or_init(|| runtime))
+    }
+
+    /// Loads the plugin file at `path` into `registry`.
+    pub fn load(
+        &self,
+        registry: &crate::registry::Registry,
+        path: &std::path::Path,
+    ) -> Result<Vec<crate::registry::PluginInfo>, crate::registry::RegistryError> {
+        if path.extension().is_some_and(|e| e == "wasm") {
+            Ok(vec![registry.load_wasm(self.runtime()?, path)?])
+        } else {
+            registry.load_native(path)
+        }
+    }
+
+    /// The plugin files in `dir` (native libraries and components), sorted.
+    pub fn in_dir(dir: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+        let mut found = native::libraries_in(dir)?;
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "wasm") && path.is_file() {
+                found.push(path);
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
 }

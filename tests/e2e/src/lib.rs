@@ -51,3 +51,43 @@ pub fn native_library(package: &str) -> PathBuf {
     built.insert(package.to_owned(), path.clone());
     path
 }
+
+/// Builds the component package `package` for `wasm32-wasip2` in release (once per process;
+/// a no-op when up to date) and returns the component's path.
+///
+/// # Panics
+///
+/// If the build fails: tests cannot go on without the component.
+pub fn wasm_component(package: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(path) = built.get(package) {
+        return path.clone();
+    }
+    let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
+        .current_dir(workspace())
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            package,
+        ])
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run cargo to build {package}: {e}"));
+    assert!(
+        status.success(),
+        "building {package} for wasm32-wasip2 failed (is the target installed? ./scripts/setup)"
+    );
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace().join("target"), PathBuf::from);
+    let path = target
+        .join("wasm32-wasip2/release")
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    assert!(path.is_file(), "{} was not built", path.display());
+    built.insert(package.to_owned(), path.clone());
+    path
+}
