@@ -378,7 +378,8 @@ fn trapped(plugin: &str, what: &str, error: &wasmtime::Error) -> PluginError {
         Some(wasmtime::Trap::Interrupt) => "it ran past its deadline".to_owned(),
         Some(wasmtime::Trap::OutOfFuel) => "it ran out of fuel".to_owned(),
         Some(trap) => format!("it trapped: {trap}"),
-        None => format!("{error:#}"),
+        // Limiter refusals (memory) and host errors arrive wrapped in a wasm backtrace.
+        None => format!("it trapped: {}", error.root_cause()),
     };
     PluginError::Internal(format!("component `{plugin}` failed in {what}: {reason}"))
 }

