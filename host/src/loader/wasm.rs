@@ -127,11 +127,7 @@ impl WasmRuntime {
             path: path.to_owned(),
             reason,
         };
-        let bytes = std::fs::read(path).map_err(|source| WasmLoadError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let component = self.compile(&bytes).map_err(invalid)?;
+        let component = self.component(path)?;
         self.check_contract_version(path, &component)?;
 
         let mut linker: Linker<HostState> = Linker::new(&self.engine);
@@ -201,14 +197,52 @@ impl WasmRuntime {
         })
     }
 
-    fn compile(&self, bytes: &[u8]) -> Result<Component, String> {
-        let Some(dir) = &self.limits.cache_dir else {
-            return Component::new(&self.engine, bytes).map_err(|e| format!("{e:#}"));
+    /// The compiled component at `path`: from the cache when its content is known there,
+    /// else compiled (and cached).
+    fn component(&self, path: &Path) -> Result<Component, WasmLoadError> {
+        let invalid = |reason: String| WasmLoadError::Invalid {
+            path: path.to_owned(),
+            reason,
         };
-        let key: String = Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let read = |source| WasmLoadError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        // A file seen before (same path, size and time) has a known content hash, so a
+        // warm load need not read, let alone hash, the component.
+        let meta = std::fs::metadata(path).map_err(read)?;
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+        let stamp = format!(
+            "{} {} {:?}",
+            canonical.display(),
+            meta.len(),
+            meta.modified().ok()
+        );
+        let stamp_file = self
+            .limits
+            .cache_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{}.source", hex(&Sha256::digest(&stamp)))));
+        if let Some(known) = stamp_file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            && let Some(component) = self.cached(known.trim())
+        {
+            return Ok(component);
+        }
+        let bytes = std::fs::read(path).map_err(read)?;
+        let key = hex(&Sha256::digest(&bytes));
+        let component = self.compile(&key, &bytes).map_err(invalid)?;
+        if let Some(file) = stamp_file
+            && let Err(e) = std::fs::write(&file, &key)
+        {
+            tracing::debug!(file = %file.display(), error = %e, "cannot remember a component's hash");
+        }
+        Ok(component)
+    }
+
+    /// The cache file for content `key` under this engine.
+    fn cache_file(&self, key: &str) -> Option<PathBuf> {
         // The engine's compatibility hash covers wasmtime's version and every setting that
         // changes compiled code.
         let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
@@ -217,20 +251,37 @@ impl WasmRuntime {
             &mut engine_hash,
         );
         let engine_key = std::hash::Hasher::finish(&engine_hash);
-        let cached = dir.join(format!("{key}-{engine_key:016x}.cwasm"));
-        if cached.is_file() {
-            // SAFETY: the file was written by `Component::serialize` below, under a name
-            // that binds it to these exact bytes and this wasmtime version, in a folder
-            // only this host writes; wasmtime still checks its header and engine settings.
-            #[allow(unsafe_code)]
-            match unsafe { Component::deserialize_file(&self.engine, &cached) } {
-                Ok(component) => return Ok(component),
-                Err(e) => {
-                    tracing::warn!(file = %cached.display(), error = %e, "recompiling a stale cached component")
-                }
+        Some(
+            self.limits
+                .cache_dir
+                .as_ref()?
+                .join(format!("{key}-{engine_key:016x}.cwasm")),
+        )
+    }
+
+    fn cached(&self, key: &str) -> Option<Component> {
+        let cached = self.cache_file(key).filter(|f| f.is_file())?;
+        // SAFETY: the file was written by `Component::serialize` in `compile`, under a name
+        // that binds it to the component's content hash and this engine, in a folder only
+        // this host writes; wasmtime still checks its header and engine settings.
+        #[allow(unsafe_code)]
+        match unsafe { Component::deserialize_file(&self.engine, &cached) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!(file = %cached.display(), error = %e, "recompiling a stale cached component");
+                None
             }
         }
+    }
+
+    fn compile(&self, key: &str, bytes: &[u8]) -> Result<Component, String> {
+        if let Some(component) = self.cached(key) {
+            return Ok(component);
+        }
         let component = Component::new(&self.engine, bytes).map_err(|e| format!("{e:#}"))?;
+        let (Some(dir), Some(cached)) = (&self.limits.cache_dir, self.cache_file(key)) else {
+            return Ok(component);
+        };
         if let Ok(serialized) = component.serialize() {
             let partial = dir.join(format!(".{key}.partial"));
             let written = std::fs::create_dir_all(dir)
@@ -371,6 +422,10 @@ fn insecure_seed() -> (u64, u64) {
     let a = hasher.finish();
     hasher.write_u64(a);
     (a, hasher.finish())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn trapped(plugin: &str, what: &str, error: &wasmtime::Error) -> PluginError {

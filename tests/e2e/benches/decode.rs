@@ -1,5 +1,6 @@
 //! Decode speed through the Symphonia plugin — builtin and as a native library — versus
-//! calling Symphonia directly, and the cost of a trivial call across the boundary.
+//! calling Symphonia directly; as a wasm component (its decode speed and load times); and
+//! the cost of a trivial call into each form.
 //!
 //! ```sh
 //! cargo bench -p tonearm-e2e --bench decode
@@ -20,6 +21,7 @@ use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_host::loader::load_builtin;
+use tonearm_host::loader::wasm::{WasmLimits, WasmRuntime};
 use tonearm_host::{EventBus, Registry};
 use tonearm_plugin_api::{Decoder, MemoryByteSource, ProbeHint};
 
@@ -114,13 +116,41 @@ fn main() {
         ))
         .unwrap();
     let native = native.decoder("symphonia").unwrap();
+
+    // Loading a component: cold (compile) into an empty cache, then warm (from it).
+    let component_file = tonearm_e2e::wasm_component("tonearm-plugin-symphonia-component");
+    let shared_cache = tonearm_e2e::workspace().join("target/wasm-cache");
+    let cold_dir = tempfile::tempdir().unwrap();
+    let cache_dir = if smoke {
+        shared_cache
+    } else {
+        cold_dir.path().to_owned()
+    };
+    let runtime = WasmRuntime::new(WasmLimits {
+        cache_dir: Some(cache_dir),
+        ..WasmLimits::default()
+    })
+    .unwrap();
+    let t = Instant::now();
+    runtime.load(&component_file).unwrap();
+    let cold = t.elapsed();
+    let mut warm = Vec::new();
+    for _ in 0..if smoke { 1 } else { 9 } {
+        let t = Instant::now();
+        runtime.load(&component_file).unwrap();
+        warm.push(t.elapsed());
+    }
+    let warm = median(warm);
+    let wasm = Registry::new(EventBus::default());
+    wasm.load_wasm(&runtime, &component_file).unwrap();
+    let wasm = wasm.decoder("symphonia").unwrap();
     let set = FixtureSet::bundled();
 
     println!("decode benchmark: {rounds} alternating rounds of {per_round} decodes each");
     println!(
-        "| input | direct Symphonia | builtin plugin | dylib plugin | builtin / direct | dylib / builtin | target |"
+        "| input | direct Symphonia | builtin plugin | dylib plugin | wasm component | builtin / direct | dylib / builtin | component / builtin |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for file in ["01 chord.flac", "02 pluck.mp3"] {
         let fixture = set.audio(file).unwrap();
         let ext = fixture.extension();
@@ -136,51 +166,75 @@ fn main() {
             plugin(native.as_ref(), &bytes, &ext),
             "both decode the same frames"
         );
+        assert_eq!(
+            frames,
+            plugin(wasm.as_ref(), &bytes, &ext),
+            "both decode the same frames"
+        );
         // Each round runs the three in a rotated order, so none always runs first.
-        let mut times: [Vec<Duration>; 3] = Default::default();
+        let mut times: [Vec<Duration>; 4] = Default::default();
         for round in 0..rounds {
-            for k in 0..3 {
-                let variant = (round + k) % 3;
+            for k in 0..4 {
+                let variant = (round + k) % 4;
                 let t = Instant::now();
                 for _ in 0..per_round {
                     let frames = match variant {
                         0 => direct(&bytes, &ext),
                         1 => plugin(builtin.as_ref(), &bytes, &ext),
-                        _ => plugin(native.as_ref(), &bytes, &ext),
+                        2 => plugin(native.as_ref(), &bytes, &ext),
+                        _ => plugin(wasm.as_ref(), &bytes, &ext),
                     };
                     std::hint::black_box(frames);
                 }
                 times[variant].push(t.elapsed());
             }
         }
-        let [d, b, n] = times.map(median);
+        let [d, b, n, w] = times.map(median);
         let audio_s = fixture.frames as f64 / f64::from(fixture.sample_rate) * per_round as f64;
         let rt = |t: Duration| audio_s / t.as_secs_f64();
         println!(
-            "| {ext} | {:.0}× realtime | {:.0}× realtime | {:.0}× realtime | {:.3} | {:.3} | ≤ 1.03 |",
+            "| {ext} | {:.0}× | {:.0}× | {:.0}× | {:.0}× | {:.3} (≤ 1.03) | {:.3} (≤ 1.03) | {:.3} (≤ 1.6) |",
             rt(d),
             rt(b),
             rt(n),
+            rt(w),
             b.as_secs_f64() / d.as_secs_f64(),
-            n.as_secs_f64() / b.as_secs_f64()
+            n.as_secs_f64() / b.as_secs_f64(),
+            w.as_secs_f64() / b.as_secs_f64()
         );
     }
 
     let calls = if smoke { 1_000 } else { 2_000_000 };
-    let (mut b, mut n) = (Vec::new(), Vec::new());
+    let (mut b, mut n, mut w) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..if smoke { 1 } else { 9 } {
         b.push(probe_cost(builtin.as_ref(), calls));
         n.push(probe_cost(native.as_ref(), calls));
+        w.push(probe_cost(wasm.as_ref(), calls / 10));
     }
     let mid = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (b, n) = (mid(b), mid(n));
+    let (b, n, w) = (mid(b), mid(n), mid(w));
     println!();
     println!(
-        "| trivial call (`probe` of an empty head, through the host's guard) | builtin | dylib | dylib − builtin |"
+        "| trivial call (`probe` of an empty head, through the host's guard) | builtin | dylib | wasm component |"
     );
     println!("| --- | --- | --- | --- |");
-    println!("| ns per call | {b:.1} | {n:.1} | {:.1} |", n - b);
+    println!("| ns per call | {b:.1} | {n:.1} | {w:.1} |");
+    println!();
+    println!("| loading the Symphonia component | time | target |");
+    println!("| --- | --- | --- |");
+    if smoke {
+        println!("| cold compile | (skipped in the smoke run) | |");
+    } else {
+        println!(
+            "| cold compile (Cranelift, then cached) | {:.0} ms | |",
+            cold.as_secs_f64() * 1e3
+        );
+    }
+    println!(
+        "| warm load (cached compile, instantiate, manifest) | {:.2} ms | ≤ 10 ms |",
+        warm.as_secs_f64() * 1e3
+    );
 }

@@ -192,7 +192,10 @@ fn a_memory_hog_is_trapped_at_its_limit() {
         .unwrap()
         .failure
         .unwrap();
-    assert!(failure.contains("trapped") && failure.contains("memory"), "{failure}");
+    assert!(
+        failure.contains("trapped") && failure.contains("memory"),
+        "{failure}"
+    );
 }
 
 /// Records every request; the tests expect none.
