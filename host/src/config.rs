@@ -3,7 +3,8 @@
 //! ```json
 //! {
 //!   "preferred_decoders": { "flac": "symphonia", "mp3": "my-mp3-decoder" },
-//!   "plugin_dirs": ["/opt/tonearm/plugins"]
+//!   "plugin_dirs": ["/opt/tonearm/plugins"],
+//!   "wasm": { "memory_mib": 256, "call_timeout_ms": 10000, "fuel": null }
 //! }
 //! ```
 
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::loader::wasm::WasmLimits;
 use crate::registry::Registry;
 
 /// Why the settings could not be read.
@@ -42,9 +44,47 @@ pub struct Config {
     /// File extension → the decoder that wins for it whenever it can decode the file.
     #[serde(default)]
     pub preferred_decoders: BTreeMap<String, String>,
-    /// Folders whose native plugin libraries are loaded at start [default: the XDG data
-    /// dir's `tonearm/plugins`].
+    /// Folders whose plugins (native libraries, wasm components) are loaded at start
+    /// [default: the XDG data dir's `tonearm/plugins`].
     pub plugin_dirs: Option<Vec<PathBuf>>,
+    /// Limits for sandboxed (wasm) plugins.
+    #[serde(default)]
+    pub wasm: WasmSettings,
+}
+
+/// Limits for sandboxed plugins, as the config file states them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WasmSettings {
+    /// Memory per instance, in MiB.
+    pub memory_mib: usize,
+    /// Wall time per call, in milliseconds.
+    pub call_timeout_ms: u64,
+    /// Fuel per call; none means no fuel metering.
+    pub fuel: Option<u64>,
+}
+
+impl Default for WasmSettings {
+    fn default() -> Self {
+        let limits = WasmLimits::default();
+        Self {
+            memory_mib: limits.memory_bytes >> 20,
+            call_timeout_ms: u64::try_from(limits.call_timeout.as_millis()).unwrap_or(u64::MAX),
+            fuel: limits.fuel,
+        }
+    }
+}
+
+impl WasmSettings {
+    /// The limits these settings describe, caching compiled components in `cache_dir`.
+    pub fn limits(&self, cache_dir: Option<PathBuf>) -> WasmLimits {
+        WasmLimits {
+            memory_bytes: self.memory_mib.saturating_mul(1 << 20),
+            call_timeout: std::time::Duration::from_millis(self.call_timeout_ms),
+            fuel: self.fuel,
+            cache_dir,
+        }
+    }
 }
 
 impl Config {

@@ -11,7 +11,6 @@ use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use tonearm_host::config::Config;
 use tonearm_host::loader::PluginFiles;
-use tonearm_host::loader::wasm::WasmLimits;
 use tonearm_host::{EventBus, Library, Registry};
 
 /// Tonearm: a music library core with plugins for storage, decoding and metadata.
@@ -263,10 +262,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| dirs.iter().map(|d| d.data_dir().join("plugins")).collect());
     let cache_dir = dirs.as_ref().map(|d| d.cache_dir().join("components"));
-    let files = PluginFiles::new(WasmLimits {
-        cache_dir,
-        ..WasmLimits::default()
-    });
+    let files = PluginFiles::new(config.wasm.limits(cache_dir));
     // Installed plugins that fail to load are reported, not fatal: the rest still work.
     for dir in &plugin_dirs {
         for path in PluginFiles::in_dir(dir).unwrap_or_default() {

@@ -178,6 +178,29 @@ fn an_endless_loop_is_stopped_at_the_deadline_and_the_instance_replaced() {
 }
 
 #[test]
+fn with_fuel_metering_an_endless_loop_runs_out_of_fuel() {
+    let cache_dir = Some(tonearm_e2e::workspace().join("target/wasm-cache"));
+    let limits = WasmLimits {
+        fuel: Some(50_000_000),
+        cache_dir,
+        ..WasmLimits::default()
+    };
+    let plugin = WasmRuntime::new(limits)
+        .unwrap()
+        .load(&wasm_component("tonearm-test-plugin-misbehaving-component"))
+        .unwrap();
+    let registry = Registry::new(EventBus::new(16));
+    registry.register(plugin).unwrap();
+    assert!(registry.pick_decoder(b"LOOP", &hint("bad"), "x").is_err());
+    let failure = registry
+        .info("misbehaving-decoder")
+        .unwrap()
+        .failure
+        .unwrap();
+    assert!(failure.contains("out of fuel"), "{failure}");
+}
+
+#[test]
 fn a_memory_hog_is_trapped_at_its_limit() {
     let plugin = strict_runtime()
         .load(&wasm_component("tonearm-test-plugin-misbehaving-component"))
