@@ -23,7 +23,7 @@ use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_host::loader::load_builtin;
 use tonearm_host::loader::wasm::{WasmLimits, WasmRuntime};
 use tonearm_host::{EventBus, Registry};
-use tonearm_plugin_api::{Decoder, MemoryByteSource, ProbeHint};
+use tonearm_plugin_api::{Decoder, ProbeHint};
 
 fn direct(bytes: &Arc<[u8]>, ext: &str) -> u64 {
     let mss = MediaSourceStream::new(
@@ -53,35 +53,20 @@ fn direct(bytes: &Arc<[u8]>, ext: &str) -> u64 {
         .make_audio_decoder(&params, &AudioDecoderOptions::default())
         .unwrap();
     let mut out: Vec<f32> = Vec::new();
-    let mut frames = 0;
+    let mut samples = 0;
     while let Some(packet) = format.next_packet().unwrap() {
         if packet.track_id != id {
             continue;
         }
         let buf = decoder.decode(&packet).unwrap();
         buf.copy_to_vec_interleaved(&mut out);
-        frames += buf.frames() as u64;
+        samples += out.len() as u64;
     }
-    frames
+    samples
 }
 
 fn plugin(decoder: &dyn Decoder, bytes: &Arc<[u8]>, ext: &str) -> u64 {
-    let hint = ProbeHint {
-        extension: Some(ext.into()),
-        mime: None,
-    };
-    let mut session = decoder
-        .open(Arc::new(MemoryByteSource(bytes.clone())), &hint)
-        .unwrap();
-    let mut out = Vec::new();
-    let mut frames = 0;
-    loop {
-        let n = session.read(&mut out).unwrap();
-        if n == 0 {
-            return frames;
-        }
-        frames += n as u64;
-    }
+    tonearm_e2e::decode_all(decoder, bytes, ext).len() as u64
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {

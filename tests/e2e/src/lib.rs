@@ -91,3 +91,32 @@ pub fn wasm_component(package: &str) -> PathBuf {
     built.insert(package.to_owned(), path.clone());
     path
 }
+
+/// Decodes all of `bytes` with `decoder`, as the host would open a file with extension `ext`.
+///
+/// # Panics
+///
+/// If opening or reading fails: callers decode fixtures that must decode.
+pub fn decode_all(
+    decoder: &dyn tonearm_plugin_api::Decoder,
+    bytes: &std::sync::Arc<[u8]>,
+    ext: &str,
+) -> Vec<f32> {
+    use tonearm_plugin_api::{MemoryByteSource, ProbeHint};
+    let hint = ProbeHint {
+        extension: Some(ext.into()),
+        mime: None,
+    };
+    let mut session = decoder
+        .open(std::sync::Arc::new(MemoryByteSource(bytes.clone())), &hint)
+        .unwrap_or_else(|e| panic!("open failed: {e}"));
+    let (mut all, mut chunk) = (Vec::new(), Vec::new());
+    while session
+        .read(&mut chunk)
+        .unwrap_or_else(|e| panic!("read failed: {e}"))
+        > 0
+    {
+        all.extend_from_slice(&chunk);
+    }
+    all
+}

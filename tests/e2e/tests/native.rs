@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_conformance::{decoder, provider};
-use tonearm_e2e::native_library;
+use tonearm_e2e::{decode_all, native_library};
 use tonearm_host::conformance::FolderHarness;
 use tonearm_host::events::{CoreEvent, PluginEvent};
 use tonearm_host::loader::native::load_native;
@@ -46,21 +46,6 @@ fn local_as_a_dylib_passes_the_provider_suite() {
         Arc::new(FolderHarness::new("local", factory).unwrap()),
     );
     assert!(report.is_success(), "{report}");
-}
-
-fn decode_all(decoder: &dyn Decoder, bytes: &Arc<[u8]>, ext: &str) -> Vec<f32> {
-    let hint = ProbeHint {
-        extension: Some(ext.into()),
-        mime: None,
-    };
-    let mut session = decoder
-        .open(Arc::new(MemoryByteSource(bytes.clone())), &hint)
-        .unwrap();
-    let (mut all, mut chunk) = (Vec::new(), Vec::new());
-    while session.read(&mut chunk).unwrap() > 0 {
-        all.extend_from_slice(&chunk);
-    }
-    all
 }
 
 #[test]

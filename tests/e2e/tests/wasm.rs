@@ -8,15 +8,14 @@ use std::time::{Duration, Instant};
 
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_conformance::{decoder, provider};
-use tonearm_e2e::wasm_component;
+use tonearm_e2e::{decode_all, wasm_component};
 use tonearm_host::conformance::FolderHarness;
 use tonearm_host::events::{CoreEvent, PluginEvent};
 use tonearm_host::loader::wasm::{WasmLimits, WasmLoadError, WasmRuntime};
 use tonearm_host::loader::{PluginHandle, base_context, load_builtin};
 use tonearm_host::{EventBus, Received, Registry};
 use tonearm_plugin_api::{
-    Decoder, HttpClient, HttpRequest, HttpResponse, MemoryByteSource, PluginError, PluginResult,
-    ProbeHint,
+    Decoder, HttpClient, HttpRequest, HttpResponse, PluginError, PluginResult, ProbeHint,
 };
 
 /// One engine per test process, with the compile cache shared by every run.
@@ -62,21 +61,6 @@ fn local_as_a_component_passes_the_provider_suite() {
         Arc::new(FolderHarness::new("local", factory).unwrap()),
     );
     assert!(report.is_success(), "{report}");
-}
-
-fn decode_all(decoder: &dyn Decoder, bytes: &Arc<[u8]>, ext: &str) -> Vec<f32> {
-    let hint = ProbeHint {
-        extension: Some(ext.into()),
-        mime: None,
-    };
-    let mut session = decoder
-        .open(Arc::new(MemoryByteSource(bytes.clone())), &hint)
-        .unwrap();
-    let (mut all, mut chunk) = (Vec::new(), Vec::new());
-    while session.read(&mut chunk).unwrap() > 0 {
-        all.extend_from_slice(&chunk);
-    }
-    all
 }
 
 /// Lossy decoders build tables with `sin`/`cos`, which natively come from the platform's
