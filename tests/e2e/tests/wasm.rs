@@ -49,6 +49,34 @@ fn symphonia_as_a_component_passes_the_decoder_suite() {
 }
 
 #[test]
+fn opus_as_a_component_passes_the_decoder_suite_on_its_fixtures() {
+    let (decoder, manifest) = component_decoder("tonearm-plugin-opus-component");
+    let fixtures_dir = tonearm_e2e::workspace().join("plugins/opus/tests/fixtures");
+    let report = decoder::check(
+        decoder.clone(),
+        &manifest,
+        &FixtureSet::load(&fixtures_dir).unwrap(),
+    );
+    assert!(report.is_success() && report.skipped() == 0, "{report}");
+    // The same output as the plugin linked in (within the libm bound, as for Symphonia).
+    let builtin = tonearm_plugin_opus::OpusDecoder;
+    for fixture in &FixtureSet::load(&fixtures_dir).unwrap().audio {
+        let a = decode_all(&builtin, &fixture.bytes, "opus");
+        let b = decode_all(decoder.as_ref(), &fixture.bytes, "opus");
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            a.len() == b.len() && worst <= LOSSY_MAX_DIFFERENCE,
+            "{}: differs by {worst:e}",
+            fixture.file
+        );
+    }
+}
+
+#[test]
 fn local_as_a_component_passes_the_provider_suite() {
     let plugin = runtime()
         .load(&wasm_component("tonearm-plugin-local-component"))
