@@ -7,30 +7,56 @@ use serde::Serialize;
 use tonearm_host::events::{CoreEvent, SyncCounts, SyncEvent};
 use tonearm_host::{EventBus, Received};
 
-/// Prints rows as an aligned table; cells longer than `max` characters are shortened.
-pub fn table(headers: &[&str], rows: &[Vec<String>], max: usize) {
-    let clip = |s: &str| -> String {
-        if s.chars().count() > max {
-            s.chars().take(max.saturating_sub(1)).chain(['…']).collect()
-        } else {
-            s.to_owned()
+/// Terminal columns a character takes: two for East Asian wide and fullwidth characters
+/// (CJK ideographs, kana, hangul, fullwidth forms, most emoji), else one.
+fn char_width(c: char) -> usize {
+    let wide = matches!(u32::from(c),
+        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6 | 0x1F300..=0x1F64F | 0x1F900..=0x1F9FF | 0x20000..=0x3FFFD);
+    if wide { 2 } else { 1 }
+}
+
+/// Terminal columns a string takes.
+fn width(s: &str) -> usize {
+    s.chars().map(char_width).sum()
+}
+
+/// `s` cut to at most `max` columns, with an ellipsis if anything was cut.
+fn clip(s: &str, max: usize) -> String {
+    if width(s) <= max {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        if used + char_width(c) + 1 > max {
+            break;
         }
-    };
+        used += char_width(c);
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// Prints rows as an aligned table; cells wider than `max` columns are shortened.
+pub fn table(headers: &[&str], rows: &[Vec<String>], max: usize) {
     let rows: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| r.iter().map(|c| clip(c)).collect())
+        .map(|r| r.iter().map(|c| clip(c, max)).collect())
         .collect();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(width(cell));
         }
     }
     let line = |cells: Vec<String>| {
         let padded: Vec<String> = cells
             .iter()
             .zip(&widths)
-            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w - width(c))))
             .collect();
         println!("{}", padded.join("  ").trim_end());
     };
@@ -129,5 +155,20 @@ impl ProgressHandle {
     pub fn finish(self) {
         self.task.abort();
         self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_characters_take_two_columns() {
+        assert_eq!(width("坂本龍一"), 8);
+        assert_eq!(width("Zoë"), 3);
+        assert_eq!(width("🎵 a"), 4);
+        assert_eq!(clip("坂本龍一 and friends", 7), "坂本龍…");
+        assert_eq!(width(&clip("坂本龍一 and friends", 7)), 7);
+        assert_eq!(clip("short", 10), "short");
     }
 }
