@@ -95,44 +95,58 @@ fn with_state<T>(f: impl FnOnce(&mut State) -> PluginResult<T>) -> PluginResult<
     f(guard.get_or_insert_with(State::default))
 }
 
+/// How a descriptor creates an instance of one kind.
+type Create<T> = fn(&HostContext) -> PluginResult<Box<T>>;
+
+/// The instance in `slot`, created with `create` on first use; `None` from `create` means
+/// the component is not of this kind.
+fn instance<'a, T: ?Sized>(
+    slot: &'a mut Option<Box<T>>,
+    kind: &str,
+    descriptor: &PluginDescriptor,
+    create: Option<Create<T>>,
+) -> PluginResult<&'a T> {
+    if slot.is_none() {
+        let create = create.ok_or_else(|| unsupported(kind, descriptor))?;
+        *slot = Some(create(&context())?);
+    }
+    slot.as_deref()
+        .ok_or_else(|| PluginError::Internal(format!("no {kind}")))
+}
+
 impl<P: ComponentPlugin> Component<P> {
     fn decoder(state: &mut State) -> PluginResult<&dyn Decoder> {
-        if state.decoder.is_none() {
-            let Instantiate::Decoder(create) = P::DESCRIPTOR.instantiate else {
-                return Err(unsupported("decoder", P::DESCRIPTOR));
-            };
-            state.decoder = Some(create(&context())?);
-        }
-        state
-            .decoder
-            .as_deref()
-            .ok_or_else(|| PluginError::Internal("no decoder".into()))
+        let create = match P::DESCRIPTOR.instantiate {
+            Instantiate::Decoder(create) => Some(create),
+            _ => None,
+        };
+        instance(&mut state.decoder, "decoder", P::DESCRIPTOR, create)
     }
 
     fn provider(state: &mut State) -> PluginResult<&dyn StorageProvider> {
-        if state.provider.is_none() {
-            let Instantiate::StorageProvider(create) = P::DESCRIPTOR.instantiate else {
-                return Err(unsupported("storage provider", P::DESCRIPTOR));
-            };
-            state.provider = Some(create(&context())?);
-        }
-        state
-            .provider
-            .as_deref()
-            .ok_or_else(|| PluginError::Internal("no provider".into()))
+        let create = match P::DESCRIPTOR.instantiate {
+            Instantiate::StorageProvider(create) => Some(create),
+            _ => None,
+        };
+        instance(
+            &mut state.provider,
+            "storage provider",
+            P::DESCRIPTOR,
+            create,
+        )
     }
 
     fn metadata(state: &mut State) -> PluginResult<&dyn MetadataSource> {
-        if state.metadata.is_none() {
-            let Instantiate::MetadataSource(create) = P::DESCRIPTOR.instantiate else {
-                return Err(unsupported("metadata source", P::DESCRIPTOR));
-            };
-            state.metadata = Some(create(&context())?);
-        }
-        state
-            .metadata
-            .as_deref()
-            .ok_or_else(|| PluginError::Internal("no metadata source".into()))
+        let create = match P::DESCRIPTOR.instantiate {
+            Instantiate::MetadataSource(create) => Some(create),
+            _ => None,
+        };
+        instance(
+            &mut state.metadata,
+            "metadata source",
+            P::DESCRIPTOR,
+            create,
+        )
     }
 }
 
