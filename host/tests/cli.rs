@@ -9,14 +9,32 @@ use std::time::Duration;
 use tonearm_conformance::fixtures::FixtureSet;
 
 /// The `tonearm` command, blind to this machine's own config, plugins and library.
+///
+/// Compiled components are cached by content, so the cache is shared with the other tests;
+/// the first call warms it (the bundled Opus component) before tests run in parallel.
 fn isolated() -> Command {
     static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    let home = HOME.get_or_init(|| tempfile::tempdir().unwrap()).path();
+    let home = HOME
+        .get_or_init(|| {
+            let home = tempfile::tempdir().unwrap();
+            let warm = command_in(home.path())
+                .args(["plugins", "list"])
+                .output()
+                .unwrap();
+            assert!(warm.status.success(), "{warm:?}");
+            home
+        })
+        .path();
+    command_in(home)
+}
+
+fn command_in(home: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tonearm"));
     command
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CACHE_HOME", tonearm_e2e::xdg_cache_home())
         .env_remove("TONEARM_LIBRARY")
         .env_remove("TONEARM_CONFIG");
     command
@@ -95,14 +113,19 @@ fn builtin_plugins_are_registered_through_inventory() {
         .iter()
         .map(|p| p["manifest"]["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["local", "symphonia"]);
-    assert!(
-        plugins
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|p| p["origin"]["type"] == "builtin")
-    );
+    assert_eq!(ids, ["local", "opus", "symphonia"]);
+    let origins: Vec<&str> = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["origin"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(origins, ["builtin", "bundled", "builtin"]);
+    let bare = json(&tonearm(
+        &dir.path().join("l.db"),
+        &["--no-builtins", "plugins", "list", "--json"],
+    ));
+    assert_eq!(bare, serde_json::json!([]));
     let inspected = json(&tonearm(
         &dir.path().join("l.db"),
         &["plugins", "inspect", "symphonia"],
@@ -415,4 +438,77 @@ fn the_dylib_plugins_scan_and_decode_like_the_builtins() {
     assert!(out.contains("72000 frames"), "{out}");
     let out = ok(&native(&["conformance", "symphonia"]));
     assert!(out.contains(" 0 failed"), "{out}");
+}
+
+#[test]
+fn the_bundled_opus_component_decodes_ogg_opus_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("l.db");
+    let music = dir.path().join("opus");
+    std::fs::create_dir_all(&music).unwrap();
+    let fixtures =
+        FixtureSet::load(&tonearm_e2e::workspace().join("plugins/opus/tests/fixtures")).unwrap();
+    for f in &fixtures.audio {
+        std::fs::write(music.join(&f.file), &f.bytes).unwrap();
+    }
+    // Ogg Opus under the generic Ogg extension goes to the Opus plugin too.
+    std::fs::write(music.join("renamed.ogg"), &fixtures.audio[0].bytes).unwrap();
+    let out = ok(&tonearm(&lib, &["scan", music.to_str().unwrap()]));
+    let added = fixtures.audio.len() + 1;
+    assert!(out.contains(&format!("{added} added")), "{out}");
+    let wav = dir.path().join("x.wav");
+    let out = ok(&tonearm(
+        &lib,
+        &[
+            "decode",
+            music.join("renamed.ogg").to_str().unwrap(),
+            "-o",
+            wav.to_str().unwrap(),
+        ],
+    ));
+    assert!(out.contains("with `opus`"), "{out}");
+    assert_eq!(&std::fs::read(&wav).unwrap()[..4], b"RIFF");
+}
+
+#[test]
+fn components_given_with_plugin_scan_and_decode_like_the_builtins() {
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("l.db");
+    let music = samples(dir.path());
+    let symphonia = tonearm_e2e::wasm_component("tonearm-plugin-symphonia-component");
+    let local = tonearm_e2e::wasm_component("tonearm-plugin-local-component");
+    let sandboxed = |args: &[&str]| {
+        let mut all = vec![
+            "--no-builtins",
+            "--plugin",
+            symphonia.to_str().unwrap(),
+            "--plugin",
+            local.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        tonearm(&lib, &all)
+    };
+    let listed = json(&sandboxed(&["plugins", "list", "--json"]));
+    let origins: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["origin"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(origins, ["wasm", "wasm"]);
+    let out = ok(&sandboxed(&["scan", music.to_str().unwrap()]));
+    assert!(out.contains("7 added"), "{out}");
+    let wav = dir.path().join("x.wav");
+    let out = ok(&sandboxed(&["decode", "pad", "-o", wav.to_str().unwrap()]));
+    assert!(out.contains("72000 frames"), "{out}");
+    let out = ok(&sandboxed(&["conformance", "symphonia"]));
+    assert!(out.contains(" 0 failed"), "{out}");
+    // A file that is not a component is refused with the reason.
+    let bogus = dir.path().join("bogus.wasm");
+    std::fs::write(&bogus, b"\0asm\x01\0\0\0garbage").unwrap();
+    let err = fails(&tonearm(
+        &lib,
+        &["--plugin", bogus.to_str().unwrap(), "plugins", "list"],
+    ));
+    assert!(err.contains("is not a usable Tonearm component"), "{err}");
 }

@@ -276,6 +276,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             .load(&registry, path)
             .with_context(|| format!("loading --plugin {}", path.display()))?;
     }
+    // Bundled components come last so that an installed or --plugin copy overrides them.
+    if !cli.no_builtins {
+        for result in files.load_bundled(&registry) {
+            if let Err(e) = result {
+                eprintln!("warning: a bundled plugin failed to load: {e}");
+            }
+        }
+    }
     for warning in config.apply(&registry) {
         eprintln!("warning: {warning}");
     }

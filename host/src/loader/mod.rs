@@ -1,9 +1,11 @@
 //! Turns plugins into trait objects, however they are shipped.
 //!
-//! Builtin plugins linked into the binary and registered with `inventory`, and native
-//! libraries loaded at run time ([`native`]); the wasm loader will produce the same
-//! [`LoadedPlugin`], so nothing above this module knows how a plugin was loaded.
+//! Builtin plugins linked into the binary and registered with `inventory`, native libraries
+//! loaded at run time ([`native`]) and wasm components ([`wasm`], from files or
+//! [`bundled`] into the binary) all become the same [`LoadedPlugin`], so nothing above this
+//! module knows how a plugin was loaded.
 
+pub mod bundled;
 pub mod guard;
 pub mod native;
 pub mod wasm;
@@ -30,6 +32,8 @@ pub enum Origin {
     Native(PathBuf),
     /// A wasm component.
     Wasm(PathBuf),
+    /// A wasm component built into this binary.
+    Bundled,
 }
 
 impl fmt::Display for Origin {
@@ -38,6 +42,7 @@ impl fmt::Display for Origin {
             Self::Builtin => f.write_str("builtin"),
             Self::Native(p) => write!(f, "native {}", p.display()),
             Self::Wasm(p) => write!(f, "wasm {}", p.display()),
+            Self::Bundled => f.write_str("wasm (bundled)"),
         }
     }
 }
@@ -153,6 +158,28 @@ impl PluginFiles {
         } else {
             registry.load_native(path)
         }
+    }
+
+    /// Loads the components built into this binary into `registry`, except those whose id
+    /// is already registered (an installed copy overrides the bundled one); returns what
+    /// each load did.
+    pub fn load_bundled(
+        &self,
+        registry: &crate::registry::Registry,
+    ) -> Vec<Result<Option<crate::registry::PluginInfo>, crate::registry::RegistryError>> {
+        bundled::BUNDLED
+            .iter()
+            .map(|bundled| {
+                let plugin = self.runtime()?.load_bundled(bundled)?;
+                if registry.info(&plugin.manifest.id).is_ok() {
+                    tracing::debug!(id = %plugin.manifest.id, "an installed plugin overrides the bundled one");
+                    return Ok(None);
+                }
+                let id = plugin.manifest.id.clone();
+                registry.register(plugin)?;
+                registry.info(&id).map(Some)
+            })
+            .collect()
     }
 
     /// The plugin files in `dir` (native libraries and components), sorted.

@@ -19,6 +19,7 @@ use tonearm_plugin_api::{
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 
+use super::bundled::BundledComponent;
 use super::{LoadedPlugin, Origin, PluginHandle, ProviderFactory, base_context};
 
 /// Bindings generated from the WIT contract.
@@ -123,11 +124,34 @@ impl WasmRuntime {
     /// Compiles (or takes from the cache) and checks the component at `path`, and reads
     /// its manifest.
     pub fn load(&self, path: &Path) -> Result<LoadedPlugin, WasmLoadError> {
+        let component = self.component(path)?;
+        self.instantiate_checked(path, component, Origin::Wasm(path.to_owned()))
+    }
+
+    /// Compiles (or takes from the cache) and checks a component built into this binary.
+    pub fn load_bundled(&self, bundled: &BundledComponent) -> Result<LoadedPlugin, WasmLoadError> {
+        let label = PathBuf::from(format!("<bundled {}>", bundled.name));
+        let component = self
+            .compile(bundled.sha256, bundled.bytes)
+            .map_err(|reason| WasmLoadError::Invalid {
+                path: label.clone(),
+                reason,
+            })?;
+        self.instantiate_checked(&label, component, Origin::Bundled)
+    }
+
+    /// Checks `component`'s contract version, links it, reads its manifest and wraps it
+    /// as a plugin; `path` names it in errors.
+    fn instantiate_checked(
+        &self,
+        path: &Path,
+        component: Component,
+        origin: Origin,
+    ) -> Result<LoadedPlugin, WasmLoadError> {
         let invalid = |reason: String| WasmLoadError::Invalid {
             path: path.to_owned(),
             reason,
         };
-        let component = self.component(path)?;
         self.check_contract_version(path, &component)?;
 
         let mut linker: Linker<HostState> = Linker::new(&self.engine);
@@ -192,7 +216,7 @@ impl WasmRuntime {
         };
         Ok(LoadedPlugin {
             manifest,
-            origin: Origin::Wasm(path.to_owned()),
+            origin,
             handle,
         })
     }

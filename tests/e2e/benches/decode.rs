@@ -104,7 +104,7 @@ fn main() {
 
     // Loading a component: cold (compile) into an empty cache, then warm (from it).
     let component_file = tonearm_e2e::wasm_component("tonearm-plugin-symphonia-component");
-    let shared_cache = tonearm_e2e::workspace().join("target/wasm-cache");
+    let shared_cache = tonearm_e2e::component_cache();
     let cold_dir = tempfile::tempdir().unwrap();
     let cache_dir = if smoke {
         shared_cache

@@ -52,8 +52,11 @@ pub fn native_library(package: &str) -> PathBuf {
     path
 }
 
-/// Builds the component package `package` for `wasm32-wasip2` in release (once per process;
-/// a no-op when up to date) and returns the component's path.
+/// Builds the component package `package` for `wasm32-wasip2` (once per process; a no-op
+/// when up to date) and returns the component's path.
+///
+/// The arguments and target folder are the ones `host/build.rs` uses for the components it
+/// bundles, so a test run compiles each component once.
 ///
 /// # Panics
 ///
@@ -67,29 +70,41 @@ pub fn wasm_component(package: &str) -> PathBuf {
     }
     let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
         .current_dir(workspace())
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "-p",
-            package,
-        ])
+        .args(["build", "--quiet", "--locked", "--profile", "component"])
+        .args(["--target", "wasm32-wasip2", "-p", package])
+        .arg("--target-dir")
+        .arg(components_target_dir())
         .status()
         .unwrap_or_else(|e| panic!("cannot run cargo to build {package}: {e}"));
     assert!(
         status.success(),
         "building {package} for wasm32-wasip2 failed (is the target installed? ./scripts/setup)"
     );
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace().join("target"), PathBuf::from);
-    let path = target
-        .join("wasm32-wasip2/release")
+    let path = components_target_dir()
+        .join("wasm32-wasip2/component")
         .join(format!("{}.wasm", package.replace('-', "_")));
     assert!(path.is_file(), "{} was not built", path.display());
     built.insert(package.to_owned(), path.clone());
     path
+}
+
+/// A shared `XDG_CACHE_HOME` for the `tonearm` command in tests: compiled components are
+/// cached by content, so every test and run may share it (a cold compile costs seconds).
+pub fn xdg_cache_home() -> PathBuf {
+    workspace().join("target/wasm-cache")
+}
+
+/// The compile cache the `tonearm` command uses under [`xdg_cache_home`], for tests that
+/// make their own wasm runtime.
+pub fn component_cache() -> PathBuf {
+    xdg_cache_home().join("tonearm/components")
+}
+
+/// Where components are built: `components` in the workspace's target folder.
+fn components_target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace().join("target"), PathBuf::from)
+        .join("components")
 }
 
 /// Decodes all of `bytes` with `decoder`, as the host would open a file with extension `ext`.

@@ -23,7 +23,7 @@ fn runtime() -> WasmRuntime {
     static RUNTIME: std::sync::OnceLock<WasmRuntime> = std::sync::OnceLock::new();
     RUNTIME
         .get_or_init(|| {
-            let cache_dir = Some(tonearm_e2e::workspace().join("target/wasm-cache"));
+            let cache_dir = Some(tonearm_e2e::component_cache());
             WasmRuntime::new(WasmLimits {
                 cache_dir,
                 ..WasmLimits::default()
@@ -135,7 +135,7 @@ fn builtin_and_component_symphonia_produce_the_same_pcm() {
 
 /// Short deadlines and little memory, for components that misbehave.
 fn strict_runtime() -> WasmRuntime {
-    let cache_dir = Some(tonearm_e2e::workspace().join("target/wasm-cache"));
+    let cache_dir = Some(tonearm_e2e::component_cache());
     let limits = WasmLimits {
         call_timeout: Duration::from_millis(500),
         memory_bytes: 64 << 20,
@@ -191,7 +191,7 @@ fn an_endless_loop_is_stopped_at_the_deadline_and_the_instance_replaced() {
 
 #[test]
 fn with_fuel_metering_an_endless_loop_runs_out_of_fuel() {
-    let cache_dir = Some(tonearm_e2e::workspace().join("target/wasm-cache"));
+    let cache_dir = Some(tonearm_e2e::component_cache());
     let limits = WasmLimits {
         fuel: Some(50_000_000),
         cache_dir,
