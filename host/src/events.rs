@@ -15,6 +15,26 @@ pub enum CoreEvent {
     Playback(PlaybackEvent),
     /// Plugins came, went or failed.
     Plugin(PluginEvent),
+    /// Signing in to the services sources live in.
+    Auth(AuthEvent),
+}
+
+/// Sign-in state of sources.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuthEvent {
+    /// `source` is signed in (again).
+    SignedIn {
+        /// The source's name.
+        source: String,
+    },
+    /// `source`'s grant is gone; syncing it waits until someone signs in again.
+    SignInRequired {
+        /// The source's name.
+        source: String,
+        /// What the server said.
+        reason: String,
+    },
 }
 
 /// Counters of one sync run.

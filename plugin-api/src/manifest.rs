@@ -36,6 +36,13 @@ pub struct OAuthSpec {
     pub token_url: String,
     /// The scopes to request.
     pub scopes: Vec<String>,
+    /// Extra parameters for the authorization request (Google's `access_type=offline`).
+    #[serde(default)]
+    pub authorize_params: Vec<(String, String)>,
+    /// Hosts that receive the access token; any other host (a pre-authenticated download
+    /// URL, say) is sent no credentials.
+    #[serde(default)]
+    pub token_hosts: Vec<String>,
 }
 
 /// What a plugin needs from the host; the host grants nothing beyond it.

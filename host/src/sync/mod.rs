@@ -6,6 +6,7 @@
 //! changes since the cursor, committing the next cursor with each page. Tags are read from
 //! bounded ranges on blocking threads, a few files at a time.
 
+pub mod retry;
 pub mod tags;
 
 use std::collections::{HashMap, HashSet};
@@ -16,11 +17,13 @@ use tokio::task::JoinSet;
 use tonearm_plugin_api::{Change, HostContext, PluginError, RemoteEntry, StorageProvider};
 use tracing::Instrument;
 
-use crate::capabilities::{GrantedFolder, SqliteState, SystemClock, TracingLog};
+use crate::auth::TokenStore;
+use crate::capabilities::{GrantedFolder, HttpService, SqliteState, SystemClock, TracingLog};
 use crate::events::{CoreEvent, EventBus, LibraryEvent, SyncCounts, SyncEvent};
 use crate::library::{CursorUpdate, FileWrite, KnownFile, Library, LibraryError, Source};
 use crate::registry::{Registry, RegistryError};
 
+pub use retry::{RetryPolicy, RetryingProvider};
 pub use tags::ReadLimits;
 
 /// Why a sync stopped.
@@ -66,6 +69,8 @@ pub struct SyncOptions {
     pub full: bool,
     /// How tags are fetched.
     pub read_limits: ReadLimits,
+    /// How temporary provider failures are retried.
+    pub retry: RetryPolicy,
 }
 
 impl Default for SyncOptions {
@@ -78,6 +83,7 @@ impl Default for SyncOptions {
             parallel_sources: 4,
             full: false,
             read_limits: ReadLimits::default(),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -88,6 +94,16 @@ pub struct Syncer {
     library: Library,
     registry: Arc<Registry>,
     options: SyncOptions,
+    network: Option<Network>,
+}
+
+/// What providers that reach the network need from the host.
+#[derive(Clone)]
+pub struct Network {
+    /// The HTTP stack.
+    pub http: Arc<HttpService>,
+    /// Where sources' tokens are kept.
+    pub tokens: Arc<TokenStore>,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -128,7 +144,14 @@ impl Syncer {
             library,
             registry,
             options,
+            network: None,
         }
+    }
+
+    /// Lets providers reach the network (and sign in) through `network`.
+    pub fn with_network(mut self, network: Network) -> Self {
+        self.network = Some(network);
+        self
     }
 
     fn bus(&self) -> &EventBus {
@@ -168,10 +191,34 @@ impl Syncer {
                 runtime,
             )));
         }
-        factory.create(&ctx).map_err(|error| SyncError::Provider {
+        if !manifest.capabilities.http_hosts.is_empty() || manifest.capabilities.oauth.is_some() {
+            let network = self.network.as_ref().ok_or_else(|| SyncError::Config {
+                source_name: source.name.clone(),
+                reason: "its provider needs the network, which this host did not enable".into(),
+            })?;
+            let http = network
+                .http
+                .client_for_source(
+                    &manifest,
+                    &source.name,
+                    &source.settings,
+                    &network.tokens,
+                    self.bus(),
+                )
+                .map_err(|e| SyncError::Config {
+                    source_name: source.name.clone(),
+                    reason: e.to_string(),
+                })?;
+            ctx = ctx.with_http(http);
+        }
+        let provider = factory.create(&ctx).map_err(|error| SyncError::Provider {
             provider: manifest.id,
             error,
-        })
+        })?;
+        Ok(Arc::new(RetryingProvider::new(
+            provider,
+            self.options.retry,
+        )))
     }
 
     /// Syncs every source, a few at once; returns each source's outcome.

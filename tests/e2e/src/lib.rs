@@ -135,3 +135,5 @@ pub fn decode_all(
     }
     all
 }
+
+pub mod cloud;

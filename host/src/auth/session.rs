@@ -1,0 +1,132 @@
+//! A signed-in source's tokens, kept fresh: refreshed ahead of expiry and after a
+//! rejection, rotated refresh tokens saved at once, a dead grant reported once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oauth2::TokenResponse as _;
+use tokio::sync::Mutex;
+
+use super::signin::{client, describe, is_invalid_grant, send};
+use super::{AuthError, StoredTokens, TokenStore};
+use crate::events::{AuthEvent, CoreEvent, EventBus};
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The tokens of one source, shared by every request made for it.
+pub struct AuthSession {
+    source: String,
+    store: Arc<TokenStore>,
+    http: reqwest::Client,
+    bus: EventBus,
+    /// How long before the stated expiry a token is refreshed.
+    margin: Duration,
+    tokens: Mutex<StoredTokens>,
+}
+
+impl std::fmt::Debug for AuthSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSession")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthSession {
+    /// The session of `source`, from its stored tokens; `None` if it never signed in.
+    pub fn load(
+        source: &str,
+        store: Arc<TokenStore>,
+        http: reqwest::Client,
+        bus: EventBus,
+    ) -> Result<Option<Arc<Self>>, AuthError> {
+        let Some(tokens) = store.get(source)? else {
+            return Ok(None);
+        };
+        Ok(Some(Arc::new(Self {
+            source: source.to_owned(),
+            store,
+            http,
+            bus,
+            margin: Duration::from_secs(120),
+            tokens: Mutex::new(tokens),
+        })))
+    }
+
+    /// A live access token, refreshed first if it expires within the margin.
+    pub async fn access_token(&self) -> Result<String, AuthError> {
+        let mut tokens = self.tokens.lock().await;
+        let expiring = tokens
+            .expires_at
+            .is_some_and(|at| at - (self.margin.as_secs() as i64) <= now());
+        if expiring && tokens.refresh_token.is_some() {
+            self.refresh(&mut tokens).await?;
+        }
+        Ok(tokens.access_token.secret().clone())
+    }
+
+    /// Refreshes after the service rejected `rejected`, unless another request already
+    /// did; returns the token to retry with.
+    pub async fn refresh_rejected(&self, rejected: &str) -> Result<String, AuthError> {
+        let mut tokens = self.tokens.lock().await;
+        if tokens.access_token.secret() == rejected {
+            self.refresh(&mut tokens).await?;
+        }
+        Ok(tokens.access_token.secret().clone())
+    }
+
+    async fn refresh(&self, tokens: &mut StoredTokens) -> Result<(), AuthError> {
+        let Some(refresh_token) = tokens.refresh_token.clone() else {
+            return Err(self.needs_sign_in("the service gave no refresh token"));
+        };
+        let failed = |reason: String| AuthError::Refresh {
+            source_name: self.source.clone(),
+            reason,
+        };
+        let oauth = client(
+            &tokens.client_id,
+            tokens.client_secret.as_ref().map(|s| s.secret().as_str()),
+            &tokens.authorize_url,
+            &tokens.token_url,
+        )
+        .map_err(|e| failed(e.to_string()))?;
+        let http = self.http.clone();
+        let send = move |r| send(http.clone(), r);
+        let answer = oauth
+            .exchange_refresh_token(&refresh_token)
+            .request_async(&send)
+            .await;
+        let answer = match answer {
+            Ok(a) => a,
+            Err(e) if is_invalid_grant(&e) => return Err(self.needs_sign_in(&describe(&e))),
+            Err(e) => return Err(failed(describe(&e))),
+        };
+        tokens.access_token = answer.access_token().clone();
+        tokens.expires_at = answer.expires_in().map(|d| now() + d.as_secs() as i64);
+        // A rotating server invalidates the old refresh token now: the new one must be
+        // on disk before anything else can go wrong.
+        if let Some(rotated) = answer.refresh_token() {
+            tokens.refresh_token = Some(rotated.clone());
+        }
+        self.store.put(&self.source, tokens)?;
+        tracing::info!(source = %self.source, "access token refreshed");
+        Ok(())
+    }
+
+    fn needs_sign_in(&self, reason: &str) -> AuthError {
+        tracing::warn!(source = %self.source, %reason, "sign-in required");
+        self.bus.emit(CoreEvent::Auth(AuthEvent::SignInRequired {
+            source: self.source.clone(),
+            reason: reason.to_owned(),
+        }));
+        AuthError::NeedsSignIn {
+            source_name: self.source.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,519 @@
+//! The HTTP capability: requests a plugin describes, sent by the host.
+//!
+//! The host decides everything a plugin should not: which hosts it may reach (its
+//! manifest's, plus the endpoints the user configured for the source), who gets the
+//! source's access token (only the API's origin, never a pre-authenticated download URL),
+//! how fast and how many at once (per plugin), and how to ride out throttling (`429`/`503`
+//! with `Retry-After`, else exponential backoff with jitter). Redirects are not followed:
+//! the plugin sees them and decides, because a redirect target must not get the token.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use backon::BackoffBuilder as _;
+use tokio::sync::Semaphore;
+use tonearm_plugin_api::{HttpClient, HttpRequest, HttpResponse, PluginError, PluginResult};
+use tracing::Instrument as _;
+
+use crate::auth::{AuthError, AuthSession};
+
+/// How the host sends plugins' requests.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// The longest one attempt may take.
+    pub timeout: Duration,
+    /// Attempts per request, the first included.
+    pub attempts: usize,
+    /// The first backoff delay.
+    pub min_delay: Duration,
+    /// The longest backoff delay.
+    pub max_delay: Duration,
+    /// The longest `Retry-After` the host waits out; a longer one goes back to the plugin.
+    pub max_retry_after: Duration,
+    /// Requests per second per plugin, if limited.
+    pub requests_per_second: Option<f64>,
+    /// Requests in flight per plugin.
+    pub concurrency: usize,
+    /// The largest response body accepted.
+    pub max_body: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(60),
+            attempts: 6,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(32),
+            max_retry_after: Duration::from_secs(120),
+            requests_per_second: Some(10.0),
+            concurrency: 8,
+            max_body: 64 << 20,
+        }
+    }
+}
+
+/// Why the HTTP service could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the HTTP client: {0}")]
+pub struct HttpStartError(String);
+
+/// The host's HTTP stack, shared by every plugin; hands out per-source clients.
+pub struct HttpService {
+    client: reqwest::Client,
+    settings: HttpSettings,
+    limiters: Mutex<HashMap<String, Arc<Limiter>>>,
+}
+
+impl HttpService {
+    /// A service sending with `settings`.
+    pub fn new(settings: HttpSettings) -> Result<Self, HttpStartError> {
+        // reqwest is built without a default TLS crypto provider; ring is the one we link.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(settings.timeout)
+            .user_agent(concat!("tonearm/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HttpStartError(e.to_string()))?;
+        Ok(Self {
+            client,
+            settings,
+            limiters: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The underlying client, for the host's own requests (OAuth token endpoints).
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The HTTP capability for one source of a provider plugin: the hosts its manifest
+    /// declares plus those of the endpoints the source configures (`endpoint.*`
+    /// settings); if the plugin signs in, the source's tokens go to the token hosts (or
+    /// to the configured `endpoint.api` origin) and nowhere else.
+    pub fn client_for_source(
+        &self,
+        manifest: &tonearm_plugin_api::PluginManifest,
+        source: &str,
+        settings: &std::collections::BTreeMap<String, String>,
+        tokens: &Arc<crate::auth::TokenStore>,
+        bus: &crate::events::EventBus,
+    ) -> Result<Arc<dyn HttpClient>, SourceHttpError> {
+        let allowed = allowed_hosts(&manifest.capabilities.http_hosts, settings);
+        let auth = match &manifest.capabilities.oauth {
+            None => None,
+            Some(spec) => {
+                let session =
+                    AuthSession::load(source, tokens.clone(), self.client.clone(), bus.clone())
+                        .map_err(|e| SourceHttpError::Auth(e.to_string()))?
+                        .ok_or_else(|| SourceHttpError::NotSignedIn(source.to_owned()))?;
+                let origins = match settings.get("endpoint.api") {
+                    Some(api) => vec![origin(api)],
+                    None => spec
+                        .token_hosts
+                        .iter()
+                        .map(|h| format!("https://{}:443", h.to_ascii_lowercase()))
+                        .collect(),
+                };
+                Some((session, origins))
+            }
+        };
+        self.client_for(&manifest.id, allowed, auth)
+            .map_err(|e| SourceHttpError::Start(e.to_string()))
+    }
+
+    /// A client for one plugin instance: it may reach `allowed` hosts, and sends `auth`'s
+    /// token to the `token_origins` only. Must be called inside a tokio runtime; the
+    /// client's `send` must then be called outside it (plugins run on blocking threads).
+    pub fn client_for(
+        &self,
+        plugin: &str,
+        allowed: Vec<String>,
+        auth: Option<(Arc<AuthSession>, Vec<String>)>,
+    ) -> Result<Arc<dyn HttpClient>, HttpStartError> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| HttpStartError(format!("no async runtime: {e}")))?;
+        let limiter = self
+            .limiters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(plugin.to_owned())
+            .or_insert_with(|| Arc::new(Limiter::new(&self.settings)))
+            .clone();
+        let (auth, token_origins) = match auth {
+            Some((session, origins)) => (Some(session), origins),
+            None => (None, Vec::new()),
+        };
+        Ok(Arc::new(PluginHttp {
+            plugin: plugin.to_owned(),
+            client: self.client.clone(),
+            settings: self.settings.clone(),
+            runtime,
+            allowed,
+            auth,
+            token_origins,
+            limiter,
+        }))
+    }
+}
+
+/// Why a source gets no HTTP capability.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceHttpError {
+    /// The source's service needs a sign-in that never happened.
+    #[error("source `{0}` is not signed in: run `tonearm source signin {0}`")]
+    NotSignedIn(String),
+    /// The token store failed.
+    #[error("{0}")]
+    Auth(String),
+    /// No client could be made.
+    #[error("{0}")]
+    Start(String),
+}
+
+/// The hosts a plugin instance may reach: its manifest's, and those of the endpoints the
+/// user configured for it (`endpoint.*` settings), which the user chose explicitly.
+pub fn allowed_hosts(
+    declared: &[String],
+    settings: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut hosts = declared.to_vec();
+    for (key, value) in settings {
+        if key.starts_with("endpoint.")
+            && let Some(host) = reqwest::Url::parse(value)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            && !hosts.contains(&host)
+        {
+            hosts.push(host);
+        }
+    }
+    hosts
+}
+
+/// Spaces and bounds one plugin's requests.
+struct Limiter {
+    slots: Semaphore,
+    interval: Option<Duration>,
+    next: Mutex<Instant>,
+}
+
+impl Limiter {
+    fn new(settings: &HttpSettings) -> Self {
+        Self {
+            slots: Semaphore::new(settings.concurrency.max(1)),
+            interval: settings
+                .requests_per_second
+                .filter(|r| *r > 0.0)
+                .map(|r| Duration::from_secs_f64(1.0 / r)),
+            next: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Waits for a slot and for this request's turn.
+    async fn admit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        let permit = self.slots.acquire().await.ok()?;
+        if let Some(interval) = self.interval {
+            let start = {
+                let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
+                let start = (*next).max(Instant::now());
+                *next = start + interval;
+                start
+            };
+            tokio::time::sleep_until(start.into()).await;
+        }
+        Some(permit)
+    }
+}
+
+struct PluginHttp {
+    plugin: String,
+    client: reqwest::Client,
+    settings: HttpSettings,
+    runtime: tokio::runtime::Handle,
+    allowed: Vec<String>,
+    auth: Option<Arc<AuthSession>>,
+    token_origins: Vec<String>,
+    limiter: Arc<Limiter>,
+}
+
+/// What one attempt came to.
+enum Outcome {
+    Done(HttpResponse),
+    /// Worth another try, after the server's `Retry-After` if it gave one.
+    Retry {
+        response: Option<HttpResponse>,
+        error: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+impl HttpClient for PluginHttp {
+    fn send(&self, request: HttpRequest) -> PluginResult<HttpResponse> {
+        if !host_allowed(&request.url, &self.allowed) {
+            tracing::warn!(plugin = %self.plugin, url = %redact(&request.url), "refused a request to an undeclared host");
+            return Err(PluginError::Unauthorized(format!(
+                "{} is not among the hosts this plugin may reach ({})",
+                redact(&request.url),
+                self.allowed.join(", ")
+            )));
+        }
+        let span = tracing::info_span!(
+            "http",
+            plugin = %self.plugin,
+            method = %request.method,
+            url = %redact(&request.url),
+            status = tracing::field::Empty,
+        );
+        self.runtime
+            .block_on(self.send_with_retries(request).instrument(span))
+    }
+}
+
+impl PluginHttp {
+    async fn send_with_retries(&self, request: HttpRequest) -> PluginResult<HttpResponse> {
+        let mut delays = backon::ExponentialBuilder::default()
+            .with_min_delay(self.settings.min_delay)
+            .with_max_delay(self.settings.max_delay)
+            .with_max_times(self.settings.attempts.saturating_sub(1))
+            .with_jitter()
+            .build();
+        let authorized = self.auth.is_some() && self.token_origins.contains(&origin(&request.url));
+        let mut refreshed = false;
+        loop {
+            let token = match (&self.auth, authorized) {
+                (Some(auth), true) => Some(auth.access_token().await.map_err(auth_error)?),
+                _ => None,
+            };
+            let outcome = self.attempt(&request, token.as_deref()).await?;
+            let (response, error, retry_after) = match outcome {
+                Outcome::Done(response) if response.status == 401 && !refreshed => {
+                    // A token can die before its stated expiry (revoked, clock skew):
+                    // refresh once and try again; a second 401 goes to the plugin.
+                    let (Some(auth), Some(rejected)) = (&self.auth, token) else {
+                        return Ok(response);
+                    };
+                    refreshed = true;
+                    tracing::info!("access token rejected; refreshing it");
+                    auth.refresh_rejected(&rejected).await.map_err(auth_error)?;
+                    continue;
+                }
+                Outcome::Done(response) => {
+                    tracing::Span::current().record("status", response.status);
+                    return Ok(response);
+                }
+                Outcome::Retry {
+                    response,
+                    error,
+                    retry_after,
+                } => (response, error, retry_after),
+            };
+            let delay = match retry_after {
+                Some(after) if after > self.settings.max_retry_after => None,
+                Some(after) => Some(after),
+                None => delays.next(),
+            };
+            let Some(delay) = delay else {
+                return match response {
+                    // The plugin maps the final answer to its error, by the API's reasons.
+                    Some(response) => Ok(response),
+                    None => Err(PluginError::Transient(error)),
+                };
+            };
+            tracing::info!(%error, delay_ms = delay.as_millis() as u64, "retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn attempt(&self, request: &HttpRequest, token: Option<&str>) -> PluginResult<Outcome> {
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| PluginError::Invalid(format!("bad HTTP method {:?}", request.method)))?;
+        let mut builder = self.client.request(method, &request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(token) = token {
+            builder = builder.bearer_auth(token);
+        }
+        if !request.body.is_empty() {
+            builder = builder.body(request.body.clone());
+        }
+        let _permit = self.limiter.admit().await;
+        let response = match builder.send().await {
+            Ok(r) => r,
+            Err(e) if e.is_builder() => {
+                return Err(PluginError::Invalid(format!("bad request: {e}")));
+            }
+            Err(e) => {
+                return Ok(Outcome::Retry {
+                    response: None,
+                    error: format!("{}: {}", redact(&request.url), error_chain(&e)),
+                    retry_after: None,
+                });
+            }
+        };
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.settings.max_body as u64)
+        {
+            return Err(PluginError::Invalid(format!(
+                "the response is larger than {} bytes",
+                self.settings.max_body
+            )));
+        }
+        let body = match response.bytes().await {
+            Ok(b) if b.len() > self.settings.max_body => {
+                return Err(PluginError::Invalid(format!(
+                    "the response is larger than {} bytes",
+                    self.settings.max_body
+                )));
+            }
+            Ok(b) => b.to_vec(),
+            Err(e) => {
+                return Ok(Outcome::Retry {
+                    response: None,
+                    error: format!("reading the response: {}", error_chain(&e)),
+                    retry_after: None,
+                });
+            }
+        };
+        let response = HttpResponse {
+            status,
+            headers,
+            body,
+        };
+        tracing::debug!(status, bytes = response.body.len(), "answered");
+        if matches!(status, 429 | 500 | 502 | 503 | 504) {
+            let retry_after = response.header("retry-after").and_then(parse_retry_after);
+            return Ok(Outcome::Retry {
+                error: format!("HTTP {status}"),
+                response: Some(response),
+                retry_after,
+            });
+        }
+        Ok(Outcome::Done(response))
+    }
+}
+
+fn auth_error(e: AuthError) -> PluginError {
+    match e {
+        e @ AuthError::NeedsSignIn { .. } => PluginError::Unauthorized(e.to_string()),
+        e => PluginError::Transient(e.to_string()),
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+/// A URL as it may appear in logs: scheme, host and path, never the query (pre-signed
+/// download URLs carry credentials there) or user info.
+pub fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => {
+            let query = if u.query().is_some() { "?…" } else { "" };
+            format!("{}{}{query}", origin(url), u.path())
+        }
+        Err(_) => "<invalid url>".into(),
+    }
+}
+
+/// `scheme://host:port` of a URL, the port always stated; empty if it does not parse.
+pub fn origin(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            Some(format!(
+                "{}://{}:{}",
+                u.scheme(),
+                u.host_str()?.to_ascii_lowercase(),
+                u.port_or_known_default()?
+            ))
+        })
+        .unwrap_or_default()
+}
+
+/// Whether `url`'s host is one of `allowed` (`example.com` exactly, `*.example.com` any
+/// subdomain).
+pub fn host_allowed(url: &str, allowed: &[String]) -> bool {
+    let Some(host) = reqwest::Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.username().is_empty())
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+    else {
+        return false;
+    };
+    allowed.iter().any(|a| match a.strip_prefix("*.") {
+        Some(domain) => host.ends_with(&format!(".{}", domain.to_ascii_lowercase())),
+        None => host == a.to_ascii_lowercase(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_matched_exactly_or_by_subdomain() {
+        let allowed = vec!["api.example.com".to_owned(), "*.cdn.example.net".to_owned()];
+        assert!(host_allowed("https://api.example.com/v1?x=1", &allowed));
+        assert!(host_allowed("https://API.example.com:443/", &allowed));
+        assert!(host_allowed("https://a.b.cdn.example.net/file", &allowed));
+        assert!(!host_allowed("https://cdn.example.net/file", &allowed));
+        assert!(!host_allowed("https://api.example.com.evil.org/", &allowed));
+        assert!(!host_allowed(
+            "https://user@evil.org@api.example.com/",
+            &allowed
+        ));
+        assert!(!host_allowed("ftp://api.example.com/", &allowed));
+        assert!(!host_allowed("not a url", &allowed));
+    }
+
+    #[test]
+    fn logs_never_see_queries_or_credentials() {
+        assert_eq!(
+            redact("https://u:p@dl.example.com/f?tempauth=SECRET"),
+            "https://dl.example.com:443/f?…"
+        );
+        assert_eq!(redact("http://127.0.0.1:9/a/b"), "http://127.0.0.1:9/a/b");
+        assert_eq!(origin("https://Example.com/x"), "https://example.com:443");
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_a_date() {
+        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

@@ -1,0 +1,189 @@
+//! A fake Google Drive with its OAuth server, signed in, and the host's HTTP stack pointed
+//! at it: what the cloud tests share.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tonearm_conformance::provider::ProviderHarness;
+use tonearm_fakes::drive::FakeDrive;
+use tonearm_fakes::oauth::FakeOAuth;
+use tonearm_host::EventBus;
+use tonearm_host::auth::{StoredTokens, TokenStore};
+use tonearm_host::capabilities::{HttpService, HttpSettings, MemoryState, SystemClock, TracingLog};
+use tonearm_plugin_api::{HostContext, StorageProvider};
+
+/// The source name the tokens are stored under.
+pub const SOURCE: &str = "drive";
+
+/// Fake Drive + fake OAuth + a token store holding a signed-in source.
+pub struct DriveCloud {
+    /// The authorization server.
+    pub oauth: FakeOAuth,
+    /// The Drive.
+    pub drive: FakeDrive,
+    /// The host's HTTP stack, with short backoff delays.
+    pub http: Arc<HttpService>,
+    /// The token store (in a temporary folder).
+    pub tokens: Arc<TokenStore>,
+    /// The event bus sessions report on.
+    pub bus: EventBus,
+    /// Keeps the runtime the HTTP clients block on.
+    pub runtime: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+    paths: Mutex<HashMap<String, String>>,
+}
+
+/// HTTP settings for tests: real retries, short waits.
+pub fn test_http_settings() -> HttpSettings {
+    HttpSettings {
+        min_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+        max_retry_after: Duration::from_secs(5),
+        requests_per_second: None,
+        ..HttpSettings::default()
+    }
+}
+
+impl DriveCloud {
+    /// Starts the fakes and stores a fresh sign-in for [`SOURCE`].
+    ///
+    /// # Panics
+    ///
+    /// If a server cannot start: tests cannot go on.
+    pub fn start() -> Self {
+        let oauth = FakeOAuth::start().expect("fake OAuth starts");
+        let drive = FakeDrive::start(oauth.authority().clone()).expect("fake Drive starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tokens = Arc::new(TokenStore::new(dir.path().join("tokens.json")));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let http = Arc::new(HttpService::new(test_http_settings()).expect("HTTP starts"));
+        let cloud = Self {
+            oauth,
+            drive,
+            http,
+            tokens,
+            bus: EventBus::new(4096),
+            runtime,
+            _dir: dir,
+            paths: Mutex::new(HashMap::new()),
+        };
+        cloud.sign_in_directly();
+        cloud
+    }
+
+    /// Stores a token pair issued by the fake, as a finished sign-in would.
+    pub fn sign_in_directly(&self) {
+        let pair = self.oauth.authority().issue("drive.readonly");
+        let stored: StoredTokens = serde_json::from_value(serde_json::json!({
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "expires_at": now() + pair.expires_in as i64,
+            "client_id": "tonearm-test",
+            "authorize_url": self.oauth.authorize_url(),
+            "token_url": self.oauth.token_url(),
+            "scopes": ["drive.readonly"],
+        }))
+        .expect("tokens parse");
+        self.tokens.put(SOURCE, &stored).expect("tokens stored");
+    }
+
+    /// The source settings that point the plugin at the fake.
+    pub fn settings(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([("endpoint.api".to_owned(), self.drive.url())])
+    }
+
+    /// A Drive provider over the fake, as the host would create it for [`SOURCE`].
+    ///
+    /// # Errors
+    ///
+    /// If the host refuses the capability or the plugin its settings.
+    pub fn provider(&self, extra: &[(&str, &str)]) -> Result<Arc<dyn StorageProvider>, String> {
+        let _entered = self.runtime.enter();
+        let mut settings = self.settings();
+        for (k, v) in extra {
+            settings.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let manifest = tonearm_plugin_gdrive::manifest();
+        let http = self
+            .http
+            .client_for_source(&manifest, SOURCE, &settings, &self.tokens, &self.bus)
+            .map_err(|e| e.to_string())?;
+        let mut ctx = HostContext::new(Arc::new(TracingLog::new("gdrive")), Arc::new(SystemClock))
+            .with_http(http)
+            .with_state(Arc::new(MemoryState::default()));
+        ctx.settings = settings;
+        let provider =
+            tonearm_plugin_gdrive::DriveProvider::new(&ctx).map_err(|e| e.to_string())?;
+        Ok(Arc::new(provider))
+    }
+
+    fn id_of(&self, path: &str) -> Option<String> {
+        self.paths
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(path)
+            .cloned()
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl ProviderHarness for DriveCloud {
+    fn provider(&self) -> Result<Arc<dyn StorageProvider>, String> {
+        DriveCloud::provider(self, &[("page_size", "7")])
+    }
+
+    fn put(&self, path: &str, bytes: &[u8]) -> Result<(), String> {
+        match self.id_of(path) {
+            Some(id) => {
+                self.drive.update_content(&id, bytes);
+            }
+            None => {
+                let id = self.drive.add_file_at(path, bytes);
+                self.paths
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(path.to_owned(), id);
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&self, path: &str) -> Result<(), String> {
+        let id = self
+            .paths
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(path)
+            .ok_or_else(|| format!("no file at {path}"))?;
+        self.drive.delete(&id);
+        Ok(())
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Result<(), String> {
+        let id = self
+            .paths
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(from)
+            .ok_or_else(|| format!("no file at {from}"))?;
+        let (folder, name) = to.rsplit_once('/').unwrap_or(("", to));
+        let parent = self.drive.folder_at(folder);
+        self.drive.move_to(&id, &parent);
+        self.drive.rename(&id, name);
+        self.paths
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(to.to_owned(), id);
+        Ok(())
+    }
+}

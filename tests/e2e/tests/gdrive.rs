@@ -1,0 +1,247 @@
+//! The Google Drive plugin against the fake Drive v3 and OAuth servers: the conformance
+//! suite, then syncs into a real SQLite library through injected faults, token expiry,
+//! rotation and revocation.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tonearm_conformance::fixtures::FixtureSet;
+use tonearm_e2e::cloud::{DriveCloud, SOURCE};
+use tonearm_fakes::{Endpoint, Fault};
+use tonearm_host::events::{AuthEvent, CoreEvent};
+use tonearm_host::loader::load_builtin;
+use tonearm_host::sync::{Network, RetryPolicy, SyncOptions, Syncer};
+use tonearm_host::{Library, Received, Registry};
+use tonearm_plugin_api::{ByteRange, PluginError};
+
+#[test]
+fn the_provider_conformance_suite_passes_over_the_fake_drive() {
+    let cloud = Arc::new(DriveCloud::start());
+    let report = tonearm_conformance::provider::check("gdrive", cloud.clone());
+    assert!(report.is_success(), "{:#?}", report.failures());
+    // Small pages (page_size 7) over folders and files: the listing took several pages.
+    assert!(cloud.drive.stats().list_calls > 3);
+}
+
+#[test]
+fn google_docs_shortcuts_and_trashed_files_are_not_listed() {
+    let cloud = DriveCloud::start();
+    let root = cloud.drive.root_id();
+    let song = cloud.drive.add_file(&root, "song.mp3", b"ID3 data");
+    cloud.drive.add_google_doc(&root, "Liner notes");
+    cloud.drive.add_shortcut(&root, "song shortcut.mp3", &song);
+    let gone = cloud.drive.add_file(&root, "old.mp3", b"old");
+    cloud.drive.trash(&gone);
+    // Two files with one name in one folder, as Drive allows.
+    let twin = cloud.drive.add_file(&root, "song.mp3", b"other data");
+    let empty = cloud.drive.add_file(&root, "empty.flac", b"");
+    let provider = cloud.provider(&[]).unwrap();
+    let entries = tonearm_conformance::provider::list_all(provider.as_ref()).unwrap();
+    let mut ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+    ids.sort();
+    let mut want = vec![song.as_str(), twin.as_str(), empty.as_str()];
+    want.sort();
+    assert_eq!(ids, want);
+    let song_entry = entries.iter().find(|e| e.id == song).unwrap();
+    assert_eq!(song_entry.size, 8);
+    assert_eq!(song_entry.content_hash.as_ref().unwrap().algorithm, "md5");
+    // An empty file reads as empty, whatever range is asked.
+    assert_eq!(
+        provider
+            .read_range(&empty, ByteRange::Span { offset: 0, len: 64 })
+            .unwrap(),
+        b""
+    );
+    assert_eq!(
+        provider
+            .read_range(&song, ByteRange::Suffix { len: 4 })
+            .unwrap(),
+        b"data"
+    );
+}
+
+#[test]
+fn throttling_and_garbage_are_ridden_out() {
+    let cloud = DriveCloud::start();
+    for i in 0..30 {
+        cloud.drive.add_file_at(&format!("a/{i:02}.mp3"), b"x");
+    }
+    let provider = cloud.provider(&[("page_size", "10")]).unwrap();
+    // The HTTP layer retries 429 and 503 (after Retry-After) and garbage is a
+    // retryable failure for the sync to retry; small and empty pages are followed.
+    cloud
+        .drive
+        .inject(Endpoint::List, Fault::TooManyRequests(Some(0)));
+    cloud.drive.inject(Endpoint::List, Fault::Unavailable(None));
+    cloud.drive.inject(Endpoint::List, Fault::EmptyPage);
+    cloud.drive.set_page_limit(Some(4));
+    let entries = tonearm_conformance::provider::list_all(provider.as_ref()).unwrap();
+    assert_eq!(entries.len(), 30);
+    assert_eq!(cloud.drive.pending_faults(), 0);
+
+    // Drive's 403 rate-limit reasons come back to the host as RateLimited, by reason.
+    cloud.drive.inject(
+        Endpoint::List,
+        Fault::RateLimitReason("userRateLimitExceeded".into()),
+    );
+    assert_eq!(
+        provider.list(None).unwrap_err(),
+        PluginError::RateLimited { retry_after: None }
+    );
+    cloud.drive.inject(Endpoint::List, Fault::Garbage);
+    assert!(matches!(
+        provider.list(None),
+        Err(PluginError::Transient(_))
+    ));
+    cloud.drive.inject(Endpoint::List, Fault::IncompleteSearch);
+    assert!(matches!(
+        provider.list(None),
+        Err(PluginError::Transient(_))
+    ));
+    // A 429 whose Retry-After is longer than the host will wait goes back to the plugin.
+    cloud
+        .drive
+        .inject(Endpoint::List, Fault::TooManyRequests(Some(3600)));
+    assert_eq!(
+        provider.list(None).unwrap_err(),
+        PluginError::RateLimited {
+            retry_after: Some(Duration::from_secs(3600))
+        }
+    );
+}
+
+async fn library_with_drive(cloud: &DriveCloud) -> (tempfile::TempDir, Library, Syncer) {
+    let dir = tempfile::tempdir().unwrap();
+    let library = Library::open(&dir.path().join("library.db")).await.unwrap();
+    library
+        .add_source(SOURCE, "gdrive", &cloud.settings())
+        .await
+        .unwrap();
+    let registry = Registry::new(cloud.bus.clone());
+    for d in [
+        &tonearm_plugin_gdrive::DESCRIPTOR,
+        &tonearm_plugin_symphonia::DESCRIPTOR,
+    ] {
+        registry.register(load_builtin(d).unwrap()).unwrap();
+    }
+    let syncer = Syncer::new(
+        library.clone(),
+        Arc::new(registry),
+        SyncOptions {
+            batch_size: 4,
+            retry: RetryPolicy {
+                attempts: 4,
+                min_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(50),
+            },
+            ..SyncOptions::default()
+        },
+    )
+    .with_network(Network {
+        http: cloud.http.clone(),
+        tokens: cloud.tokens.clone(),
+    });
+    (dir, library, syncer)
+}
+
+#[test]
+fn syncs_follow_every_kind_of_change_through_faults() {
+    let cloud = DriveCloud::start();
+    let fixtures = FixtureSet::bundled();
+    let mut ids = Vec::new();
+    for f in &fixtures.audio {
+        ids.push(
+            cloud
+                .drive
+                .add_file_at(&format!("Music/Samples/{}", f.file), &f.bytes),
+        );
+    }
+    cloud.drive.add_file_at("Music/notes.txt", b"not music");
+    cloud.runtime.block_on(async {
+        let (_dir, library, syncer) = library_with_drive(&cloud).await;
+        cloud.drive.inject(
+            Endpoint::Any,
+            Fault::RateLimitReason("rateLimitExceeded".into()),
+        );
+        cloud
+            .drive
+            .inject(Endpoint::Content, Fault::Unavailable(Some(0)));
+        let counts = syncer.sync_source(SOURCE).await.unwrap();
+        assert_eq!(counts.added, fixtures.audio.len() as u64);
+        assert_eq!(counts.failed, 0);
+        let tracks = library.tracks(100, 0).await.unwrap();
+        assert!(tracks.iter().all(|t| t.path.starts_with("Music/Samples/")));
+        let per_track = counts.bytes_read / counts.added;
+        assert!(per_track < 256 << 10, "{per_track} bytes read per track");
+
+        // Nothing changed: nothing is read again.
+        let media_before = cloud.drive.stats().media_calls;
+        let counts = syncer.sync_source(SOURCE).await.unwrap();
+        assert_eq!((counts.added, counts.updated, counts.removed), (0, 0, 0));
+        assert_eq!(cloud.drive.stats().media_calls, media_before);
+
+        // Rename the folder the tracks are in, delete one track, trash another, move a
+        // third out of the source's folder tree... all in one incremental sync.
+        let samples = cloud.drive.folder_at("Music/Samples");
+        cloud.drive.rename(&samples, "Renamed");
+        cloud.drive.delete(&ids[0]);
+        cloud.drive.trash(&ids[1]);
+        let elsewhere = cloud.drive.add_shared_drive("Team");
+        cloud.drive.move_to(&ids[2], &elsewhere);
+        cloud
+            .drive
+            .inject(Endpoint::Changes, Fault::Unavailable(None));
+        let counts = syncer.sync_source(SOURCE).await.unwrap();
+        assert_eq!(counts.removed, 3);
+        let tracks = library.tracks(100, 0).await.unwrap();
+        assert_eq!(tracks.len(), fixtures.audio.len() - 3);
+        assert!(
+            tracks.iter().all(|t| t.path.starts_with("Music/Renamed/")),
+            "{:?}",
+            tracks.iter().map(|t| &t.path).collect::<Vec<_>>()
+        );
+        // A rename keeps the tracks' identity: nothing was added.
+        assert_eq!(counts.added, 0);
+    });
+}
+
+#[test]
+fn expired_tokens_are_refreshed_and_a_dead_grant_asks_for_sign_in() {
+    let cloud = DriveCloud::start();
+    let f = &FixtureSet::bundled().audio[0];
+    cloud.drive.add_file_at(&f.file, &f.bytes);
+    cloud.oauth.authority().set_rotation(true);
+    cloud.runtime.block_on(async {
+        let (_dir, _library, syncer) = library_with_drive(&cloud).await;
+        let mut events = cloud.bus.subscribe();
+        // The access token dies early (revoked server-side): one refresh, and on.
+        cloud.oauth.authority().expire_access_tokens();
+        syncer.sync_source(SOURCE).await.unwrap();
+        assert_eq!(cloud.oauth.authority().refreshes(), 1);
+        // The rotated refresh token is on disk at once; the old one is dead.
+        let stored = cloud.tokens.get(SOURCE).unwrap().unwrap();
+        let live = cloud.oauth.authority().live_refresh_tokens();
+        assert_eq!(live, [stored.refresh_token.unwrap().secret().clone()]);
+
+        // The grant is revoked: the sync fails with a clear message and an event.
+        cloud.oauth.authority().revoke_refresh_tokens();
+        cloud.oauth.authority().expire_access_tokens();
+        let err = syncer.sync_source(SOURCE).await.unwrap_err().to_string();
+        assert!(err.contains("sign in again"), "{err}");
+        assert!(err.contains("tonearm source signin drive"), "{err}");
+        let mut saw = false;
+        while let Ok(Some(event)) =
+            tokio::time::timeout(Duration::from_millis(100), events.recv()).await
+        {
+            if let Received::Event(CoreEvent::Auth(AuthEvent::SignInRequired { source, .. })) =
+                event
+            {
+                assert_eq!(source, SOURCE);
+                saw = true;
+            }
+        }
+        assert!(saw, "no SignInRequired event");
+    });
+}

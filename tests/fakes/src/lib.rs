@@ -1,0 +1,47 @@
+//! Faithful fakes of the services Tonearm's cloud providers talk to: Google Drive v3,
+//! Microsoft Graph and an OAuth 2 authorization server, as real HTTP servers on 127.0.0.1.
+//!
+//! They are stateful (files can be added, changed, renamed, moved and deleted between
+//! syncs) and emulate the real APIs' paging, field selection, errors and throttling, with
+//! faults injected on request. They know nothing of Tonearm's traits: a plugin that works
+//! against them speaks the real protocol.
+
+pub mod drive;
+pub mod oauth;
+mod server;
+
+pub use server::Server;
+
+/// An HTTP status and a body to answer one request with instead of the normal answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Drive's 403 with a rate-limit reason (`userRateLimitExceeded`, `rateLimitExceeded`).
+    RateLimitReason(String),
+    /// 429 Too Many Requests, with `Retry-After` seconds if given.
+    TooManyRequests(Option<u64>),
+    /// 503 Service Unavailable, with `Retry-After` seconds if given.
+    Unavailable(Option<u64>),
+    /// 401 whatever token was sent (as when a token was revoked server-side).
+    Unauthorized,
+    /// 200 with a body that is not JSON.
+    Garbage,
+    /// A listing page with no items that still points to a next page.
+    EmptyPage,
+    /// A listing page that says the results are incomplete (`incompleteSearch`).
+    IncompleteSearch,
+}
+
+/// Which requests a fault applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Full listings (`files.list`, `children`, first `delta`).
+    List,
+    /// Change feeds (`changes.list`, `delta` with a token).
+    Changes,
+    /// Start cursors (`changes/startPageToken`, `delta?token=latest`).
+    StartCursor,
+    /// File content.
+    Content,
+    /// Any request.
+    Any,
+}

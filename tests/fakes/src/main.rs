@@ -1,0 +1,106 @@
+//! Runs the fake services by hand, to try the `tonearm` command against them:
+//!
+//! ```sh
+//! cargo run -p tonearm-fakes -- drive --music ~/Music
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand};
+use tonearm_fakes::drive::FakeDrive;
+use tonearm_fakes::oauth::{Authority, FakeOAuth};
+
+/// Fake cloud services on 127.0.0.1 for trying Tonearm without an account.
+#[derive(Parser)]
+#[command(name = "tonearm-fakes", version)]
+struct Cli {
+    #[command(subcommand)]
+    service: Service,
+}
+
+#[derive(Subcommand)]
+enum Service {
+    /// A fake Google Drive (with its OAuth server) holding the files of a folder.
+    Drive {
+        /// The folder whose files (recursively) the fake Drive holds.
+        #[arg(long)]
+        music: PathBuf,
+        /// The Drive API port [default: any free one].
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// The OAuth server's port [default: any free one].
+        #[arg(long, default_value_t = 0)]
+        oauth_port: u16,
+        /// Seconds an access token lives.
+        #[arg(long, default_value_t = 3600)]
+        token_lifetime: u64,
+        /// Rotate refresh tokens on every refresh.
+        #[arg(long)]
+        rotate: bool,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().service {
+        Service::Drive {
+            music,
+            port,
+            oauth_port,
+            token_lifetime,
+            rotate,
+        } => {
+            let authority = Authority::default();
+            authority.set_access_lifetime(Duration::from_secs(token_lifetime));
+            authority.set_rotation(rotate);
+            let oauth = FakeOAuth::start_on(authority.clone(), oauth_port)
+                .context("starting the OAuth server")?;
+            let drive = FakeDrive::start_on(authority, port).context("starting the Drive")?;
+            let count = upload(&drive, &music, &music)?;
+            println!(
+                "fake Drive:  {} ({count} files from {})",
+                drive.url(),
+                music.display()
+            );
+            println!(
+                "fake OAuth:  {} and {}",
+                oauth.authorize_url(),
+                oauth.token_url()
+            );
+            println!();
+            println!("Add it as a source (any client id works):");
+            println!(
+                "  tonearm source add gdrive --name fake-drive --client-id tonearm-test \\\n    --set endpoint.api={} --set endpoint.authorize={} --set endpoint.token={}",
+                drive.url(),
+                oauth.authorize_url(),
+                oauth.token_url()
+            );
+            println!("\nStop with Ctrl-C.");
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+}
+
+fn upload(drive: &FakeDrive, root: &Path, dir: &Path) -> Result<usize> {
+    let mut count = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        if path.is_dir() {
+            count += upload(drive, root, &path)?;
+        } else if path.is_file() {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            drive.add_file_at(&rel.to_string_lossy().replace('\\', "/"), &bytes);
+            count += 1;
+        }
+    }
+    Ok(count)
+}
