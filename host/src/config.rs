@@ -4,7 +4,9 @@
 //! {
 //!   "preferred_decoders": { "flac": "symphonia", "mp3": "my-mp3-decoder" },
 //!   "plugin_dirs": ["/opt/tonearm/plugins"],
-//!   "wasm": { "memory_mib": 256, "call_timeout_ms": 10000, "fuel": null }
+//!   "wasm": { "memory_mib": 256, "call_timeout_ms": 10000, "fuel": null },
+//!   "oauth_clients": { "gdrive": { "client_id": "….apps.googleusercontent.com" } },
+//!   "http": { "requests_per_second": 10, "concurrency": 8, "max_retry_after_s": 120 }
 //! }
 //! ```
 
@@ -13,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::capabilities::HttpSettings;
 use crate::loader::wasm::WasmLimits;
 use crate::registry::Registry;
 
@@ -50,6 +53,71 @@ pub struct Config {
     /// Limits for sandboxed (wasm) plugins.
     #[serde(default)]
     pub wasm: WasmSettings,
+    /// Provider id → the OAuth client registered for it (see docs/connect-cloud-drives.md).
+    #[serde(default)]
+    pub oauth_clients: BTreeMap<String, OAuthClient>,
+    /// How plugins' HTTP requests are paced and retried.
+    #[serde(default)]
+    pub http: HttpConfig,
+}
+
+/// An OAuth client registration.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClient {
+    /// The client id.
+    pub client_id: String,
+    /// The client secret, for services that want one from installed apps.
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// HTTP pacing and retries, as the config file states them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Requests per second per plugin; none for no limit.
+    pub requests_per_second: Option<f64>,
+    /// Requests in flight per plugin.
+    pub concurrency: usize,
+    /// Attempts per request.
+    pub attempts: usize,
+    /// The longest `Retry-After` waited out, in seconds.
+    pub max_retry_after_s: u64,
+}
+
+impl Eq for HttpConfig {}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        let s = HttpSettings::default();
+        Self {
+            requests_per_second: s.requests_per_second,
+            concurrency: s.concurrency,
+            attempts: s.attempts,
+            max_retry_after_s: s.max_retry_after.as_secs(),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The settings this describes.
+    pub fn settings(&self) -> HttpSettings {
+        HttpSettings {
+            requests_per_second: self.requests_per_second,
+            concurrency: self.concurrency.max(1),
+            attempts: self.attempts.max(1),
+            max_retry_after: std::time::Duration::from_secs(self.max_retry_after_s),
+            ..HttpSettings::default()
+        }
+    }
 }
 
 /// Limits for sandboxed plugins, as the config file states them.

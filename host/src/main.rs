@@ -10,6 +10,8 @@ use std::process::ExitCode;
 tonearm_plugin_api::register_builtin!(tonearm_plugin_local::DESCRIPTOR);
 #[cfg(feature = "plugin-symphonia")]
 tonearm_plugin_api::register_builtin!(tonearm_plugin_symphonia::DESCRIPTOR);
+#[cfg(feature = "plugin-gdrive")]
+tonearm_plugin_api::register_builtin!(tonearm_plugin_gdrive::DESCRIPTOR);
 
 fn main() -> ExitCode {
     cli::main()

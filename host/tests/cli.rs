@@ -113,14 +113,14 @@ fn builtin_plugins_are_registered_through_inventory() {
         .iter()
         .map(|p| p["manifest"]["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["local", "opus", "symphonia"]);
+    assert_eq!(ids, ["gdrive", "local", "opus", "symphonia"]);
     let origins: Vec<&str> = plugins
         .as_array()
         .unwrap()
         .iter()
         .map(|p| p["origin"]["type"].as_str().unwrap())
         .collect();
-    assert_eq!(origins, ["builtin", "bundled", "builtin"]);
+    assert_eq!(origins, ["builtin", "builtin", "bundled", "builtin"]);
     let bare = json(&tonearm(
         &dir.path().join("l.db"),
         &["--no-builtins", "plugins", "list", "--json"],
@@ -511,4 +511,145 @@ fn components_given_with_plugin_scan_and_decode_like_the_builtins() {
         &["--plugin", bogus.to_str().unwrap(), "plugins", "list"],
     ));
     assert!(err.contains("is not a usable Tonearm component"), "{err}");
+}
+
+/// Follows the sign-in address as a browser would: the fake approves at once and
+/// redirects to the CLI's loopback listener. Returns the code the redirect carried.
+fn approve_in_browser(url: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let answer = client.get(url).send().await.unwrap();
+        assert_eq!(answer.status().as_u16(), 302, "{answer:?}");
+        let location = answer.headers()["location"].to_str().unwrap().to_owned();
+        let page = client.get(&location).send().await.unwrap();
+        assert!(page.text().await.unwrap().contains("Signed in"));
+        let url = reqwest::Url::parse(&location).unwrap();
+        url.query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    })
+}
+
+#[test]
+fn a_google_drive_source_signs_in_syncs_and_never_logs_a_secret() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+
+    let oauth = tonearm_fakes::oauth::FakeOAuth::start().unwrap();
+    let drive = tonearm_fakes::drive::FakeDrive::start(oauth.authority().clone()).unwrap();
+    oauth.authority().set_rotation(true);
+    for f in &FixtureSet::bundled().audio {
+        drive.add_file_at(&format!("Music/{}", f.file), &f.bytes);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("l.db");
+    let set = |k: &str, v: String| format!("{k}={v}");
+    let mut child = isolated()
+        .arg("--library")
+        .arg(&lib)
+        .args(["-vvv", "source", "add", "gdrive", "--name", "cloud"])
+        .args([
+            "--client-id",
+            "tonearm-test",
+            "--no-browser",
+            "--timeout",
+            "60",
+        ])
+        .args(["--set", &set("endpoint.api", drive.url())])
+        .args(["--set", &set("endpoint.authorize", oauth.authorize_url())])
+        .args(["--set", &set("endpoint.token", oauth.token_url())])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut logs = String::new();
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no sign-in URL in: {logs}"
+        );
+        logs.push_str(&line);
+        if let Some(url) = line.trim().strip_prefix(&oauth.authorize_url()) {
+            break format!("{}{url}", oauth.authorize_url());
+        }
+    };
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    let code = approve_in_browser(&url);
+    stderr.read_to_string(&mut logs).unwrap();
+    let status = child.wait().unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(status.success(), "{out}\n{logs}");
+    assert!(out.contains("added source `cloud`"), "{out}");
+    assert_eq!(oauth.authority().code_exchanges(), 1);
+
+    // Sync, with the access token dying first: refreshed (and rotated) on the way.
+    oauth.authority().expire_access_tokens();
+    let synced = isolated()
+        .arg("--library")
+        .arg(&lib)
+        .args(["-vvv", "sync", "cloud"])
+        .output()
+        .unwrap();
+    let sync_out = ok(&synced);
+    assert!(sync_out.contains("7 added"), "{sync_out}");
+    assert_eq!(oauth.authority().refreshes(), 1);
+    logs.push_str(&String::from_utf8_lossy(&synced.stderr));
+
+    // Decoding reads the track through the Drive plugin.
+    let wav = dir.path().join("x.wav");
+    ok(&tonearm(
+        &lib,
+        &["decode", "pad", "-o", wav.to_str().unwrap()],
+    ));
+
+    // The token file is owner-only and holds the rotated refresh token.
+    let home = isolated()
+        .get_envs()
+        .find(|(k, _)| *k == "XDG_DATA_HOME")
+        .and_then(|(_, v)| v)
+        .map(PathBuf::from)
+        .unwrap();
+    let token_file = home.join("tonearm/auth/tokens.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&token_file).unwrap()).unwrap();
+    let cloud = &stored["sources"]["cloud"];
+    let refresh = cloud["refresh_token"].as_str().unwrap();
+    assert_eq!(oauth.authority().live_refresh_tokens(), [refresh]);
+    // Not one secret in a trace-level log of sign-in, refresh and sync.
+    let access = cloud["access_token"].as_str().unwrap();
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG"),
+        "logging was off: {logs}"
+    );
+    for secret in [access, refresh, code.as_str()] {
+        assert!(!logs.contains(secret), "a secret reached the log");
+    }
+    assert!(!logs.contains("code_verifier") && !logs.contains("Bearer "));
+
+    // Removing the source forgets its tokens.
+    ok(&tonearm(&lib, &["source", "remove", "cloud"]));
+    let stored = std::fs::read_to_string(&token_file).unwrap();
+    assert!(!stored.contains(refresh));
 }

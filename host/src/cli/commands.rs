@@ -16,31 +16,89 @@ use tonearm_host::sync::{SyncOptions, Syncer};
 use tonearm_host::{Library, conformance};
 use tonearm_plugin_api::{ByteSource, ProbeHint};
 
-use super::Context;
 use super::output::{self, table};
+use super::{Context, SignInArgs, signin};
 
 const LOCAL: &str = "local";
 
-fn syncer(ctx: &Context, library: &Library, full: bool) -> Syncer {
-    Syncer::new(
+fn syncer(ctx: &Context, library: &Library, full: bool) -> Result<Syncer> {
+    let syncer = Syncer::new(
         library.clone(),
         ctx.registry.clone(),
         SyncOptions {
             full,
             ..SyncOptions::default()
         },
-    )
+    );
+    // Local sources sync without a network stack; a provider that needs one says so.
+    Ok(match ctx.network() {
+        Ok(network) => syncer.with_network(network),
+        Err(e) => {
+            tracing::debug!(error = %e, "no network stack");
+            syncer
+        }
+    })
 }
 
-/// Adds a source and returns it.
+/// Adds a source (signing in first if its provider needs it) and returns it.
 pub async fn source_add(
     ctx: &Context,
     provider: &str,
-    location: &Path,
+    location: Option<&Path>,
     name: Option<String>,
+    settings: &[String],
+    sign_in: &SignInArgs,
 ) -> Result<Source> {
     let library = ctx.library().await?;
-    add_source(ctx, &library, provider, location, name).await
+    let manifest = ctx.registry.info(provider)?.manifest;
+    if manifest.capabilities.filesystem {
+        let location = location.with_context(|| {
+            format!("provider `{provider}` needs a folder: tonearm source add {provider} DIR")
+        })?;
+        return add_source(ctx, &library, provider, location, name).await;
+    }
+    if let Some(location) = location {
+        bail!(
+            "provider `{provider}` takes no folder ({}); pick what to sync with --set, e.g. --set folder=ID",
+            location.display()
+        );
+    }
+    let mut map = BTreeMap::new();
+    for setting in settings {
+        let (key, value) = setting
+            .split_once('=')
+            .with_context(|| format!("--set {setting}: expected KEY=VALUE"))?;
+        map.insert(key.trim().to_owned(), value.trim().to_owned());
+    }
+    let name = name.unwrap_or_else(|| provider.to_owned());
+    if library.source(&name).await.is_ok() {
+        bail!("a source named `{name}` exists already; pick another with --name");
+    }
+    if manifest.capabilities.oauth.is_some() {
+        let client = signin::client(ctx, &manifest.id, sign_in, None)?;
+        signin::run(ctx, &name, &manifest, &map, client, sign_in).await?;
+    }
+    let source = library.add_source(&name, provider, &map).await?;
+    println!(
+        "added source `{}` ({provider}); sync it with `tonearm sync {}`",
+        source.name, source.name
+    );
+    Ok(source)
+}
+
+/// Signs an existing source in again.
+pub async fn source_signin(ctx: &Context, name: &str, sign_in: &SignInArgs) -> Result<ExitCode> {
+    let library = ctx.library().await?;
+    let source = library.source(name).await?;
+    let manifest = ctx.registry.info(&source.provider)?.manifest;
+    if manifest.capabilities.oauth.is_none() {
+        bail!("source `{name}` ({}) needs no sign-in", source.provider);
+    }
+    let previous = ctx.network()?.tokens.get(name)?;
+    let client = signin::client(ctx, &manifest.id, sign_in, previous.as_ref())?;
+    signin::run(ctx, name, &manifest, &source.settings, client, sign_in).await?;
+    println!("signed in; sync it with `tonearm sync {name}`");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn add_source(
@@ -131,7 +189,7 @@ async fn sync_sources(
     source: Option<String>,
     full: bool,
 ) -> Result<ExitCode> {
-    let syncer = syncer(ctx, library, full);
+    let syncer = syncer(ctx, library, full)?;
     let progress = output::sync_progress(ctx.bus());
     let results = match source {
         Some(name) => vec![(name.clone(), syncer.sync_source(&name).await)],
@@ -181,7 +239,10 @@ pub async fn source_list(ctx: &Context, json: bool) -> Result<ExitCode> {
                 vec![
                     s.name.clone(),
                     s.provider.clone(),
-                    s.settings.get("root").cloned().unwrap_or_default(),
+                    ["root", "folder", "drive"]
+                        .iter()
+                        .find_map(|k| s.settings.get(*k).cloned())
+                        .unwrap_or_default(),
                     state,
                 ]
             })
@@ -193,6 +254,9 @@ pub async fn source_list(ctx: &Context, json: bool) -> Result<ExitCode> {
 
 pub async fn source_remove(ctx: &Context, name: &str) -> Result<ExitCode> {
     ctx.library().await?.remove_source(name).await?;
+    if ctx.network()?.tokens.remove(name)? {
+        println!("forgot the sign-in of `{name}`");
+    }
     println!("removed source `{name}` and its tracks");
     Ok(ExitCode::SUCCESS)
 }
@@ -339,7 +403,7 @@ async fn open_input(
         }
     };
     let location = library.track_location(id).await?;
-    let provider = syncer(ctx, &library, false).provider_for(&location.source)?;
+    let provider = syncer(ctx, &library, false)?.provider_for(&location.source)?;
     let what = format!("track {id} ({}: {})", location.source.name, location.path);
     // Large blocks: playback reads straight through.
     let source =
@@ -513,6 +577,8 @@ pub async fn demo(ctx: &Context, keep: Option<PathBuf>) -> Result<ExitCode> {
         ),
         plugin_dir: ctx.plugin_dir.clone(),
         files: PluginFiles::new(WasmLimits::default()),
+        config: ctx.config.clone(),
+        network: std::sync::OnceLock::new(),
     };
     println!("== tonearm scan {}", samples.display());
     scan(&demo_ctx, &samples, Some("samples".into()), false).await?;

@@ -2,6 +2,7 @@
 
 mod commands;
 mod output;
+mod signin;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -95,15 +96,27 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum SourceCommand {
-    /// Add a source.
+    /// Add a source; for a cloud drive, sign in to it in a browser first.
     Add {
-        /// The provider plugin's id (`local`).
+        /// The provider plugin's id (`local`, `gdrive`, …).
         provider: String,
         /// For `local`: the folder.
-        location: PathBuf,
-        /// The source's name [default: the folder's name].
+        location: Option<PathBuf>,
+        /// The source's name [default: the folder's or the provider's name].
         #[arg(long)]
         name: Option<String>,
+        /// A provider setting (repeatable): `folder=ID`, `drive=ID`, `endpoint.api=URL`, …
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+        #[command(flatten)]
+        sign_in: SignInArgs,
+    },
+    /// Sign in to a source's service again (after its grant was revoked or expired).
+    Signin {
+        /// The source's name.
+        name: String,
+        #[command(flatten)]
+        sign_in: SignInArgs,
     },
     /// List sources.
     List(JsonFlag),
@@ -162,6 +175,23 @@ enum PluginsCommand {
     },
 }
 
+/// How to sign in.
+#[derive(Debug, Args)]
+pub struct SignInArgs {
+    /// The OAuth client id [default: the config file's `oauth_clients.PROVIDER`].
+    #[arg(long)]
+    client_id: Option<String>,
+    /// The OAuth client secret, if the service wants one.
+    #[arg(long, env = "TONEARM_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// Print the sign-in address instead of also opening a browser.
+    #[arg(long)]
+    no_browser: bool,
+    /// How long to wait for the sign-in to finish, in seconds.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+}
+
 #[derive(Debug, Args)]
 struct JsonFlag {
     /// Print JSON instead of a table.
@@ -172,6 +202,9 @@ struct JsonFlag {
 /// What every command works with.
 pub struct Context {
     registry: Arc<Registry>,
+    config: Config,
+    /// The HTTP stack and token store, made on first use.
+    network: std::sync::OnceLock<tonearm_host::sync::Network>,
     library_path: Option<PathBuf>,
     /// Where `plugins load --install` puts libraries.
     plugin_dir: Option<PathBuf>,
@@ -182,6 +215,24 @@ pub struct Context {
 impl Context {
     fn bus(&self) -> &EventBus {
         self.registry.bus()
+    }
+
+    /// What providers that reach the network need.
+    fn network(&self) -> Result<tonearm_host::sync::Network> {
+        if let Some(network) = self.network.get() {
+            return Ok(network.clone());
+        }
+        let dirs = directories::ProjectDirs::from("", "", "tonearm")
+            .context("cannot find a home folder for the token store")?;
+        let network = tonearm_host::sync::Network {
+            http: Arc::new(tonearm_host::capabilities::HttpService::new(
+                self.config.http.settings(),
+            )?),
+            tokens: Arc::new(tonearm_host::auth::TokenStore::new(
+                dirs.data_dir().join("auth/tokens.json"),
+            )),
+        };
+        Ok(self.network.get_or_init(|| network).clone())
     }
 
     async fn library(&self) -> Result<Library> {
@@ -289,6 +340,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
     let ctx = Context {
         registry: Arc::new(registry),
+        config,
+        network: std::sync::OnceLock::new(),
         library_path: cli.library,
         plugin_dir: plugin_dirs.into_iter().next(),
         files,
@@ -302,9 +355,21 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             provider,
             location,
             name,
-        }) => c::source_add(&ctx, &provider, &location, name)
-            .await
-            .map(|_| ExitCode::SUCCESS),
+            settings,
+            sign_in,
+        }) => c::source_add(
+            &ctx,
+            &provider,
+            location.as_deref(),
+            name,
+            &settings,
+            &sign_in,
+        )
+        .await
+        .map(|_| ExitCode::SUCCESS),
+        Command::Source(SourceCommand::Signin { name, sign_in }) => {
+            c::source_signin(&ctx, &name, &sign_in).await
+        }
         Command::Source(SourceCommand::List(f)) => c::source_list(&ctx, f.json).await,
         Command::Source(SourceCommand::Remove { name }) => c::source_remove(&ctx, &name).await,
         Command::Library(LibraryCommand::List {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use base64::Engine as _;
@@ -222,9 +222,7 @@ async fn authorize(State(auth): State<Authority>, Query(q): Query<AuthorizeQuery
         .as_deref()
         .map(|s| format!("&state={}", encode(s)))
         .unwrap_or_default();
-    let fail = |error: &str| {
-        Redirect::to(&format!("{redirect_uri}{sep}error={error}{state_param}")).into_response()
-    };
+    let fail = |error: &str| found(&format!("{redirect_uri}{sep}error={error}{state_param}"));
     if q.response_type.as_deref() != Some("code") {
         return fail("unsupported_response_type");
     }
@@ -249,11 +247,15 @@ async fn authorize(State(auth): State<Authority>, Query(q): Query<AuthorizeQuery
             scope: q.scope.unwrap_or_default(),
         },
     );
-    Redirect::to(&format!(
+    found(&format!(
         "{redirect_uri}{sep}code={}{state_param}",
         encode(&code)
     ))
-    .into_response()
+}
+
+/// 302 Found, as authorization servers redirect.
+fn found(location: &str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, location.to_owned())]).into_response()
 }
 
 fn is_loopback(uri: &str) -> bool {
