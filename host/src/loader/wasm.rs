@@ -21,6 +21,7 @@ use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 
 use super::bundled::BundledComponent;
 use super::{LoadedPlugin, Origin, PluginHandle, ProviderFactory, base_context};
+use crate::capabilities::http::{allowed_hosts, host_allowed};
 
 /// Bindings generated from the WIT contract.
 mod bindings {
@@ -351,6 +352,22 @@ pub struct HostState {
     limits: StoreLimits,
     allowed_hosts: Vec<String>,
     source: Option<Arc<dyn ByteSource>>,
+    /// When the current call began.
+    call_started: std::time::Instant,
+    /// Time the current call spent waiting on the host (HTTP, reads): not the plugin's.
+    in_host: Duration,
+    /// The plugin's own time each call may take.
+    call_timeout: Duration,
+}
+
+impl HostState {
+    /// Runs host work for the guest, keeping its time off the guest's deadline.
+    fn host_work<T>(&mut self, work: impl FnOnce(&mut Self) -> T) -> T {
+        let started = std::time::Instant::now();
+        let result = work(self);
+        self.in_host += started.elapsed();
+        result
+    }
 }
 
 struct Instance {
@@ -372,17 +389,34 @@ impl WasmPlugin {
         source: Option<Arc<dyn ByteSource>>,
     ) -> PluginResult<Instance> {
         let limits = &self.runtime.limits;
+        let ctx_settings = ctx.settings.clone();
         let state = HostState {
             ctx,
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory_bytes)
                 .trap_on_grow_failure(true)
                 .build(),
-            allowed_hosts: self.allowed_hosts.clone(),
+            allowed_hosts: allowed_hosts(&self.allowed_hosts, &ctx_settings),
             source,
+            call_started: std::time::Instant::now(),
+            in_host: Duration::ZERO,
+            call_timeout: limits.call_timeout,
         };
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|s| &mut s.limits);
+        // The deadline counts the plugin's own time: when it passes, time spent in host
+        // calls (a slow server, a Retry-After) is given back before trapping.
+        store.epoch_deadline_callback(|ctx| {
+            let state = ctx.data();
+            let own = state.call_started.elapsed().saturating_sub(state.in_host);
+            if own >= state.call_timeout {
+                return Err(wasmtime::Trap::Interrupt.into());
+            }
+            let left = (state.call_timeout - own).as_millis() / TICK.as_millis();
+            Ok(wasmtime::UpdateDeadline::Continue(
+                u64::try_from(left).unwrap_or(u64::MAX).max(1),
+            ))
+        });
         self.arm(&mut store)?;
         let bindings = self
             .pre
@@ -396,6 +430,9 @@ impl WasmPlugin {
         let limits = &self.runtime.limits;
         let ticks = (limits.call_timeout.as_millis() / TICK.as_millis()).max(1);
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        let state = store.data_mut();
+        state.call_started = std::time::Instant::now();
+        state.in_host = Duration::ZERO;
         if let Some(fuel) = limits.fuel {
             store
                 .set_fuel(fuel)
@@ -461,24 +498,6 @@ fn trapped(plugin: &str, what: &str, error: &wasmtime::Error) -> PluginError {
         None => format!("it trapped: {}", error.root_cause()),
     };
     PluginError::Internal(format!("component `{plugin}` failed in {what}: {reason}"))
-}
-
-/// Whether `url`'s host is one of `allowed` (`example.com` or `*.example.com`).
-fn host_allowed(url: &str, allowed: &[String]) -> bool {
-    let Some(rest) = url.split_once("://").map(|(_, r)| r) else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = host
-        .rsplit_once(':')
-        .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
-        .map_or(host, |(h, _)| h);
-    let host = host.to_ascii_lowercase();
-    allowed.iter().any(|a| match a.strip_prefix("*.") {
-        Some(domain) => host.ends_with(&format!(".{domain}")),
-        None => host == a.to_ascii_lowercase(),
-    })
 }
 
 fn not_granted(what: &str) -> wit::PluginError {
@@ -601,15 +620,15 @@ impl tonearm::plugin::host::Host for HostState {
         request: wit::HttpRequest,
     ) -> Result<wit::HttpResponse, wit::PluginError> {
         if !host_allowed(&request.url, &self.allowed_hosts) {
-            tracing::warn!(url = %request.url, "refused a request to a host the plugin's manifest does not declare");
+            let url = crate::capabilities::http::redact(&request.url);
+            tracing::warn!(%url, "refused a request to a host the plugin's manifest does not declare");
             return Err(wit::PluginError::Unauthorized(format!(
-                "{} is not among the hosts this plugin declared ({})",
-                request.url,
+                "{url} is not among the hosts this plugin declared ({})",
                 self.allowed_hosts.join(", ")
             )));
         }
-        let http = self.ctx.http.as_ref().ok_or_else(|| not_granted("HTTP"))?;
-        Ok(http.send(request.into())?.into())
+        let http = self.ctx.http.clone().ok_or_else(|| not_granted("HTTP"))?;
+        Ok(self.host_work(|_| http.send(request.into()))?.into())
     }
 
     fn source_len(&mut self) -> Result<u64, wit::PluginError> {
@@ -623,10 +642,11 @@ impl tonearm::plugin::host::Host for HostState {
     fn source_read_at(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, wit::PluginError> {
         let source = self
             .source
-            .as_ref()
+            .clone()
             .ok_or_else(|| wit::PluginError::Invalid("no source is open".into()))?;
         let mut buf = vec![0u8; bounded(len)?];
-        let n = source.read_at(offset, &mut buf)?;
+        // A source may be a remote file: its reads are the host's time, not the plugin's.
+        let n = self.host_work(|_| source.read_at(offset, &mut buf))?;
         buf.truncate(n);
         Ok(buf)
     }

@@ -11,6 +11,7 @@ use tonearm_fakes::oauth::FakeOAuth;
 use tonearm_host::EventBus;
 use tonearm_host::auth::{StoredTokens, TokenStore};
 use tonearm_host::capabilities::{HttpService, HttpSettings, MemoryState, SystemClock, TracingLog};
+use tonearm_host::loader::ProviderFactory;
 use tonearm_plugin_api::{HostContext, StorageProvider};
 
 /// The source name the tokens are stored under.
@@ -32,6 +33,8 @@ pub struct DriveCloud {
     pub runtime: tokio::runtime::Runtime,
     _dir: tempfile::TempDir,
     paths: Mutex<HashMap<String, String>>,
+    /// The plugin form providers are made from; the builtin when `None`.
+    factory: Mutex<Option<Arc<dyn ProviderFactory>>>,
 }
 
 /// HTTP settings for tests: real retries, short waits.
@@ -71,6 +74,7 @@ impl DriveCloud {
             runtime,
             _dir: dir,
             paths: Mutex::new(HashMap::new()),
+            factory: Mutex::new(None),
         };
         cloud.sign_in_directly();
         cloud
@@ -117,9 +121,29 @@ impl DriveCloud {
             .with_http(http)
             .with_state(Arc::new(MemoryState::default()));
         ctx.settings = settings;
-        let provider =
-            tonearm_plugin_gdrive::DriveProvider::new(&ctx).map_err(|e| e.to_string())?;
-        Ok(Arc::new(provider))
+        let factory = self
+            .factory
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match factory {
+            Some(factory) => factory.create(&ctx).map_err(|e| e.to_string()),
+            None => Ok(Arc::new(
+                tonearm_plugin_gdrive::DriveProvider::new(&ctx).map_err(|e| e.to_string())?,
+            )),
+        }
+    }
+
+    /// Makes providers from `plugin` (a native library's or a component's) from now on.
+    ///
+    /// # Panics
+    ///
+    /// If `plugin` is not a storage provider.
+    pub fn use_plugin(&self, plugin: tonearm_host::loader::LoadedPlugin) {
+        let tonearm_host::loader::PluginHandle::StorageProvider(factory) = plugin.handle else {
+            panic!("{} is not a storage provider", plugin.manifest.id);
+        };
+        *self.factory.lock().unwrap_or_else(PoisonError::into_inner) = Some(factory);
     }
 
     fn id_of(&self, path: &str) -> Option<String> {
