@@ -12,6 +12,8 @@ tonearm_plugin_api::register_builtin!(tonearm_plugin_local::DESCRIPTOR);
 tonearm_plugin_api::register_builtin!(tonearm_plugin_symphonia::DESCRIPTOR);
 #[cfg(feature = "plugin-gdrive")]
 tonearm_plugin_api::register_builtin!(tonearm_plugin_gdrive::DESCRIPTOR);
+#[cfg(feature = "plugin-onedrive")]
+tonearm_plugin_api::register_builtin!(tonearm_plugin_onedrive::DESCRIPTOR);
 
 fn main() -> ExitCode {
     cli::main()

@@ -113,14 +113,17 @@ fn builtin_plugins_are_registered_through_inventory() {
         .iter()
         .map(|p| p["manifest"]["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["gdrive", "local", "opus", "symphonia"]);
+    assert_eq!(ids, ["gdrive", "local", "onedrive", "opus", "symphonia"]);
     let origins: Vec<&str> = plugins
         .as_array()
         .unwrap()
         .iter()
         .map(|p| p["origin"]["type"].as_str().unwrap())
         .collect();
-    assert_eq!(origins, ["builtin", "builtin", "bundled", "builtin"]);
+    assert_eq!(
+        origins,
+        ["builtin", "builtin", "builtin", "bundled", "builtin"]
+    );
     let bare = json(&tonearm(
         &dir.path().join("l.db"),
         &["--no-builtins", "plugins", "list", "--json"],

@@ -14,6 +14,7 @@
 pub mod abi;
 pub mod decoder;
 pub mod error;
+pub mod folder_tree;
 pub mod host;
 pub mod manifest;
 pub mod metadata;
@@ -26,6 +27,7 @@ mod wit_convert;
 
 pub use decoder::{DecodeSession, Decoder, ProbeHint, StreamSpec};
 pub use error::{PluginError, PluginResult};
+pub use folder_tree::{Folder, FolderTree};
 pub use host::{
     ByteSource, ByteSourceReader, Clock, DirEntry, EntryKind, FileStat, FileSystem, HostContext,
     HttpClient, HttpRequest, HttpResponse, KeyValueStore, Log, LogLevel, MemoryByteSource,

@@ -100,6 +100,33 @@ pub enum ByteRange {
     },
 }
 
+impl ByteRange {
+    /// This range of `whole`, the entire content of an entry (for servers that ignore a
+    /// `Range` header and send everything).
+    pub fn cut(self, mut whole: Vec<u8>) -> Vec<u8> {
+        let len = whole.len() as u64;
+        let (start, end) = match self {
+            Self::Span { offset, len: n } => (offset.min(len), offset.saturating_add(n).min(len)),
+            Self::Suffix { len: n } => (len.saturating_sub(n), len),
+        };
+        whole.truncate(end as usize);
+        whole.drain(..start as usize);
+        whole
+    }
+
+    /// The HTTP `Range` header value for this range; `None` for an empty range, which
+    /// needs no request.
+    pub fn http_header(self) -> Option<String> {
+        match self {
+            Self::Span { len: 0, .. } | Self::Suffix { len: 0 } => None,
+            Self::Span { offset, len } => {
+                Some(format!("bytes={offset}-{}", offset.saturating_add(len - 1)))
+            }
+            Self::Suffix { len } => Some(format!("bytes=-{len}")),
+        }
+    }
+}
+
 /// A place where music files are kept: a local folder, a cloud drive, …
 ///
 /// Paged operations are one call per page so the host drives them: it persists cursors,
@@ -133,6 +160,28 @@ mod tests {
             content_hash: None,
             mime: None,
         }
+    }
+
+    #[test]
+    fn ranges_cut_whole_bodies_and_name_http_ranges() {
+        let body = b"0123456789".to_vec();
+        assert_eq!(
+            ByteRange::Span { offset: 2, len: 3 }.cut(body.clone()),
+            b"234"
+        );
+        assert_eq!(ByteRange::Suffix { len: 4 }.cut(body.clone()), b"6789");
+        assert_eq!(ByteRange::Span { offset: 20, len: 3 }.cut(body), b"");
+        assert_eq!(
+            ByteRange::Span { offset: 5, len: 10 }
+                .http_header()
+                .as_deref(),
+            Some("bytes=5-14")
+        );
+        assert_eq!(
+            ByteRange::Suffix { len: 7 }.http_header().as_deref(),
+            Some("bytes=-7")
+        );
+        assert_eq!(ByteRange::Suffix { len: 0 }.http_header(), None);
     }
 
     #[test]

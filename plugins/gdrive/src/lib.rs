@@ -10,7 +10,6 @@
 
 mod api;
 mod provider;
-mod tree;
 
 use tonearm_plugin_api::{
     Instantiate, OAuthSpec, PluginDescriptor, PluginKind, PluginManifest, crate_version,

@@ -3,12 +3,12 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tonearm_plugin_api::{
-    ByteRange, Change, ChangePage, ContentHash, HostContext, KeyValueStore, ListPage, Log,
-    LogLevel, PluginError, PluginResult, RemoteEntry, StorageProvider,
+    ByteRange, Change, ChangePage, ContentHash, Folder, FolderTree as Tree, HostContext,
+    KeyValueStore, ListPage, Log, LogLevel, PluginError, PluginResult, RemoteEntry,
+    StorageProvider,
 };
 
 use crate::api::{self, Api, FILE_FIELDS, FOLDER, File, FileId, FileList};
-use crate::tree::{Folder, Tree};
 
 /// Where the folder tree is kept in the host's state store.
 const TREE_KEY: &str = "tree/v1";

@@ -1,5 +1,5 @@
-//! A fake Google Drive with its OAuth server, signed in, and the host's HTTP stack pointed
-//! at it: what the cloud tests share.
+//! A fake cloud drive (Google Drive or OneDrive) with its OAuth server, signed in, and the
+//! host's HTTP stack pointed at it: what the cloud tests share.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tonearm_conformance::provider::ProviderHarness;
 use tonearm_fakes::drive::FakeDrive;
+use tonearm_fakes::graph::FakeGraph;
 use tonearm_fakes::oauth::FakeOAuth;
 use tonearm_host::EventBus;
 use tonearm_host::auth::{StoredTokens, TokenStore};
@@ -17,12 +18,74 @@ use tonearm_plugin_api::{HostContext, StorageProvider};
 /// The source name the tokens are stored under.
 pub const SOURCE: &str = "drive";
 
-/// Fake Drive + fake OAuth + a token store holding a signed-in source.
-pub struct DriveCloud {
+/// What the tests do to a fake service's files, whichever service it is.
+pub trait FakeFiles: Send + Sync {
+    /// Starts one, accepting the authority's tokens.
+    fn start(authority: tonearm_fakes::oauth::Authority) -> std::io::Result<Self>
+    where
+        Self: Sized;
+    /// The API base URL.
+    fn url(&self) -> String;
+    /// Adds a file at a path, creating folders; returns its id.
+    fn add_file_at(&self, path: &str, bytes: &[u8]) -> String;
+    /// The folder at a path, created if missing.
+    fn folder_at(&self, path: &str) -> String;
+    /// Replaces a file's content.
+    fn update_content(&self, id: &str, bytes: &[u8]) -> bool;
+    /// Renames an item.
+    fn rename(&self, id: &str, name: &str) -> bool;
+    /// Moves an item into a folder.
+    fn move_to(&self, id: &str, parent: &str) -> bool;
+    /// Deletes an item.
+    fn delete(&self, id: &str) -> bool;
+}
+
+macro_rules! fake_files {
+    ($ty:ty) => {
+        impl FakeFiles for $ty {
+            fn start(authority: tonearm_fakes::oauth::Authority) -> std::io::Result<Self> {
+                <$ty>::start(authority)
+            }
+            fn url(&self) -> String {
+                <$ty>::url(self)
+            }
+            fn add_file_at(&self, path: &str, bytes: &[u8]) -> String {
+                <$ty>::add_file_at(self, path, bytes)
+            }
+            fn folder_at(&self, path: &str) -> String {
+                <$ty>::folder_at(self, path)
+            }
+            fn update_content(&self, id: &str, bytes: &[u8]) -> bool {
+                <$ty>::update_content(self, id, bytes)
+            }
+            fn rename(&self, id: &str, name: &str) -> bool {
+                <$ty>::rename(self, id, name)
+            }
+            fn move_to(&self, id: &str, parent: &str) -> bool {
+                <$ty>::move_to(self, id, parent)
+            }
+            fn delete(&self, id: &str) -> bool {
+                <$ty>::delete(self, id)
+            }
+        }
+    };
+}
+fake_files!(FakeDrive);
+fake_files!(FakeGraph);
+
+/// A fake Drive, signed in.
+pub type DriveCloud = Cloud<FakeDrive>;
+/// A fake OneDrive, signed in.
+pub type GraphCloud = Cloud<FakeGraph>;
+
+/// A fake service + fake OAuth + a token store holding a signed-in source.
+pub struct Cloud<S> {
     /// The authorization server.
     pub oauth: FakeOAuth,
-    /// The Drive.
-    pub drive: FakeDrive,
+    /// The service.
+    pub service: S,
+    /// The provider plugin's builtin form.
+    descriptor: &'static tonearm_plugin_api::PluginDescriptor,
     /// The host's HTTP stack, with short backoff delays.
     pub http: Arc<HttpService>,
     /// The token store (in a temporary folder).
@@ -49,14 +112,28 @@ pub fn test_http_settings() -> HttpSettings {
 }
 
 impl DriveCloud {
+    /// A fake Drive with the gdrive plugin, signed in as [`SOURCE`].
+    pub fn start() -> Self {
+        Cloud::with(&tonearm_plugin_gdrive::DESCRIPTOR)
+    }
+}
+
+impl GraphCloud {
+    /// A fake OneDrive with the onedrive plugin, signed in as [`SOURCE`].
+    pub fn start() -> Self {
+        Cloud::with(&tonearm_plugin_onedrive::DESCRIPTOR)
+    }
+}
+
+impl<S: FakeFiles> Cloud<S> {
     /// Starts the fakes and stores a fresh sign-in for [`SOURCE`].
     ///
     /// # Panics
     ///
     /// If a server cannot start: tests cannot go on.
-    pub fn start() -> Self {
+    pub fn with(descriptor: &'static tonearm_plugin_api::PluginDescriptor) -> Self {
         let oauth = FakeOAuth::start().expect("fake OAuth starts");
-        let drive = FakeDrive::start(oauth.authority().clone()).expect("fake Drive starts");
+        let service = S::start(oauth.authority().clone()).expect("fake service starts");
         let dir = tempfile::tempdir().expect("temp dir");
         let tokens = Arc::new(TokenStore::new(dir.path().join("tokens.json")));
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -67,7 +144,8 @@ impl DriveCloud {
         let http = Arc::new(HttpService::new(test_http_settings()).expect("HTTP starts"));
         let cloud = Self {
             oauth,
-            drive,
+            service,
+            descriptor,
             http,
             tokens,
             bus: EventBus::new(4096),
@@ -98,10 +176,10 @@ impl DriveCloud {
 
     /// The source settings that point the plugin at the fake.
     pub fn settings(&self) -> BTreeMap<String, String> {
-        BTreeMap::from([("endpoint.api".to_owned(), self.drive.url())])
+        BTreeMap::from([("endpoint.api".to_owned(), self.service.url())])
     }
 
-    /// A Drive provider over the fake, as the host would create it for [`SOURCE`].
+    /// A provider over the fake, as the host would create it for [`SOURCE`].
     ///
     /// # Errors
     ///
@@ -112,26 +190,36 @@ impl DriveCloud {
         for (k, v) in extra {
             settings.insert((*k).to_owned(), (*v).to_owned());
         }
-        let manifest = tonearm_plugin_gdrive::manifest();
+        let manifest = (self.descriptor.manifest)();
         let http = self
             .http
             .client_for_source(&manifest, SOURCE, &settings, &self.tokens, &self.bus)
             .map_err(|e| e.to_string())?;
-        let mut ctx = HostContext::new(Arc::new(TracingLog::new("gdrive")), Arc::new(SystemClock))
-            .with_http(http)
-            .with_state(Arc::new(MemoryState::default()));
+        let mut ctx = HostContext::new(
+            Arc::new(TracingLog::new(&manifest.id)),
+            Arc::new(SystemClock),
+        )
+        .with_http(http)
+        .with_state(Arc::new(MemoryState::default()));
         ctx.settings = settings;
         let factory = self
             .factory
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        match factory {
-            Some(factory) => factory.create(&ctx).map_err(|e| e.to_string()),
-            None => Ok(Arc::new(
-                tonearm_plugin_gdrive::DriveProvider::new(&ctx).map_err(|e| e.to_string())?,
-            )),
-        }
+        let factory = match factory {
+            Some(factory) => factory,
+            None => {
+                let plugin = tonearm_host::loader::load_builtin(self.descriptor)
+                    .map_err(|e| e.to_string())?;
+                let tonearm_host::loader::PluginHandle::StorageProvider(factory) = plugin.handle
+                else {
+                    return Err("not a storage provider".into());
+                };
+                factory
+            }
+        };
+        factory.create(&ctx).map_err(|e| e.to_string())
     }
 
     /// Makes providers from `plugin` (a native library's or a component's) from now on.
@@ -144,6 +232,55 @@ impl DriveCloud {
             panic!("{} is not a storage provider", plugin.manifest.id);
         };
         *self.factory.lock().unwrap_or_else(PoisonError::into_inner) = Some(factory);
+    }
+
+    /// A library in a temporary folder with [`SOURCE`] added, and a syncer with this
+    /// cloud's network (and short retry delays).
+    ///
+    /// # Panics
+    ///
+    /// If the library cannot be made.
+    pub async fn library(
+        &self,
+    ) -> (
+        tempfile::TempDir,
+        tonearm_host::Library,
+        tonearm_host::sync::Syncer,
+    ) {
+        use tonearm_host::sync::{Network, RetryPolicy, SyncOptions, Syncer};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let library = tonearm_host::Library::open(&dir.path().join("library.db"))
+            .await
+            .expect("library opens");
+        let manifest = (self.descriptor.manifest)();
+        library
+            .add_source(SOURCE, &manifest.id, &self.settings())
+            .await
+            .expect("source added");
+        let registry = tonearm_host::Registry::new(self.bus.clone());
+        for d in [self.descriptor, &tonearm_plugin_symphonia::DESCRIPTOR] {
+            registry
+                .register(tonearm_host::loader::load_builtin(d).expect("builtin loads"))
+                .expect("registered");
+        }
+        let syncer = Syncer::new(
+            library.clone(),
+            Arc::new(registry),
+            SyncOptions {
+                batch_size: 4,
+                retry: RetryPolicy {
+                    attempts: 4,
+                    min_delay: Duration::from_millis(5),
+                    max_delay: Duration::from_millis(50),
+                },
+                ..SyncOptions::default()
+            },
+        )
+        .with_network(Network {
+            http: self.http.clone(),
+            tokens: self.tokens.clone(),
+        });
+        (dir, library, syncer)
     }
 
     fn id_of(&self, path: &str) -> Option<String> {
@@ -161,18 +298,18 @@ fn now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-impl ProviderHarness for DriveCloud {
+impl<S: FakeFiles> ProviderHarness for Cloud<S> {
     fn provider(&self) -> Result<Arc<dyn StorageProvider>, String> {
-        DriveCloud::provider(self, &[("page_size", "7")])
+        Cloud::provider(self, &[("page_size", "7")])
     }
 
     fn put(&self, path: &str, bytes: &[u8]) -> Result<(), String> {
         match self.id_of(path) {
             Some(id) => {
-                self.drive.update_content(&id, bytes);
+                self.service.update_content(&id, bytes);
             }
             None => {
-                let id = self.drive.add_file_at(path, bytes);
+                let id = self.service.add_file_at(path, bytes);
                 self.paths
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -189,7 +326,7 @@ impl ProviderHarness for DriveCloud {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(path)
             .ok_or_else(|| format!("no file at {path}"))?;
-        self.drive.delete(&id);
+        self.service.delete(&id);
         Ok(())
     }
 
@@ -201,9 +338,9 @@ impl ProviderHarness for DriveCloud {
             .remove(from)
             .ok_or_else(|| format!("no file at {from}"))?;
         let (folder, name) = to.rsplit_once('/').unwrap_or(("", to));
-        let parent = self.drive.folder_at(folder);
-        self.drive.move_to(&id, &parent);
-        self.drive.rename(&id, name);
+        let parent = self.service.folder_at(folder);
+        self.service.move_to(&id, &parent);
+        self.service.rename(&id, name);
         self.paths
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -10,10 +10,8 @@ use std::time::Duration;
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_e2e::cloud::{DriveCloud, SOURCE};
 use tonearm_fakes::{Endpoint, Fault};
+use tonearm_host::Received;
 use tonearm_host::events::{AuthEvent, CoreEvent};
-use tonearm_host::loader::load_builtin;
-use tonearm_host::sync::{Network, RetryPolicy, SyncOptions, Syncer};
-use tonearm_host::{Library, Received, Registry};
 use tonearm_plugin_api::{ByteRange, PluginError};
 
 #[test]
@@ -22,21 +20,23 @@ fn the_provider_conformance_suite_passes_over_the_fake_drive() {
     let report = tonearm_conformance::provider::check("gdrive", cloud.clone());
     assert!(report.is_success(), "{:#?}", report.failures());
     // Small pages (page_size 7) over folders and files: the listing took several pages.
-    assert!(cloud.drive.stats().list_calls > 3);
+    assert!(cloud.service.stats().list_calls > 3);
 }
 
 #[test]
 fn google_docs_shortcuts_and_trashed_files_are_not_listed() {
     let cloud = DriveCloud::start();
-    let root = cloud.drive.root_id();
-    let song = cloud.drive.add_file(&root, "song.mp3", b"ID3 data");
-    cloud.drive.add_google_doc(&root, "Liner notes");
-    cloud.drive.add_shortcut(&root, "song shortcut.mp3", &song);
-    let gone = cloud.drive.add_file(&root, "old.mp3", b"old");
-    cloud.drive.trash(&gone);
+    let root = cloud.service.root_id();
+    let song = cloud.service.add_file(&root, "song.mp3", b"ID3 data");
+    cloud.service.add_google_doc(&root, "Liner notes");
+    cloud
+        .service
+        .add_shortcut(&root, "song shortcut.mp3", &song);
+    let gone = cloud.service.add_file(&root, "old.mp3", b"old");
+    cloud.service.trash(&gone);
     // Two files with one name in one folder, as Drive allows.
-    let twin = cloud.drive.add_file(&root, "song.mp3", b"other data");
-    let empty = cloud.drive.add_file(&root, "empty.flac", b"");
+    let twin = cloud.service.add_file(&root, "song.mp3", b"other data");
+    let empty = cloud.service.add_file(&root, "empty.flac", b"");
     let provider = cloud.provider(&[]).unwrap();
     let entries = tonearm_conformance::provider::list_all(provider.as_ref()).unwrap();
     let mut ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
@@ -66,23 +66,25 @@ fn google_docs_shortcuts_and_trashed_files_are_not_listed() {
 fn throttling_and_garbage_are_ridden_out() {
     let cloud = DriveCloud::start();
     for i in 0..30 {
-        cloud.drive.add_file_at(&format!("a/{i:02}.mp3"), b"x");
+        cloud.service.add_file_at(&format!("a/{i:02}.mp3"), b"x");
     }
     let provider = cloud.provider(&[("page_size", "10")]).unwrap();
     // The HTTP layer retries 429 and 503 (after Retry-After) and garbage is a
     // retryable failure for the sync to retry; small and empty pages are followed.
     cloud
-        .drive
+        .service
         .inject(Endpoint::List, Fault::TooManyRequests(Some(0)));
-    cloud.drive.inject(Endpoint::List, Fault::Unavailable(None));
-    cloud.drive.inject(Endpoint::List, Fault::EmptyPage);
-    cloud.drive.set_page_limit(Some(4));
+    cloud
+        .service
+        .inject(Endpoint::List, Fault::Unavailable(None));
+    cloud.service.inject(Endpoint::List, Fault::EmptyPage);
+    cloud.service.set_page_limit(Some(4));
     let entries = tonearm_conformance::provider::list_all(provider.as_ref()).unwrap();
     assert_eq!(entries.len(), 30);
-    assert_eq!(cloud.drive.pending_faults(), 0);
+    assert_eq!(cloud.service.pending_faults(), 0);
 
     // Drive's 403 rate-limit reasons come back to the host as RateLimited, by reason.
-    cloud.drive.inject(
+    cloud.service.inject(
         Endpoint::List,
         Fault::RateLimitReason("userRateLimitExceeded".into()),
     );
@@ -90,19 +92,21 @@ fn throttling_and_garbage_are_ridden_out() {
         provider.list(None).unwrap_err(),
         PluginError::RateLimited { retry_after: None }
     );
-    cloud.drive.inject(Endpoint::List, Fault::Garbage);
+    cloud.service.inject(Endpoint::List, Fault::Garbage);
     assert!(matches!(
         provider.list(None),
         Err(PluginError::Transient(_))
     ));
-    cloud.drive.inject(Endpoint::List, Fault::IncompleteSearch);
+    cloud
+        .service
+        .inject(Endpoint::List, Fault::IncompleteSearch);
     assert!(matches!(
         provider.list(None),
         Err(PluginError::Transient(_))
     ));
     // A 429 whose Retry-After is longer than the host will wait goes back to the plugin.
     cloud
-        .drive
+        .service
         .inject(Endpoint::List, Fault::TooManyRequests(Some(3600)));
     assert_eq!(
         provider.list(None).unwrap_err(),
@@ -110,40 +114,6 @@ fn throttling_and_garbage_are_ridden_out() {
             retry_after: Some(Duration::from_secs(3600))
         }
     );
-}
-
-async fn library_with_drive(cloud: &DriveCloud) -> (tempfile::TempDir, Library, Syncer) {
-    let dir = tempfile::tempdir().unwrap();
-    let library = Library::open(&dir.path().join("library.db")).await.unwrap();
-    library
-        .add_source(SOURCE, "gdrive", &cloud.settings())
-        .await
-        .unwrap();
-    let registry = Registry::new(cloud.bus.clone());
-    for d in [
-        &tonearm_plugin_gdrive::DESCRIPTOR,
-        &tonearm_plugin_symphonia::DESCRIPTOR,
-    ] {
-        registry.register(load_builtin(d).unwrap()).unwrap();
-    }
-    let syncer = Syncer::new(
-        library.clone(),
-        Arc::new(registry),
-        SyncOptions {
-            batch_size: 4,
-            retry: RetryPolicy {
-                attempts: 4,
-                min_delay: Duration::from_millis(5),
-                max_delay: Duration::from_millis(50),
-            },
-            ..SyncOptions::default()
-        },
-    )
-    .with_network(Network {
-        http: cloud.http.clone(),
-        tokens: cloud.tokens.clone(),
-    });
-    (dir, library, syncer)
 }
 
 #[test]
@@ -154,19 +124,19 @@ fn syncs_follow_every_kind_of_change_through_faults() {
     for f in &fixtures.audio {
         ids.push(
             cloud
-                .drive
+                .service
                 .add_file_at(&format!("Music/Samples/{}", f.file), &f.bytes),
         );
     }
-    cloud.drive.add_file_at("Music/notes.txt", b"not music");
+    cloud.service.add_file_at("Music/notes.txt", b"not music");
     cloud.runtime.block_on(async {
-        let (_dir, library, syncer) = library_with_drive(&cloud).await;
-        cloud.drive.inject(
+        let (_dir, library, syncer) = cloud.library().await;
+        cloud.service.inject(
             Endpoint::Any,
             Fault::RateLimitReason("rateLimitExceeded".into()),
         );
         cloud
-            .drive
+            .service
             .inject(Endpoint::Content, Fault::Unavailable(Some(0)));
         let counts = syncer.sync_source(SOURCE).await.unwrap();
         assert_eq!(counts.added, fixtures.audio.len() as u64);
@@ -177,21 +147,21 @@ fn syncs_follow_every_kind_of_change_through_faults() {
         assert!(per_track < 256 << 10, "{per_track} bytes read per track");
 
         // Nothing changed: nothing is read again.
-        let media_before = cloud.drive.stats().media_calls;
+        let media_before = cloud.service.stats().media_calls;
         let counts = syncer.sync_source(SOURCE).await.unwrap();
         assert_eq!((counts.added, counts.updated, counts.removed), (0, 0, 0));
-        assert_eq!(cloud.drive.stats().media_calls, media_before);
+        assert_eq!(cloud.service.stats().media_calls, media_before);
 
         // Rename the folder the tracks are in, delete one track, trash another, move a
         // third out of the source's folder tree... all in one incremental sync.
-        let samples = cloud.drive.folder_at("Music/Samples");
-        cloud.drive.rename(&samples, "Renamed");
-        cloud.drive.delete(&ids[0]);
-        cloud.drive.trash(&ids[1]);
-        let elsewhere = cloud.drive.add_shared_drive("Team");
-        cloud.drive.move_to(&ids[2], &elsewhere);
+        let samples = cloud.service.folder_at("Music/Samples");
+        cloud.service.rename(&samples, "Renamed");
+        cloud.service.delete(&ids[0]);
+        cloud.service.trash(&ids[1]);
+        let elsewhere = cloud.service.add_shared_drive("Team");
+        cloud.service.move_to(&ids[2], &elsewhere);
         cloud
-            .drive
+            .service
             .inject(Endpoint::Changes, Fault::Unavailable(None));
         let counts = syncer.sync_source(SOURCE).await.unwrap();
         assert_eq!(counts.removed, 3);
@@ -211,10 +181,10 @@ fn syncs_follow_every_kind_of_change_through_faults() {
 fn expired_tokens_are_refreshed_and_a_dead_grant_asks_for_sign_in() {
     let cloud = DriveCloud::start();
     let f = &FixtureSet::bundled().audio[0];
-    cloud.drive.add_file_at(&f.file, &f.bytes);
+    cloud.service.add_file_at(&f.file, &f.bytes);
     cloud.oauth.authority().set_rotation(true);
     cloud.runtime.block_on(async {
-        let (_dir, _library, syncer) = library_with_drive(&cloud).await;
+        let (_dir, _library, syncer) = cloud.library().await;
         let mut events = cloud.bus.subscribe();
         // The access token dies early (revoked server-side): one refresh, and on.
         cloud.oauth.authority().expire_access_tokens();
@@ -276,10 +246,10 @@ fn the_component_form_passes_the_suite_and_waits_are_not_its_time() {
 
     // The server asks for a 2 s pause inside one call of a component allowed 1 s: the
     // wait is the host's, so the call completes instead of trapping.
-    cloud.drive.add_file_at("x/y.mp3", b"y");
+    cloud.service.add_file_at("x/y.mp3", b"y");
     let provider = cloud.provider(&[]).unwrap();
     cloud
-        .drive
+        .service
         .inject(Endpoint::List, Fault::TooManyRequests(Some(2)));
     let started = std::time::Instant::now();
     let entries = tonearm_conformance::provider::list_all(provider.as_ref()).unwrap();

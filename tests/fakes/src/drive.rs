@@ -885,7 +885,7 @@ async fn files_get(
 }
 
 /// The inclusive byte range a `Range` header asks of `len` bytes; `None` if unsatisfiable.
-fn parse_range(header: &str, len: u64) -> Option<(u64, u64)> {
+pub(crate) fn parse_range(header: &str, len: u64) -> Option<(u64, u64)> {
     let spec = header.trim().strip_prefix("bytes=")?;
     let (a, b) = spec.split_once('-')?;
     if len == 0 {

@@ -7,6 +7,7 @@
 //! against them speaks the real protocol.
 
 pub mod drive;
+pub mod graph;
 pub mod oauth;
 mod server;
 

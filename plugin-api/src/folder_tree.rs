@@ -1,4 +1,5 @@
-//! The folder tree, so that files (which only know their parent's id) get paths.
+//! A folder tree for services whose files know only their parent folder's id (Google
+//! Drive, OneDrive): it turns a parent id and a name into a path under the source's root.
 
 use std::collections::HashMap;
 
@@ -7,21 +8,26 @@ use serde::{Deserialize, Serialize};
 /// One folder: its name and parent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Folder {
+    /// Its name.
     pub name: String,
+    /// Its parent folder's id; `None` for a top folder.
     pub parent: Option<String>,
 }
 
-/// Every folder of the drive by id, and the one the source starts at.
+/// Every known folder by id, and the id of the folder the source starts at.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Tree {
+pub struct FolderTree {
+    /// The source's root folder.
     pub root: String,
+    /// Folders by id.
     pub folders: HashMap<String, Folder>,
 }
 
 /// Deeper than any real tree; stops a cycle in bad data.
 const MAX_DEPTH: usize = 256;
 
-impl Tree {
+impl FolderTree {
+    /// An empty tree rooted at `root`.
     pub fn new(root: String) -> Self {
         Self {
             root,
@@ -69,8 +75,8 @@ impl Tree {
 mod tests {
     use super::*;
 
-    fn tree() -> Tree {
-        let mut t = Tree::new("R".into());
+    fn tree() -> FolderTree {
+        let mut t = FolderTree::new("R".into());
         let mut add = |id: &str, name: &str, parent: &str| {
             t.folders.insert(
                 id.into(),

@@ -1,0 +1,3 @@
+//! The `onedrive` plugin as a native library: the same implementation, exported over the FFI.
+
+tonearm_plugin_api::export_plugins!(tonearm_plugin_onedrive::DESCRIPTOR);

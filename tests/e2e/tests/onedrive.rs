@@ -1,0 +1,148 @@
+//! The OneDrive plugin against the fake Microsoft Graph and OAuth servers: the conformance
+//! suite in every form, then Graph's own ways: repeated and nameless deleted items in a
+//! delta feed, 410 Gone, and pre-authenticated download URLs that expire and must not
+//! see the token.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use std::sync::Arc;
+
+use tonearm_conformance::fixtures::FixtureSet;
+use tonearm_e2e::cloud::{GraphCloud, SOURCE};
+use tonearm_fakes::{Endpoint, Fault};
+use tonearm_plugin_api::{ByteRange, Change};
+
+#[test]
+fn the_provider_conformance_suite_passes_over_the_fake_graph() {
+    let cloud = Arc::new(GraphCloud::start());
+    let report = tonearm_conformance::provider::check("onedrive", cloud.clone());
+    assert!(report.is_success(), "{:#?}", report.failures());
+    // Reads never sent the token to the download origin.
+    assert_eq!(cloud.service.stats().leaked_authorization, 0);
+    assert!(cloud.service.stats().downloads > 0);
+}
+
+#[test]
+fn the_native_library_form_passes_the_suite_over_the_fake_graph() {
+    let cloud = Arc::new(GraphCloud::start());
+    let library = tonearm_e2e::native_library("tonearm-plugin-onedrive-dylib");
+    let plugins = tonearm_host::loader::native::load_native(&library).unwrap();
+    cloud.use_plugin(plugins.into_iter().next().unwrap());
+    let report = tonearm_conformance::provider::check("onedrive", cloud.clone());
+    assert!(report.is_success(), "{:#?}", report.failures());
+}
+
+#[test]
+fn the_component_form_passes_the_suite_over_the_fake_graph() {
+    let cloud = Arc::new(GraphCloud::start());
+    let component = tonearm_e2e::wasm_component("tonearm-plugin-onedrive-component");
+    let runtime =
+        tonearm_host::loader::wasm::WasmRuntime::new(tonearm_host::loader::wasm::WasmLimits {
+            cache_dir: Some(tonearm_e2e::component_cache()),
+            ..Default::default()
+        })
+        .unwrap();
+    cloud.use_plugin(runtime.load(&component).unwrap());
+    let report = tonearm_conformance::provider::check("onedrive", cloud.clone());
+    assert!(report.is_success(), "{:#?}", report.failures());
+    assert_eq!(cloud.service.stats().leaked_authorization, 0);
+}
+
+#[test]
+fn delta_feeds_repeat_items_and_the_last_occurrence_wins() {
+    let cloud = GraphCloud::start();
+    let id = cloud.service.add_file_at("a/song.mp3", b"one");
+    let provider = cloud.provider(&[]).unwrap();
+    let cursor = provider.change_cursor().unwrap();
+    tonearm_conformance::provider::list_all(provider.as_ref()).unwrap();
+    cloud.service.rename(&id, "first.mp3");
+    cloud.service.rename(&id, "second.mp3");
+    let gone = cloud.service.add_file_at("a/gone.mp3", b"x");
+    cloud.service.delete(&gone);
+    let page = provider.changes(&cursor).unwrap();
+    let upserts: Vec<&str> = page
+        .changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Upsert { entry } if entry.id == id => Some(entry.path.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(upserts, ["a/second.mp3"]);
+    assert!(
+        page.changes
+            .iter()
+            .any(|c| matches!(c, Change::Removed { id } if *id == gone))
+    );
+}
+
+#[test]
+fn expired_download_urls_are_replaced_and_never_get_the_token() {
+    let cloud = GraphCloud::start();
+    let id = cloud.service.add_file_at("f.flac", b"0123456789");
+    let provider = cloud.provider(&[]).unwrap();
+    tonearm_conformance::provider::list_all(provider.as_ref()).unwrap();
+    let span = ByteRange::Span { offset: 2, len: 3 };
+    assert_eq!(provider.read_range(&id, span).unwrap(), b"234");
+    cloud.service.expire_download_urls();
+    assert_eq!(
+        provider
+            .read_range(&id, ByteRange::Suffix { len: 2 })
+            .unwrap(),
+        b"89"
+    );
+    let stats = cloud.service.stats();
+    assert_eq!(stats.expired_urls, 1);
+    assert!(stats.redirects >= 1);
+    assert_eq!(stats.leaked_authorization, 0);
+    // Throttled content requests are waited out by the host (Retry-After).
+    cloud.service.expire_download_urls();
+    cloud
+        .service
+        .inject(Endpoint::Content, Fault::TooManyRequests(Some(0)));
+    assert_eq!(provider.read_range(&id, span).unwrap(), b"234");
+}
+
+#[test]
+fn a_gone_delta_token_means_a_full_resync_that_loses_nothing() {
+    let cloud = GraphCloud::start();
+    let fixtures = FixtureSet::bundled();
+    let mut ids = Vec::new();
+    for f in &fixtures.audio {
+        ids.push(
+            cloud
+                .service
+                .add_file_at(&format!("Music/{}", f.file), &f.bytes),
+        );
+    }
+    cloud.runtime.block_on(async {
+        let (_dir, library, syncer) = cloud.library().await;
+        cloud
+            .service
+            .inject(Endpoint::List, Fault::Unavailable(Some(0)));
+        let counts = syncer.sync_source(SOURCE).await.unwrap();
+        assert_eq!(counts.added, fixtures.audio.len() as u64);
+        let before = library.tracks(100, 0).await.unwrap();
+
+        // Rename the folder (Graph reports only the folder), delete one file, then let
+        // every delta token go stale: the next sync lists everything again.
+        let music = cloud.service.folder_at("Music");
+        cloud.service.rename(&music, "Library");
+        cloud.service.delete(&ids[0]);
+        let counts = syncer.sync_source(SOURCE).await.unwrap();
+        assert_eq!(counts.removed, 1);
+        let tracks = library.tracks(100, 0).await.unwrap();
+        assert!(tracks.iter().all(|t| t.path.starts_with("Library/")));
+
+        cloud.service.expire_delta_tokens();
+        cloud.service.delete(&ids[1]);
+        let counts = syncer.sync_source(SOURCE).await.unwrap();
+        assert_eq!(counts.removed, 1);
+        let after = library.tracks(100, 0).await.unwrap();
+        assert_eq!(after.len(), before.len() - 2);
+        // Tracks kept their ids through the rename and the resync.
+        for t in &after {
+            assert!(before.iter().any(|b| b.id == t.id), "{} is new", t.path);
+        }
+    });
+}
