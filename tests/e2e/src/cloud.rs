@@ -38,6 +38,8 @@ pub trait FakeFiles: Send + Sync {
     fn move_to(&self, id: &str, parent: &str) -> bool;
     /// Deletes an item.
     fn delete(&self, id: &str) -> bool;
+    /// Serves faults on a schedule.
+    fn set_chaos(&self, chaos: tonearm_fakes::Chaos);
 }
 
 macro_rules! fake_files {
@@ -66,6 +68,9 @@ macro_rules! fake_files {
             }
             fn delete(&self, id: &str) -> bool {
                 <$ty>::delete(self, id)
+            }
+            fn set_chaos(&self, chaos: tonearm_fakes::Chaos) {
+                <$ty>::set_chaos(self, chaos)
             }
         }
     };
@@ -179,12 +184,32 @@ impl<S: FakeFiles> Cloud<S> {
         BTreeMap::from([("endpoint.api".to_owned(), self.service.url())])
     }
 
-    /// A provider over the fake, as the host would create it for [`SOURCE`].
+    /// A provider over the fake, as the host's sync uses it for [`SOURCE`] (calls the
+    /// plugin calls temporary are retried).
     ///
     /// # Errors
     ///
     /// If the host refuses the capability or the plugin its settings.
     pub fn provider(&self, extra: &[(&str, &str)]) -> Result<Arc<dyn StorageProvider>, String> {
+        Ok(Arc::new(tonearm_host::sync::RetryingProvider::new(
+            self.plugin_provider(extra)?,
+            tonearm_host::sync::RetryPolicy {
+                attempts: 8,
+                min_delay: Duration::from_millis(2),
+                max_delay: Duration::from_millis(20),
+            },
+        )))
+    }
+
+    /// The plugin's provider itself, its errors unretried.
+    ///
+    /// # Errors
+    ///
+    /// If the host refuses the capability or the plugin its settings.
+    pub fn plugin_provider(
+        &self,
+        extra: &[(&str, &str)],
+    ) -> Result<Arc<dyn StorageProvider>, String> {
         let _entered = self.runtime.enter();
         let mut settings = self.settings();
         for (k, v) in extra {

@@ -9,7 +9,33 @@ use std::time::Duration;
 
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_e2e::cloud::{DriveCloud, SOURCE};
-use tonearm_fakes::{Endpoint, Fault};
+use tonearm_fakes::{Chaos, Endpoint, Fault};
+
+/// Every third request fails in one of the ways Drive fails; the suite must still pass.
+fn drive_chaos() -> Chaos {
+    Chaos::new(
+        3,
+        vec![
+            (Endpoint::Any, Fault::TooManyRequests(Some(0))),
+            (Endpoint::Any, Fault::Unavailable(None)),
+            (
+                Endpoint::Any,
+                Fault::RateLimitReason("userRateLimitExceeded".into()),
+            ),
+            (Endpoint::List, Fault::EmptyPage),
+            (Endpoint::Any, Fault::Unauthorized),
+            (
+                Endpoint::Any,
+                Fault::RateLimitReason("rateLimitExceeded".into()),
+            ),
+            // Garbage on listings: a 200 to a Range request is content, by definition.
+            (Endpoint::List, Fault::Garbage),
+            (Endpoint::Changes, Fault::Garbage),
+            (Endpoint::List, Fault::IncompleteSearch),
+            (Endpoint::Changes, Fault::EmptyPage),
+        ],
+    )
+}
 use tonearm_host::Received;
 use tonearm_host::events::{AuthEvent, CoreEvent};
 use tonearm_plugin_api::{ByteRange, PluginError};
@@ -17,8 +43,14 @@ use tonearm_plugin_api::{ByteRange, PluginError};
 #[test]
 fn the_provider_conformance_suite_passes_over_the_fake_drive() {
     let cloud = Arc::new(DriveCloud::start());
+    cloud.service.set_chaos(drive_chaos());
     let report = tonearm_conformance::provider::check("gdrive", cloud.clone());
     assert!(report.is_success(), "{:#?}", report.failures());
+    assert!(
+        cloud.service.stats().faults > 20,
+        "{:?}",
+        cloud.service.stats()
+    );
     // Small pages (page_size 7) over folders and files: the listing took several pages.
     assert!(cloud.service.stats().list_calls > 3);
 }
@@ -68,7 +100,7 @@ fn throttling_and_garbage_are_ridden_out() {
     for i in 0..30 {
         cloud.service.add_file_at(&format!("a/{i:02}.mp3"), b"x");
     }
-    let provider = cloud.provider(&[("page_size", "10")]).unwrap();
+    let provider = cloud.plugin_provider(&[("page_size", "10")]).unwrap();
     // The HTTP layer retries 429 and 503 (after Retry-After) and garbage is a
     // retryable failure for the sync to retry; small and empty pages are followed.
     cloud
@@ -222,6 +254,7 @@ fn the_native_library_form_passes_the_suite_over_the_fake_drive() {
     let library = tonearm_e2e::native_library("tonearm-plugin-gdrive-dylib");
     let plugins = tonearm_host::loader::native::load_native(&library).unwrap();
     cloud.use_plugin(plugins.into_iter().next().unwrap());
+    cloud.service.set_chaos(drive_chaos());
     let report = tonearm_conformance::provider::check("gdrive", cloud.clone());
     assert!(report.is_success(), "{:#?}", report.failures());
 }
@@ -241,8 +274,10 @@ fn the_component_form_passes_the_suite_and_waits_are_not_its_time() {
     let component = tonearm_e2e::wasm_component("tonearm-plugin-gdrive-component");
     let runtime = component_runtime(Duration::from_secs(1));
     cloud.use_plugin(runtime.load(&component).unwrap());
+    cloud.service.set_chaos(drive_chaos());
     let report = tonearm_conformance::provider::check("gdrive", cloud.clone());
     assert!(report.is_success(), "{:#?}", report.failures());
+    cloud.service.set_chaos(Chaos::default());
 
     // The server asks for a 2 s pause inside one call of a component allowed 1 s: the
     // wait is the host's, so the call completes instead of trapping.
@@ -255,4 +290,21 @@ fn the_component_form_passes_the_suite_and_waits_are_not_its_time() {
     let entries = tonearm_conformance::provider::list_all(provider.as_ref()).unwrap();
     assert!(started.elapsed() >= Duration::from_secs(2));
     assert!(entries.iter().any(|e| e.path == "x/y.mp3"));
+}
+
+#[test]
+fn tokens_about_to_expire_are_refreshed_before_use() {
+    let cloud = DriveCloud::start();
+    // Tokens that live one minute are inside the host's two-minute margin from the start.
+    cloud
+        .oauth
+        .authority()
+        .set_access_lifetime(Duration::from_secs(60));
+    cloud.sign_in_directly();
+    cloud.service.add_file_at("a.mp3", b"ID3");
+    let provider = cloud.provider(&[]).unwrap();
+    tonearm_conformance::provider::list_all(provider.as_ref()).unwrap();
+    assert!(cloud.oauth.authority().refreshes() >= 1);
+    // No request was sent with a dying token.
+    assert_eq!(cloud.service.stats().unauthorized, 0);
 }

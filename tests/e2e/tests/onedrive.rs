@@ -9,12 +9,30 @@ use std::sync::Arc;
 
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_e2e::cloud::{GraphCloud, SOURCE};
-use tonearm_fakes::{Endpoint, Fault};
+use tonearm_fakes::{Chaos, Endpoint, Fault};
+
+/// Every third request fails in one of the ways Graph fails; the suite must still pass.
+fn graph_chaos() -> Chaos {
+    Chaos::new(
+        3,
+        vec![
+            (Endpoint::Any, Fault::TooManyRequests(Some(0))),
+            (Endpoint::Any, Fault::Unavailable(Some(0))),
+            (Endpoint::List, Fault::EmptyPage),
+            (Endpoint::Any, Fault::Unauthorized),
+            // Garbage on listings: a 200 to a Range request is content, by definition.
+            (Endpoint::List, Fault::Garbage),
+            (Endpoint::Changes, Fault::Garbage),
+            (Endpoint::Changes, Fault::EmptyPage),
+        ],
+    )
+}
 use tonearm_plugin_api::{ByteRange, Change};
 
 #[test]
 fn the_provider_conformance_suite_passes_over_the_fake_graph() {
     let cloud = Arc::new(GraphCloud::start());
+    cloud.service.set_chaos(graph_chaos());
     let report = tonearm_conformance::provider::check("onedrive", cloud.clone());
     assert!(report.is_success(), "{:#?}", report.failures());
     // Reads never sent the token to the download origin.
@@ -28,6 +46,7 @@ fn the_native_library_form_passes_the_suite_over_the_fake_graph() {
     let library = tonearm_e2e::native_library("tonearm-plugin-onedrive-dylib");
     let plugins = tonearm_host::loader::native::load_native(&library).unwrap();
     cloud.use_plugin(plugins.into_iter().next().unwrap());
+    cloud.service.set_chaos(graph_chaos());
     let report = tonearm_conformance::provider::check("onedrive", cloud.clone());
     assert!(report.is_success(), "{:#?}", report.failures());
 }
@@ -43,6 +62,7 @@ fn the_component_form_passes_the_suite_over_the_fake_graph() {
         })
         .unwrap();
     cloud.use_plugin(runtime.load(&component).unwrap());
+    cloud.service.set_chaos(graph_chaos());
     let report = tonearm_conformance::provider::check("onedrive", cloud.clone());
     assert!(report.is_success(), "{:#?}", report.failures());
     assert_eq!(cloud.service.stats().leaked_authorization, 0);

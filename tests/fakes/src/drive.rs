@@ -81,6 +81,9 @@ struct DriveState {
     faults: VecDeque<(Endpoint, Fault)>,
     page_limit: Option<usize>,
     stats: DriveStats,
+    /// (parent, name) → folder id, for building large trees quickly.
+    folder_index: HashMap<(String, String), String>,
+    chaos: crate::Chaos,
 }
 
 impl DriveState {
@@ -96,12 +99,15 @@ impl DriveState {
     }
 
     fn take_fault(&mut self, endpoint: Endpoint) -> Option<Fault> {
-        let at = self
+        let queued = self
             .faults
             .iter()
-            .position(|(e, _)| *e == endpoint || *e == Endpoint::Any)?;
+            .position(|(e, _)| *e == endpoint || *e == Endpoint::Any)
+            .and_then(|at| self.faults.remove(at))
+            .map(|(_, f)| f);
+        let fault = queued.or_else(|| self.chaos.next_for(endpoint))?;
         self.stats.faults += 1;
-        self.faults.remove(at).map(|(_, f)| f)
+        Some(fault)
     }
 }
 
@@ -159,6 +165,8 @@ impl FakeDrive {
                 faults: VecDeque::new(),
                 page_limit: None,
                 stats: DriveStats::default(),
+                folder_index: HashMap::new(),
+                chaos: crate::Chaos::default(),
             })),
             authority,
         };
@@ -185,9 +193,24 @@ impl FakeDrive {
     }
 
     fn insert(&self, parent: &str, name: &str, mime: &str, content: Option<&[u8]>) -> String {
+        let content = content.map(SharedContent::new);
+        self.insert_shared(parent, name, mime, content.as_ref())
+    }
+
+    fn insert_shared(
+        &self,
+        parent: &str,
+        name: &str,
+        mime: &str,
+        content: Option<&SharedContent>,
+    ) -> String {
         let mut s = self.shared.lock();
         let id = s.new_id();
         let drive_id = s.files.get(parent).and_then(|p| p.drive_id.clone());
+        if mime == FOLDER {
+            s.folder_index
+                .insert((parent.to_owned(), name.to_owned()), id.clone());
+        }
         s.files.insert(
             id.clone(),
             File {
@@ -195,8 +218,8 @@ impl FakeDrive {
                 name: name.to_owned(),
                 mime: mime.to_owned(),
                 parents: vec![parent.to_owned()],
-                md5: content.map(md5_hex),
-                content: content.map(Arc::from),
+                md5: content.map(|c| c.md5.clone()),
+                content: content.map(|c| c.bytes.clone()),
                 modified: SystemTime::now(),
                 trashed: false,
                 shortcut_target: None,
@@ -219,6 +242,13 @@ impl FakeDrive {
         self.insert(parent, name, mime, Some(bytes))
     }
 
+    /// Adds a file whose content other files share (large fakes without the memory).
+    pub fn add_shared_file_at(&self, path: &str, content: &SharedContent) -> String {
+        let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let parent = self.folder_at(folder);
+        self.insert_shared(&parent, name, mime_for(name), Some(content))
+    }
+
     /// Adds a file at a `/`-separated path under My Drive, creating missing folders.
     pub fn add_file_at(&self, path: &str, bytes: &[u8]) -> String {
         let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
@@ -232,10 +262,15 @@ impl FakeDrive {
         for folder in path.split('/').filter(|p| !p.is_empty()) {
             let existing = {
                 let s = self.shared.lock();
-                s.files
-                    .values()
-                    .find(|f| f.mime == FOLDER && f.name == folder && f.parents == [parent.clone()])
-                    .map(|f| f.id.clone())
+                // The index may be stale (renamed, moved, trashed): check what it says.
+                s.folder_index
+                    .get(&(parent.clone(), folder.to_owned()))
+                    .filter(|id| {
+                        s.files.get(*id).is_some_and(|f| {
+                            !f.trashed && f.name == folder && f.parents == [parent.clone()]
+                        })
+                    })
+                    .cloned()
             };
             parent = existing.unwrap_or_else(|| self.add_folder(&parent, folder));
         }
@@ -292,6 +327,12 @@ impl FakeDrive {
         };
         change(file);
         file.modified = SystemTime::now();
+        if file.mime == FOLDER
+            && let Some(parent) = file.parents.first()
+        {
+            let key = (parent.clone(), file.name.clone());
+            s.folder_index.insert(key, id.to_owned());
+        }
         s.touch(id);
         true
     }
@@ -334,6 +375,11 @@ impl FakeDrive {
         self.shared.lock().faults.push_back((endpoint, fault));
     }
 
+    /// Serves faults on a schedule from now on (see [`Chaos`](crate::Chaos)).
+    pub fn set_chaos(&self, chaos: crate::Chaos) {
+        self.shared.lock().chaos = chaos;
+    }
+
     /// Faults not yet served.
     pub fn pending_faults(&self) -> usize {
         self.shared.lock().faults.len()
@@ -358,6 +404,28 @@ impl FakeDrive {
             .values()
             .filter(|f| f.mime != FOLDER)
             .count()
+    }
+}
+
+/// File content with its checksum, shareable by many fake files.
+#[derive(Debug, Clone)]
+pub struct SharedContent {
+    bytes: Arc<[u8]>,
+    md5: String,
+}
+
+impl SharedContent {
+    /// Content of `bytes`.
+    pub fn new(bytes: &[u8]) -> Self {
+        Self {
+            bytes: Arc::from(bytes),
+            md5: md5_hex(bytes),
+        }
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -735,10 +803,21 @@ const LIST_DEFAULT: &str = "kind,incompleteSearch,nextPageToken,files(kind,id,na
 const FILE_DEFAULT: &str = "kind,id,name,mimeType";
 const CHANGES_DEFAULT: &str = "kind,nextPageToken,newStartPageToken,changes(kind,changeType,time,removed,fileId,file(kind,id,name,mimeType))";
 
+/// A change page token: the sequence number to go on from, made unique per page served.
+fn change_token(seq: u64) -> String {
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{seq}~{serial}")
+}
+
+/// An opaque page token; like Drive's, a new one for every page served, even for the
+/// same position (an empty page's token is not the one it was asked with).
 fn encode_token(kind: &str, position: u64, query: &str) -> String {
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let check = md5_hex(query.as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(format!("{kind}:{position}:{}", &check[..8]))
+        .encode(format!("{kind}:{position}:{}:{serial}", &check[..8]))
 }
 
 fn decode_token(kind: &str, token: &str, query: &str) -> Option<u64> {
@@ -746,7 +825,7 @@ fn decode_token(kind: &str, token: &str, query: &str) -> Option<u64> {
         .decode(token)
         .ok()?;
     let raw = String::from_utf8(raw).ok()?;
-    let mut parts = raw.splitn(3, ':');
+    let mut parts = raw.splitn(4, ':');
     let (k, pos, check) = (parts.next()?, parts.next()?, parts.next()?);
     (k == kind && check == &md5_hex(query.as_bytes())[..8])
         .then(|| pos.parse().ok())
@@ -957,7 +1036,10 @@ async fn changes_list(
         (None, _) => Scope::MyDrive,
     };
     let mut s = shared.lock();
-    let Some(from) = params.get("pageToken").and_then(|t| t.parse::<u64>().ok()) else {
+    let Some(from) = params
+        .get("pageToken")
+        .and_then(|t| t.split('~').next()?.parse::<u64>().ok())
+    else {
         return invalid("pageToken", "Invalid Value");
     };
     if from == 0 || from > s.seq + 1 {
@@ -1002,9 +1084,9 @@ async fn changes_list(
     let mut body = json!({ "kind": "drive#changeList", "changes": changes });
     match relevant.get(page.len()) {
         // More to come: the token points at the first change not yet sent.
-        Some((seq, _)) => body["nextPageToken"] = seq.to_string().into(),
+        Some((seq, _)) => body["nextPageToken"] = change_token(*seq).into(),
         None if page.is_empty() && !relevant.is_empty() => {
-            body["nextPageToken"] = relevant[0].0.to_string().into();
+            body["nextPageToken"] = change_token(relevant[0].0).into();
         }
         None => body["newStartPageToken"] = (s.seq + 1).to_string().into(),
     }

@@ -66,6 +66,7 @@ struct GraphState {
     page_limit: usize,
     stats: GraphStats,
     content_url: String,
+    chaos: crate::Chaos,
 }
 
 #[derive(Clone)]
@@ -117,6 +118,7 @@ impl FakeGraph {
                 page_limit: 200,
                 stats: GraphStats::default(),
                 content_url: String::new(),
+                chaos: crate::Chaos::default(),
             })),
             authority,
             base: Arc::new(Mutex::new(String::new())),
@@ -282,6 +284,11 @@ impl FakeGraph {
         self.shared.lock().faults.push_back((endpoint, fault));
     }
 
+    /// Serves faults on a schedule from now on (see [`Chaos`](crate::Chaos)).
+    pub fn set_chaos(&self, chaos: crate::Chaos) {
+        self.shared.lock().chaos = chaos;
+    }
+
     /// Faults not yet served.
     pub fn pending_faults(&self) -> usize {
         self.shared.lock().faults.len()
@@ -438,7 +445,8 @@ fn admit(
         .faults
         .iter()
         .position(|(e, _)| *e == endpoint || *e == Endpoint::Any);
-    let Some(fault) = at.and_then(|i| s.faults.remove(i)).map(|(_, f)| f) else {
+    let queued = at.and_then(|i| s.faults.remove(i)).map(|(_, f)| f);
+    let Some(fault) = queued.or_else(|| s.chaos.next_for(endpoint)) else {
         return Ok(None);
     };
     match fault_response(&fault) {
@@ -450,6 +458,13 @@ fn admit(
 /// A delta page position: `e:<offset>` while enumerating, `c:<seq>:<offset>` for changes.
 fn encode(position: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(position)
+}
+
+/// A link token for `position`, unique per page served (as Graph's are).
+fn link_token(position: &str) -> String {
+    static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let serial = SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    encode(&format!("{position}:{serial}"))
 }
 
 fn decode(token: &str) -> Option<String> {
@@ -480,8 +495,12 @@ async fn delta(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    let link =
-        |position: &str| format!("{base}/v1.0/me/drive/root/delta?token={}", encode(position));
+    let link = |position: &str| {
+        format!(
+            "{base}/v1.0/me/drive/root/delta?token={}",
+            link_token(position)
+        )
+    };
     let mut s = shared.lock();
     s.stats.delta_calls += 1;
     let top = params
@@ -509,7 +528,7 @@ async fn delta(
     };
     let parts: Vec<&str> = position.split(':').collect();
     let (values, next): (Vec<Value>, Option<String>) = match parts.as_slice() {
-        ["e", offset] => {
+        ["e", offset, ..] => {
             let offset: usize = offset.parse().unwrap_or(0);
             // Enumeration lists every item, in id order: a child may come before its
             // parent, as Graph allows.
@@ -523,7 +542,7 @@ async fn delta(
             let end = offset + take;
             (page, (end < all.len()).then(|| format!("e:{end}")))
         }
-        ["c", from, offset] => {
+        ["c", from, offset, ..] => {
             let from: u64 = from.parse().unwrap_or(0);
             if from < s.oldest_token {
                 return error(

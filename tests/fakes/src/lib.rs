@@ -32,6 +32,47 @@ pub enum Fault {
     IncompleteSearch,
 }
 
+/// Faults served on a schedule: every `every`-th request that matches one of `faults`'
+/// endpoints gets the next fault in turn, for as long as it is set.
+#[derive(Debug, Clone, Default)]
+pub struct Chaos {
+    every: usize,
+    faults: Vec<(Endpoint, Fault)>,
+    seen: usize,
+    next: usize,
+}
+
+impl Chaos {
+    /// A schedule; `every` of 0 never fires.
+    pub fn new(every: usize, faults: Vec<(Endpoint, Fault)>) -> Self {
+        Self {
+            every,
+            faults,
+            seen: 0,
+            next: 0,
+        }
+    }
+
+    /// The fault for this request to `endpoint`, if it is due.
+    pub(crate) fn next_for(&mut self, endpoint: Endpoint) -> Option<Fault> {
+        if self.every == 0 || self.faults.is_empty() {
+            return None;
+        }
+        self.seen += 1;
+        if !self.seen.is_multiple_of(self.every) {
+            return None;
+        }
+        for _ in 0..self.faults.len() {
+            let (e, fault) = &self.faults[self.next % self.faults.len()];
+            self.next += 1;
+            if *e == endpoint || *e == Endpoint::Any {
+                return Some(fault.clone());
+            }
+        }
+        None
+    }
+}
+
 /// Which requests a fault applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {

@@ -1,0 +1,180 @@
+//! The host's HTTP capability against real servers on 127.0.0.1: allowlists, pacing,
+//! concurrency, retries and where the token goes.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use tonearm_fakes::Server;
+use tonearm_host::capabilities::{HttpService, HttpSettings};
+use tonearm_plugin_api::{HttpClient, HttpRequest, PluginError};
+
+fn get_request(url: String) -> HttpRequest {
+    HttpRequest {
+        method: "GET".into(),
+        url,
+        headers: vec![],
+        body: vec![],
+    }
+}
+
+fn client(settings: HttpSettings, runtime: &tokio::runtime::Runtime) -> Arc<dyn HttpClient> {
+    let _entered = runtime.enter();
+    HttpService::new(settings)
+        .unwrap()
+        .client_for("test", vec!["127.0.0.1".into()], None)
+        .unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn undeclared_hosts_are_refused_before_any_request() {
+    let rt = runtime();
+    let http = client(HttpSettings::default(), &rt);
+    let err = http
+        .send(get_request("http://localhost:9/x".into()))
+        .unwrap_err();
+    assert!(matches!(err, PluginError::Unauthorized(_)), "{err}");
+}
+
+#[test]
+fn requests_are_paced_and_bounded_per_plugin() {
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (a, b) = (in_flight.clone(), most.clone());
+    let server = Server::start(
+        Router::new().route(
+            "/slow",
+            get(move || {
+                let (a, b) = (a.clone(), b.clone());
+                async move {
+                    let now = a.fetch_add(1, Ordering::SeqCst) + 1;
+                    b.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    a.fetch_sub(1, Ordering::SeqCst);
+                    "ok"
+                }
+            }),
+        ),
+        0,
+    )
+    .unwrap();
+    let rt = runtime();
+    let http = client(
+        HttpSettings {
+            concurrency: 2,
+            requests_per_second: Some(40.0),
+            ..HttpSettings::default()
+        },
+        &rt,
+    );
+    let started = Instant::now();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let http = http.clone();
+            let url = format!("{}/slow", server.url());
+            std::thread::spawn(move || http.send(get_request(url)).unwrap().status)
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 200);
+    }
+    // Eight requests at 40 per second start over at least 7/40 s; never more than two at once.
+    assert!(started.elapsed() >= Duration::from_millis(175));
+    assert!(
+        most.load(Ordering::SeqCst) <= 2,
+        "{} at once",
+        most.load(Ordering::SeqCst)
+    );
+}
+
+#[test]
+fn throttling_is_waited_out_and_redirects_are_returned() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let server = Server::start(
+        Router::new()
+            .route(
+                "/busy",
+                get(move || {
+                    let c = c.clone();
+                    async move {
+                        match c.fetch_add(1, Ordering::SeqCst) {
+                            0 => (
+                                StatusCode::TOO_MANY_REQUESTS,
+                                [("retry-after", "1")],
+                                "wait",
+                            ),
+                            1 => (StatusCode::SERVICE_UNAVAILABLE, [("x-none", "")], "later"),
+                            _ => (StatusCode::OK, [("x-none", "")], "done"),
+                        }
+                    }
+                }),
+            )
+            .route(
+                "/moved",
+                get(|| async {
+                    (
+                        StatusCode::FOUND,
+                        [("location", "http://elsewhere.invalid/")],
+                    )
+                }),
+            )
+            .route(
+                "/echo-auth",
+                get(|headers: HeaderMap| async move {
+                    headers
+                        .get("authorization")
+                        .map_or("none".to_owned(), |v| v.to_str().unwrap_or("").to_owned())
+                }),
+            ),
+        0,
+    )
+    .unwrap();
+    let rt = runtime();
+    let http = client(
+        HttpSettings {
+            min_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+            ..HttpSettings::default()
+        },
+        &rt,
+    );
+    let started = Instant::now();
+    let answer = http
+        .send(get_request(format!("{}/busy", server.url())))
+        .unwrap();
+    assert_eq!(
+        (answer.status, answer.body.as_slice()),
+        (200, b"done".as_slice())
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
+
+    let moved = http
+        .send(get_request(format!("{}/moved", server.url())))
+        .unwrap();
+    assert_eq!(moved.status, 302);
+    assert_eq!(moved.header("location"), Some("http://elsewhere.invalid/"));
+
+    // Without a signed-in session no token is ever added.
+    let echoed = http
+        .send(get_request(format!("{}/echo-auth", server.url())))
+        .unwrap();
+    assert_eq!(echoed.body, b"none");
+}
