@@ -6,7 +6,7 @@
 //!   "plugin_dirs": ["/opt/tonearm/plugins"],
 //!   "wasm": { "memory_mib": 256, "call_timeout_ms": 10000, "fuel": null },
 //!   "oauth_clients": { "gdrive": { "client_id": "….apps.googleusercontent.com" } },
-//!   "http": { "requests_per_second": 10, "concurrency": 8, "max_retry_after_s": 120 }
+//!   "http": { "requests_per_second": 100, "concurrency": 8, "max_retry_after_s": 120 }
 //! }
 //! ```
 

@@ -47,7 +47,9 @@ impl Default for HttpSettings {
             min_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(32),
             max_retry_after: Duration::from_secs(120),
-            requests_per_second: Some(10.0),
+            // Below Google Drive's per-user quota (12,000 requests a minute); Graph
+            // throttles dynamically and says so with 429 + Retry-After.
+            requests_per_second: Some(100.0),
             concurrency: 8,
             max_body: 64 << 20,
         }

@@ -72,7 +72,11 @@ impl Library {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // A library of 100,000 tracks is a few hundred MB: SQLite's default 2 MB page
+            // cache would re-read index pages on every batch.
+            .pragma("cache_size", "-32768")
+            .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -87,6 +91,15 @@ impl Library {
     /// The library file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A write transaction. `BEGIN IMMEDIATE` takes the write lock up front: a deferred
+    /// transaction that reads first and then writes cannot wait for another writer in WAL
+    /// mode (SQLite answers `SQLITE_BUSY` at once), which two sources syncing at once hit.
+    pub(crate) async fn write_tx(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, LibraryError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// The connection pool, for capabilities that store plugin state.

@@ -79,7 +79,7 @@ impl Library {
 
     /// Removes a source with its files, tracks and state.
     pub async fn remove_source(&self, name: &str) -> Result<(), LibraryError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query("DELETE FROM sources WHERE name = ?")
             .bind(name)
             .execute(&mut *tx)
@@ -147,7 +147,7 @@ impl Library {
         source_id: i64,
         generation: i64,
     ) -> Result<u64, LibraryError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let removed = sqlx::query("DELETE FROM files WHERE source_id = ? AND seen_generation <> ?")
             .bind(source_id)
             .bind(generation)

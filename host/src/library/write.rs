@@ -123,7 +123,7 @@ impl Library {
         writes: &[FileWrite],
         position: &CursorUpdate,
     ) -> Result<BatchOutcome, LibraryError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut names = NameIds::default();
         let mut outcome = BatchOutcome::default();
         let now = now_ms();
@@ -272,7 +272,7 @@ impl Library {
 
     /// Removes albums, artists, genres and artwork no track refers to any more.
     pub async fn remove_orphans_now(&self) -> Result<(), LibraryError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         Self::remove_orphans(&mut tx).await?;
         tx.commit().await?;
         Ok(())

@@ -87,7 +87,9 @@ fn main() {
     );
 
     cloud.runtime.block_on(async {
-        let (_dir, library, syncer) = cloud.library().await;
+        // The host's defaults, as `tonearm sync` runs.
+        let (_dir, library, syncer) =
+            cloud.library_with(tonearm_host::sync::SyncOptions::default()).await;
         let requests_before = cloud.service.stats().requests;
         let t = Instant::now();
         let full = syncer.sync_source(SOURCE).await.unwrap();

@@ -260,7 +260,7 @@ impl<S: FakeFiles> Cloud<S> {
     }
 
     /// A library in a temporary folder with [`SOURCE`] added, and a syncer with this
-    /// cloud's network (and short retry delays).
+    /// cloud's network, small batches and short retry delays (for tests).
     ///
     /// # Panics
     ///
@@ -272,7 +272,33 @@ impl<S: FakeFiles> Cloud<S> {
         tonearm_host::Library,
         tonearm_host::sync::Syncer,
     ) {
-        use tonearm_host::sync::{Network, RetryPolicy, SyncOptions, Syncer};
+        use tonearm_host::sync::{RetryPolicy, SyncOptions};
+        self.library_with(SyncOptions {
+            batch_size: 4,
+            retry: RetryPolicy {
+                attempts: 4,
+                min_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(50),
+            },
+            ..SyncOptions::default()
+        })
+        .await
+    }
+
+    /// [`library`](Self::library) with the given sync options.
+    ///
+    /// # Panics
+    ///
+    /// If the library cannot be made.
+    pub async fn library_with(
+        &self,
+        options: tonearm_host::sync::SyncOptions,
+    ) -> (
+        tempfile::TempDir,
+        tonearm_host::Library,
+        tonearm_host::sync::Syncer,
+    ) {
+        use tonearm_host::sync::{Network, Syncer};
         let dir = tempfile::tempdir().expect("temp dir");
         let library = tonearm_host::Library::open(&dir.path().join("library.db"))
             .await
@@ -288,23 +314,11 @@ impl<S: FakeFiles> Cloud<S> {
                 .register(tonearm_host::loader::load_builtin(d).expect("builtin loads"))
                 .expect("registered");
         }
-        let syncer = Syncer::new(
-            library.clone(),
-            Arc::new(registry),
-            SyncOptions {
-                batch_size: 4,
-                retry: RetryPolicy {
-                    attempts: 4,
-                    min_delay: Duration::from_millis(5),
-                    max_delay: Duration::from_millis(50),
-                },
-                ..SyncOptions::default()
-            },
-        )
-        .with_network(Network {
-            http: self.http.clone(),
-            tokens: self.tokens.clone(),
-        });
+        let syncer =
+            Syncer::new(library.clone(), Arc::new(registry), options).with_network(Network {
+                http: self.http.clone(),
+                tokens: self.tokens.clone(),
+            });
         (dir, library, syncer)
     }
 

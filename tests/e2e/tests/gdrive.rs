@@ -308,3 +308,41 @@ fn tokens_about_to_expire_are_refreshed_before_use() {
     // No request was sent with a dying token.
     assert_eq!(cloud.service.stats().unauthorized, 0);
 }
+
+#[test]
+fn a_failed_change_page_keeps_the_old_cursor_and_loses_nothing() {
+    let cloud = DriveCloud::start();
+    let f = &FixtureSet::bundled().audio[0];
+    cloud
+        .service
+        .add_file_at(&format!("a/{}", f.file), &f.bytes);
+    cloud.runtime.block_on(async {
+        let (_dir, library, syncer) = cloud.library().await;
+        syncer.sync_source(SOURCE).await.unwrap();
+        let before = library.source(SOURCE).await.unwrap().cursor.unwrap();
+        let second = &FixtureSet::bundled().audio[1];
+        cloud
+            .service
+            .add_file_at(&format!("a/{}", second.file), &second.bytes);
+        // More failures than the host retries (6 HTTP attempts × 4 calls): the sync
+        // fails, the cursor stays.
+        for _ in 0..30 {
+            cloud
+                .service
+                .inject(Endpoint::Changes, Fault::Unavailable(None));
+        }
+        assert!(syncer.sync_source(SOURCE).await.is_err());
+        let source = library.source(SOURCE).await.unwrap();
+        assert_eq!(source.cursor.as_deref(), Some(before.as_str()));
+        assert!(source.last_error.is_some());
+        // The service recovers (the few faults left are retried away): the next sync
+        // applies the change it missed.
+        let counts = syncer.sync_source(SOURCE).await.unwrap();
+        let tracks = library.tracks(10, 0).await.unwrap();
+        assert_eq!(tracks.len(), 2, "{counts:?}");
+        assert_ne!(
+            library.source(SOURCE).await.unwrap().cursor.unwrap(),
+            before
+        );
+    });
+}

@@ -40,6 +40,48 @@ enum Service {
         #[arg(long)]
         rotate: bool,
     },
+    /// A fake OneDrive (Microsoft Graph, with its OAuth server) holding a folder's files.
+    Onedrive {
+        /// The folder whose files (recursively) the fake OneDrive holds.
+        #[arg(long)]
+        music: PathBuf,
+        /// Seconds an access token lives.
+        #[arg(long, default_value_t = 3600)]
+        token_lifetime: u64,
+    },
+}
+
+/// What the CLI needs from either fake.
+trait Holds {
+    fn add_file_at(&self, path: &str, bytes: &[u8]) -> String;
+}
+
+impl Holds for FakeDrive {
+    fn add_file_at(&self, path: &str, bytes: &[u8]) -> String {
+        FakeDrive::add_file_at(self, path, bytes)
+    }
+}
+
+impl Holds for tonearm_fakes::graph::FakeGraph {
+    fn add_file_at(&self, path: &str, bytes: &[u8]) -> String {
+        tonearm_fakes::graph::FakeGraph::add_file_at(self, path, bytes)
+    }
+}
+
+fn print_usage(provider: &str, name: &str, api: &str, oauth: &FakeOAuth) {
+    println!(
+        "fake OAuth:  {} and {}",
+        oauth.authorize_url(),
+        oauth.token_url()
+    );
+    println!();
+    println!("Add it as a source (any client id works):");
+    println!(
+        "  tonearm source add {provider} --name {name} --client-id tonearm-test \\\n    --set endpoint.api={api} --set endpoint.authorize={} --set endpoint.token={}",
+        oauth.authorize_url(),
+        oauth.token_url()
+    );
+    println!("\nStop with Ctrl-C.");
 }
 
 fn main() -> Result<()> {
@@ -63,20 +105,30 @@ fn main() -> Result<()> {
                 drive.url(),
                 music.display()
             );
+            print_usage("gdrive", "fake-drive", &drive.url(), &oauth);
+            loop {
+                std::thread::park();
+            }
+        }
+        Service::Onedrive {
+            music,
+            token_lifetime,
+        } => {
+            let authority = Authority::default();
+            authority.set_access_lifetime(Duration::from_secs(token_lifetime));
+            // Microsoft rotates refresh tokens.
+            authority.set_rotation(true);
+            let oauth =
+                FakeOAuth::start_on(authority.clone(), 0).context("starting the OAuth server")?;
+            let graph =
+                tonearm_fakes::graph::FakeGraph::start(authority).context("starting Graph")?;
+            let count = upload(&graph, &music, &music)?;
             println!(
-                "fake OAuth:  {} and {}",
-                oauth.authorize_url(),
-                oauth.token_url()
+                "fake Graph:  {} ({count} files from {})",
+                graph.url(),
+                music.display()
             );
-            println!();
-            println!("Add it as a source (any client id works):");
-            println!(
-                "  tonearm source add gdrive --name fake-drive --client-id tonearm-test \\\n    --set endpoint.api={} --set endpoint.authorize={} --set endpoint.token={}",
-                drive.url(),
-                oauth.authorize_url(),
-                oauth.token_url()
-            );
-            println!("\nStop with Ctrl-C.");
+            print_usage("onedrive", "fake-onedrive", &graph.url(), &oauth);
             loop {
                 std::thread::park();
             }
@@ -84,7 +136,7 @@ fn main() -> Result<()> {
     }
 }
 
-fn upload(drive: &FakeDrive, root: &Path, dir: &Path) -> Result<usize> {
+fn upload(drive: &dyn Holds, root: &Path, dir: &Path) -> Result<usize> {
     let mut count = 0;
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
