@@ -346,3 +346,29 @@ fn a_failed_change_page_keeps_the_old_cursor_and_loses_nothing() {
         );
     });
 }
+
+#[test]
+fn a_shared_drive_is_listed_and_followed_on_its_own() {
+    let cloud = DriveCloud::start();
+    let team = cloud.service.add_shared_drive("Team");
+    let folder = cloud.service.add_folder(&team, "Sessions");
+    let take = cloud.service.add_file(&folder, "take 1.flac", b"fLaC take");
+    cloud.service.add_file_at("mine.mp3", b"ID3 mine");
+    let provider = cloud.provider(&[("drive", team.as_str())]).unwrap();
+    let cursor = provider.change_cursor().unwrap();
+    let entries = tonearm_conformance::provider::list_all(provider.as_ref()).unwrap();
+    let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["Sessions/take 1.flac"]);
+    cloud.service.rename(&take, "take 2.flac");
+    cloud.service.add_file_at("mine too.mp3", b"ID3");
+    let page = provider.changes(&cursor).unwrap();
+    let upserts: Vec<&str> = page
+        .changes
+        .iter()
+        .filter_map(|c| match c {
+            tonearm_plugin_api::Change::Upsert { entry } => Some(entry.path.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(upserts, ["Sessions/take 2.flac"]);
+}
