@@ -8,16 +8,15 @@ pub mod auth;
 pub mod capabilities;
 pub mod config;
 pub mod conformance;
-pub mod events;
 pub mod library;
 pub mod loader;
 pub mod playback;
-pub mod registry;
 pub mod sync;
 
 #[cfg(test)]
 mod test_support;
 
-pub use events::{CoreEvent, EventBus, Received, Subscription};
 pub use library::Library;
 pub use registry::Registry;
+pub use tonearm_core::{CoreEvent, EventBus, Received, Subscription};
+pub use tonearm_core::{events, registry};

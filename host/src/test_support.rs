@@ -3,12 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tonearm_plugin_api::{
-    ByteRange, ByteSource, ChangePage, DecodeSession, Decoder, ListPage, PluginError, PluginKind,
-    PluginManifest, PluginResult, ProbeHint, StorageProvider, crate_version,
-};
-
-use crate::loader::{LoadedPlugin, Origin, PluginHandle};
+use tonearm_plugin_api::{ByteRange, ChangePage, ListPage, PluginResult, StorageProvider};
 
 /// Serves one buffer under any id, counting requests and bytes served.
 pub struct MemoryProvider {
@@ -52,26 +47,4 @@ impl StorageProvider for MemoryProvider {
     }
 }
 
-/// A decoder that probes every input at a fixed score and decodes nothing.
-pub struct FixedScore(pub u8);
-
-impl Decoder for FixedScore {
-    fn probe(&self, _: &[u8], _: &ProbeHint) -> u8 {
-        self.0
-    }
-    fn open(&self, _: Arc<dyn ByteSource>, _: &ProbeHint) -> PluginResult<Box<dyn DecodeSession>> {
-        Err(PluginError::Unsupported("a test decoder".into()))
-    }
-}
-
-/// A loadable [`FixedScore`] decoder claiming `.flac`.
-pub fn fixed_score_decoder(id: &str, score: u8, rank: i32) -> LoadedPlugin {
-    let mut manifest = PluginManifest::new(id, id, crate_version!(), PluginKind::Decoder);
-    manifest.rank = rank;
-    manifest.formats.extensions = vec!["flac".into()];
-    LoadedPlugin {
-        manifest,
-        origin: Origin::Builtin,
-        handle: PluginHandle::Decoder(Arc::new(FixedScore(score))),
-    }
-}
+pub use tonearm_core::testing::fixed_score_decoder;

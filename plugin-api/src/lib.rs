@@ -21,7 +21,7 @@ pub mod metadata;
 pub mod registration;
 pub mod storage;
 pub mod version;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 pub mod wasm;
 mod wit_convert;
 

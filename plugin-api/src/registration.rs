@@ -71,8 +71,8 @@ macro_rules! register_builtin {
     };
 }
 
-/// Exports a plugin descriptor as a wasm component (on `wasm32` targets; elsewhere it
-/// expands to nothing, so the crate still builds in a native workspace build).
+/// Exports a plugin descriptor as a wasm component (on `wasm32-wasip*` targets; elsewhere
+/// it expands to nothing, so the crate still builds in a native workspace build).
 ///
 /// ```text
 /// // A crate with crate-type = ["cdylib"], built with --target wasm32-wasip2:
@@ -81,7 +81,7 @@ macro_rules! register_builtin {
 #[macro_export]
 macro_rules! export_component {
     ($descriptor:path) => {
-        #[cfg(target_arch = "wasm32")]
+        #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
         mod __tonearm_component {
             struct Plugin;
             impl $crate::wasm::ComponentPlugin for Plugin {

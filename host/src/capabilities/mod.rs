@@ -3,11 +3,10 @@
 mod bytes;
 mod fs;
 pub mod http;
-mod log;
 mod state;
 
 pub use bytes::{FileByteSource, ProviderByteSource};
 pub use fs::GrantedFolder;
 pub use http::{HttpService, HttpSettings};
-pub use log::{SystemClock, TracingLog};
 pub use state::{MemoryState, SqliteState};
+pub use tonearm_core::log::{SystemClock, TracingLog};

@@ -493,7 +493,9 @@ fn print_plugins(plugins: &[tonearm_host::registry::PluginInfo]) {
 pub fn plugins_load(ctx: &Context, path: &Path, install: bool) -> Result<ExitCode> {
     let loaded = match ctx.files.load(&ctx.registry, path) {
         Ok(loaded) => loaded,
-        Err(tonearm_host::registry::RegistryError::Duplicate(id)) => {
+        Err(tonearm_host::loader::LoadError::Registry(
+            tonearm_host::registry::RegistryError::Duplicate(id),
+        )) => {
             let origin = ctx
                 .registry
                 .info(&id)

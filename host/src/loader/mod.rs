@@ -6,121 +6,34 @@
 //! module knows how a plugin was loaded.
 
 pub mod bundled;
-pub mod guard;
 pub mod native;
 pub mod wasm;
 
-use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use serde::Serialize;
-use tonearm_plugin_api::{
-    Decoder, HostContext, Instantiate, MetadataSource, PluginDescriptor, PluginError,
-    PluginManifest, PluginResult, StorageProvider,
+use tonearm_core::registry::{PluginInfo, Registry, RegistryError};
+
+pub use tonearm_core::guard;
+pub use tonearm_core::plugin::{
+    LoadedPlugin, Origin, PluginHandle, ProviderFactory, base_context, builtin_descriptors,
+    load_builtin,
 };
 
-use crate::capabilities::{SystemClock, TracingLog};
-
-/// Where a plugin came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", content = "path", rename_all = "snake_case")]
-pub enum Origin {
-    /// Linked into this binary.
-    Builtin,
-    /// A native shared library.
-    Native(PathBuf),
-    /// A wasm component.
-    Wasm(PathBuf),
-    /// A wasm component built into this binary.
-    Bundled,
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Builtin => f.write_str("builtin"),
-            Self::Native(p) => write!(f, "native {}", p.display()),
-            Self::Wasm(p) => write!(f, "wasm {}", p.display()),
-            Self::Bundled => f.write_str("wasm (bundled)"),
-        }
-    }
-}
-
-/// Creates storage provider instances, one per source.
-pub trait ProviderFactory: Send + Sync {
-    /// A provider over the capabilities in `ctx`.
-    fn create(&self, ctx: &HostContext) -> PluginResult<Arc<dyn StorageProvider>>;
-}
-
-/// A loaded plugin's entry point, by kind.
-#[derive(Clone)]
-pub enum PluginHandle {
-    /// Makes a provider per source.
-    StorageProvider(Arc<dyn ProviderFactory>),
-    /// The decoder.
-    Decoder(Arc<dyn Decoder>),
-    /// The metadata source.
-    MetadataSource(Arc<dyn MetadataSource>),
-}
-
-/// A plugin ready to register.
-#[derive(Clone)]
-pub struct LoadedPlugin {
-    /// What the plugin says about itself.
-    pub manifest: PluginManifest,
-    /// Where it came from.
-    pub origin: Origin,
-    /// Its entry point.
-    pub handle: PluginHandle,
-}
-
-struct BuiltinFactory(fn(&HostContext) -> PluginResult<Box<dyn StorageProvider>>);
-
-impl ProviderFactory for BuiltinFactory {
-    fn create(&self, ctx: &HostContext) -> PluginResult<Arc<dyn StorageProvider>> {
-        (self.0)(ctx).map(Arc::from)
-    }
-}
-
-/// The context decoders and metadata sources are created with: a log and a clock.
-pub fn base_context(plugin_id: &str) -> HostContext {
-    HostContext::new(Arc::new(TracingLog::new(plugin_id)), Arc::new(SystemClock))
-}
-
-/// Loads a plugin linked into this binary.
-pub fn load_builtin(descriptor: &PluginDescriptor) -> PluginResult<LoadedPlugin> {
-    let manifest = guard::catch("manifest", || Ok((descriptor.manifest)()))?;
-    let ctx = base_context(&manifest.id);
-    let handle = match descriptor.instantiate {
-        Instantiate::StorageProvider(create) => {
-            PluginHandle::StorageProvider(Arc::new(BuiltinFactory(create)))
-        }
-        Instantiate::Decoder(create) => {
-            PluginHandle::Decoder(Arc::from(guard::catch("create", || create(&ctx))?))
-        }
-        Instantiate::MetadataSource(create) => {
-            PluginHandle::MetadataSource(Arc::from(guard::catch("create", || create(&ctx))?))
-        }
-    };
-    if descriptor.instantiate.kind() != manifest.kind {
-        return Err(PluginError::Invalid(format!(
-            "plugin `{}` declares kind {} but exports a {}",
-            manifest.id,
-            manifest.kind,
-            descriptor.instantiate.kind()
-        )));
-    }
-    Ok(LoadedPlugin {
-        manifest,
-        origin: Origin::Builtin,
-        handle,
-    })
-}
-
-/// Every plugin this binary linked in with `register_builtin!`.
-pub fn builtin_descriptors() -> Vec<&'static PluginDescriptor> {
-    tonearm_plugin_api::builtin_plugins().collect()
+/// Why a plugin file was not loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Loaded, but the registry refused it (a taken id, an incompatible API version).
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A native library was refused.
+    #[error(transparent)]
+    Native(#[from] tonearm_plugin_api::abi::NativeLoadError),
+    /// A wasm component was refused.
+    #[error(transparent)]
+    Wasm(#[from] wasm::WasmLoadError),
+    /// The wasm engine could not start.
+    #[error("cannot start the wasm engine: {0}")]
+    Engine(String),
 }
 
 /// Loads plugin files of either form: native libraries, and wasm components (`.wasm`),
@@ -139,34 +52,32 @@ impl PluginFiles {
         }
     }
 
-    fn runtime(&self) -> Result<&wasm::WasmRuntime, crate::registry::RegistryError> {
+    fn runtime(&self) -> Result<&wasm::WasmRuntime, LoadError> {
         if let Some(runtime) = self.runtime.get() {
             return Ok(runtime);
         }
-        let runtime = wasm::WasmRuntime::new(self.limits.clone()).map_err(PluginError::Internal)?;
+        let runtime = wasm::WasmRuntime::new(self.limits.clone()).map_err(LoadError::Engine)?;
         Ok(self.runtime.get_or_init(|| runtime))
     }
 
-    /// Loads the plugin file at `path` into `registry`.
+    /// Loads the plugin file at `path` into `registry`: every plugin in it, or none.
     pub fn load(
         &self,
-        registry: &crate::registry::Registry,
+        registry: &Registry,
         path: &std::path::Path,
-    ) -> Result<Vec<crate::registry::PluginInfo>, crate::registry::RegistryError> {
-        if path.extension().is_some_and(|e| e == "wasm") {
-            Ok(vec![registry.load_wasm(self.runtime()?, path)?])
+    ) -> Result<Vec<PluginInfo>, LoadError> {
+        let plugins = if path.extension().is_some_and(|e| e == "wasm") {
+            vec![self.runtime()?.load(path)?]
         } else {
-            registry.load_native(path)
-        }
+            native::load_native(path)?
+        };
+        Ok(registry.register_all(plugins)?)
     }
 
     /// Loads the components built into this binary into `registry`, except those whose id
     /// is already registered (an installed copy overrides the bundled one); returns what
     /// each load did.
-    pub fn load_bundled(
-        &self,
-        registry: &crate::registry::Registry,
-    ) -> Vec<Result<Option<crate::registry::PluginInfo>, crate::registry::RegistryError>> {
+    pub fn load_bundled(&self, registry: &Registry) -> Vec<Result<Option<PluginInfo>, LoadError>> {
         bundled::BUNDLED
             .iter()
             .map(|bundled| {
@@ -177,7 +88,7 @@ impl PluginFiles {
                 }
                 let id = plugin.manifest.id.clone();
                 registry.register(plugin)?;
-                registry.info(&id).map(Some)
+                Ok(Some(registry.info(&id)?))
             })
             .collect()
     }

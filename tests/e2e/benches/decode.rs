@@ -96,9 +96,12 @@ fn main() {
     let builtin = builtin.decoder("symphonia").unwrap();
     let native = Registry::new(EventBus::default());
     native
-        .load_native(&tonearm_e2e::native_library(
-            "tonearm-plugin-symphonia-dylib",
-        ))
+        .register_all(
+            tonearm_host::loader::native::load_native(&tonearm_e2e::native_library(
+                "tonearm-plugin-symphonia-dylib",
+            ))
+            .unwrap(),
+        )
         .unwrap();
     let native = native.decoder("symphonia").unwrap();
 
@@ -127,7 +130,8 @@ fn main() {
     }
     let warm = median(warm);
     let wasm = Registry::new(EventBus::default());
-    wasm.load_wasm(&runtime, &component_file).unwrap();
+    wasm.register(runtime.load(&component_file).unwrap())
+        .unwrap();
     let wasm = wasm.decoder("symphonia").unwrap();
     let set = FixtureSet::bundled();
 

@@ -156,7 +156,7 @@ fn a_panicking_native_plugin_is_contained_disabled_and_announced() {
         .unwrap();
     let mut events = registry.bus().subscribe();
     let loaded = registry
-        .load_native(&native_library("tonearm-test-plugin-misbehaving"))
+        .register_all(load_native(&native_library("tonearm-test-plugin-misbehaving")).unwrap())
         .unwrap();
     let ids: Vec<&str> = loaded.iter().map(|p| p.manifest.id.as_str()).collect();
     assert_eq!(ids, ["panicky-decoder", "panicky-provider"]);
@@ -217,7 +217,7 @@ fn a_panic_inside_probe_disables_the_plugin_without_failing_the_choice() {
         .register(load_builtin(&tonearm_plugin_symphonia::DESCRIPTOR).unwrap())
         .unwrap();
     registry
-        .load_native(&native_library("tonearm-test-plugin-misbehaving"))
+        .register_all(load_native(&native_library("tonearm-test-plugin-misbehaving")).unwrap())
         .unwrap();
     let choice = registry.pick_decoder(
         b"PANIC and then some",

@@ -9,8 +9,8 @@ use tonearm_plugin_api::{
     MetadataSource, PluginError, PluginResult, ProbeHint, StorageProvider, StreamSpec, TrackQuery,
 };
 
-use super::{PluginHandle, ProviderFactory};
 use crate::events::{CoreEvent, EventBus, PluginEvent};
+use crate::plugin::{PluginHandle, ProviderFactory};
 
 /// Whether a plugin is still usable, shared by every adapter of that plugin.
 #[derive(Debug)]

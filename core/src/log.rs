@@ -1,7 +1,5 @@
 //! Plugin logs into `tracing`, and the wall clock.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use tonearm_plugin_api::{Clock, Log, LogLevel};
 
 /// Routes a plugin's log lines into the host's `tracing` output, tagged with its id.
@@ -37,10 +35,18 @@ impl Log for TracingLog {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[cfg(not(all(target_arch = "wasm32", not(target_os = "wasi"))))]
     fn now_unix_ms(&self) -> i64 {
+        use std::time::{SystemTime, UNIX_EPOCH};
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0)
+    }
+
+    // `SystemTime::now` panics in the browser: ask JavaScript.
+    #[cfg(all(target_arch = "wasm32", not(target_os = "wasi")))]
+    fn now_unix_ms(&self) -> i64 {
+        js_sys::Date::now() as i64
     }
 }

@@ -11,8 +11,8 @@ use tonearm_plugin_api::{
 };
 
 use crate::events::{CoreEvent, EventBus, PluginEvent};
-use crate::loader::guard::{self, Health};
-use crate::loader::{self, LoadedPlugin, Origin, PluginHandle, ProviderFactory};
+use crate::guard::{self, Health};
+use crate::plugin::{self, LoadedPlugin, Origin, PluginHandle, ProviderFactory};
 
 /// Why a plugin cannot be registered or found.
 #[derive(Debug, thiserror::Error)]
@@ -50,12 +50,6 @@ pub enum RegistryError {
     /// Loading the plugin failed.
     #[error("cannot load plugin: {0}")]
     Load(#[from] PluginError),
-    /// A native library was refused.
-    #[error(transparent)]
-    Native(#[from] tonearm_plugin_api::abi::NativeLoadError),
-    /// A wasm component was refused.
-    #[error(transparent)]
-    Wasm(#[from] crate::loader::wasm::WasmLoadError),
 }
 
 /// A loaded plugin as people see it.
@@ -130,8 +124,8 @@ impl Registry {
     pub fn with_builtins(bus: EventBus) -> (Self, Vec<RegistryError>) {
         let registry = Self::new(bus);
         let mut errors = Vec::new();
-        for descriptor in loader::builtin_descriptors() {
-            let result = loader::load_builtin(descriptor).map_err(RegistryError::from);
+        for descriptor in plugin::builtin_descriptors() {
+            let result = plugin::load_builtin(descriptor).map_err(RegistryError::from);
             if let Err(e) = result.and_then(|p| registry.register(p)) {
                 errors.push(e);
             }
@@ -178,10 +172,11 @@ impl Registry {
         Ok(())
     }
 
-    /// Loads the native library at `path` and registers every plugin in it, or none if any
-    /// id is taken.
-    pub fn load_native(&self, path: &std::path::Path) -> Result<Vec<PluginInfo>, RegistryError> {
-        let plugins = loader::native::load_native(path)?;
+    /// Registers every plugin of one file, or none if any id is taken.
+    pub fn register_all(
+        &self,
+        plugins: Vec<LoadedPlugin>,
+    ) -> Result<Vec<PluginInfo>, RegistryError> {
         {
             let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(taken) = plugins
@@ -198,18 +193,6 @@ impl Registry {
             infos.push(self.info(&id)?);
         }
         Ok(infos)
-    }
-
-    /// Loads the wasm component at `path` with `runtime` and registers it.
-    pub fn load_wasm(
-        &self,
-        runtime: &crate::loader::wasm::WasmRuntime,
-        path: &std::path::Path,
-    ) -> Result<PluginInfo, RegistryError> {
-        let plugin = runtime.load(path)?;
-        let id = plugin.manifest.id.clone();
-        self.register(plugin)?;
-        self.info(&id)
     }
 
     /// Removes a plugin; instances already handed out keep working until dropped.
@@ -365,7 +348,7 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::fixed_score_decoder as decoder;
+    use crate::testing::fixed_score_decoder as decoder;
 
     #[test]
     fn score_then_rank_then_preference() {
