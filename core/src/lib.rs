@@ -10,6 +10,7 @@ pub mod guard;
 pub mod log;
 pub mod plugin;
 pub mod registry;
+pub mod state;
 #[doc(hidden)]
 pub mod testing;
 

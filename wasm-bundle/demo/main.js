@@ -22,31 +22,35 @@ function controls(on) {
   for (const id of ['pause', 'resume', 'seek', 'stop']) $(id).disabled = !on;
 }
 
-async function play(file) {
+async function play(path) {
   scheduler.stop();
-  const opened = await client.call('open', { file, name: file.name });
+  const opened = await client.call('open', { path });
   current = opened;
-  status(`playing ${file.name} with ${opened.decoder}: ${opened.sampleRate} Hz × ${opened.channels}`);
+  status(`playing ${path} with ${opened.decoder}: ${opened.sampleRate} Hz × ${opened.channels}`);
   await scheduler.play(opened.stream);
   controls(true);
 }
 
-function show(files) {
+/** Lists the picked files' audio through the worker's `local` provider plugin. */
+async function show(files) {
+  const { entries } = await client.call('listFolder', { files });
+  status(`the local provider listed ${entries.length} audio files of ${files.length} picked`);
   const body = $('tracks').tBodies[0];
   body.replaceChildren();
-  for (const file of files) {
+  for (const entry of entries) {
     const row = body.insertRow();
-    row.insertCell().textContent = file.webkitRelativePath || file.name;
-    row.insertCell().textContent = `${(file.size / 1024).toFixed(1)} KiB`;
+    row.insertCell().textContent = entry.path;
+    row.insertCell().textContent = `${(entry.size / 1024).toFixed(1)} KiB`;
     const button = document.createElement('button');
     button.textContent = 'Play';
-    button.onclick = () => play(file).catch((e) => status(`error: ${e.message}`));
+    button.onclick = () => play(entry.path).catch((e) => status(`error: ${e.message}`));
     row.insertCell().append(button);
   }
 }
 
-$('files').onchange = (e) => show([...e.target.files]);
-$('folder').onchange = (e) => show([...e.target.files]);
+const pick = (e) => show([...e.target.files]).catch((err) => status(`error: ${err.message}`));
+$('files').onchange = pick;
+$('folder').onchange = pick;
 $('pause').onclick = () => scheduler.pause();
 $('resume').onclick = () => scheduler.resume();
 $('seek').onclick = async () => {

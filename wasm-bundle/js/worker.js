@@ -10,6 +10,7 @@ const MAX_AHEAD = 8;
 
 let core = null;
 const streams = new Map(); // id → { stream, credits, paused, pumping }
+const picked = new Map(); // path → File, from the last listFolder
 let nextStreamId = 1;
 
 function emit(event) {
@@ -25,8 +26,29 @@ const methods = {
     return { plugins: JSON.parse(core.pluginsJson()) };
   },
 
-  /** Opens a file (a File or Blob from the main thread) for playback. */
-  async open({ file, name }) {
+  /**
+   * Lists the audio in picked files through the `local` provider plugin. `paths` default
+   * to each file's webkitRelativePath (a folder picker's), else its name.
+   */
+  listFolder({ files, paths }) {
+    const fromPicker = !paths && files.some((f) => f.webkitRelativePath);
+    const chosen = paths ?? files.map((f) => f.webkitRelativePath || f.name);
+    const entries = JSON.parse(core.listFolder(files, chosen, fromPicker));
+    picked.clear();
+    files.forEach((file, i) => {
+      const path = fromPicker ? chosen[i].split('/').slice(1).join('/') : chosen[i];
+      picked.set(path, file);
+    });
+    return { entries };
+  },
+
+  /** Opens a file for playback: a listed path, or a File or Blob from the main thread. */
+  async open({ path, file, name }) {
+    if (path !== undefined) {
+      file = picked.get(path);
+      if (!file) throw new Error(`no picked file at ${path}`);
+      name = path;
+    }
     const bytes = new Uint8Array(await file.arrayBuffer());
     const stream = core.openBytes(bytes, name ?? file.name ?? 'track');
     const id = nextStreamId++;

@@ -53,12 +53,15 @@ try {
   await page.setInputFiles('#files', [
     join(fixtures, '02 pluck.mp3'),
     join(fixtures, '01 chord.flac'),
+    join(root, 'package.json'),
   ]);
-  const rows = await page.locator('#tracks tbody tr').count();
-  assert.equal(rows, 2, 'both files are listed');
+  // Listed by the local provider plugin in the worker: the two audio files, not the JSON.
+  await page.waitForFunction(() => document.querySelectorAll('#tracks tbody tr').length === 2, null, { timeout: 15000 });
+  const listed = await page.locator('#tracks tbody td:first-child').allTextContents();
+  assert.deepEqual(listed.sort(), ['01 chord.flac', '02 pluck.mp3']);
 
   const clicked = Date.now();
-  await page.locator('#tracks tbody tr').first().locator('button').click();
+  await page.locator('#tracks tbody tr', { hasText: '02 pluck.mp3' }).locator('button').click();
   await page.waitForFunction(() => window.tonearm.scheduler.stats.chunksScheduled >= 1, null, { timeout: 15000 });
   const firstChunk = Date.now() - clicked;
   // The 1.5 s MP3 is six or seven quarter-second chunks, all played back to back.

@@ -8,5 +8,6 @@ mod state;
 pub use bytes::{FileByteSource, ProviderByteSource};
 pub use fs::GrantedFolder;
 pub use http::{HttpService, HttpSettings};
-pub use state::{MemoryState, SqliteState};
+pub use state::SqliteState;
 pub use tonearm_core::log::{SystemClock, TracingLog};
+pub use tonearm_core::state::MemoryState;

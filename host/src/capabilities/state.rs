@@ -1,7 +1,5 @@
 //! Persistent per-source plugin state, kept in the library database.
 
-use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
 
 use sqlx::SqlitePool;
 use tokio::runtime::Handle;
@@ -88,45 +86,5 @@ impl KeyValueStore for SqliteState {
                 .fetch_all(&self.pool),
             )
             .map_err(db_error)
-    }
-}
-
-/// A state store in memory, for tests and one-off runs.
-#[derive(Debug, Default)]
-pub struct MemoryState(Mutex<BTreeMap<String, Vec<u8>>>);
-
-impl KeyValueStore for MemoryState {
-    fn get(&self, key: &str) -> PluginResult<Option<Vec<u8>>> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(key)
-            .cloned())
-    }
-
-    fn put(&self, key: &str, value: &[u8]) -> PluginResult<()> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key.to_owned(), value.to_vec());
-        Ok(())
-    }
-
-    fn delete(&self, key: &str) -> PluginResult<()> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(key);
-        Ok(())
-    }
-
-    fn keys(&self, prefix: &str) -> PluginResult<Vec<String>> {
-        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(map
-            .keys()
-            .filter(|k| k.starts_with(prefix))
-            .cloned()
-            .collect())
     }
 }

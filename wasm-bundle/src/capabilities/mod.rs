@@ -1,0 +1,6 @@
+//! The worker's implementations of the capabilities plugins use: synchronous, because the
+//! plugin contract is, which a dedicated worker allows (`FileReaderSync`).
+
+mod folder;
+
+pub use folder::PickedFolder;
