@@ -8,6 +8,7 @@
 pub mod events;
 pub mod guard;
 pub mod log;
+pub mod net;
 pub mod plugin;
 pub mod registry;
 pub mod state;

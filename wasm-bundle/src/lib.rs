@@ -17,7 +17,7 @@ use tonearm_core::{EventBus, Registry};
 use tonearm_plugin_api::{HostContext, RemoteEntry};
 use wasm_bindgen::prelude::*;
 
-pub use capabilities::PickedFolder;
+pub use capabilities::{PickedFolder, WorkerHttp};
 
 pub use playback::Stream;
 
@@ -124,6 +124,7 @@ impl Core {
 mod tests {
     #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
+    use wasm_bindgen::JsCast as _;
     use wasm_bindgen_test::*;
 
     use super::*;
@@ -198,6 +199,33 @@ mod tests {
         let tail = mp3.len() as u64 - 4;
         assert_eq!(folder.read_at("x.mp3", tail, &mut buf).unwrap(), 4);
         assert!(folder.read_at("missing.mp3", 0, &mut buf).is_err());
+    }
+
+    #[wasm_bindgen_test]
+    fn plugins_get_synchronous_http_in_the_worker_within_their_hosts() {
+        use tonearm_plugin_api::{HttpClient as _, HttpRequest, PluginError};
+
+        // The test runner's own server is the one origin this worker may always reach.
+        let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+        let here = scope.location().href();
+        let host = url::Url::parse(&here)
+            .unwrap()
+            .host_str()
+            .unwrap()
+            .to_owned();
+        let http = WorkerHttp::new("test", vec![host]);
+        let get = |url: &str| HttpRequest {
+            method: "GET".into(),
+            url: url.into(),
+            headers: vec![("accept".into(), "*/*".into())],
+            body: vec![],
+        };
+        let answer = http.send(get(&here)).unwrap();
+        assert_eq!(answer.status, 200);
+        assert!(!answer.body.is_empty());
+        assert!(answer.header("content-type").is_some());
+        let refused = http.send(get("https://elsewhere.example/x")).unwrap_err();
+        assert!(matches!(refused, PluginError::Unauthorized(_)), "{refused}");
     }
 
     #[wasm_bindgen_test]

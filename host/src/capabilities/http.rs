@@ -16,6 +16,8 @@ use tokio::sync::Semaphore;
 use tonearm_plugin_api::{HttpClient, HttpRequest, HttpResponse, PluginError, PluginResult};
 use tracing::Instrument as _;
 
+pub use tonearm_core::net::{allowed_hosts, host_allowed, origin, redact};
+
 use crate::auth::{AuthError, AuthSession};
 
 /// How the host sends plugins' requests.
@@ -173,26 +175,6 @@ pub enum SourceHttpError {
     /// No client could be made.
     #[error("{0}")]
     Start(String),
-}
-
-/// The hosts a plugin instance may reach: its manifest's, and those of the endpoints the
-/// user configured for it (`endpoint.*` settings), which the user chose explicitly.
-pub fn allowed_hosts(
-    declared: &[String],
-    settings: &std::collections::BTreeMap<String, String>,
-) -> Vec<String> {
-    let mut hosts = declared.to_vec();
-    for (key, value) in settings {
-        if key.starts_with("endpoint.")
-            && let Some(host) = reqwest::Url::parse(value)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-            && !hosts.contains(&host)
-        {
-            hosts.push(host);
-        }
-    }
-    hosts
 }
 
 /// Spaces and bounds one plugin's requests.
@@ -436,78 +418,9 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
     )
 }
 
-/// A URL as it may appear in logs: scheme, host and path, never the query (pre-signed
-/// download URLs carry credentials there) or user info.
-pub fn redact(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(u) => {
-            let query = if u.query().is_some() { "?…" } else { "" };
-            format!("{}{}{query}", origin(url), u.path())
-        }
-        Err(_) => "<invalid url>".into(),
-    }
-}
-
-/// `scheme://host:port` of a URL, the port always stated; empty if it does not parse.
-pub fn origin(url: &str) -> String {
-    reqwest::Url::parse(url)
-        .ok()
-        .and_then(|u| {
-            Some(format!(
-                "{}://{}:{}",
-                u.scheme(),
-                u.host_str()?.to_ascii_lowercase(),
-                u.port_or_known_default()?
-            ))
-        })
-        .unwrap_or_default()
-}
-
-/// Whether `url`'s host is one of `allowed` (`example.com` exactly, `*.example.com` any
-/// subdomain).
-pub fn host_allowed(url: &str, allowed: &[String]) -> bool {
-    let Some(host) = reqwest::Url::parse(url)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.username().is_empty())
-        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-    else {
-        return false;
-    };
-    allowed.iter().any(|a| match a.strip_prefix("*.") {
-        Some(domain) => host.ends_with(&format!(".{}", domain.to_ascii_lowercase())),
-        None => host == a.to_ascii_lowercase(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hosts_are_matched_exactly_or_by_subdomain() {
-        let allowed = vec!["api.example.com".to_owned(), "*.cdn.example.net".to_owned()];
-        assert!(host_allowed("https://api.example.com/v1?x=1", &allowed));
-        assert!(host_allowed("https://API.example.com:443/", &allowed));
-        assert!(host_allowed("https://a.b.cdn.example.net/file", &allowed));
-        assert!(!host_allowed("https://cdn.example.net/file", &allowed));
-        assert!(!host_allowed("https://api.example.com.evil.org/", &allowed));
-        assert!(!host_allowed(
-            "https://user@evil.org@api.example.com/",
-            &allowed
-        ));
-        assert!(!host_allowed("ftp://api.example.com/", &allowed));
-        assert!(!host_allowed("not a url", &allowed));
-    }
-
-    #[test]
-    fn logs_never_see_queries_or_credentials() {
-        assert_eq!(
-            redact("https://u:p@dl.example.com/f?tempauth=SECRET"),
-            "https://dl.example.com:443/f?…"
-        );
-        assert_eq!(redact("http://127.0.0.1:9/a/b"), "http://127.0.0.1:9/a/b");
-        assert_eq!(origin("https://Example.com/x"), "https://example.com:443");
-    }
 
     #[test]
     fn retry_after_is_seconds_or_a_date() {

@@ -1,6 +1,5 @@
 //! Persistent per-source plugin state, kept in the library database.
 
-
 use sqlx::SqlitePool;
 use tokio::runtime::Handle;
 use tonearm_plugin_api::{KeyValueStore, PluginError, PluginResult};

@@ -2,5 +2,7 @@
 //! plugin contract is, which a dedicated worker allows (`FileReaderSync`).
 
 mod folder;
+mod http;
 
 pub use folder::PickedFolder;
+pub use http::WorkerHttp;
