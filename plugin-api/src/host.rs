@@ -291,6 +291,31 @@ impl HostContext {
         self
     }
 
+    /// The whole-number setting `key`, `default` when unset, or an error naming the range
+    /// when it is not a number in `range`.
+    pub fn number_setting(
+        &self,
+        key: &str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> PluginResult<u64> {
+        match self.settings.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| {
+                    PluginError::Invalid(format!(
+                        "{key} must be a whole number from {} to {}, not {v:?}",
+                        range.start(),
+                        range.end()
+                    ))
+                }),
+        }
+    }
+
     /// The granted folder, or an error saying it was not granted.
     pub fn require_fs(&self) -> PluginResult<Arc<dyn FileSystem>> {
         self.fs.clone().ok_or_else(|| not_granted("filesystem"))

@@ -13,7 +13,7 @@ use crate::api::{self, Api, FILE_FIELDS, FOLDER, File, FileId, FileList};
 /// Where the folder tree is kept in the host's state store.
 const TREE_KEY: &str = "tree/v1";
 /// Drive's largest page.
-const DEFAULT_PAGE_SIZE: u32 = 1000;
+const DEFAULT_PAGE_SIZE: u64 = 1000;
 /// Page tokens of our listing: folders first, then files.
 const FOLDERS: &str = "folders:";
 const FILES: &str = "files:";
@@ -35,16 +35,7 @@ impl DriveProvider {
             .settings
             .get("endpoint.api")
             .map_or(crate::API, String::as_str);
-        let page_size = match ctx.settings.get("page_size") {
-            None => DEFAULT_PAGE_SIZE,
-            Some(v) => v
-                .parse()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    PluginError::Invalid(format!("page_size must be 1 to 1000, not {v:?}"))
-                })?,
-        };
+        let page_size = ctx.number_setting("page_size", DEFAULT_PAGE_SIZE, 1..=1000)?;
         let shared_drive = ctx.settings.get("drive").filter(|d| !d.is_empty()).cloned();
         Ok(Self {
             api: Api::new(ctx.require_http()?, base, shared_drive),

@@ -38,12 +38,8 @@ struct Listing {
 impl LocalProvider {
     /// A provider over the context's granted folder and state store.
     pub fn new(ctx: &HostContext) -> PluginResult<Self> {
-        let page_size = match ctx.settings.get("page_size") {
-            None => DEFAULT_PAGE_SIZE,
-            Some(v) => v.parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
-                PluginError::Invalid(format!("page_size must be a positive integer, not {v:?}"))
-            })?,
-        };
+        let page_size =
+            ctx.number_setting("page_size", DEFAULT_PAGE_SIZE as u64, 1..=1_000_000)? as usize;
         Ok(Self {
             fs: ctx.require_fs()?,
             state: ctx.require_state()?,

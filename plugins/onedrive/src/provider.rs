@@ -14,7 +14,7 @@ use crate::api::{self, Api, Item};
 const TREE_KEY: &str = "tree/v1";
 const PENDING_KEY: &str = "pending/v1";
 /// Items per page asked for; Graph may send fewer.
-const DEFAULT_PAGE_SIZE: u32 = 1000;
+const DEFAULT_PAGE_SIZE: u64 = 1000;
 /// Download URLs remembered at most (they live about an hour).
 const MAX_CACHED_URLS: usize = 50_000;
 
@@ -70,16 +70,7 @@ impl OneDriveProvider {
             .settings
             .get("endpoint.api")
             .map_or(crate::API, String::as_str);
-        let top = match ctx.settings.get("page_size") {
-            None => DEFAULT_PAGE_SIZE,
-            Some(v) => v
-                .parse()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    PluginError::Invalid(format!("page_size must be 1 to 1000, not {v:?}"))
-                })?,
-        };
+        let top = ctx.number_setting("page_size", DEFAULT_PAGE_SIZE, 1..=1000)?;
         let drive = ctx.settings.get("drive").filter(|d| !d.is_empty());
         Ok(Self {
             api: Api::new(ctx.require_http()?, base, drive.map(String::as_str)),
