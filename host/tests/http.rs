@@ -101,6 +101,43 @@ fn requests_are_paced_and_bounded_per_plugin() {
 }
 
 #[test]
+fn a_server_that_always_says_retry_later_gets_a_bounded_number_of_tries() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let server = Server::start(
+        Router::new().route(
+            "/never",
+            get(move || {
+                c.fetch_add(1, Ordering::SeqCst);
+                async {
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [("retry-after", "0")],
+                        "later",
+                    )
+                }
+            }),
+        ),
+        0,
+    )
+    .unwrap();
+    let rt = runtime();
+    let http = client(
+        HttpSettings {
+            attempts: 4,
+            ..HttpSettings::default()
+        },
+        &rt,
+    );
+    let answer = http
+        .send(get_request(format!("{}/never", server.url())))
+        .unwrap();
+    // The last answer goes back to the plugin, which maps it to RateLimited.
+    assert_eq!(answer.status, 429);
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
+
+#[test]
 fn throttling_is_waited_out_and_redirects_are_returned() {
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();

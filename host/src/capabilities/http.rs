@@ -294,9 +294,11 @@ impl PluginHttp {
                     retry_after,
                 } => (response, error, retry_after),
             };
+            // A stated wait replaces the backoff delay but still spends an attempt, so a
+            // server that always says "retry in 1 s" cannot keep us here forever.
             let delay = match retry_after {
                 Some(after) if after > self.settings.max_retry_after => None,
-                Some(after) => Some(after),
+                Some(after) => delays.next().map(|_| after),
                 None => delays.next(),
             };
             let Some(delay) = delay else {
