@@ -416,31 +416,47 @@ fn refused_native_libraries_explain_themselves() {
     assert!(err.contains("exports no Tonearm root module"), "{err}");
 }
 
-#[test]
-fn the_dylib_plugins_scan_and_decode_like_the_builtins() {
+/// Scans the samples, decodes one and certifies Symphonia with only the plugin files in
+/// `plugins` loaded (no builtins); returns what `plugins list --json` said.
+fn scan_decode_and_certify_with(plugins: &[PathBuf]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("l.db");
     let music = samples(dir.path());
-    let symphonia = tonearm_e2e::native_library("tonearm-plugin-symphonia-dylib");
-    let local = tonearm_e2e::native_library("tonearm-plugin-local-dylib");
-    let native = |args: &[&str]| {
-        let mut all = vec![
-            "--no-builtins",
-            "--plugin",
-            symphonia.to_str().unwrap(),
-            "--plugin",
-            local.to_str().unwrap(),
-        ];
+    let only = |args: &[&str]| {
+        let mut all = vec!["--no-builtins"];
+        for plugin in plugins {
+            all.extend(["--plugin", plugin.to_str().unwrap()]);
+        }
         all.extend_from_slice(args);
         tonearm(&lib, &all)
     };
-    let out = ok(&native(&["scan", music.to_str().unwrap()]));
+    let listed = json(&only(&["plugins", "list", "--json"]));
+    let out = ok(&only(&["scan", music.to_str().unwrap()]));
     assert!(out.contains("7 added"), "{out}");
     let wav = dir.path().join("x.wav");
-    let out = ok(&native(&["decode", "pad", "-o", wav.to_str().unwrap()]));
+    let out = ok(&only(&["decode", "pad", "-o", wav.to_str().unwrap()]));
     assert!(out.contains("72000 frames"), "{out}");
-    let out = ok(&native(&["conformance", "symphonia"]));
+    let out = ok(&only(&["conformance", "symphonia"]));
     assert!(out.contains(" 0 failed"), "{out}");
+    listed
+}
+
+fn origins(listed: &serde_json::Value) -> Vec<&str> {
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["origin"]["type"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn the_dylib_plugins_scan_and_decode_like_the_builtins() {
+    let listed = scan_decode_and_certify_with(&[
+        tonearm_e2e::native_library("tonearm-plugin-symphonia-dylib"),
+        tonearm_e2e::native_library("tonearm-plugin-local-dylib"),
+    ]);
+    assert_eq!(origins(&listed), ["native", "native"]);
 }
 
 #[test]
@@ -475,37 +491,13 @@ fn the_bundled_opus_component_decodes_ogg_opus_by_default() {
 
 #[test]
 fn components_given_with_plugin_scan_and_decode_like_the_builtins() {
+    let listed = scan_decode_and_certify_with(&[
+        tonearm_e2e::wasm_component("tonearm-plugin-symphonia-component"),
+        tonearm_e2e::wasm_component("tonearm-plugin-local-component"),
+    ]);
+    assert_eq!(origins(&listed), ["wasm", "wasm"]);
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("l.db");
-    let music = samples(dir.path());
-    let symphonia = tonearm_e2e::wasm_component("tonearm-plugin-symphonia-component");
-    let local = tonearm_e2e::wasm_component("tonearm-plugin-local-component");
-    let sandboxed = |args: &[&str]| {
-        let mut all = vec![
-            "--no-builtins",
-            "--plugin",
-            symphonia.to_str().unwrap(),
-            "--plugin",
-            local.to_str().unwrap(),
-        ];
-        all.extend_from_slice(args);
-        tonearm(&lib, &all)
-    };
-    let listed = json(&sandboxed(&["plugins", "list", "--json"]));
-    let origins: Vec<&str> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["origin"]["type"].as_str().unwrap())
-        .collect();
-    assert_eq!(origins, ["wasm", "wasm"]);
-    let out = ok(&sandboxed(&["scan", music.to_str().unwrap()]));
-    assert!(out.contains("7 added"), "{out}");
-    let wav = dir.path().join("x.wav");
-    let out = ok(&sandboxed(&["decode", "pad", "-o", wav.to_str().unwrap()]));
-    assert!(out.contains("72000 frames"), "{out}");
-    let out = ok(&sandboxed(&["conformance", "symphonia"]));
-    assert!(out.contains(" 0 failed"), "{out}");
     // A file that is not a component is refused with the reason.
     let bogus = dir.path().join("bogus.wasm");
     std::fs::write(&bogus, b"\0asm\x01\0\0\0garbage").unwrap();

@@ -56,10 +56,6 @@ fn templates() -> Vec<(&'static str, SharedContent)> {
         .collect()
 }
 
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs a quick smoke run.
     let smoke = !std::env::args().any(|a| a == "--bench");
@@ -144,8 +140,8 @@ fn main() {
         );
         println!(
             "| bytes read per track | median {:.1} KiB, p95 {:.1} KiB | median ≤ 256 KiB |",
-            percentile(&bytes, 0.5) as f64 / 1024.0,
-            percentile(&bytes, 0.95) as f64 / 1024.0
+            tonearm_e2e::percentile(&bytes, 0.5) as f64 / 1024.0,
+            tonearm_e2e::percentile(&bytes, 0.95) as f64 / 1024.0
         );
     });
 }

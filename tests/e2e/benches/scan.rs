@@ -86,10 +86,6 @@ fn generate(dir: &Path, files: usize) {
     );
 }
 
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs us with no arguments and
     // expects a quick smoke run.
@@ -143,9 +139,9 @@ fn main() {
         println!("| unchanged rescan | {:.0} tracks/s ({rescan_s:.3} s) | ≥ 60,000 tracks/s |", files as f64 / rescan_s);
         println!(
             "| bytes read per track | median {:.1} KiB, p95 {:.1} KiB (median file {:.1} MiB) | never the whole file |",
-            percentile(&bytes, 0.5) as f64 / 1024.0,
-            percentile(&bytes, 0.95) as f64 / 1024.0,
-            percentile(&sizes, 0.5) as f64 / 1048576.0
+            tonearm_e2e::percentile(&bytes, 0.5) as f64 / 1024.0,
+            tonearm_e2e::percentile(&bytes, 0.95) as f64 / 1024.0,
+            tonearm_e2e::percentile(&sizes, 0.5) as f64 / 1048576.0
         );
         println!(
             "| full scan / rescan time | {:.1}× | |",

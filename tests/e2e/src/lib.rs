@@ -107,6 +107,15 @@ fn components_target_dir() -> PathBuf {
         .join("components")
 }
 
+/// The `p` quantile (0 to 1) of `sorted`, nearest rank.
+///
+/// # Panics
+///
+/// If `sorted` is empty.
+pub fn percentile(sorted: &[u64], p: f64) -> u64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
 /// Decodes all of `bytes` with `decoder`, as the host would open a file with extension `ext`.
 ///
 /// # Panics
