@@ -247,6 +247,23 @@ impl<S: FakeFiles> Cloud<S> {
         factory.create(&ctx).map_err(|e| e.to_string())
     }
 
+    /// Runs the provider conformance suite on this cloud while the fake serves `chaos`
+    /// (then no more faults).
+    ///
+    /// # Panics
+    ///
+    /// If a check fails, with every failure.
+    pub fn certify_under(self: &Arc<Self>, chaos: tonearm_fakes::Chaos)
+    where
+        S: 'static,
+    {
+        let id = (self.descriptor.manifest)().id;
+        self.service.set_chaos(chaos);
+        let report = tonearm_conformance::provider::check(&id, self.clone());
+        self.service.set_chaos(tonearm_fakes::Chaos::default());
+        assert!(report.is_success(), "{id}: {:#?}", report.failures());
+    }
+
     /// Makes providers from `plugin` (a native library's or a component's) from now on.
     ///
     /// # Panics

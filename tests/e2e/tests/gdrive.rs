@@ -43,9 +43,7 @@ use tonearm_plugin_api::{ByteRange, PluginError};
 #[test]
 fn the_provider_conformance_suite_passes_over_the_fake_drive() {
     let cloud = Arc::new(DriveCloud::start());
-    cloud.service.set_chaos(drive_chaos());
-    let report = tonearm_conformance::provider::check("gdrive", cloud.clone());
-    assert!(report.is_success(), "{:#?}", report.failures());
+    cloud.certify_under(drive_chaos());
     assert!(
         cloud.service.stats().faults > 20,
         "{:?}",
@@ -254,9 +252,7 @@ fn the_native_library_form_passes_the_suite_over_the_fake_drive() {
     let library = tonearm_e2e::native_library("tonearm-plugin-gdrive-dylib");
     let plugins = tonearm_host::loader::native::load_native(&library).unwrap();
     cloud.use_plugin(plugins.into_iter().next().unwrap());
-    cloud.service.set_chaos(drive_chaos());
-    let report = tonearm_conformance::provider::check("gdrive", cloud.clone());
-    assert!(report.is_success(), "{:#?}", report.failures());
+    cloud.certify_under(drive_chaos());
 }
 
 fn component_runtime(call_timeout: Duration) -> tonearm_host::loader::wasm::WasmRuntime {
@@ -274,10 +270,7 @@ fn the_component_form_passes_the_suite_and_waits_are_not_its_time() {
     let component = tonearm_e2e::wasm_component("tonearm-plugin-gdrive-component");
     let runtime = component_runtime(Duration::from_secs(1));
     cloud.use_plugin(runtime.load(&component).unwrap());
-    cloud.service.set_chaos(drive_chaos());
-    let report = tonearm_conformance::provider::check("gdrive", cloud.clone());
-    assert!(report.is_success(), "{:#?}", report.failures());
-    cloud.service.set_chaos(Chaos::default());
+    cloud.certify_under(drive_chaos());
 
     // The server asks for a 2 s pause inside one call of a component allowed 1 s: the
     // wait is the host's, so the call completes instead of trapping.

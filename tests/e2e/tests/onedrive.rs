@@ -32,9 +32,7 @@ use tonearm_plugin_api::{ByteRange, Change};
 #[test]
 fn the_provider_conformance_suite_passes_over_the_fake_graph() {
     let cloud = Arc::new(GraphCloud::start());
-    cloud.service.set_chaos(graph_chaos());
-    let report = tonearm_conformance::provider::check("onedrive", cloud.clone());
-    assert!(report.is_success(), "{:#?}", report.failures());
+    cloud.certify_under(graph_chaos());
     // Reads never sent the token to the download origin.
     assert_eq!(cloud.service.stats().leaked_authorization, 0);
     assert!(cloud.service.stats().downloads > 0);
@@ -46,9 +44,7 @@ fn the_native_library_form_passes_the_suite_over_the_fake_graph() {
     let library = tonearm_e2e::native_library("tonearm-plugin-onedrive-dylib");
     let plugins = tonearm_host::loader::native::load_native(&library).unwrap();
     cloud.use_plugin(plugins.into_iter().next().unwrap());
-    cloud.service.set_chaos(graph_chaos());
-    let report = tonearm_conformance::provider::check("onedrive", cloud.clone());
-    assert!(report.is_success(), "{:#?}", report.failures());
+    cloud.certify_under(graph_chaos());
 }
 
 #[test]
@@ -62,9 +58,7 @@ fn the_component_form_passes_the_suite_over_the_fake_graph() {
         })
         .unwrap();
     cloud.use_plugin(runtime.load(&component).unwrap());
-    cloud.service.set_chaos(graph_chaos());
-    let report = tonearm_conformance::provider::check("onedrive", cloud.clone());
-    assert!(report.is_success(), "{:#?}", report.failures());
+    cloud.certify_under(graph_chaos());
     assert_eq!(cloud.service.stats().leaked_authorization, 0);
 }
 

@@ -12,7 +12,7 @@
 // Handlers bail out with the HTTP answer itself; its size does not matter in a fake server.
 #![allow(clippy::result_large_err)]
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
@@ -78,12 +78,11 @@ struct DriveState {
     seq: u64,
     next_id: u64,
     root: String,
-    faults: VecDeque<(Endpoint, Fault)>,
+    faults: crate::FaultPlan,
     page_limit: Option<usize>,
     stats: DriveStats,
     /// (parent, name) → folder id, for building large trees quickly.
     folder_index: HashMap<(String, String), String>,
-    chaos: crate::Chaos,
 }
 
 impl DriveState {
@@ -99,13 +98,7 @@ impl DriveState {
     }
 
     fn take_fault(&mut self, endpoint: Endpoint) -> Option<Fault> {
-        let queued = self
-            .faults
-            .iter()
-            .position(|(e, _)| *e == endpoint || *e == Endpoint::Any)
-            .and_then(|at| self.faults.remove(at))
-            .map(|(_, f)| f);
-        let fault = queued.or_else(|| self.chaos.next_for(endpoint))?;
+        let fault = self.faults.take(endpoint)?;
         self.stats.faults += 1;
         Some(fault)
     }
@@ -162,11 +155,10 @@ impl FakeDrive {
                 seq: 0,
                 next_id: 0,
                 root,
-                faults: VecDeque::new(),
+                faults: crate::FaultPlan::default(),
                 page_limit: None,
                 stats: DriveStats::default(),
                 folder_index: HashMap::new(),
-                chaos: crate::Chaos::default(),
             })),
             authority,
         };
@@ -372,17 +364,17 @@ impl FakeDrive {
 
     /// Answers the next request to `endpoint` with `fault` (faults queue up in order).
     pub fn inject(&self, endpoint: Endpoint, fault: Fault) {
-        self.shared.lock().faults.push_back((endpoint, fault));
+        self.shared.lock().faults.push(endpoint, fault);
     }
 
     /// Serves faults on a schedule from now on (see [`Chaos`](crate::Chaos)).
     pub fn set_chaos(&self, chaos: crate::Chaos) {
-        self.shared.lock().chaos = chaos;
+        self.shared.lock().faults.set_chaos(chaos);
     }
 
     /// Faults not yet served.
     pub fn pending_faults(&self) -> usize {
-        self.shared.lock().faults.len()
+        self.shared.lock().faults.pending()
     }
 
     /// Caps every listing page at `limit` items whatever `pageSize` asks (Drive may return

@@ -7,7 +7,7 @@
 // Handlers bail out with the HTTP answer itself; its size does not matter in a fake server.
 #![allow(clippy::result_large_err)]
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -62,11 +62,10 @@ struct GraphState {
     /// Download URLs issued before this instant are refused.
     revoked_before: SystemTime,
     url_lifetime: Duration,
-    faults: VecDeque<(Endpoint, Fault)>,
+    faults: crate::FaultPlan,
     page_limit: usize,
     stats: GraphStats,
     content_url: String,
-    chaos: crate::Chaos,
 }
 
 #[derive(Clone)]
@@ -114,11 +113,10 @@ impl FakeGraph {
                 oldest_token: 0,
                 revoked_before: SystemTime::UNIX_EPOCH,
                 url_lifetime: Duration::from_secs(3600),
-                faults: VecDeque::new(),
+                faults: crate::FaultPlan::default(),
                 page_limit: 200,
                 stats: GraphStats::default(),
                 content_url: String::new(),
-                chaos: crate::Chaos::default(),
             })),
             authority,
             base: Arc::new(Mutex::new(String::new())),
@@ -281,17 +279,17 @@ impl FakeGraph {
 
     /// Answers the next request to `endpoint` with `fault`.
     pub fn inject(&self, endpoint: Endpoint, fault: Fault) {
-        self.shared.lock().faults.push_back((endpoint, fault));
+        self.shared.lock().faults.push(endpoint, fault);
     }
 
     /// Serves faults on a schedule from now on (see [`Chaos`](crate::Chaos)).
     pub fn set_chaos(&self, chaos: crate::Chaos) {
-        self.shared.lock().chaos = chaos;
+        self.shared.lock().faults.set_chaos(chaos);
     }
 
     /// Faults not yet served.
     pub fn pending_faults(&self) -> usize {
-        self.shared.lock().faults.len()
+        self.shared.lock().faults.pending()
     }
 
     /// What has been served so far.
@@ -441,12 +439,7 @@ fn admit(
             "Access token has expired or is not yet valid.",
         ));
     }
-    let at = s
-        .faults
-        .iter()
-        .position(|(e, _)| *e == endpoint || *e == Endpoint::Any);
-    let queued = at.and_then(|i| s.faults.remove(i)).map(|(_, f)| f);
-    let Some(fault) = queued.or_else(|| s.chaos.next_for(endpoint)) else {
+    let Some(fault) = s.faults.take(endpoint) else {
         return Ok(None);
     };
     match fault_response(&fault) {

@@ -73,6 +73,39 @@ impl Chaos {
     }
 }
 
+/// The faults a fake will serve: queued ones first, in order, then any due on the
+/// [`Chaos`] schedule.
+#[derive(Debug, Default)]
+pub(crate) struct FaultPlan {
+    queued: std::collections::VecDeque<(Endpoint, Fault)>,
+    chaos: Chaos,
+}
+
+impl FaultPlan {
+    pub(crate) fn push(&mut self, endpoint: Endpoint, fault: Fault) {
+        self.queued.push_back((endpoint, fault));
+    }
+
+    pub(crate) fn set_chaos(&mut self, chaos: Chaos) {
+        self.chaos = chaos;
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        self.queued.len()
+    }
+
+    /// The fault for this request to `endpoint`, if any.
+    pub(crate) fn take(&mut self, endpoint: Endpoint) -> Option<Fault> {
+        let queued = self
+            .queued
+            .iter()
+            .position(|(e, _)| *e == endpoint || *e == Endpoint::Any)
+            .and_then(|at| self.queued.remove(at))
+            .map(|(_, f)| f);
+        queued.or_else(|| self.chaos.next_for(endpoint))
+    }
+}
+
 /// Which requests a fault applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
