@@ -1,10 +1,11 @@
-//! Plugins for tests of code that holds plugins (the registry, decoder choice).
+//! Plugins for tests of code that holds plugins (the registry, decoder choice, tag reads).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tonearm_plugin_api::{
-    ByteSource, DecodeSession, Decoder, PluginError, PluginKind, PluginManifest, PluginResult,
-    ProbeHint, crate_version,
+    ByteRange, ByteSource, ChangePage, DecodeSession, Decoder, ListPage, PluginError, PluginKind,
+    PluginManifest, PluginResult, ProbeHint, StorageProvider, crate_version,
 };
 
 use crate::plugin::{LoadedPlugin, Origin, PluginHandle};
@@ -30,5 +31,50 @@ pub fn fixed_score_decoder(id: &str, score: u8, rank: i32) -> LoadedPlugin {
         manifest,
         origin: Origin::Builtin,
         handle: PluginHandle::Decoder(Arc::new(FixedScore(score))),
+    }
+}
+
+/// Serves one buffer under any id, counting requests and bytes served.
+pub struct MemoryProvider {
+    bytes: Vec<u8>,
+    /// Requests answered.
+    pub requests: AtomicU64,
+    /// Bytes served.
+    pub served: AtomicU64,
+}
+
+impl MemoryProvider {
+    /// Serves `bytes`.
+    pub fn new(bytes: Vec<u8>) -> Arc<Self> {
+        Arc::new(Self {
+            bytes,
+            requests: AtomicU64::new(0),
+            served: AtomicU64::new(0),
+        })
+    }
+}
+
+impl StorageProvider for MemoryProvider {
+    fn change_cursor(&self) -> PluginResult<String> {
+        Ok(String::new())
+    }
+    fn list(&self, _: Option<&str>) -> PluginResult<ListPage> {
+        Ok(ListPage::default())
+    }
+    fn changes(&self, _: &str) -> PluginResult<ChangePage> {
+        Ok(ChangePage::default())
+    }
+    fn read_range(&self, _: &str, range: ByteRange) -> PluginResult<Vec<u8>> {
+        let len = self.bytes.len() as u64;
+        let (offset, want) = match range {
+            ByteRange::Span { offset, len } => (offset, len),
+            ByteRange::Suffix { len: n } => (len.saturating_sub(n), n),
+        };
+        let start = offset.min(len) as usize;
+        let end = offset.saturating_add(want).min(len) as usize;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.served
+            .fetch_add((end - start) as u64, Ordering::Relaxed);
+        Ok(self.bytes[start..end].to_vec())
     }
 }

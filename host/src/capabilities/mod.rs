@@ -3,11 +3,9 @@
 mod bytes;
 mod fs;
 pub mod http;
-mod state;
 
 pub use bytes::{FileByteSource, ProviderByteSource};
 pub use fs::GrantedFolder;
 pub use http::{HttpService, HttpSettings};
-pub use state::SqliteState;
 pub use tonearm_core::log::{SystemClock, TracingLog};
 pub use tonearm_core::state::MemoryState;

@@ -12,7 +12,7 @@ use tonearm_host::library::{Source, TrackRow};
 use tonearm_host::loader::PluginFiles;
 use tonearm_host::loader::wasm::WasmLimits;
 use tonearm_host::playback::{self, DecodeSummary};
-use tonearm_host::sync::{SyncOptions, Syncer};
+use tonearm_host::sync::{HostCapabilities, RetryPolicy, RetryingProvider, SyncOptions, Syncer};
 use tonearm_host::{Library, conformance};
 use tonearm_plugin_api::{ByteSource, ProbeHint};
 
@@ -22,22 +22,23 @@ use super::{Context, SignInArgs, signin};
 const LOCAL: &str = "local";
 
 fn syncer(ctx: &Context, library: &Library, full: bool) -> Result<Syncer> {
-    let syncer = Syncer::new(
+    // Local sources sync without a network stack; a provider that needs one says so.
+    let capabilities = match ctx.network() {
+        Ok(network) => HostCapabilities::with_network(network),
+        Err(e) => {
+            tracing::debug!(error = %e, "no network stack");
+            HostCapabilities::offline()
+        }
+    };
+    Ok(Syncer::new(
         library.clone(),
         ctx.registry.clone(),
+        capabilities,
         SyncOptions {
             full,
             ..SyncOptions::default()
         },
-    );
-    // Local sources sync without a network stack; a provider that needs one says so.
-    Ok(match ctx.network() {
-        Ok(network) => syncer.with_network(network),
-        Err(e) => {
-            tracing::debug!(error = %e, "no network stack");
-            syncer
-        }
-    })
+    ))
 }
 
 /// Adds a source (signing in first if its provider needs it) and returns it.
@@ -343,13 +344,16 @@ pub async fn failed(ctx: &Context, json: bool) -> Result<ExitCode> {
     if json {
         let rows: Vec<_> = failed
             .iter()
-            .map(|(s, p, e)| serde_json::json!({"source": s, "path": p, "error": e}))
+            .map(|f| serde_json::json!({"source": f.source, "path": f.path, "error": f.reason}))
             .collect();
         output::json(&rows)?;
     } else if failed.is_empty() {
         println!("every file was read");
     } else {
-        let rows: Vec<Vec<String>> = failed.into_iter().map(|(s, p, e)| vec![s, p, e]).collect();
+        let rows: Vec<Vec<String>> = failed
+            .into_iter()
+            .map(|f| vec![f.source, f.path, f.reason])
+            .collect();
         table(&["SOURCE", "PATH", "WHY"], &rows, 70);
     }
     Ok(ExitCode::SUCCESS)
@@ -403,7 +407,9 @@ async fn open_input(
         }
     };
     let location = library.track_location(id).await?;
-    let provider = syncer(ctx, &library, false)?.provider_for(&location.source)?;
+    let open = syncer(ctx, &library, false)?.open(&location.source).await?;
+    // Playback reads block their thread; waiting out a temporary failure there is fine.
+    let provider = Arc::new(RetryingProvider::new(open.provider, RetryPolicy::default()));
     let what = format!("track {id} ({}: {})", location.source.name, location.path);
     // Large blocks: playback reads straight through.
     let source =

@@ -1,9 +1,9 @@
 //! The music library: a SQLite file (WAL, FTS5) holding sources, files, tracks, albums,
 //! artists, genres, artwork references, lyrics and playlists.
 
-mod model;
 mod query;
 mod sources;
+mod store;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -13,11 +13,11 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use model::{
-    ArtworkRef, AudioProperties, CursorUpdate, FileWrite, KnownFile, LibraryStats, ReplayGain,
-    ScannedTrack, Source, TrackLocation, TrackRow,
+pub use tonearm_core::library::{
+    ArtworkRef, AudioProperties, BatchOutcome, CursorUpdate, FailedFile, FileWrite, KnownFile,
+    LibraryStats, LibraryStore, ReplayGain, ScannedTrack, Source, StoreError, TrackLocation,
+    TrackRow,
 };
-pub use write::BatchOutcome;
 
 /// What can go wrong with the library.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,12 @@ pub enum LibraryError {
     /// No track has this id.
     #[error("no track with id {0}")]
     NoSuchTrack(i64),
+    /// No playlist has this id.
+    #[error("no playlist with id {0}")]
+    NoSuchPlaylist(i64),
+    /// A playlist with this name exists.
+    #[error("a playlist named `{0}` already exists")]
+    PlaylistExists(String),
     /// Stored data could not be decoded.
     #[error("corrupt library data: {0}")]
     Corrupt(String),

@@ -1,10 +1,10 @@
 //! Reading the library: listing, search, statistics, locations and playlists.
 
 // Dynamic SQL here is assembled only from constants and `?` placeholders.
+use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::model::{LibraryStats, TrackLocation, TrackRow};
-use super::{Library, LibraryError, now_ms};
+use super::{FailedFile, Library, LibraryError, LibraryStats, TrackLocation, TrackRow, now_ms};
 
 const TRACK_COLUMNS: &str = "t.id, t.title, t.artist_display AS artists, al.title AS album, \
     al.artist_display AS album_artists, t.disc_number, t.track_number, t.year, t.duration_ms, t.file_type, \
@@ -12,6 +12,29 @@ const TRACK_COLUMNS: &str = "t.id, t.title, t.artist_display AS artists, al.titl
 
 const TRACK_JOINS: &str = "FROM tracks t JOIN files f ON f.id = t.file_id JOIN sources s ON s.id = f.source_id \
     LEFT JOIN albums al ON al.id = t.album_id";
+
+fn track_from_row(row: &SqliteRow) -> Result<TrackRow, sqlx::Error> {
+    Ok(TrackRow {
+        id: row.try_get("id")?,
+        title: row.try_get("title")?,
+        artists: row.try_get("artists")?,
+        album: row.try_get("album")?,
+        album_artists: row.try_get("album_artists")?,
+        disc_number: row.try_get("disc_number")?,
+        track_number: row.try_get("track_number")?,
+        year: row.try_get("year")?,
+        duration_ms: row.try_get("duration_ms")?,
+        file_type: row.try_get("file_type")?,
+        sample_rate: row.try_get("sample_rate")?,
+        channels: row.try_get("channels")?,
+        path: row.try_get("path")?,
+        source: row.try_get("source")?,
+    })
+}
+
+fn tracks_from_rows(rows: Vec<SqliteRow>) -> Result<Vec<TrackRow>, LibraryError> {
+    Ok(rows.iter().map(track_from_row).collect::<Result<_, _>>()?)
+}
 
 /// Turns what a person typed into an FTS5 query: every word must match as a prefix, and
 /// nothing they type is taken as FTS syntax.
@@ -31,11 +54,13 @@ impl Library {
             "SELECT {TRACK_COLUMNS} {TRACK_JOINS} ORDER BY al.artist_display, al.title, t.disc_number, \
              t.track_number, f.path LIMIT ? OFFSET ?"
         );
-        Ok(sqlx::query_as(AssertSqlSafe(sql))
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await?)
+        tracks_from_rows(
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Tracks matching every word of `text` (as word prefixes, accents ignored) in title,
@@ -50,21 +75,24 @@ impl Library {
              LEFT JOIN albums al ON al.id = t.album_id \
              WHERE tracks_fts MATCH ? ORDER BY bm25(tracks_fts, 10.0, 5.0, 4.0, 2.0, 1.0, 1.0) LIMIT ?"
         );
-        Ok(sqlx::query_as(AssertSqlSafe(sql))
-            .bind(query)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
+        tracks_from_rows(
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(query)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// One track.
     pub async fn track(&self, id: i64) -> Result<TrackRow, LibraryError> {
         let sql = format!("SELECT {TRACK_COLUMNS} {TRACK_JOINS} WHERE t.id = ?");
-        sqlx::query_as(AssertSqlSafe(sql))
+        let row = sqlx::query(AssertSqlSafe(sql))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
-            .ok_or(LibraryError::NoSuchTrack(id))
+            .ok_or(LibraryError::NoSuchTrack(id))?;
+        Ok(track_from_row(&row)?)
     }
 
     /// Where a track's bytes are.
@@ -87,11 +115,8 @@ impl Library {
         })
     }
 
-    /// Files whose tags could not be read, with the reason: `(source, path, reason)`.
-    pub async fn failed_files(
-        &self,
-        limit: i64,
-    ) -> Result<Vec<(String, String, String)>, LibraryError> {
+    /// Files whose tags could not be read, by source and path.
+    pub async fn failed_files(&self, limit: i64) -> Result<Vec<FailedFile>, LibraryError> {
         let rows = sqlx::query(
             "SELECT s.name, f.path, coalesce(f.error, '') AS error FROM files f JOIN sources s ON s.id = f.source_id \
              WHERE f.status = 'error' ORDER BY s.name, f.path LIMIT ?",
@@ -100,7 +125,13 @@ impl Library {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("name")?, r.try_get("path")?, r.try_get("error")?)))
+            .map(|r| {
+                Ok(FailedFile {
+                    source: r.try_get("name")?,
+                    path: r.try_get("path")?,
+                    reason: r.try_get("error")?,
+                })
+            })
             .collect()
     }
 
@@ -145,13 +176,19 @@ impl Library {
 
     /// Creates an empty playlist and returns its id.
     pub async fn create_playlist(&self, name: &str) -> Result<i64, LibraryError> {
-        Ok(sqlx::query_scalar(
+        let created = sqlx::query_scalar(
             "INSERT INTO playlists (name, created_at) VALUES (?, ?) RETURNING id",
         )
         .bind(name)
         .bind(now_ms())
         .fetch_one(&self.pool)
-        .await?)
+        .await;
+        match created {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(LibraryError::PlaylistExists(name.to_owned()))
+            }
+            other => Ok(other?),
+        }
     }
 
     /// Appends a track to a playlist.
@@ -160,6 +197,21 @@ impl Library {
         playlist_id: i64,
         track_id: i64,
     ) -> Result<(), LibraryError> {
+        let mut tx = self.write_tx().await?;
+        let playlist: Option<i64> = sqlx::query_scalar("SELECT id FROM playlists WHERE id = ?")
+            .bind(playlist_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if playlist.is_none() {
+            return Err(LibraryError::NoSuchPlaylist(playlist_id));
+        }
+        let track: Option<i64> = sqlx::query_scalar("SELECT id FROM tracks WHERE id = ?")
+            .bind(track_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if track.is_none() {
+            return Err(LibraryError::NoSuchTrack(track_id));
+        }
         sqlx::query(
             "INSERT INTO playlist_items (playlist_id, position, track_id) SELECT ?, \
              coalesce(max(position) + 1, 0), ? FROM playlist_items WHERE playlist_id = ?",
@@ -167,22 +219,32 @@ impl Library {
         .bind(playlist_id)
         .bind(track_id)
         .bind(playlist_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// The tracks of a playlist in order.
     pub async fn playlist_tracks(&self, playlist_id: i64) -> Result<Vec<TrackRow>, LibraryError> {
+        let playlist: Option<i64> = sqlx::query_scalar("SELECT id FROM playlists WHERE id = ?")
+            .bind(playlist_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        if playlist.is_none() {
+            return Err(LibraryError::NoSuchPlaylist(playlist_id));
+        }
         let sql = format!(
             "SELECT {TRACK_COLUMNS} FROM playlist_items p JOIN tracks t ON t.id = p.track_id \
              JOIN files f ON f.id = t.file_id JOIN sources s ON s.id = f.source_id \
              LEFT JOIN albums al ON al.id = t.album_id WHERE p.playlist_id = ? ORDER BY p.position"
         );
-        Ok(sqlx::query_as(AssertSqlSafe(sql))
-            .bind(playlist_id)
-            .fetch_all(&self.pool)
-            .await?)
+        tracks_from_rows(
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(playlist_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 }
 

@@ -6,8 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::model::{KnownFile, Source};
-use super::{Library, LibraryError, now_ms};
+use super::{KnownFile, Library, LibraryError, Source, now_ms};
 
 fn source_from_row(row: &SqliteRow) -> Result<Source, LibraryError> {
     let settings: String = row.try_get("settings")?;

@@ -6,34 +6,14 @@ use std::collections::HashMap;
 use sqlx::{AssertSqlSafe, Sqlite, Transaction};
 use tonearm_plugin_api::RemoteEntry;
 
-use super::model::{CursorUpdate, FileWrite, ScannedTrack};
-use super::{Library, LibraryError, now_ms};
+use tonearm_core::library::{display_names as display, hash_text};
 
-/// What a batch changed, in tracks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BatchOutcome {
-    /// Files written.
-    pub files_written: u64,
-    /// Files removed.
-    pub files_removed: u64,
-}
+use super::{BatchOutcome, CursorUpdate, FileWrite, Library, LibraryError, ScannedTrack, now_ms};
 
 type Tx<'a> = Transaction<'a, Sqlite>;
 
-fn hash_text(entry: &RemoteEntry) -> Option<String> {
-    entry
-        .content_hash
-        .as_ref()
-        .map(|h| format!("{}:{}", h.algorithm, h.value))
-}
-
 fn size_i64(size: u64) -> i64 {
     i64::try_from(size).unwrap_or(i64::MAX)
-}
-
-/// Joins names for display: `A; B`.
-pub(crate) fn display(names: &[String]) -> String {
-    names.join("; ")
 }
 
 /// Get-or-create ids for names, cached for the batch.

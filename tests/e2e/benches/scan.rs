@@ -22,7 +22,7 @@ use lofty::prelude::*;
 use lofty::tag::{ItemKey, Tag};
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_host::loader::load_builtin;
-use tonearm_host::sync::{SyncOptions, Syncer};
+use tonearm_host::sync::{HostCapabilities, SyncOptions, Syncer};
 use tonearm_host::{EventBus, Library, Registry};
 
 fn generate(dir: &Path, files: usize) {
@@ -112,7 +112,12 @@ fn main() {
         let mut settings = std::collections::BTreeMap::new();
         settings.insert("root".to_owned(), music.to_string_lossy().into_owned());
         library.add_source("bench", "local", &settings).await.unwrap();
-        let syncer = Syncer::new(library.clone(), Arc::new(registry), SyncOptions::default());
+        let syncer = Syncer::new(
+            library.clone(),
+            Arc::new(registry),
+            HostCapabilities::offline(),
+            SyncOptions::default(),
+        );
 
         let t = Instant::now();
         let full = syncer.sync_source("bench").await.unwrap();

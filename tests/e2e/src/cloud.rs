@@ -315,7 +315,7 @@ impl<S: FakeFiles> Cloud<S> {
         tonearm_host::Library,
         tonearm_host::sync::Syncer,
     ) {
-        use tonearm_host::sync::{Network, Syncer};
+        use tonearm_host::sync::{HostCapabilities, Network, Syncer};
         let dir = tempfile::tempdir().expect("temp dir");
         let library = tonearm_host::Library::open(&dir.path().join("library.db"))
             .await
@@ -331,11 +331,16 @@ impl<S: FakeFiles> Cloud<S> {
                 .register(tonearm_host::loader::load_builtin(d).expect("builtin loads"))
                 .expect("registered");
         }
-        let syncer =
-            Syncer::new(library.clone(), Arc::new(registry), options).with_network(Network {
-                http: self.http.clone(),
-                tokens: self.tokens.clone(),
-            });
+        let network = Network {
+            http: self.http.clone(),
+            tokens: self.tokens.clone(),
+        };
+        let syncer = Syncer::new(
+            library.clone(),
+            Arc::new(registry),
+            HostCapabilities::with_network(network),
+            options,
+        );
         (dir, library, syncer)
     }
 

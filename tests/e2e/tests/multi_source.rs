@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_e2e::cloud::{DriveCloud, GraphCloud, SOURCE};
 use tonearm_host::loader::load_builtin;
-use tonearm_host::sync::{Network, SyncOptions, Syncer};
+use tonearm_host::sync::{HostCapabilities, Network, SyncOptions, Syncer};
 use tonearm_host::{Library, Registry};
 
 #[test]
@@ -46,18 +46,19 @@ fn a_drive_and_a_onedrive_sync_side_by_side() {
         ] {
             registry.register(load_builtin(d).unwrap()).unwrap();
         }
+        let network = Network {
+            http: drive.http.clone(),
+            tokens: drive.tokens.clone(),
+        };
         let syncer = Syncer::new(
             library.clone(),
             Arc::new(registry),
+            HostCapabilities::with_network(network),
             SyncOptions {
                 parallel_sources: 2,
                 ..SyncOptions::default()
             },
-        )
-        .with_network(Network {
-            http: drive.http.clone(),
-            tokens: drive.tokens.clone(),
-        });
+        );
         let results = syncer.sync_all().await.unwrap();
         assert_eq!(results.len(), 2);
         for (name, result) in results {

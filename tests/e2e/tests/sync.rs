@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_host::events::{CoreEvent, LibraryEvent, PluginEvent, SyncEvent};
 use tonearm_host::loader::{LoadedPlugin, Origin, PluginHandle, ProviderFactory, load_builtin};
-use tonearm_host::sync::{SyncError, SyncOptions, Syncer};
+use tonearm_host::sync::{HostCapabilities, SyncError, SyncOptions, Syncer};
 use tonearm_host::{EventBus, Library, Received, Registry};
 use tonearm_plugin_api::{
     ByteRange, ChangePage, HostContext, ListPage, PluginError, PluginResult, StorageProvider,
@@ -72,6 +72,7 @@ impl Env {
         Syncer::new(
             self.library.clone(),
             self.registry.clone(),
+            HostCapabilities::offline(),
             SyncOptions {
                 batch_size: 3,
                 ..SyncOptions::default()
@@ -162,11 +163,11 @@ async fn a_full_sync_reads_every_tag_the_fixtures_declare() {
     );
     let failed = env.library.failed_files(100).await.unwrap();
     for name in ["damaged/empty.flac", "damaged/not-audio.mp3"] {
-        let (_, _, why) = failed
+        let file = failed
             .iter()
-            .find(|(_, p, _)| p == name)
+            .find(|f| f.path == name)
             .unwrap_or_else(|| panic!("{name} not recorded: {failed:?}"));
-        assert!(!why.is_empty());
+        assert!(!file.reason.is_empty());
     }
     assert_eq!(stats.failed_files as u64, counts.failed);
     assert!(stats.tracks >= AUDIO_FILES);

@@ -15,9 +15,9 @@ use lofty::probe::Probe;
 use lofty::tag::{ItemKey, Tag};
 use sha2::{Digest, Sha256};
 use std::io::Seek;
-use tonearm_plugin_api::{ByteSourceReader, RemoteEntry, StorageProvider, TrackTags};
+use tonearm_plugin_api::{ByteSourceReader, PluginError, RemoteEntry, StorageProvider, TrackTags};
 
-use crate::capabilities::ProviderByteSource;
+use crate::bytes::ProviderByteSource;
 use crate::library::{ArtworkRef, AudioProperties, ReplayGain, ScannedTrack};
 
 /// How tag reading fetches bytes.
@@ -47,6 +47,8 @@ pub struct TagRead {
     pub result: Result<ScannedTrack, String>,
     /// Bytes fetched from the provider.
     pub bytes_read: u64,
+    /// What the provider answered when a read failed because of it, not the file.
+    pub provider_error: Option<PluginError>,
 }
 
 /// Reads the tags of `entry` through `provider`.
@@ -68,6 +70,7 @@ pub fn read(
     ));
     let result = parse(source.clone(), entry);
     TagRead {
+        provider_error: result.as_ref().err().and(source.provider_failure()),
         result,
         bytes_read: source.bytes_fetched(),
     }
@@ -333,7 +336,7 @@ fn artwork_of(tag: &Tag) -> Option<ArtworkRef> {
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use std::sync::atomic::Ordering;
 
@@ -341,7 +344,7 @@ mod tests {
     use tonearm_conformance::fixtures::FixtureSet;
 
     use super::*;
-    use crate::test_support::MemoryProvider;
+    use crate::testing::MemoryProvider;
 
     fn read_bytes(name: &str, bytes: Vec<u8>) -> (TagRead, u64) {
         let entry = RemoteEntry {

@@ -1,29 +1,35 @@
-//! Full and incremental sync of sources into the library.
+//! Full and incremental sync of sources into a library.
 //!
 //! A full sync takes a change cursor, lists every page, and commits each batch together
 //! with the page it reached; a killed process resumes from that page with the same
 //! generation, and files not seen by the end are removed. An incremental sync applies the
 //! changes since the cursor, committing the next cursor with each page. Tags are read from
-//! bounded ranges on blocking threads, a few files at a time.
+//! bounded ranges, a few files at a time where the platform has threads. The engine is the
+//! same natively and in the browser worker: a [`LibraryStore`] keeps the library, and
+//! [`Capabilities`] grant providers what only the platform has (a folder, the network).
 
 pub mod retry;
+pub mod rt;
 pub mod tags;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
-use tonearm_plugin_api::{Change, HostContext, PluginError, RemoteEntry, StorageProvider};
+use tonearm_plugin_api::{
+    Change, HostContext, PluginError, PluginManifest, PluginResult, RemoteEntry, StorageProvider,
+};
 use tracing::Instrument;
 
-use crate::auth::TokenStore;
-use crate::capabilities::{GrantedFolder, HttpService, SqliteState, SystemClock, TracingLog};
 use crate::events::{CoreEvent, EventBus, LibraryEvent, SyncCounts, SyncEvent};
-use crate::library::{CursorUpdate, FileWrite, KnownFile, Library, LibraryError, Source};
+use crate::library::{CursorUpdate, FileWrite, KnownFile, LibraryStore, Source, StoreError};
+use crate::plugin::base_context;
 use crate::registry::{Registry, RegistryError};
+use crate::state::BufferedState;
+use crate::{MaybeSend, MaybeSync};
 
-pub use retry::{RetryPolicy, RetryingProvider};
+#[cfg(not(all(target_arch = "wasm32", not(target_os = "wasi"))))]
+pub use retry::RetryingProvider;
+pub use retry::{Delays, RetryPolicy};
 pub use tags::ReadLimits;
 
 /// Why a sync stopped.
@@ -31,7 +37,7 @@ pub use tags::ReadLimits;
 pub enum SyncError {
     /// The library failed.
     #[error(transparent)]
-    Library(#[from] LibraryError),
+    Store(#[from] StoreError),
     /// The provider plugin is not loaded or is disabled.
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -61,9 +67,9 @@ pub enum SyncError {
 pub struct SyncOptions {
     /// Files per transaction.
     pub batch_size: usize,
-    /// Files whose tags are read at once.
+    /// Files whose tags are read at once (where the platform has threads).
     pub concurrency: usize,
-    /// Sources synced at once by [`Syncer::sync_all`].
+    /// Sources synced at once by [`Syncer::sync_all`] (likewise).
     pub parallel_sources: usize,
     /// List everything even when a change cursor exists.
     pub full: bool,
@@ -88,30 +94,46 @@ impl Default for SyncOptions {
     }
 }
 
+/// What the platform grants a source's provider beyond its settings, log, clock and state:
+/// a folder, the network.
+pub trait Capabilities: MaybeSend + MaybeSync + 'static {
+    /// Adds to `ctx` the capabilities `manifest` asks for, for `source`; `Err` says why
+    /// the source cannot have them.
+    fn grant(
+        &self,
+        source: &Source,
+        manifest: &PluginManifest,
+        bus: &EventBus,
+        ctx: HostContext,
+    ) -> Result<HostContext, String>;
+}
+
+/// A source's provider, created with its capabilities.
+#[derive(Clone)]
+pub struct OpenSource {
+    /// The provider instance.
+    pub provider: Arc<dyn StorageProvider>,
+    /// Its plugin state, saved to the library as a sync progresses.
+    state: Option<Arc<BufferedState>>,
+}
+
 /// Syncs sources into a library with the providers of a registry.
-#[derive(Clone)]
-pub struct Syncer {
-    library: Library,
+pub struct Syncer<S, C> {
+    store: S,
     registry: Arc<Registry>,
+    capabilities: Arc<C>,
     options: SyncOptions,
-    network: Option<Network>,
 }
 
-/// What providers that reach the network need from the host.
-#[derive(Clone)]
-pub struct Network {
-    /// The HTTP stack.
-    pub http: Arc<HttpService>,
-    /// Where sources' tokens are kept.
-    pub tokens: Arc<TokenStore>,
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, SyncError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| SyncError::Worker(e.to_string()))
+impl<S: Clone, C> Clone for Syncer<S, C> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            registry: self.registry.clone(),
+            capabilities: self.capabilities.clone(),
+            options: self.options,
+        }
+    }
 }
 
 /// What the engine decided for one entry.
@@ -137,21 +159,20 @@ fn unchanged(known: &KnownFile, entry: &RemoteEntry) -> bool {
     }
 }
 
-impl Syncer {
-    /// A syncer writing into `library`.
-    pub fn new(library: Library, registry: Arc<Registry>, options: SyncOptions) -> Self {
+impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
+    /// A syncer writing into `store`, granting providers `capabilities`.
+    pub fn new(store: S, registry: Arc<Registry>, capabilities: C, options: SyncOptions) -> Self {
         Self {
-            library,
+            store,
             registry,
+            capabilities: Arc::new(capabilities),
             options,
-            network: None,
         }
     }
 
-    /// Lets providers reach the network (and sign in) through `network`.
-    pub fn with_network(mut self, network: Network) -> Self {
-        self.network = Some(network);
-        self
+    /// The library this syncer writes.
+    pub fn store(&self) -> &S {
+        &self.store
     }
 
     fn bus(&self) -> &EventBus {
@@ -160,74 +181,94 @@ impl Syncer {
 
     /// Creates the provider instance of `source`, with exactly the capabilities its
     /// manifest asks for.
-    pub fn provider_for(&self, source: &Source) -> Result<Arc<dyn StorageProvider>, SyncError> {
+    pub async fn open(&self, source: &Source) -> Result<OpenSource, SyncError> {
         let factory = self.registry.provider(&source.provider)?;
         let manifest = self.registry.info(&source.provider)?.manifest;
-        let mut ctx = HostContext::new(
-            Arc::new(TracingLog::new(&manifest.id)),
-            Arc::new(SystemClock),
-        );
+        let mut ctx = base_context(&manifest.id);
         ctx.settings = source.settings.clone();
-        if manifest.capabilities.filesystem {
-            let root = source
-                .settings
-                .get("root")
-                .ok_or_else(|| SyncError::Config {
-                    source_name: source.name.clone(),
-                    reason: "it has no `root` folder setting".into(),
-                })?;
-            let folder = GrantedFolder::new(root).map_err(|e| SyncError::Config {
+        let state = if manifest.capabilities.state {
+            let values = self.store.load_state(source.id).await?;
+            let state = Arc::new(BufferedState::new(values));
+            ctx = ctx.with_state(state.clone());
+            Some(state)
+        } else {
+            None
+        };
+        let ctx = self
+            .capabilities
+            .grant(source, &manifest, self.bus(), ctx)
+            .map_err(|reason| SyncError::Config {
                 source_name: source.name.clone(),
-                reason: format!("cannot open folder {root}: {e}"),
+                reason,
             })?;
-            ctx = ctx.with_fs(Arc::new(folder));
-        }
-        if manifest.capabilities.state {
-            let runtime = tokio::runtime::Handle::try_current()
-                .map_err(|e| SyncError::Worker(e.to_string()))?;
-            ctx = ctx.with_state(Arc::new(SqliteState::new(
-                self.library.pool().clone(),
-                source.id,
-                runtime,
-            )));
-        }
-        if !manifest.capabilities.http_hosts.is_empty() || manifest.capabilities.oauth.is_some() {
-            let network = self.network.as_ref().ok_or_else(|| SyncError::Config {
-                source_name: source.name.clone(),
-                reason: "its provider needs the network, which this host did not enable".into(),
-            })?;
-            let http = network
-                .http
-                .client_for_source(
-                    &manifest,
-                    &source.name,
-                    &source.settings,
-                    &network.tokens,
-                    self.bus(),
-                )
-                .map_err(|e| SyncError::Config {
-                    source_name: source.name.clone(),
-                    reason: e.to_string(),
-                })?;
-            ctx = ctx.with_http(http);
-        }
         let provider = factory.create(&ctx).map_err(|error| SyncError::Provider {
             provider: manifest.id,
             error,
         })?;
-        Ok(Arc::new(RetryingProvider::new(
-            provider,
-            self.options.retry,
-        )))
+        Ok(OpenSource { provider, state })
     }
 
-    /// Syncs every source, a few at once; returns each source's outcome.
+    /// Saves what the provider changed in its state.
+    async fn save_state(&self, source: &Source, open: &OpenSource) -> Result<(), SyncError> {
+        if let Some(state) = &open.state {
+            let changes = state.take_changes();
+            if !changes.is_empty() {
+                self.store.save_state(source.id, &changes).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls the provider on a blocking thread, waiting out the failures it calls
+    /// temporary under the retry policy.
+    async fn call<T: Send + 'static>(
+        &self,
+        source: &Source,
+        what: &'static str,
+        open: &OpenSource,
+        f: impl Fn(&dyn StorageProvider) -> PluginResult<T> + Send + Sync + 'static,
+    ) -> Result<PluginResult<T>, SyncError> {
+        let f = Arc::new(f);
+        let mut delays = Delays::new(self.options.retry);
+        loop {
+            let (provider, g) = (open.provider.clone(), f.clone());
+            let span =
+                tracing::debug_span!("provider_call", call = what, provider = %source.provider);
+            let result = rt::blocking(move || span.in_scope(|| g(&*provider)))
+                .await
+                .map_err(SyncError::Worker)?;
+            let error = match result {
+                Err(e) => e,
+                ok => return Ok(ok),
+            };
+            let Some(delay) = delays.after(&error) else {
+                return Ok(Err(error));
+            };
+            tracing::info!(call = what, %error, delay_ms = delay.as_millis() as u64, "provider call failed; retrying");
+            rt::sleep(delay).await;
+        }
+    }
+
+    /// Syncs every source (a few at once where the platform has threads); returns each
+    /// source's outcome, by name.
     pub async fn sync_all(
         &self,
     ) -> Result<Vec<(String, Result<SyncCounts, SyncError>)>, SyncError> {
-        let sources = self.library.sources().await?;
-        let limit = Arc::new(Semaphore::new(self.options.parallel_sources.max(1)));
-        let mut tasks = JoinSet::new();
+        let sources = self.store.sources().await?;
+        let mut results = self.sync_each(sources).await?;
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(results)
+    }
+
+    #[cfg(not(all(target_arch = "wasm32", not(target_os = "wasi"))))]
+    async fn sync_each(
+        &self,
+        sources: Vec<Source>,
+    ) -> Result<Vec<(String, Result<SyncCounts, SyncError>)>, SyncError> {
+        let limit = Arc::new(tokio::sync::Semaphore::new(
+            self.options.parallel_sources.max(1),
+        ));
+        let mut tasks = tokio::task::JoinSet::new();
         for source in sources {
             let this = self.clone();
             let limit = limit.clone();
@@ -241,18 +282,30 @@ impl Syncer {
         while let Some(done) = tasks.join_next().await {
             results.push(done.map_err(|e| SyncError::Worker(e.to_string()))?);
         }
-        results.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(results)
+    }
+
+    #[cfg(all(target_arch = "wasm32", not(target_os = "wasi")))]
+    async fn sync_each(
+        &self,
+        sources: Vec<Source>,
+    ) -> Result<Vec<(String, Result<SyncCounts, SyncError>)>, SyncError> {
+        let mut results = Vec::new();
+        for source in sources {
+            let result = self.sync_source(&source.name).await;
+            results.push((source.name, result));
+        }
         Ok(results)
     }
 
     /// Syncs one source: incrementally when it has a cursor, else in full.
     pub async fn sync_source(&self, name: &str) -> Result<SyncCounts, SyncError> {
-        let source = self.library.source(name).await?;
+        let source = self.store.source(name).await?;
         let span = tracing::info_span!("sync", source = %source.name, provider = %source.provider);
         let result = self.run(&source).instrument(span).await;
         match &result {
             Ok(counts) => {
-                self.library.record_sync_result(source.id, None).await?;
+                self.store.record_sync_result(source.id, None).await?;
                 self.bus().emit(CoreEvent::Sync(SyncEvent::Completed {
                     source: source.name.clone(),
                     counts: *counts,
@@ -261,7 +314,7 @@ impl Syncer {
             Err(e) => {
                 let error = e.to_string();
                 tracing::warn!(source = %source.name, %error, "sync failed");
-                self.library
+                self.store
                     .record_sync_result(source.id, Some(&error))
                     .await?;
                 self.bus().emit(CoreEvent::Sync(SyncEvent::Failed {
@@ -274,7 +327,7 @@ impl Syncer {
     }
 
     async fn run(&self, source: &Source) -> Result<SyncCounts, SyncError> {
-        let provider = self.provider_for(source)?;
+        let open = self.open(source).await?;
         let mut counts = SyncCounts::default();
         let incremental =
             source.cursor.is_some() && source.pending_cursor.is_none() && !self.options.full;
@@ -283,25 +336,23 @@ impl Syncer {
             full: !incremental,
         }));
         if incremental {
-            match self
-                .incremental(source, provider.clone(), &mut counts)
-                .await
-            {
+            match self.incremental(source, &open, &mut counts).await {
                 Err(SyncError::Provider {
                     error: PluginError::CursorExpired(why),
                     ..
                 }) => {
                     tracing::info!(source = %source.name, %why, "change cursor expired; listing everything again");
-                    self.library.reset_cursor(source.id).await?;
-                    let source = self.library.source(&source.name).await?;
-                    self.full(&source, provider, &mut counts).await?;
+                    self.store.reset_cursor(source.id).await?;
+                    let source = self.store.source(&source.name).await?;
+                    self.full(&source, &open, &mut counts).await?;
                 }
                 other => other?,
             }
         } else {
-            self.full(source, provider, &mut counts).await?;
+            self.full(source, &open, &mut counts).await?;
         }
-        self.library.remove_orphans_now().await?;
+        self.save_state(source, &open).await?;
+        self.store.remove_orphans().await?;
         Ok(counts)
     }
 
@@ -316,7 +367,7 @@ impl Syncer {
     async fn full(
         &self,
         source: &Source,
-        provider: Arc<dyn StorageProvider>,
+        open: &OpenSource,
         counts: &mut SyncCounts,
     ) -> Result<(), SyncError> {
         let err = self.provider_error(source);
@@ -324,16 +375,20 @@ impl Syncer {
             // A listing was interrupted: resume it where its last committed batch ended.
             Some(_) => (source.generation, source.pending_page.clone()),
             None => {
-                let p = provider.clone();
-                let cursor = blocking(move || p.change_cursor()).await?.map_err(&err)?;
-                (self.library.begin_listing(source.id, &cursor).await?, None)
+                let cursor = self
+                    .call(source, "change_cursor", open, |p| p.change_cursor())
+                    .await?
+                    .map_err(&err)?;
+                (self.store.begin_listing(source.id, &cursor).await?, None)
             }
         };
         let audio = self.audio_filter();
         loop {
-            let p = provider.clone();
             let token = page.clone();
-            let listed = match blocking(move || p.list(token.as_deref())).await? {
+            let listed = match self
+                .call(source, "list", open, move |p| p.list(token.as_deref()))
+                .await?
+            {
                 // A stale page token from an interrupted run: list again from the start;
                 // what was committed is recognised as unchanged.
                 Err(PluginError::Invalid(why)) if page.is_some() => {
@@ -347,7 +402,7 @@ impl Syncer {
             let entries: Vec<RemoteEntry> =
                 listed.entries.into_iter().filter(|e| audio(e)).collect();
             let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
-            let known = self.library.known_files(source.id, &ids).await?;
+            let known = self.store.known_files(source.id, &ids).await?;
             let plans = entries
                 .into_iter()
                 .map(|entry| match known.get(&entry.id) {
@@ -356,30 +411,32 @@ impl Syncer {
                 })
                 .collect();
             let end = CursorUpdate::ListingPage(listed.next_page.clone());
-            self.execute(source, generation, &provider, plans, &known, end, counts)
+            self.execute(source, generation, open, plans, &known, end, counts)
                 .await?;
             match listed.next_page {
                 Some(next) => page = Some(next),
                 None => break,
             }
         }
-        counts.removed += self.library.finish_listing(source.id, generation).await?;
+        counts.removed += self.store.finish_listing(source.id, generation).await?;
         Ok(())
     }
 
     async fn incremental(
         &self,
         source: &Source,
-        provider: Arc<dyn StorageProvider>,
+        open: &OpenSource,
         counts: &mut SyncCounts,
     ) -> Result<(), SyncError> {
         let err = self.provider_error(source);
         let audio = self.audio_filter();
         let mut cursor = source.cursor.clone().unwrap_or_default();
         loop {
-            let p = provider.clone();
             let at = cursor.clone();
-            let page = blocking(move || p.changes(&at)).await?.map_err(&err)?;
+            let page = self
+                .call(source, "changes", open, move |p| p.changes(&at))
+                .await?
+                .map_err(&err)?;
             counts.seen += page.changes.len() as u64;
             let changes = last_change_per_id(page.changes);
             let mut ids: Vec<&str> = Vec::new();
@@ -392,7 +449,7 @@ impl Syncer {
                     }
                 }
             }
-            let known = self.library.known_files(source.id, &ids).await?;
+            let known = self.store.known_files(source.id, &ids).await?;
             let mut plans = Vec::new();
             for change in changes {
                 let plan = match change {
@@ -430,7 +487,7 @@ impl Syncer {
             }
             let generation = source.generation;
             let end = CursorUpdate::Cursor(page.next_cursor.clone());
-            self.execute(source, generation, &provider, plans, &known, end, counts)
+            self.execute(source, generation, open, plans, &known, end, counts)
                 .await?;
             cursor = page.next_cursor;
             if !page.has_more {
@@ -440,7 +497,7 @@ impl Syncer {
     }
 
     /// Which entries are audio: an extension some decoder claims, or an `audio/` MIME type.
-    fn audio_filter(&self) -> impl Fn(&RemoteEntry) -> bool + use<> {
+    fn audio_filter(&self) -> impl Fn(&RemoteEntry) -> bool + use<S, C> {
         let extensions: HashSet<String> = self.registry.audio_extensions().into_iter().collect();
         move |entry| {
             entry.extension().is_some_and(|e| extensions.contains(&e))
@@ -457,7 +514,7 @@ impl Syncer {
         &self,
         source: &Source,
         generation: i64,
-        provider: &Arc<dyn StorageProvider>,
+        open: &OpenSource,
         plans: Vec<Plan>,
         known: &HashMap<String, KnownFile>,
         end: CursorUpdate,
@@ -468,13 +525,16 @@ impl Syncer {
         loop {
             let batch: Vec<Plan> = plans.by_ref().take(batch_size).collect();
             let last = plans.peek().is_none();
-            let writes = self.scan_batch(provider, batch, counts).await?;
+            let writes = self.scan_batch(open, batch, counts).await?;
             let position = if last {
                 end.clone()
             } else {
                 CursorUpdate::None
             };
-            self.library
+            // The provider's state goes first: a position committed without it would be
+            // resumed with the state of an earlier page.
+            self.save_state(source, open).await?;
+            self.store
                 .apply_batch(source.id, generation, &writes, &position)
                 .await?;
             self.report(source, &writes, known, counts);
@@ -486,13 +546,12 @@ impl Syncer {
 
     async fn scan_batch(
         &self,
-        provider: &Arc<dyn StorageProvider>,
+        open: &OpenSource,
         batch: Vec<Plan>,
         counts: &mut SyncCounts,
     ) -> Result<Vec<FileWrite>, SyncError> {
-        let limit = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
-        let mut reads = JoinSet::new();
         let mut slots: Vec<Vec<FileWrite>> = Vec::with_capacity(batch.len());
+        let mut pending: Vec<(usize, RemoteEntry)> = Vec::new();
         for (index, plan) in batch.into_iter().enumerate() {
             let (prefix, entry) = match plan {
                 Plan::Write(write) => {
@@ -509,40 +568,58 @@ impl Syncer {
                 ),
             };
             slots.push(prefix.into_iter().collect());
-            let provider = provider.clone();
-            let limits = self.options.read_limits;
-            let permit = limit
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|e| SyncError::Worker(e.to_string()))?;
-            reads.spawn_blocking(move || {
-                let _permit = permit;
-                let _span = tracing::debug_span!("read_tags", path = %entry.path).entered();
-                let read = tags::read(provider, &entry, limits);
-                (index, entry, read)
-            });
+            pending.push((index, entry));
         }
-        while let Some(done) = reads.join_next().await {
-            let (index, entry, read) = done.map_err(|e| SyncError::Worker(e.to_string()))?;
-            counts.scanned += 1;
-            counts.bytes_read += read.bytes_read;
-            let write = match read.result {
-                Ok(track) => FileWrite::Scanned {
-                    entry,
-                    track: Box::new(track),
-                    bytes_read: read.bytes_read,
-                },
-                Err(reason) => {
-                    tracing::info!(path = %entry.path, %reason, "skipping a file whose tags cannot be read");
-                    FileWrite::Failed {
-                        entry,
-                        reason,
-                        bytes_read: read.bytes_read,
-                    }
+        // Files the provider failed to serve for a temporary reason are read again after
+        // the policy's wait, all of them together.
+        let mut delays = Delays::new(self.options.retry);
+        while !pending.is_empty() {
+            let provider = open.provider.clone();
+            let limits = self.options.read_limits;
+            let reads =
+                rt::map_blocking(pending, self.options.concurrency, move |(index, entry)| {
+                    let _span = tracing::debug_span!("read_tags", path = %entry.path).entered();
+                    let read = tags::read(provider.clone(), &entry, limits);
+                    (index, entry, read)
+                })
+                .await
+                .map_err(SyncError::Worker)?;
+            pending = Vec::new();
+            let mut wait = None;
+            for (index, entry, read) in reads {
+                counts.bytes_read += read.bytes_read;
+                let retryable = read.provider_error.as_ref().filter(|e| e.is_retryable());
+                let retry = retryable.and_then(|error| {
+                    wait.or_else(|| delays.after(error))
+                        .map(|delay| (error, delay))
+                });
+                if let Some((error, delay)) = retry {
+                    tracing::info!(path = %entry.path, %error, "provider failed a tag read; retrying");
+                    wait = Some(delay);
+                    pending.push((index, entry));
+                    continue;
                 }
-            };
-            slots[index].push(write);
+                counts.scanned += 1;
+                let write = match read.result {
+                    Ok(track) => FileWrite::Scanned {
+                        entry,
+                        track: Box::new(track),
+                        bytes_read: read.bytes_read,
+                    },
+                    Err(reason) => {
+                        tracing::info!(path = %entry.path, %reason, "skipping a file whose tags cannot be read");
+                        FileWrite::Failed {
+                            entry,
+                            reason,
+                            bytes_read: read.bytes_read,
+                        }
+                    }
+                };
+                slots[index].push(write);
+            }
+            if let Some(delay) = wait {
+                rt::sleep(delay).await;
+            }
         }
         Ok(slots.into_iter().flatten().collect())
     }

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tonearm_plugin_api::{RemoteEntry, TrackTags};
 
 /// A place music is synced from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Source {
     /// Row id.
     pub id: i64,
@@ -31,7 +31,7 @@ pub struct Source {
 }
 
 /// Technical properties of an audio file.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AudioProperties {
     /// Duration in milliseconds.
     pub duration_ms: Option<u64>,
@@ -48,7 +48,7 @@ pub struct AudioProperties {
 }
 
 /// Loudness normalisation tags.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReplayGain {
     /// Track gain in dB.
     pub track_gain: Option<f64>,
@@ -65,7 +65,7 @@ pub struct ReplayGain {
 }
 
 /// Cover art embedded in a file, identified by content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtworkRef {
     /// SHA-256 of the image bytes, hex.
     pub sha256: String,
@@ -76,7 +76,7 @@ pub struct ArtworkRef {
 }
 
 /// Everything read from one audio file.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScannedTrack {
     /// Its tags.
     pub tags: TrackTags,
@@ -159,7 +159,7 @@ pub enum CursorUpdate {
 }
 
 /// A track as listed.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackRow {
     /// Row id.
     pub id: i64,
@@ -192,7 +192,7 @@ pub struct TrackRow {
 }
 
 /// Where a track's bytes are.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackLocation {
     /// The track.
     pub track_id: i64,
@@ -207,7 +207,7 @@ pub struct TrackLocation {
 }
 
 /// Counts over the whole library.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LibraryStats {
     /// Sources.
     pub sources: i64,
@@ -227,4 +227,24 @@ pub struct LibraryStats {
     pub total_bytes: i64,
     /// Distinct embedded cover images.
     pub artwork: i64,
+}
+
+/// A file whose tags could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedFile {
+    /// The source's name.
+    pub source: String,
+    /// The file's path within it.
+    pub path: String,
+    /// Why it could not be read.
+    pub reason: String,
+}
+
+/// What a batch changed, in files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchOutcome {
+    /// Files written.
+    pub files_written: u64,
+    /// Files removed.
+    pub files_removed: u64,
 }

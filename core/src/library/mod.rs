@@ -1,0 +1,204 @@
+//! The library as the sync engine and the apps see it: one [`LibraryStore`] interface,
+//! kept in SQLite by the native host and in IndexedDB by the browser bundle.
+//!
+//! A store's promises, which [`conformance`] checks for any implementation: every
+//! [`LibraryStore::apply_batch`] is atomic together with the sync position it carries, so
+//! a killed sync loses nothing and duplicates nothing; albums, artists and genres no track
+//! refers to are gone after [`LibraryStore::remove_orphans`]; search matches every word
+//! of a query as a word prefix, ignoring case and accents.
+
+pub mod conformance;
+mod model;
+pub mod search;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+
+pub use model::{
+    ArtworkRef, AudioProperties, BatchOutcome, CursorUpdate, FailedFile, FileWrite, KnownFile,
+    LibraryStats, ReplayGain, ScannedTrack, Source, TrackLocation, TrackRow,
+};
+
+use crate::{MaybeSend, MaybeSync};
+
+/// Why a library operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No source has this name.
+    #[error("no source named `{0}`")]
+    NoSuchSource(String),
+    /// A source with this name exists.
+    #[error("a source named `{0}` already exists")]
+    SourceExists(String),
+    /// No track has this id.
+    #[error("no track with id {0}")]
+    NoSuchTrack(i64),
+    /// No playlist has this id.
+    #[error("no playlist with id {0}")]
+    NoSuchPlaylist(i64),
+    /// A playlist with this name exists.
+    #[error("a playlist named `{0}` already exists")]
+    PlaylistExists(String),
+    /// Stored data could not be decoded.
+    #[error("corrupt library data: {0}")]
+    Corrupt(String),
+    /// The storage underneath failed (a database error, a browser refusing storage).
+    #[error("library storage failed: {0}")]
+    Storage(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// A storage failure described by `message`.
+    pub fn storage(message: impl Into<String>) -> Self {
+        Self::Storage(message.into().into())
+    }
+}
+
+/// Results of library operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A change to one key of a source's plugin state: a new value, or `None` to delete it.
+pub type StateChange = (String, Option<Vec<u8>>);
+
+/// Where the library lives: sources with their sync position, files, tracks, playlists and
+/// the plugin state of each source.
+///
+/// Futures are `Send` natively (a sync runs on many threads) and not in the browser (where
+/// IndexedDB's handles are tied to the worker's one thread).
+pub trait LibraryStore: Clone + MaybeSend + MaybeSync + 'static {
+    /// Adds a source named `name` served by the provider plugin `provider`.
+    fn add_source(
+        &self,
+        name: &str,
+        provider: &str,
+        settings: &BTreeMap<String, String>,
+    ) -> impl Future<Output = StoreResult<Source>> + MaybeSend;
+
+    /// Every source, by name.
+    fn sources(&self) -> impl Future<Output = StoreResult<Vec<Source>>> + MaybeSend;
+
+    /// The source named `name`.
+    fn source(&self, name: &str) -> impl Future<Output = StoreResult<Source>> + MaybeSend;
+
+    /// Removes a source with its files, tracks and state.
+    fn remove_source(&self, name: &str) -> impl Future<Output = StoreResult<()>> + MaybeSend;
+
+    /// The files of `source_id` among `remote_ids`, by remote id.
+    fn known_files(
+        &self,
+        source_id: i64,
+        remote_ids: &[&str],
+    ) -> impl Future<Output = StoreResult<HashMap<String, KnownFile>>> + MaybeSend;
+
+    /// Starts a full listing of `source_id` from the change cursor `cursor`; returns the
+    /// listing's generation, stamped on every file it sees.
+    fn begin_listing(
+        &self,
+        source_id: i64,
+        cursor: &str,
+    ) -> impl Future<Output = StoreResult<i64>> + MaybeSend;
+
+    /// Finishes a full listing: files it did not see are removed, and its cursor becomes
+    /// the source's change cursor. Returns how many files were removed.
+    fn finish_listing(
+        &self,
+        source_id: i64,
+        generation: i64,
+    ) -> impl Future<Output = StoreResult<u64>> + MaybeSend;
+
+    /// Forgets the change cursor so the next sync lists everything again.
+    fn reset_cursor(&self, source_id: i64) -> impl Future<Output = StoreResult<()>> + MaybeSend;
+
+    /// Records that a sync finished (`error: None`) or failed.
+    fn record_sync_result(
+        &self,
+        source_id: i64,
+        error: Option<&str>,
+    ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
+
+    /// Writes one batch of changes to `source_id` and moves its sync position, atomically.
+    fn apply_batch(
+        &self,
+        source_id: i64,
+        generation: i64,
+        writes: &[FileWrite],
+        position: &CursorUpdate,
+    ) -> impl Future<Output = StoreResult<BatchOutcome>> + MaybeSend;
+
+    /// Removes albums, artists, genres and artwork no track refers to any more.
+    fn remove_orphans(&self) -> impl Future<Output = StoreResult<()>> + MaybeSend;
+
+    /// Tracks ordered by album artists, album, disc, track number and path.
+    fn tracks(
+        &self,
+        limit: u32,
+        offset: u32,
+    ) -> impl Future<Output = StoreResult<Vec<TrackRow>>> + MaybeSend;
+
+    /// Tracks matching every word of `text`, best matches first.
+    fn search(
+        &self,
+        text: &str,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<TrackRow>>> + MaybeSend;
+
+    /// One track.
+    fn track(&self, id: i64) -> impl Future<Output = StoreResult<TrackRow>> + MaybeSend;
+
+    /// Where a track's bytes are.
+    fn track_location(
+        &self,
+        id: i64,
+    ) -> impl Future<Output = StoreResult<TrackLocation>> + MaybeSend;
+
+    /// Files whose tags could not be read, by source and path.
+    fn failed_files(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<FailedFile>>> + MaybeSend;
+
+    /// Counts over the whole library.
+    fn stats(&self) -> impl Future<Output = StoreResult<LibraryStats>> + MaybeSend;
+
+    /// Creates an empty playlist and returns its id.
+    fn create_playlist(&self, name: &str) -> impl Future<Output = StoreResult<i64>> + MaybeSend;
+
+    /// Appends a track to a playlist.
+    fn append_to_playlist(
+        &self,
+        playlist_id: i64,
+        track_id: i64,
+    ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
+
+    /// The tracks of a playlist in order.
+    fn playlist_tracks(
+        &self,
+        playlist_id: i64,
+    ) -> impl Future<Output = StoreResult<Vec<TrackRow>>> + MaybeSend;
+
+    /// The plugin state of a source.
+    fn load_state(
+        &self,
+        source_id: i64,
+    ) -> impl Future<Output = StoreResult<BTreeMap<String, Vec<u8>>>> + MaybeSend;
+
+    /// Applies changes to the plugin state of a source, atomically.
+    fn save_state(
+        &self,
+        source_id: i64,
+        changes: &[StateChange],
+    ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
+}
+
+/// The content hash of an entry as stores keep it: `algorithm:value`.
+pub fn hash_text(entry: &tonearm_plugin_api::RemoteEntry) -> Option<String> {
+    entry
+        .content_hash
+        .as_ref()
+        .map(|h| format!("{}:{}", h.algorithm, h.value))
+}
+
+/// Names joined for display: `A; B`.
+pub fn display_names(names: &[String]) -> String {
+    names.join("; ")
+}

@@ -1,0 +1,204 @@
+//! The SQLite library as the core's [`LibraryStore`], and the plugin state it keeps.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tonearm_core::library::{StateChange, StoreResult};
+
+use super::{
+    BatchOutcome, CursorUpdate, FailedFile, FileWrite, KnownFile, Library, LibraryError,
+    LibraryStats, LibraryStore, Source, StoreError, TrackLocation, TrackRow,
+};
+
+impl From<LibraryError> for StoreError {
+    fn from(error: LibraryError) -> Self {
+        match error {
+            LibraryError::NoSuchSource(name) => Self::NoSuchSource(name),
+            LibraryError::SourceExists(name) => Self::SourceExists(name),
+            LibraryError::NoSuchTrack(id) => Self::NoSuchTrack(id),
+            LibraryError::NoSuchPlaylist(id) => Self::NoSuchPlaylist(id),
+            LibraryError::PlaylistExists(name) => Self::PlaylistExists(name),
+            LibraryError::Corrupt(why) => Self::Corrupt(why),
+            other => Self::Storage(Box::new(other)),
+        }
+    }
+}
+
+impl Library {
+    /// The plugin state of a source.
+    pub async fn load_state(
+        &self,
+        source_id: i64,
+    ) -> Result<BTreeMap<String, Vec<u8>>, LibraryError> {
+        let rows: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT key, value FROM plugin_state WHERE source_id = ?")
+                .bind(source_id)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Applies changes to the plugin state of a source in one transaction.
+    pub async fn save_state(
+        &self,
+        source_id: i64,
+        changes: &[StateChange],
+    ) -> Result<(), LibraryError> {
+        let mut tx = self.write_tx().await?;
+        for (key, value) in changes {
+            match value {
+                Some(value) => {
+                    sqlx::query(
+                        "INSERT INTO plugin_state (source_id, key, value) VALUES (?, ?, ?) \
+                         ON CONFLICT (source_id, key) DO UPDATE SET value = excluded.value",
+                    )
+                    .bind(source_id)
+                    .bind(key)
+                    .bind(value)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                None => {
+                    sqlx::query("DELETE FROM plugin_state WHERE source_id = ? AND key = ?")
+                        .bind(source_id)
+                        .bind(key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn limit(n: u32) -> i64 {
+    i64::from(n)
+}
+
+// Each method is the inherent one of the same name, with the store's error type.
+impl LibraryStore for Library {
+    async fn add_source(
+        &self,
+        name: &str,
+        provider: &str,
+        settings: &BTreeMap<String, String>,
+    ) -> StoreResult<Source> {
+        Ok(Library::add_source(self, name, provider, settings).await?)
+    }
+
+    async fn sources(&self) -> StoreResult<Vec<Source>> {
+        Ok(Library::sources(self).await?)
+    }
+
+    async fn source(&self, name: &str) -> StoreResult<Source> {
+        Ok(Library::source(self, name).await?)
+    }
+
+    async fn remove_source(&self, name: &str) -> StoreResult<()> {
+        Ok(Library::remove_source(self, name).await?)
+    }
+
+    async fn known_files(
+        &self,
+        source_id: i64,
+        remote_ids: &[&str],
+    ) -> StoreResult<HashMap<String, KnownFile>> {
+        Ok(Library::known_files(self, source_id, remote_ids).await?)
+    }
+
+    async fn begin_listing(&self, source_id: i64, cursor: &str) -> StoreResult<i64> {
+        Ok(Library::begin_listing(self, source_id, cursor).await?)
+    }
+
+    async fn finish_listing(&self, source_id: i64, generation: i64) -> StoreResult<u64> {
+        Ok(Library::finish_listing(self, source_id, generation).await?)
+    }
+
+    async fn reset_cursor(&self, source_id: i64) -> StoreResult<()> {
+        Ok(Library::reset_cursor(self, source_id).await?)
+    }
+
+    async fn record_sync_result(&self, source_id: i64, error: Option<&str>) -> StoreResult<()> {
+        Ok(Library::record_sync_result(self, source_id, error).await?)
+    }
+
+    async fn apply_batch(
+        &self,
+        source_id: i64,
+        generation: i64,
+        writes: &[FileWrite],
+        position: &CursorUpdate,
+    ) -> StoreResult<BatchOutcome> {
+        Ok(Library::apply_batch(self, source_id, generation, writes, position).await?)
+    }
+
+    async fn remove_orphans(&self) -> StoreResult<()> {
+        Ok(Library::remove_orphans_now(self).await?)
+    }
+
+    async fn tracks(&self, limit_to: u32, offset: u32) -> StoreResult<Vec<TrackRow>> {
+        Ok(Library::tracks(self, limit(limit_to), limit(offset)).await?)
+    }
+
+    async fn search(&self, text: &str, limit_to: u32) -> StoreResult<Vec<TrackRow>> {
+        Ok(Library::search(self, text, limit(limit_to)).await?)
+    }
+
+    async fn track(&self, id: i64) -> StoreResult<TrackRow> {
+        Ok(Library::track(self, id).await?)
+    }
+
+    async fn track_location(&self, id: i64) -> StoreResult<TrackLocation> {
+        Ok(Library::track_location(self, id).await?)
+    }
+
+    async fn failed_files(&self, limit_to: u32) -> StoreResult<Vec<FailedFile>> {
+        Ok(Library::failed_files(self, limit(limit_to)).await?)
+    }
+
+    async fn stats(&self) -> StoreResult<LibraryStats> {
+        Ok(Library::stats(self).await?)
+    }
+
+    async fn create_playlist(&self, name: &str) -> StoreResult<i64> {
+        Ok(Library::create_playlist(self, name).await?)
+    }
+
+    async fn append_to_playlist(&self, playlist_id: i64, track_id: i64) -> StoreResult<()> {
+        Ok(Library::append_to_playlist(self, playlist_id, track_id).await?)
+    }
+
+    async fn playlist_tracks(&self, playlist_id: i64) -> StoreResult<Vec<TrackRow>> {
+        Ok(Library::playlist_tracks(self, playlist_id).await?)
+    }
+
+    async fn load_state(&self, source_id: i64) -> StoreResult<BTreeMap<String, Vec<u8>>> {
+        Ok(Library::load_state(self, source_id).await?)
+    }
+
+    async fn save_state(&self, source_id: i64, changes: &[StateChange]) -> StoreResult<()> {
+        Ok(Library::save_state(self, source_id, changes).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tonearm_core::library::conformance;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_sqlite_store_keeps_every_library_promise() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = AtomicUsize::new(0);
+        conformance::check(|| {
+            let path = dir
+                .path()
+                .join(format!("{}.db", count.fetch_add(1, Ordering::Relaxed)));
+            async move { Library::open(&path).await.unwrap() }
+        })
+        .await;
+    }
+}

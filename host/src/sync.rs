@@ -1,0 +1,88 @@
+//! Sync on this machine: the core's engine over the SQLite library, with providers granted
+//! a local folder and the network.
+
+use std::sync::Arc;
+
+use tonearm_core::sync::Capabilities;
+use tonearm_plugin_api::{HostContext, PluginManifest};
+
+use crate::auth::TokenStore;
+use crate::capabilities::{GrantedFolder, HttpService};
+use crate::events::EventBus;
+use crate::library::{Library, Source};
+
+#[doc(inline)]
+pub use tonearm_core::sync::{
+    OpenSource, ReadLimits, RetryPolicy, RetryingProvider, SyncError, SyncOptions,
+};
+
+/// The sync engine as the native host runs it.
+pub type Syncer = tonearm_core::sync::Syncer<Library, HostCapabilities>;
+
+/// What providers that reach the network need from the host.
+#[derive(Clone)]
+pub struct Network {
+    /// The HTTP stack.
+    pub http: Arc<HttpService>,
+    /// Where sources' tokens are kept.
+    pub tokens: Arc<TokenStore>,
+}
+
+/// What this machine grants providers: the folder a source names, and the network when
+/// the host enabled it.
+#[derive(Clone, Default)]
+pub struct HostCapabilities {
+    network: Option<Network>,
+}
+
+impl HostCapabilities {
+    /// Folders only: providers that need the network are refused.
+    pub fn offline() -> Self {
+        Self::default()
+    }
+
+    /// Folders and the network.
+    pub fn with_network(network: Network) -> Self {
+        Self {
+            network: Some(network),
+        }
+    }
+}
+
+impl Capabilities for HostCapabilities {
+    fn grant(
+        &self,
+        source: &Source,
+        manifest: &PluginManifest,
+        bus: &EventBus,
+        mut ctx: HostContext,
+    ) -> Result<HostContext, String> {
+        if manifest.capabilities.filesystem {
+            let root = source
+                .settings
+                .get("root")
+                .ok_or("it has no `root` folder setting")?;
+            let folder =
+                GrantedFolder::new(root).map_err(|e| format!("cannot open folder {root}: {e}"))?;
+            ctx = ctx.with_fs(Arc::new(folder));
+        }
+        if !manifest.capabilities.http_hosts.is_empty() || manifest.capabilities.oauth.is_some() {
+            let network = self
+                .network
+                .as_ref()
+                .ok_or("its provider needs the network, which this host did not enable")?;
+            let http = network
+                .http
+                .client_for_source(
+                    manifest,
+                    &source.name,
+                    &source.settings,
+                    &network.tokens,
+                    bus,
+                )
+                .map_err(|e| e.to_string())?;
+            ctx = ctx.with_http(http);
+        }
+        Ok(ctx)
+    }
+}
