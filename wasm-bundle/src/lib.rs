@@ -7,6 +7,7 @@
 //! opens; `web/js/` has the worker entry and the main-thread client.
 
 mod capabilities;
+mod library;
 mod playback;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use tonearm_plugin_api::{HostContext, RemoteEntry};
 use wasm_bindgen::prelude::*;
 
 pub use capabilities::{PickedFolder, WorkerHttp};
+pub use library::IndexedDbStore;
 
 pub use playback::Stream;
 
