@@ -6,6 +6,7 @@ use tokio::sync::broadcast;
 /// Everything the core tells the outside world.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "domain", content = "event", rename_all = "snake_case")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum CoreEvent {
     /// Syncing a source.
     Sync(SyncEvent),
@@ -22,6 +23,7 @@ pub enum CoreEvent {
 /// Sign-in state of sources.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum AuthEvent {
     /// `source` is signed in (again).
     SignedIn {
@@ -39,6 +41,7 @@ pub enum AuthEvent {
 
 /// Counters of one sync run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct SyncCounts {
     /// Entries the provider reported so far.
     pub seen: u64,
@@ -61,6 +64,7 @@ pub struct SyncCounts {
 /// Progress of a sync.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum SyncEvent {
     /// A sync of `source` began.
     Started {
@@ -95,6 +99,7 @@ pub enum SyncEvent {
 /// Changes to the library, summarised per committed batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum LibraryEvent {
     /// Tracks were added, updated or removed.
     TracksChanged {
@@ -120,6 +125,7 @@ pub enum LibraryEvent {
 /// Decoding progress.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum PlaybackEvent {
     /// A stream was opened.
     Started {
@@ -151,6 +157,7 @@ pub enum PlaybackEvent {
 /// Plugin lifecycle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub enum PluginEvent {
     /// A plugin was registered.
     Registered {

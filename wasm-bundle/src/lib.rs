@@ -4,24 +4,32 @@
 //! Plugins are linked in and registered here, in the crate linked last, as the native
 //! `tonearm` binary does (an `inventory::submit!` in a dependency is not reliably
 //! collected on `wasm32-unknown-unknown`). JavaScript sees [`Core`] and the streams it
-//! opens; `web/js/` has the worker entry and the main-thread client.
+//! opens; `js/` has the worker entry, the main-thread client and the API's TypeScript
+//! declarations, generated from [`protocol`].
 
+// Everything but the protocol's types is the browser's: IndexedDB, `File`s and
+// `XMLHttpRequest` exist only there (and their handles are not `Send`, which the native
+// build of the core's traits asks for).
+#[cfg(target_arch = "wasm32")]
+mod auth;
+#[cfg(target_arch = "wasm32")]
 mod capabilities;
+#[cfg(target_arch = "wasm32")]
 mod library;
+#[cfg(target_arch = "wasm32")]
 mod playback;
+pub mod protocol;
+#[cfg(target_arch = "wasm32")]
+mod worker;
 
-use std::sync::Arc;
-
-use tonearm_core::log::{SystemClock, TracingLog};
-use tonearm_core::state::MemoryState;
-use tonearm_core::{EventBus, Registry};
-use tonearm_plugin_api::{HostContext, RemoteEntry};
-use wasm_bindgen::prelude::*;
-
+#[cfg(target_arch = "wasm32")]
 pub use capabilities::{PickedFolder, WorkerHttp};
+#[cfg(target_arch = "wasm32")]
 pub use library::IndexedDbStore;
-
+#[cfg(target_arch = "wasm32")]
 pub use playback::Stream;
+#[cfg(target_arch = "wasm32")]
+pub use worker::Core;
 
 #[cfg(feature = "local")]
 tonearm_plugin_api::register_builtin!(tonearm_plugin_local::DESCRIPTOR);
@@ -34,99 +42,11 @@ tonearm_plugin_api::register_builtin!(tonearm_plugin_symphonia::DESCRIPTOR);
 #[cfg(feature = "opus")]
 tonearm_plugin_api::register_builtin!(tonearm_plugin_opus::DESCRIPTOR);
 
-/// The core of one worker: its plugins and its event bus.
-#[wasm_bindgen]
-pub struct Core {
-    registry: Registry,
-}
-
-#[wasm_bindgen]
-impl Core {
-    /// A core with every plugin this bundle links in.
-    #[wasm_bindgen(constructor)]
-    pub fn new() -> Result<Core, JsError> {
-        let (registry, errors) = Registry::with_builtins(EventBus::default());
-        if let Some(error) = errors.into_iter().next() {
-            return Err(JsError::new(&format!(
-                "a builtin plugin failed to load: {error}"
-            )));
-        }
-        Ok(Core { registry })
-    }
-
-    /// The plugins, as JSON: `[{ manifest, origin, failure }]`.
-    #[wasm_bindgen(js_name = pluginsJson)]
-    pub fn plugins_json(&self) -> Result<String, JsError> {
-        serde_json::to_string(&self.registry.list()).map_err(|e| JsError::new(&e.to_string()))
-    }
-
-    /// The ids of the plugins, sorted.
-    #[wasm_bindgen(js_name = pluginIds)]
-    pub fn plugin_ids(&self) -> Vec<String> {
-        self.registry
-            .list()
-            .into_iter()
-            .map(|p| p.manifest.id)
-            .collect()
-    }
-
-    /// Lists the audio a picked folder holds through the `local` provider plugin: every
-    /// page, as JSON `[{ id, path, size, modified_ms, … }]`. `files` are `File` objects,
-    /// `paths` their paths (from a folder picker, `webkitRelativePath`, whose first part,
-    /// the folder's own name, is dropped when `strip_first` is set).
-    #[wasm_bindgen(js_name = listFolder)]
-    pub fn list_folder(
-        &self,
-        files: Vec<web_sys::File>,
-        paths: Vec<String>,
-        strip_first: bool,
-    ) -> Result<String, JsError> {
-        if files.len() != paths.len() {
-            return Err(JsError::new("listFolder: one path per file"));
-        }
-        let folder = PickedFolder::new(paths.into_iter().zip(files).collect(), strip_first);
-        let factory = self
-            .registry
-            .provider("local")
-            .map_err(|e| JsError::new(&e.to_string()))?;
-        let ctx = HostContext::new(Arc::new(TracingLog::new("local")), Arc::new(SystemClock))
-            .with_fs(Arc::new(folder))
-            .with_state(Arc::new(MemoryState::default()));
-        let provider = factory
-            .create(&ctx)
-            .map_err(|e| JsError::new(&e.to_string()))?;
-        let audio = self.registry.audio_extensions();
-        let mut entries: Vec<RemoteEntry> = Vec::new();
-        let mut token = None;
-        loop {
-            let page = provider
-                .list(token.as_deref())
-                .map_err(|e| JsError::new(&e.to_string()))?;
-            entries.extend(
-                page.entries
-                    .into_iter()
-                    .filter(|e| e.extension().is_some_and(|x| audio.contains(&x))),
-            );
-            match page.next_page {
-                Some(next) => token = Some(next),
-                None => break,
-            }
-        }
-        serde_json::to_string(&entries).map_err(|e| JsError::new(&e.to_string()))
-    }
-
-    /// Opens `bytes` (a whole file; `name` gives its extension) with the best decoder.
-    #[wasm_bindgen(js_name = openBytes)]
-    pub fn open_bytes(&self, bytes: Vec<u8>, name: &str) -> Result<Stream, JsError> {
-        Stream::open(&self.registry, bytes, name).map_err(|e| JsError::new(&e))
-    }
-}
-
 #[cfg(all(test, target_arch = "wasm32"))]
 mod tests {
     #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-    use wasm_bindgen::JsCast as _;
+    use wasm_bindgen::{JsCast as _, JsValue};
     use wasm_bindgen_test::*;
 
     use super::*;
@@ -165,41 +85,165 @@ mod tests {
         web_sys::File::new_with_u8_array_sequence(&parts, name).unwrap()
     }
 
+    /// Sends `request` (`{ method, params }`) to the core and returns its reply's `result`.
+    async fn call(
+        core: &Core,
+        request: serde_json::Value,
+        files: Vec<web_sys::File>,
+    ) -> Result<serde_json::Value, String> {
+        let mut call = request;
+        call["id"] = 1.into();
+        let promise = core.handle(call.to_string(), files);
+        let answer = wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+        let message: serde_json::Value =
+            serde_json::from_str(&answer.as_string().unwrap()).unwrap();
+        match message["kind"].as_str() {
+            Some("reply") => Ok(message["result"].clone()),
+            _ => Err(message["error"].as_str().unwrap_or_default().to_owned()),
+        }
+    }
+
     #[wasm_bindgen_test]
     #[cfg(all(feature = "local", feature = "symphonia-mp3"))]
-    fn a_picked_folder_is_listed_and_read_through_the_local_plugin() {
-        use tonearm_plugin_api::FileSystem as _;
+    async fn a_picked_folder_syncs_into_the_library_and_its_tracks_play() {
+        use serde_json::json;
 
         let core = Core::new().map_err(JsValue::from).unwrap();
+        let database = format!("tonearm-test-worker-{}", js_sys::Date::now());
+        let ready = call(
+            &core,
+            json!({"method": "init", "params": {"database": database}}),
+            vec![],
+        )
+        .await
+        .unwrap();
+        assert_eq!(ready["type"], "ready");
+        assert_eq!(ready["sources"], json!([]));
+
         let mp3 = include_bytes!("../../tests/conformance/fixtures/audio/02 pluck.mp3");
         let files = vec![
             file("a.mp3", mp3),
             file("b.mp3", b"ID3"),
             file("notes.txt", b"no"),
         ];
-        let paths = vec![
-            "Music/Artist/Album/01 a.mp3".to_owned(),
-            "Music/b.mp3".to_owned(),
-            "Music/notes.txt".to_owned(),
+        let paths = [
+            "Music/Artist/Album/01 a.mp3",
+            "Music/b.mp3",
+            "Music/notes.txt",
         ];
-        let json = core
-            .list_folder(files, paths, true)
-            .map_err(JsValue::from)
+        let added = call(
+            &core,
+            json!({"method": "addFolder", "params": {"name": "picked", "files": [{}, {}, {}], "paths": paths}}),
+            files,
+        )
+        .await
+        .unwrap();
+        assert_eq!(added["source"]["provider"], "local");
+
+        let synced = call(&core, json!({"method": "sync", "params": {}}), vec![])
+            .await
             .unwrap();
-        let entries: Vec<RemoteEntry> = serde_json::from_str(&json).unwrap();
-        let listed: Vec<(&str, u64)> = entries.iter().map(|e| (e.path.as_str(), e.size)).collect();
-        assert_eq!(
-            listed,
-            [("Artist/Album/01 a.mp3", mp3.len() as u64), ("b.mp3", 3)]
+        let result = &synced["results"][0];
+        assert_eq!(result["source"], "picked", "{synced}");
+        assert_eq!(result["counts"]["added"], 1, "{synced}");
+        assert_eq!(result["counts"]["failed"], 1, "the 3-byte MP3: {synced}");
+
+        let tracks = call(
+            &core,
+            json!({"method": "tracks", "params": {"limit": 10}}),
+            vec![],
+        )
+        .await
+        .unwrap();
+        let track = &tracks["tracks"][0];
+        assert_eq!(track["path"], "Music/Artist/Album/01 a.mp3");
+        assert_eq!(track["title"], "Pluck “quoted” #2");
+        let found = call(
+            &core,
+            json!({"method": "search", "params": {"text": "pluck quot", "limit": 5}}),
+            vec![],
+        )
+        .await
+        .unwrap();
+        assert_eq!(found["tracks"].as_array().unwrap().len(), 1);
+        let stats = call(&core, json!({"method": "stats"}), vec![])
+            .await
+            .unwrap();
+        assert_eq!(stats["stats"]["tracks"], 1);
+        assert_eq!(stats["stats"]["failed_files"], 1);
+
+        // Played from the picked file through the local provider, read on demand.
+        let opened = call(
+            &core,
+            json!({"method": "open", "params": {"track": track["id"]}}),
+            vec![],
+        )
+        .await
+        .unwrap();
+        assert_eq!(opened["decoder"], "symphonia");
+        let stream = opened["stream"].as_u64().unwrap() as u32;
+        let channels = opened["channels"].as_u64().unwrap() as u32;
+        let mut frames = 0;
+        while let Some(chunk) = core
+            .next_chunk(stream, 4096)
+            .map_err(JsValue::from)
+            .unwrap()
+        {
+            frames += chunk.length() / channels;
+        }
+        assert!(frames > 44_100, "{frames} frames");
+        let seeked = call(
+            &core,
+            json!({"method": "seek", "params": {"stream": stream, "frame": 0}}),
+            vec![],
+        )
+        .await
+        .unwrap();
+        assert_eq!(seeked["frame"], 0);
+        assert!(
+            core.next_chunk(stream, 16)
+                .map_err(JsValue::from)
+                .unwrap()
+                .is_some()
+        );
+        call(
+            &core,
+            json!({"method": "stop", "params": {"stream": stream}}),
+            vec![],
+        )
+        .await
+        .unwrap();
+        assert!(
+            core.next_chunk(stream, 16).is_err(),
+            "a stopped stream is gone"
         );
 
-        // Ranged reads load only the slice asked for, and stop at the end.
-        let folder = PickedFolder::new(vec![("x.mp3".into(), file("x.mp3", mp3))], false);
+        // Bad requests get an answer that says why.
+        let error = call(
+            &core,
+            json!({"method": "open", "params": {"track": 999}}),
+            vec![],
+        )
+        .await
+        .unwrap_err();
+        assert!(error.contains("999"), "{error}");
+        let error = call(&core, json!({"method": "fly"}), vec![])
+            .await
+            .unwrap_err();
+        assert!(error.contains("not a request"), "{error}");
+    }
+
+    #[wasm_bindgen_test]
+    #[cfg(feature = "local")]
+    fn picked_files_are_read_in_ranges() {
+        use tonearm_plugin_api::FileSystem as _;
+
+        let bytes: Vec<u8> = (0..100u8).collect();
+        let folder = PickedFolder::new(vec![("x.mp3".into(), file("x.mp3", &bytes))], false);
         let mut buf = [0u8; 16];
         assert_eq!(folder.read_at("x.mp3", 10, &mut buf).unwrap(), 16);
-        assert_eq!(&buf, &mp3[10..26]);
-        let tail = mp3.len() as u64 - 4;
-        assert_eq!(folder.read_at("x.mp3", tail, &mut buf).unwrap(), 4);
+        assert_eq!(&buf, &bytes[10..26]);
+        assert_eq!(folder.read_at("x.mp3", 96, &mut buf).unwrap(), 4);
         assert!(folder.read_at("missing.mp3", 0, &mut buf).is_err());
     }
 

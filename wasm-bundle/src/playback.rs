@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use tonearm_core::Registry;
-use tonearm_plugin_api::{DecodeSession, MemoryByteSource, ProbeHint, StreamSpec};
+use tonearm_plugin_api::{ByteSource, DecodeSession, MemoryByteSource, ProbeHint, StreamSpec};
 use wasm_bindgen::prelude::*;
 
 /// The head a decoder is chosen by.
@@ -22,7 +22,17 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// Opens a whole file held in memory; `name` gives its extension.
     pub(crate) fn open(registry: &Registry, bytes: Vec<u8>, name: &str) -> Result<Self, String> {
+        Self::from_source(registry, Arc::new(MemoryByteSource::new(bytes)), name)
+    }
+
+    /// Opens `source` (read on demand) with the best decoder; `name` gives its extension.
+    pub(crate) fn from_source(
+        registry: &Registry,
+        source: Arc<dyn ByteSource>,
+        name: &str,
+    ) -> Result<Self, String> {
         let extension = name
             .rsplit_once('.')
             .map(|(_, e)| e.to_ascii_lowercase())
@@ -31,11 +41,15 @@ impl Stream {
             extension,
             mime: None,
         };
-        let head = &bytes[..bytes.len().min(PROBE_BYTES)];
+        let len = source.len().map_err(|e| format!("{name}: {e}"))?;
+        let mut head = vec![0; usize::try_from(len).unwrap_or(usize::MAX).min(PROBE_BYTES)];
+        let read = source
+            .read_at(0, &mut head)
+            .map_err(|e| format!("{name}: {e}"))?;
+        head.truncate(read);
         let choice = registry
-            .pick_decoder(head, &hint, name)
+            .pick_decoder(&head, &hint, name)
             .map_err(|e| e.to_string())?;
-        let source = Arc::new(MemoryByteSource::new(bytes));
         let session = choice
             .decoder
             .open(source, &hint)
@@ -104,12 +118,21 @@ impl Stream {
 
     /// Moves to `frame`; returns the frame it landed on.
     pub fn seek(&mut self, frame: f64) -> Result<f64, JsError> {
+        self.seek_to(frame.max(0.0) as u64)
+            .map(|f| f as f64)
+            .map_err(|e| JsError::new(&e))
+    }
+}
+
+impl Stream {
+    /// Moves to `frame`; returns the frame it landed on.
+    pub(crate) fn seek_to(&mut self, frame: u64) -> Result<u64, String> {
         let landed = self
             .session
-            .seek(frame.max(0.0) as u64)
-            .map_err(|e| JsError::new(&format!("{}: {e}", self.decoder)))?;
+            .seek(frame)
+            .map_err(|e| format!("{}: {e}", self.decoder))?;
         self.pending.clear();
         self.ended = false;
-        Ok(landed as f64)
+        Ok(landed)
     }
 }

@@ -7,6 +7,7 @@ use tonearm_plugin_api::{RemoteEntry, TrackTags};
 
 /// A place music is synced from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct Source {
     /// Row id.
     pub id: i64,
@@ -160,6 +161,7 @@ pub enum CursorUpdate {
 
 /// A track as listed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct TrackRow {
     /// Row id.
     pub id: i64,
@@ -208,6 +210,7 @@ pub struct TrackLocation {
 
 /// Counts over the whole library.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct LibraryStats {
     /// Sources.
     pub sources: i64,
@@ -231,6 +234,7 @@ pub struct LibraryStats {
 
 /// A file whose tags could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct FailedFile {
     /// The source's name.
     pub source: String,

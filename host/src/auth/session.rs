@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use oauth2::TokenResponse as _;
 use tokio::sync::Mutex;
+use tonearm_core::auth::{describe, is_invalid_grant};
 
-use super::signin::{client, describe, is_invalid_grant, send};
+use super::signin::send;
 use super::{AuthError, StoredTokens, TokenStore};
 use crate::events::{AuthEvent, CoreEvent, EventBus};
 
@@ -61,9 +61,7 @@ impl AuthSession {
     /// A live access token, refreshed first if it expires within the margin.
     pub async fn access_token(&self) -> Result<String, AuthError> {
         let mut tokens = self.tokens.lock().await;
-        let expiring = tokens
-            .expires_at
-            .is_some_and(|at| at - (self.margin.as_secs() as i64) <= now());
+        let expiring = tokens.expiring(now(), self.margin.as_secs() as i64);
         if expiring && tokens.refresh_token.is_some() {
             self.refresh(&mut tokens).await?;
         }
@@ -88,13 +86,7 @@ impl AuthSession {
             source_name: self.source.clone(),
             reason,
         };
-        let oauth = client(
-            &tokens.client_id,
-            tokens.client_secret.as_ref().map(|s| s.secret().as_str()),
-            &tokens.authorize_url,
-            &tokens.token_url,
-        )
-        .map_err(|e| failed(e.to_string()))?;
+        let oauth = tokens.client().map_err(|e| failed(e.to_string()))?;
         let http = self.http.clone();
         let send = move |r| send(http.clone(), r);
         let answer = oauth
@@ -106,13 +98,9 @@ impl AuthSession {
             Err(e) if is_invalid_grant(&e) => return Err(self.needs_sign_in(&describe(&e))),
             Err(e) => return Err(failed(describe(&e))),
         };
-        tokens.access_token = answer.access_token().clone();
-        tokens.expires_at = answer.expires_in().map(|d| now() + d.as_secs() as i64);
+        tokens.refreshed(&answer, now());
         // A rotating server invalidates the old refresh token now: the new one must be
         // on disk before anything else can go wrong.
-        if let Some(rotated) = answer.refresh_token() {
-            tokens.refresh_token = Some(rotated.clone());
-        }
         self.store.put(&self.source, tokens)?;
         tracing::info!(source = %self.source, "access token refreshed");
         Ok(())

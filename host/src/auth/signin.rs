@@ -3,56 +3,21 @@
 
 use std::time::Duration;
 
-use oauth2::basic::{BasicClient, BasicErrorResponseType};
-use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, RedirectUrl, RequestTokenError, Scope, StandardErrorResponse,
-    TokenResponse as _, TokenUrl,
-};
+use oauth2::AuthorizationCode;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 
+pub use tonearm_core::auth::OAuthApp;
+use tonearm_core::auth::{EndpointError, authorize, describe};
+
 use super::StoredTokens;
-
-/// An OAuth client registration and the endpoints it signs in at.
-#[derive(Clone)]
-pub struct OAuthApp {
-    /// The client id registered with the service.
-    pub client_id: String,
-    /// The client secret, for services that want one from installed apps.
-    pub client_secret: Option<String>,
-    /// The authorization endpoint.
-    pub authorize_url: String,
-    /// The token endpoint.
-    pub token_url: String,
-    /// The scopes to ask for.
-    pub scopes: Vec<String>,
-    /// Extra authorization parameters (Google's `access_type=offline`, …).
-    pub authorize_params: Vec<(String, String)>,
-}
-
-impl std::fmt::Debug for OAuthApp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OAuthApp")
-            .field("client_id", &self.client_id)
-            .field("authorize_url", &self.authorize_url)
-            .field("token_url", &self.token_url)
-            .field("scopes", &self.scopes)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Why signing in failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
     /// An endpoint is not a URL.
-    #[error("bad OAuth endpoint {url}: {reason}")]
-    Endpoint {
-        /// The URL.
-        url: String,
-        /// Why.
-        reason: String,
-    },
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
     /// The service or the person said no.
     #[error("sign-in was refused: {0}")]
     Denied(String),
@@ -68,54 +33,6 @@ pub enum SignInError {
     /// The code could not be exchanged for tokens.
     #[error("exchanging the sign-in code failed: {0}")]
     Exchange(String),
-}
-
-/// An oauth2 client with an authorization and a token endpoint.
-pub(crate) type Client =
-    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
-
-pub(crate) fn client(
-    client_id: &str,
-    client_secret: Option<&str>,
-    authorize_url: &str,
-    token_url: &str,
-) -> Result<Client, SignInError> {
-    let bad = |url: &str| {
-        let url = url.to_owned();
-        move |e: oauth2::url::ParseError| SignInError::Endpoint {
-            url,
-            reason: e.to_string(),
-        }
-    };
-    let client = BasicClient::new(ClientId::new(client_id.to_owned()))
-        .set_auth_uri(AuthUrl::new(authorize_url.to_owned()).map_err(bad(authorize_url))?)
-        .set_token_uri(TokenUrl::new(token_url.to_owned()).map_err(bad(token_url))?);
-    Ok(match client_secret {
-        Some(secret) => client.set_client_secret(ClientSecret::new(secret.to_owned())),
-        None => client,
-    })
-}
-
-/// The error of a token request, by the server's `error` code where it sent one.
-pub(crate) type TokenError<E> = RequestTokenError<E, StandardErrorResponse<BasicErrorResponseType>>;
-
-/// Whether a token request failed because the grant itself is dead.
-pub(crate) fn is_invalid_grant<E: std::error::Error>(e: &TokenError<E>) -> bool {
-    matches!(e, RequestTokenError::ServerResponse(r) if *r.error() == BasicErrorResponseType::InvalidGrant)
-}
-
-/// A token request error as text, without anything secret (the server's error code and
-/// description, or the transport error).
-pub(crate) fn describe<E: std::error::Error>(e: &TokenError<E>) -> String {
-    match e {
-        RequestTokenError::ServerResponse(r) => match r.error_description() {
-            Some(d) => format!("{}: {d}", r.error()),
-            None => r.error().to_string(),
-        },
-        RequestTokenError::Request(e) => format!("request failed: {e}"),
-        RequestTokenError::Parse(e, _) => format!("the token endpoint answered nonsense: {e}"),
-        RequestTokenError::Other(e) => e.clone(),
-    }
 }
 
 /// Sends oauth2's requests with the host's reqwest client.
@@ -158,55 +75,25 @@ pub async fn sign_in(
 ) -> Result<StoredTokens, SignInError> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let redirect = format!("http://127.0.0.1:{}/", listener.local_addr()?.port());
-    let client = client(
-        &app.client_id,
-        app.client_secret.as_deref(),
-        &app.authorize_url,
-        &app.token_url,
-    )?
-    .set_redirect_uri(RedirectUrl::new(redirect.clone()).map_err(|e| {
-        SignInError::Endpoint {
-            url: redirect.clone(),
-            reason: e.to_string(),
-        }
-    })?);
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut request = client
-        .authorize_url(CsrfToken::new_random)
-        .add_scopes(app.scopes.iter().cloned().map(Scope::new))
-        .set_pkce_challenge(challenge);
-    for (k, v) in &app.authorize_params {
-        request = request.add_extra_param(k.clone(), v.clone());
-    }
-    let (url, csrf) = request.url();
-    open(url.as_str());
+    let authorization = authorize(app, &redirect)?;
+    open(&authorization.url);
 
     let (code, state) = tokio::time::timeout(timeout, wait_for_redirect(&listener))
         .await
         .map_err(|_| SignInError::Timeout(timeout))??;
-    if state.as_deref() != Some(csrf.secret().as_str()) {
+    if state.as_deref() != Some(authorization.state.secret().as_str()) {
         return Err(SignInError::StateMismatch);
     }
     let http = http.clone();
     let send = move |r| send(http.clone(), r);
-    let token = client
+    let token = authorization
+        .client
         .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
+        .set_pkce_verifier(authorization.verifier)
         .request_async(&send)
         .await
         .map_err(|e| SignInError::Exchange(describe(&e)))?;
-    Ok(StoredTokens {
-        access_token: token.access_token().clone(),
-        refresh_token: token.refresh_token().cloned(),
-        expires_at: token
-            .expires_in()
-            .map(|d| super::session::now() + d.as_secs() as i64),
-        client_id: app.client_id.clone(),
-        client_secret: app.client_secret.clone().map(ClientSecret::new),
-        authorize_url: app.authorize_url.clone(),
-        token_url: app.token_url.clone(),
-        scopes: app.scopes.clone(),
-    })
+    Ok(StoredTokens::issued(app, &token, super::session::now()))
 }
 
 /// Serves the loopback redirect until one carries a code or an error; returns the code

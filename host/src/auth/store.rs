@@ -6,42 +6,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use oauth2::{AccessToken, RefreshToken};
 use serde::{Deserialize, Serialize};
-
-/// The tokens of one source.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct StoredTokens {
-    /// The access token.
-    pub access_token: AccessToken,
-    /// The refresh token, if the server gave one.
-    pub refresh_token: Option<RefreshToken>,
-    /// When the access token expires, in seconds since the Unix epoch, if stated.
-    pub expires_at: Option<i64>,
-    /// The OAuth client the tokens were issued to.
-    pub client_id: String,
-    /// The client secret, for the providers whose "installed app" flow still wants one.
-    #[serde(default)]
-    pub client_secret: Option<oauth2::ClientSecret>,
-    /// The authorization endpoint signed in with.
-    pub authorize_url: String,
-    /// The token endpoint to refresh at.
-    pub token_url: String,
-    /// The scopes asked for.
-    pub scopes: Vec<String>,
-}
-
-impl std::fmt::Debug for StoredTokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Only what is not secret.
-        f.debug_struct("StoredTokens")
-            .field("expires_at", &self.expires_at)
-            .field("client_id", &self.client_id)
-            .field("token_url", &self.token_url)
-            .field("scopes", &self.scopes)
-            .finish_non_exhaustive()
-    }
-}
+pub use tonearm_core::auth::StoredTokens;
 
 #[derive(Default, Serialize, Deserialize)]
 struct TokenFile {
@@ -193,6 +159,8 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use oauth2::{AccessToken, RefreshToken};
+
     use super::*;
 
     fn tokens(access: &str) -> StoredTokens {

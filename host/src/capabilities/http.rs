@@ -113,15 +113,7 @@ impl HttpService {
                     AuthSession::load(source, tokens.clone(), self.client.clone(), bus.clone())
                         .map_err(|e| SourceHttpError::Auth(e.to_string()))?
                         .ok_or_else(|| SourceHttpError::NotSignedIn(source.to_owned()))?;
-                let origins = match settings.get("endpoint.api") {
-                    Some(api) => vec![origin(api)],
-                    None => spec
-                        .token_hosts
-                        .iter()
-                        .map(|h| format!("https://{}:443", h.to_ascii_lowercase()))
-                        .collect(),
-                };
-                Some((session, origins))
+                Some((session, tonearm_core::auth::token_origins(spec, settings)))
             }
         };
         self.client_for(&manifest.id, allowed, auth)

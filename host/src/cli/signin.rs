@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use tonearm_host::auth::{OAuthApp, StoredTokens, sign_in};
+use tonearm_host::auth::{StoredTokens, sign_in};
 use tonearm_host::events::{AuthEvent, CoreEvent};
 use tonearm_plugin_api::PluginManifest;
 
@@ -53,20 +53,7 @@ pub async fn run(
         .oauth
         .as_ref()
         .with_context(|| format!("plugin `{}` does not sign in", manifest.id))?;
-    let endpoint = |key: &str, default: &str| {
-        settings
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| default.to_owned())
-    };
-    let app = OAuthApp {
-        client_id,
-        client_secret,
-        authorize_url: endpoint("endpoint.authorize", &spec.authorize_url),
-        token_url: endpoint("endpoint.token", &spec.token_url),
-        scopes: spec.scopes.clone(),
-        authorize_params: spec.authorize_params.clone(),
-    };
+    let app = tonearm_core::auth::app_for(spec, settings, client_id, client_secret);
     let network = ctx.network()?;
     let open = |url: &str| {
         eprintln!("Sign in to {} in your browser:\n\n  {url}\n", manifest.name);

@@ -3,7 +3,48 @@
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
 
+use axum::extract::Request;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
 use tokio::sync::oneshot;
+
+/// Lets any web page call the fake, as Google's and Microsoft's APIs and token endpoints
+/// let browser apps that send bearer tokens (not cookies): preflights are answered, and
+/// every answer, errors included, is readable by the page.
+async fn cors(request: Request, next: Next) -> Response {
+    let any = HeaderValue::from_static("*");
+    if request.method() == Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        let asked = request
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .cloned();
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, any);
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE"),
+        );
+        if let Some(asked) = asked {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked);
+        }
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+        return response;
+    }
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, any.clone());
+    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, any);
+    response
+}
 
 /// A server on 127.0.0.1 that stops when dropped.
 pub struct Server {
@@ -15,6 +56,7 @@ pub struct Server {
 impl Server {
     /// Serves `router` on 127.0.0.1 at `port` (0 for any free port).
     pub fn start(router: axum::Router, port: u16) -> std::io::Result<Self> {
+        let router = router.layer(axum::middleware::from_fn(cors));
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;

@@ -3,17 +3,24 @@
 //!
 //! The browser follows redirects itself and enforces CORS: a plugin sees the final answer,
 //! and a server that does not allow this page's origin answers nothing (status 0, reported
-//! as a transient failure).
+//! as a transient failure). Waiting out a `429` is left to the sync engine's retries,
+//! which wait on a timer rather than block the worker.
 
-use tonearm_core::net::{host_allowed, redact};
+use std::sync::Arc;
+
+use tonearm_core::net::{host_allowed, origin, redact};
 use tonearm_plugin_api::{HttpClient, HttpRequest, HttpResponse, PluginError, PluginResult};
 use wasm_bindgen::JsCast as _;
 
-/// One plugin's HTTP in the worker, limited to the hosts it may reach.
+use crate::auth::WorkerSession;
+
+/// One plugin's HTTP in the worker, limited to the hosts it may reach, with a source's
+/// access token for the origins that take it.
 #[derive(Debug, Clone)]
 pub struct WorkerHttp {
     plugin: String,
     allowed: Vec<String>,
+    auth: Option<(Arc<WorkerSession>, Vec<String>)>,
 }
 
 impl WorkerHttp {
@@ -22,7 +29,14 @@ impl WorkerHttp {
         Self {
             plugin: plugin.to_owned(),
             allowed,
+            auth: None,
         }
+    }
+
+    /// Sends `session`'s access token to `token_origins` (`scheme://host:port`) only.
+    pub fn with_auth(mut self, session: Arc<WorkerSession>, token_origins: Vec<String>) -> Self {
+        self.auth = Some((session, token_origins));
+        self
     }
 }
 
@@ -38,55 +52,90 @@ fn describe(value: &wasm_bindgen::JsValue) -> String {
         .unwrap_or_else(|| format!("{value:?}"))
 }
 
+/// Sends one request with a synchronous `XMLHttpRequest`. Logs and errors show the URL
+/// without its query.
+pub fn send_xhr(request: &HttpRequest) -> PluginResult<HttpResponse> {
+    let shown = redact(&request.url);
+    let _span = tracing::debug_span!("http", method = %request.method, url = %shown).entered();
+    let xhr = web_sys::XmlHttpRequest::new().map_err(js_error("XMLHttpRequest"))?;
+    xhr.open_with_async(&request.method, &request.url, false)
+        .map_err(|e| PluginError::Invalid(format!("{shown}: {}", describe(&e))))?;
+    // Binary bodies; workers allow a response type on synchronous requests.
+    xhr.set_response_type(web_sys::XmlHttpRequestResponseType::Arraybuffer);
+    for (name, value) in &request.headers {
+        xhr.set_request_header(name, value)
+            .map_err(|e| PluginError::Invalid(format!("header {name}: {}", describe(&e))))?;
+    }
+    let sent = if request.body.is_empty() {
+        xhr.send()
+    } else {
+        xhr.send_with_opt_u8_array(Some(&request.body))
+    };
+    sent.map_err(js_error(&shown))?;
+    let status = xhr.status().map_err(js_error(&shown))?;
+    if status == 0 {
+        return Err(PluginError::Transient(format!(
+            "{shown}: no answer (network failure, or the server does not allow this origin)"
+        )));
+    }
+    tracing::debug!(status, "answered");
+    let headers = xhr
+        .get_all_response_headers()
+        .map_err(js_error(&shown))?
+        .lines()
+        .filter_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            Some((k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        })
+        .collect();
+    let body = xhr.response().map_err(js_error(&shown))?;
+    let body = match body.dyn_into::<js_sys::ArrayBuffer>() {
+        Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
+        Err(_) => Vec::new(),
+    };
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
 impl HttpClient for WorkerHttp {
-    fn send(&self, request: HttpRequest) -> PluginResult<HttpResponse> {
-        let shown = redact(&request.url);
+    fn send(&self, mut request: HttpRequest) -> PluginResult<HttpResponse> {
         if !host_allowed(&request.url, &self.allowed) {
             return Err(PluginError::Unauthorized(format!(
-                "{shown} is not among the hosts plugin `{}` may reach ({})",
+                "{} is not among the hosts plugin `{}` may reach ({})",
+                redact(&request.url),
                 self.plugin,
                 self.allowed.join(", ")
             )));
         }
-        let xhr = web_sys::XmlHttpRequest::new().map_err(js_error("XMLHttpRequest"))?;
-        xhr.open_with_async(&request.method, &request.url, false)
-            .map_err(|e| PluginError::Invalid(format!("{shown}: {}", describe(&e))))?;
-        // Binary bodies; workers allow a response type on synchronous requests.
-        xhr.set_response_type(web_sys::XmlHttpRequestResponseType::Arraybuffer);
-        for (name, value) in &request.headers {
-            xhr.set_request_header(name, value)
-                .map_err(|e| PluginError::Invalid(format!("header {name}: {}", describe(&e))))?;
-        }
-        let sent = if request.body.is_empty() {
-            xhr.send()
-        } else {
-            xhr.send_with_opt_u8_array(Some(&request.body))
+        let session = self
+            .auth
+            .as_ref()
+            .filter(|(_, origins)| origins.contains(&origin(&request.url)))
+            .map(|(session, _)| session);
+        let Some(session) = session else {
+            return send_xhr(&request);
         };
-        sent.map_err(js_error(&shown))?;
-        let status = xhr.status().map_err(js_error(&shown))?;
-        if status == 0 {
-            return Err(PluginError::Transient(format!(
-                "{shown}: no answer (network failure, or the server does not allow this origin)"
-            )));
+        // The plugin never sees the token: it is added here, for the origins that take it.
+        request
+            .headers
+            .retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
+        let token = session.access_token()?;
+        let mut with_token = request.clone();
+        with_token
+            .headers
+            .push(("authorization".into(), format!("Bearer {token}")));
+        let answer = send_xhr(&with_token)?;
+        if answer.status != 401 {
+            return Ok(answer);
         }
-        let headers = xhr
-            .get_all_response_headers()
-            .map_err(js_error(&shown))?
-            .lines()
-            .filter_map(|line| {
-                let (k, v) = line.split_once(':')?;
-                Some((k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            })
-            .collect();
-        let body = xhr.response().map_err(js_error(&shown))?;
-        let body = match body.dyn_into::<js_sys::ArrayBuffer>() {
-            Ok(buffer) => js_sys::Uint8Array::new(&buffer).to_vec(),
-            Err(_) => Vec::new(),
-        };
-        Ok(HttpResponse {
-            status,
-            headers,
-            body,
-        })
+        // Revoked or expired early: refresh once and try again.
+        let token = session.refresh_rejected(&token)?;
+        request
+            .headers
+            .push(("authorization".into(), format!("Bearer {token}")));
+        send_xhr(&request)
     }
 }

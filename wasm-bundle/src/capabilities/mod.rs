@@ -5,4 +5,4 @@ mod folder;
 mod http;
 
 pub use folder::PickedFolder;
-pub use http::WorkerHttp;
+pub use http::{WorkerHttp, send_xhr};

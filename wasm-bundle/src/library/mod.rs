@@ -11,6 +11,7 @@ mod idb;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
+use tonearm_core::auth::StoredTokens;
 use tonearm_core::library::{
     ArtworkRef, BatchOutcome, CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats,
     LibraryStore, ScannedTrack, Source, StateChange, StoreError, StoreResult, TrackLocation,
@@ -32,6 +33,8 @@ const FILES: &str = "files";
 const TRACKS: &str = "tracks";
 const PLAYLISTS: &str = "playlists";
 const STATE: &str = "state";
+/// Signed-in sources' tokens, by source name.
+const TOKENS: &str = "tokens";
 
 /// A file as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -224,6 +227,7 @@ fn create_schema(db: &IdbDatabase) -> Result<(), JsValue> {
         "source_id",
         &index(false, false),
     )?;
+    db.create_object_store(TOKENS)?;
     Ok(())
 }
 
@@ -270,6 +274,51 @@ impl IndexedDbStore {
     /// Closes the connection.
     pub fn close(&self) {
         self.db.close();
+    }
+
+    /// The tokens `source` signed in with, if it did.
+    pub async fn load_tokens(&self, source: &str) -> StoreResult<Option<StoredTokens>> {
+        self.read(&[TOKENS], async |tx| {
+            let found = request(
+                os(tx, TOKENS)?
+                    .get(&JsValue::from_str(source))
+                    .map_err(js_error("get tokens"))?,
+            )
+            .await?;
+            if found.is_undefined() {
+                return Ok(None);
+            }
+            from_js(&found).map(Some)
+        })
+        .await
+    }
+
+    /// Keeps the tokens of `source`.
+    pub async fn save_tokens(&self, source: &str, tokens: &StoredTokens) -> StoreResult<()> {
+        self.write(&[TOKENS], async |tx| {
+            request(
+                os(tx, TOKENS)?
+                    .put_with_key(&to_js(tokens)?, &JsValue::from_str(source))
+                    .map_err(js_error("put tokens"))?,
+            )
+            .await
+            .map(|_| ())
+        })
+        .await
+    }
+
+    /// Forgets the tokens of `source`.
+    pub async fn delete_tokens(&self, source: &str) -> StoreResult<()> {
+        self.write(&[TOKENS], async |tx| {
+            request(
+                os(tx, TOKENS)?
+                    .delete(&JsValue::from_str(source))
+                    .map_err(js_error("delete tokens"))?,
+            )
+            .await
+            .map(|_| ())
+        })
+        .await
     }
 
     /// Runs `body` in one transaction over `stores`; commits when it succeeds, aborts

@@ -1,0 +1,700 @@
+// Generated from wasm-bundle/src/protocol.rs and the core's types: do not edit.
+// Regenerate with `TONEARM_WRITE_TS=1 cargo test -p tonearm-web protocol`.
+
+export type Call = { 
+/**
+ * Chosen by the caller; the reply carries it back.
+ */
+id: number, } & ({ "method": "init", "params": { 
+/**
+ * The library database; `"tonearm"` when absent.
+ */
+database: string | null, } } | { "method": "addFolder", "params": { 
+/**
+ * The source's name.
+ */
+name: string, 
+/**
+ * The picked files (sent alongside the JSON, as structured clones).
+ */
+files: File[], 
+/**
+ * Each file's path in the folder; by default its `webkitRelativePath` without the
+ * folder's own name, or else its name.
+ */
+paths: Array<string> | null, } } | { "method": "beginSignIn", "params": { 
+/**
+ * The new source's name.
+ */
+name: string, 
+/**
+ * The storage provider plugin (`gdrive`, `onedrive`).
+ */
+provider: string, 
+/**
+ * Provider settings, with `client_id` (and endpoint overrides, if any).
+ */
+settings: { [key in string]: string }, 
+/**
+ * Where the authorization server sends the popup back.
+ */
+redirectUri: string, } } | { "method": "completeSignIn", "params": { 
+/**
+ * The `state` the redirect carried.
+ */
+state: string, 
+/**
+ * The authorization code.
+ */
+code: string, } } | { "method": "removeSource", "params": { 
+/**
+ * The source's name.
+ */
+name: string, } } | { "method": "sources" } | { "method": "sync", "params": { 
+/**
+ * The source; all of them when absent.
+ */
+source: string | null, 
+/**
+ * List everything even when a change cursor exists.
+ */
+full: boolean, } } | { "method": "tracks", "params": { 
+/**
+ * At most this many.
+ */
+limit: number, 
+/**
+ * After skipping this many.
+ */
+offset: number, } } | { "method": "search", "params": { 
+/**
+ * What was typed.
+ */
+text: string, 
+/**
+ * At most this many.
+ */
+limit: number, } } | { "method": "stats" } | { "method": "failedFiles", "params": { 
+/**
+ * At most this many.
+ */
+limit: number, } } | { "method": "open", "params": { 
+/**
+ * The track's id.
+ */
+track: number, } } | { "method": "play", "params": { 
+/**
+ * The stream.
+ */
+stream: number, } } | { "method": "pause", "params": { 
+/**
+ * The stream.
+ */
+stream: number, } } | { "method": "credit", "params": { 
+/**
+ * The stream.
+ */
+stream: number, 
+/**
+ * Chunks played (or dropped).
+ */
+count: number, } } | { "method": "seek", "params": { 
+/**
+ * The stream.
+ */
+stream: number, 
+/**
+ * The frame to play from.
+ */
+frame: number, } } | { "method": "stop", "params": { 
+/**
+ * The stream.
+ */
+stream: number, } });
+
+export type Request = { "method": "init", "params": { 
+/**
+ * The library database; `"tonearm"` when absent.
+ */
+database: string | null, } } | { "method": "addFolder", "params": { 
+/**
+ * The source's name.
+ */
+name: string, 
+/**
+ * The picked files (sent alongside the JSON, as structured clones).
+ */
+files: File[], 
+/**
+ * Each file's path in the folder; by default its `webkitRelativePath` without the
+ * folder's own name, or else its name.
+ */
+paths: Array<string> | null, } } | { "method": "beginSignIn", "params": { 
+/**
+ * The new source's name.
+ */
+name: string, 
+/**
+ * The storage provider plugin (`gdrive`, `onedrive`).
+ */
+provider: string, 
+/**
+ * Provider settings, with `client_id` (and endpoint overrides, if any).
+ */
+settings: { [key in string]: string }, 
+/**
+ * Where the authorization server sends the popup back.
+ */
+redirectUri: string, } } | { "method": "completeSignIn", "params": { 
+/**
+ * The `state` the redirect carried.
+ */
+state: string, 
+/**
+ * The authorization code.
+ */
+code: string, } } | { "method": "removeSource", "params": { 
+/**
+ * The source's name.
+ */
+name: string, } } | { "method": "sources" } | { "method": "sync", "params": { 
+/**
+ * The source; all of them when absent.
+ */
+source: string | null, 
+/**
+ * List everything even when a change cursor exists.
+ */
+full: boolean, } } | { "method": "tracks", "params": { 
+/**
+ * At most this many.
+ */
+limit: number, 
+/**
+ * After skipping this many.
+ */
+offset: number, } } | { "method": "search", "params": { 
+/**
+ * What was typed.
+ */
+text: string, 
+/**
+ * At most this many.
+ */
+limit: number, } } | { "method": "stats" } | { "method": "failedFiles", "params": { 
+/**
+ * At most this many.
+ */
+limit: number, } } | { "method": "open", "params": { 
+/**
+ * The track's id.
+ */
+track: number, } } | { "method": "play", "params": { 
+/**
+ * The stream.
+ */
+stream: number, } } | { "method": "pause", "params": { 
+/**
+ * The stream.
+ */
+stream: number, } } | { "method": "credit", "params": { 
+/**
+ * The stream.
+ */
+stream: number, 
+/**
+ * Chunks played (or dropped).
+ */
+count: number, } } | { "method": "seek", "params": { 
+/**
+ * The stream.
+ */
+stream: number, 
+/**
+ * The frame to play from.
+ */
+frame: number, } } | { "method": "stop", "params": { 
+/**
+ * The stream.
+ */
+stream: number, } };
+
+export type Reply = { "type": "ready", 
+/**
+ * Its plugins.
+ */
+plugins: Array<PluginSummary>, 
+/**
+ * The library's sources.
+ */
+sources: Array<Source>, } | { "type": "source", 
+/**
+ * It.
+ */
+source: Source, } | { "type": "signIn", 
+/**
+ * The authorization URL.
+ */
+url: string, 
+/**
+ * The state the redirect must carry.
+ */
+state: string, } | { "type": "sources", 
+/**
+ * By name.
+ */
+sources: Array<Source>, } | { "type": "synced", 
+/**
+ * One per source, by name.
+ */
+results: Array<SyncResult>, } | { "type": "tracks", 
+/**
+ * In the order asked for.
+ */
+tracks: Array<TrackRow>, } | { "type": "stats", 
+/**
+ * The counts.
+ */
+stats: LibraryStats, } | { "type": "failedFiles", 
+/**
+ * By source and path.
+ */
+files: Array<FailedFile>, } | { "type": "opened", 
+/**
+ * Its id.
+ */
+stream: number, 
+/**
+ * The decoder chosen.
+ */
+decoder: string, 
+/**
+ * Frames per second.
+ */
+sampleRate: number, 
+/**
+ * Channels, interleaved in each chunk.
+ */
+channels: number, 
+/**
+ * Frames in the track, when the container says.
+ */
+totalFrames: number | null, 
+/**
+ * The track.
+ */
+track: TrackRow, } | { "type": "seeked", 
+/**
+ * The frame it landed on.
+ */
+frame: number, } | { "type": "done" };
+
+export type WorkerMessage = { "kind": "reply", 
+/**
+ * The request's id.
+ */
+id: number, 
+/**
+ * Its answer.
+ */
+result: Reply, } | { "kind": "error", 
+/**
+ * The request's id.
+ */
+id: number, 
+/**
+ * Why, for people.
+ */
+error: string, } | { "kind": "event", 
+/**
+ * It.
+ */
+event: CoreEvent, } | { "kind": "stream", 
+/**
+ * It.
+ */
+event: StreamEvent, } | { "kind": "pcm", 
+/**
+ * The stream.
+ */
+stream: number, 
+/**
+ * The samples' buffer.
+ */
+buffer: ArrayBuffer, 
+/**
+ * Frames per second.
+ */
+sampleRate: number, 
+/**
+ * Channels.
+ */
+channels: number, };
+
+export type StreamEvent = { "type": "ended", 
+/**
+ * The stream.
+ */
+stream: number, } | { "type": "error", 
+/**
+ * The stream.
+ */
+stream: number, 
+/**
+ * Why.
+ */
+message: string, };
+
+export type PluginSummary = { 
+/**
+ * Its id.
+ */
+id: string, 
+/**
+ * Its display name.
+ */
+name: string, 
+/**
+ * Its version.
+ */
+version: string, 
+/**
+ * `storage_provider`, `decoder` or `metadata_source`.
+ */
+kind: string, 
+/**
+ * How it was loaded (`builtin` in the browser).
+ */
+origin: string, 
+/**
+ * Why it was disabled, if it was.
+ */
+failure: string | null, };
+
+export type SyncResult = { 
+/**
+ * The source.
+ */
+source: string, 
+/**
+ * What happened, when it finished.
+ */
+counts: SyncCounts | null, 
+/**
+ * Why it stopped, when it failed (what was committed stays).
+ */
+error: string | null, };
+
+export type CoreEvent = { "domain": "sync", "event": SyncEvent } | { "domain": "library", "event": LibraryEvent } | { "domain": "playback", "event": PlaybackEvent } | { "domain": "plugin", "event": PluginEvent } | { "domain": "auth", "event": AuthEvent };
+
+export type SyncEvent = { "type": "started", 
+/**
+ * The source's name.
+ */
+source: string, 
+/**
+ * Whether it lists everything (true) or applies changes since the last cursor.
+ */
+full: boolean, } | { "type": "progress", 
+/**
+ * The source's name.
+ */
+source: string, 
+/**
+ * What has happened so far.
+ */
+counts: SyncCounts, } | { "type": "completed", 
+/**
+ * The source's name.
+ */
+source: string, 
+/**
+ * What happened.
+ */
+counts: SyncCounts, } | { "type": "failed", 
+/**
+ * The source's name.
+ */
+source: string, 
+/**
+ * Why.
+ */
+error: string, };
+
+export type LibraryEvent = { "type": "tracks_changed", 
+/**
+ * Tracks added.
+ */
+added: number, 
+/**
+ * Tracks updated.
+ */
+updated: number, 
+/**
+ * Tracks removed.
+ */
+removed: number, } | { "type": "source_added", 
+/**
+ * Its name.
+ */
+source: string, } | { "type": "source_removed", 
+/**
+ * Its name.
+ */
+source: string, };
+
+export type PlaybackEvent = { "type": "started", 
+/**
+ * What is playing.
+ */
+what: string, 
+/**
+ * The decoder chosen.
+ */
+decoder: string, 
+/**
+ * Frames per second.
+ */
+sample_rate: number, 
+/**
+ * Channels.
+ */
+channels: number, } | { "type": "completed", 
+/**
+ * What was playing.
+ */
+what: string, 
+/**
+ * Frames decoded.
+ */
+frames: number, } | { "type": "error", 
+/**
+ * What was playing.
+ */
+what: string, 
+/**
+ * Why.
+ */
+error: string, };
+
+export type PluginEvent = { "type": "registered", 
+/**
+ * Its id.
+ */
+id: string, 
+/**
+ * How it was loaded.
+ */
+origin: string, } | { "type": "unregistered", 
+/**
+ * Its id.
+ */
+id: string, } | { "type": "failed", 
+/**
+ * Its id.
+ */
+id: string, 
+/**
+ * What happened.
+ */
+error: string, };
+
+export type AuthEvent = { "type": "signed_in", 
+/**
+ * The source's name.
+ */
+source: string, } | { "type": "sign_in_required", 
+/**
+ * The source's name.
+ */
+source: string, 
+/**
+ * What the server said.
+ */
+reason: string, };
+
+export type SyncCounts = { 
+/**
+ * Entries the provider reported so far.
+ */
+seen: number, 
+/**
+ * Audio files whose tags were read.
+ */
+scanned: number, 
+/**
+ * Files new to the library.
+ */
+added: number, 
+/**
+ * Files whose contents or path changed.
+ */
+updated: number, 
+/**
+ * Files gone from the source.
+ */
+removed: number, 
+/**
+ * Audio files that could not be read or parsed (recorded with their reason).
+ */
+failed: number, 
+/**
+ * Entries skipped because they did not change.
+ */
+unchanged: number, 
+/**
+ * Bytes fetched from the provider to read tags.
+ */
+bytes_read: number, };
+
+export type Source = { 
+/**
+ * Row id.
+ */
+id: number, 
+/**
+ * The unique name people refer to it by.
+ */
+name: string, 
+/**
+ * The storage provider plugin's id.
+ */
+provider: string, 
+/**
+ * Provider settings (for a local folder: `root`).
+ */
+settings: { [key in string]: string }, 
+/**
+ * The committed change cursor; `None` until the first full sync completes.
+ */
+cursor: string | null, 
+/**
+ * The cursor of a full listing in progress.
+ */
+pending_cursor: string | null, 
+/**
+ * The next page of a full listing in progress.
+ */
+pending_page: string | null, 
+/**
+ * The generation of the current or last full listing.
+ */
+generation: number, 
+/**
+ * When the last sync completed (ms since the epoch).
+ */
+last_sync_at: number | null, 
+/**
+ * Why the last sync failed, if it did.
+ */
+last_error: string | null, };
+
+export type TrackRow = { 
+/**
+ * Row id.
+ */
+id: number, 
+/**
+ * Title.
+ */
+title: string | null, 
+/**
+ * Artists, joined with `; `.
+ */
+artists: string, 
+/**
+ * Album title.
+ */
+album: string | null, 
+/**
+ * Album artists, joined with `; `.
+ */
+album_artists: string | null, 
+/**
+ * Disc number.
+ */
+disc_number: number | null, 
+/**
+ * Track number.
+ */
+track_number: number | null, 
+/**
+ * Year.
+ */
+year: number | null, 
+/**
+ * Duration in milliseconds.
+ */
+duration_ms: number | null, 
+/**
+ * Container format.
+ */
+file_type: string | null, 
+/**
+ * Sample rate.
+ */
+sample_rate: number | null, 
+/**
+ * Channels.
+ */
+channels: number | null, 
+/**
+ * The file's path within its source.
+ */
+path: string, 
+/**
+ * The source's name.
+ */
+source: string, };
+
+export type LibraryStats = { 
+/**
+ * Sources.
+ */
+sources: number, 
+/**
+ * Tracks.
+ */
+tracks: number, 
+/**
+ * Albums.
+ */
+albums: number, 
+/**
+ * Artists.
+ */
+artists: number, 
+/**
+ * Genres.
+ */
+genres: number, 
+/**
+ * Files whose tags could not be read.
+ */
+failed_files: number, 
+/**
+ * Total duration in milliseconds.
+ */
+total_duration_ms: number, 
+/**
+ * Total size in bytes.
+ */
+total_bytes: number, 
+/**
+ * Distinct embedded cover images.
+ */
+artwork: number, };
+
+export type FailedFile = { 
+/**
+ * The source's name.
+ */
+source: string, 
+/**
+ * The file's path within it.
+ */
+path: string, 
+/**
+ * Why it could not be read.
+ */
+reason: string, };

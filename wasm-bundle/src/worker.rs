@@ -1,0 +1,542 @@
+//! The core of one worker: requests in ([`crate::protocol::Call`]), replies and events
+//! out. The library lives in IndexedDB, sources sync through the same engine as natively,
+//! and tracks play from wherever their source keeps them.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use tonearm_core::auth::{StoredTokens, app_for, token_origins};
+use tonearm_core::bytes::ProviderByteSource;
+use tonearm_core::events::{CoreEvent, EventBus, LibraryEvent};
+use tonearm_core::library::{LibraryStore, Source, StoreError};
+use tonearm_core::net::allowed_hosts;
+use tonearm_core::sync::{Capabilities, SyncOptions, Syncer};
+use tonearm_core::{Received, Registry};
+use tonearm_plugin_api::{HostContext, PluginManifest};
+use wasm_bindgen::prelude::*;
+
+use crate::auth::{self, PendingSignIn, WorkerSession};
+use crate::capabilities::{PickedFolder, WorkerHttp};
+use crate::library::IndexedDbStore;
+use crate::playback::Stream;
+use crate::protocol::{Call, PluginSummary, Reply, Request, SyncResult, WorkerMessage};
+
+/// Blocks fetched at once when a track plays from its source.
+const PLAY_BLOCK: u64 = 256 * 1024;
+
+/// What the worker grants providers: the folders picked in this session, and HTTP with the
+/// source's tokens.
+#[derive(Clone)]
+struct WorkerCapabilities {
+    folders: Rc<RefCell<HashMap<String, Arc<PickedFolder>>>>,
+    sessions: Rc<RefCell<HashMap<String, Arc<WorkerSession>>>>,
+}
+
+impl Capabilities for WorkerCapabilities {
+    fn grant(
+        &self,
+        source: &Source,
+        manifest: &PluginManifest,
+        _bus: &EventBus,
+        mut ctx: HostContext,
+    ) -> Result<HostContext, String> {
+        if manifest.capabilities.filesystem {
+            let folder = self
+                .folders
+                .borrow()
+                .get(&source.name)
+                .cloned()
+                .ok_or_else(|| {
+                    format!(
+                        "pick the folder of `{}` again: browsers forget picked files when the page \
+                     reloads",
+                        source.name
+                    )
+                })?;
+            ctx = ctx.with_fs(folder);
+        }
+        if !manifest.capabilities.http_hosts.is_empty() || manifest.capabilities.oauth.is_some() {
+            let mut http = WorkerHttp::new(
+                &manifest.id,
+                allowed_hosts(&manifest.capabilities.http_hosts, &source.settings),
+            );
+            if let Some(spec) = &manifest.capabilities.oauth {
+                let session = self
+                    .sessions
+                    .borrow()
+                    .get(&source.name)
+                    .cloned()
+                    .ok_or_else(|| format!("source `{}` is not signed in", source.name))?;
+                http = http.with_auth(session, token_origins(spec, &source.settings));
+            }
+            ctx = ctx.with_http(Arc::new(http));
+        }
+        Ok(ctx)
+    }
+}
+
+struct Inner {
+    registry: Arc<Registry>,
+    store: RefCell<Option<IndexedDbStore>>,
+    capabilities: WorkerCapabilities,
+    sign_ins: RefCell<HashMap<String, PendingSignIn>>,
+    streams: RefCell<HashMap<u32, Stream>>,
+    next_stream: Cell<u32>,
+}
+
+/// The Tonearm core of one worker.
+#[wasm_bindgen]
+pub struct Core {
+    inner: Rc<Inner>,
+}
+
+fn error_text(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+#[wasm_bindgen]
+impl Core {
+    /// A core with every plugin this bundle links in; `init` opens its library.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Result<Core, JsError> {
+        let (registry, errors) = Registry::with_builtins(EventBus::default());
+        if let Some(error) = errors.into_iter().next() {
+            return Err(JsError::new(&format!(
+                "a builtin plugin failed to load: {error}"
+            )));
+        }
+        Ok(Core {
+            inner: Rc::new(Inner {
+                registry: Arc::new(registry),
+                store: RefCell::new(None),
+                capabilities: WorkerCapabilities {
+                    folders: Rc::default(),
+                    sessions: Rc::default(),
+                },
+                sign_ins: RefCell::default(),
+                streams: RefCell::default(),
+                next_stream: Cell::new(1),
+            }),
+        })
+    }
+
+    /// The ids of the plugins, sorted.
+    #[wasm_bindgen(js_name = pluginIds)]
+    pub fn plugin_ids(&self) -> Vec<String> {
+        self.inner
+            .registry
+            .list()
+            .into_iter()
+            .map(|p| p.manifest.id)
+            .collect()
+    }
+
+    /// Handles one call (the JSON of a `Call`; `files` are the `File`s of an `addFolder`).
+    /// Resolves to the JSON of a `WorkerMessage`: its reply, or its error.
+    pub fn handle(&self, call: String, files: Vec<web_sys::File>) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let message = match serde_json::from_str::<Call>(&call) {
+                Err(e) => WorkerMessage::Error {
+                    id: id_of(&call),
+                    error: format!("not a request this worker knows: {e}"),
+                },
+                Ok(Call { id, request }) => match inner.handle(request, files).await {
+                    Ok(result) => WorkerMessage::Reply {
+                        id,
+                        result: Box::new(result),
+                    },
+                    Err(error) => WorkerMessage::Error { id, error },
+                },
+            };
+            serde_json::to_string(&message)
+                .map(JsValue::from)
+                .map_err(|e| JsValue::from_str(&e.to_string()))
+        })
+    }
+
+    /// Calls `listener` with the JSON of a `WorkerMessage` for every event of the core.
+    #[wasm_bindgen(js_name = onEvent)]
+    pub fn on_event(&self, listener: js_sys::Function) {
+        let mut events = self.inner.registry.bus().subscribe();
+        wasm_bindgen_futures::spawn_local(async move {
+            while let Some(received) = events.recv().await {
+                let event = match received {
+                    Received::Event(event) => event,
+                    Received::Missed(n) => {
+                        tracing::warn!(missed = n, "the page fell behind the event bus");
+                        continue;
+                    }
+                };
+                if let Ok(json) = serde_json::to_string(&WorkerMessage::Event { event }) {
+                    let _ = listener.call1(&JsValue::NULL, &JsValue::from(json));
+                }
+            }
+        });
+    }
+
+    /// Up to `frames` frames of a stream's interleaved PCM in a new `Float32Array` (whose
+    /// buffer is the caller's, to transfer); `undefined` at the end.
+    #[wasm_bindgen(js_name = nextChunk)]
+    pub fn next_chunk(
+        &self,
+        stream: u32,
+        frames: u32,
+    ) -> Result<Option<js_sys::Float32Array>, JsError> {
+        let mut streams = self.inner.streams.borrow_mut();
+        streams
+            .get_mut(&stream)
+            .ok_or_else(|| JsError::new(&format!("no stream {stream}")))?
+            .next_chunk(frames)
+    }
+
+    /// Opens `bytes` (a whole file; `name` gives its extension) with the best decoder,
+    /// outside the library.
+    #[wasm_bindgen(js_name = openBytes)]
+    pub fn open_bytes(&self, bytes: Vec<u8>, name: &str) -> Result<Stream, JsError> {
+        Stream::open(&self.inner.registry, bytes, name).map_err(|e| JsError::new(&e))
+    }
+}
+
+/// The id of a call that did not parse, so its caller still hears back.
+fn id_of(call: &str) -> u32 {
+    serde_json::from_str::<serde_json::Value>(call)
+        .ok()
+        .and_then(|v| v.get("id")?.as_u64())
+        .and_then(|id| u32::try_from(id).ok())
+        .unwrap_or(0)
+}
+
+impl Inner {
+    fn store(&self) -> Result<IndexedDbStore, String> {
+        self.store
+            .borrow()
+            .clone()
+            .ok_or_else(|| "the library is not open: call `init` first".to_owned())
+    }
+
+    fn syncer(&self, full: bool) -> Result<Syncer<IndexedDbStore, WorkerCapabilities>, String> {
+        Ok(Syncer::new(
+            self.store()?,
+            self.registry.clone(),
+            self.capabilities.clone(),
+            SyncOptions {
+                full,
+                ..SyncOptions::default()
+            },
+        ))
+    }
+
+    fn emit(&self, event: CoreEvent) {
+        self.registry.bus().emit(event);
+    }
+
+    async fn handle(&self, request: Request, files: Vec<web_sys::File>) -> Result<Reply, String> {
+        match request {
+            Request::Init { database } => self.init(database.as_deref()).await,
+            Request::AddFolder { name, paths, .. } => self.add_folder(&name, files, paths).await,
+            Request::BeginSignIn {
+                name,
+                provider,
+                settings,
+                redirect_uri,
+            } => {
+                self.begin_sign_in(&name, &provider, settings, &redirect_uri)
+                    .await
+            }
+            Request::CompleteSignIn { state, code } => self.complete_sign_in(&state, &code).await,
+            Request::RemoveSource { name } => {
+                let store = self.store()?;
+                store.remove_source(&name).await.map_err(error_text)?;
+                store.delete_tokens(&name).await.map_err(error_text)?;
+                self.capabilities.folders.borrow_mut().remove(&name);
+                self.capabilities.sessions.borrow_mut().remove(&name);
+                self.emit(CoreEvent::Library(LibraryEvent::SourceRemoved {
+                    source: name,
+                }));
+                Ok(Reply::Done)
+            }
+            Request::Sources => Ok(Reply::Sources {
+                sources: self.store()?.sources().await.map_err(error_text)?,
+            }),
+            Request::Sync { source, full } => {
+                let syncer = self.syncer(full)?;
+                let outcomes = match source {
+                    Some(name) => vec![(name.clone(), syncer.sync_source(&name).await)],
+                    None => syncer.sync_all().await.map_err(error_text)?,
+                };
+                let results = outcomes
+                    .into_iter()
+                    .map(|(source, outcome)| match outcome {
+                        Ok(counts) => SyncResult {
+                            source,
+                            counts: Some(counts),
+                            error: None,
+                        },
+                        Err(e) => SyncResult {
+                            source,
+                            counts: None,
+                            error: Some(e.to_string()),
+                        },
+                    })
+                    .collect();
+                Ok(Reply::Synced { results })
+            }
+            Request::Tracks { limit, offset } => Ok(Reply::Tracks {
+                tracks: self
+                    .store()?
+                    .tracks(limit, offset)
+                    .await
+                    .map_err(error_text)?,
+            }),
+            Request::Search { text, limit } => Ok(Reply::Tracks {
+                tracks: self
+                    .store()?
+                    .search(&text, limit)
+                    .await
+                    .map_err(error_text)?,
+            }),
+            Request::Stats => Ok(Reply::Stats {
+                stats: self.store()?.stats().await.map_err(error_text)?,
+            }),
+            Request::FailedFiles { limit } => Ok(Reply::FailedFiles {
+                files: self
+                    .store()?
+                    .failed_files(limit)
+                    .await
+                    .map_err(error_text)?,
+            }),
+            Request::Open { track } => self.open(track).await,
+            // Pacing is the worker script's: it sends chunks while a stream plays and has
+            // credit, and tells the core nothing about it.
+            Request::Play { stream }
+            | Request::Pause { stream }
+            | Request::Credit { stream, .. } => self
+                .streams
+                .borrow()
+                .contains_key(&stream)
+                .then_some(Reply::Done)
+                .ok_or_else(|| format!("no stream {stream}")),
+            Request::Seek { stream, frame } => {
+                let mut streams = self.streams.borrow_mut();
+                let frame = streams
+                    .get_mut(&stream)
+                    .ok_or_else(|| format!("no stream {stream}"))?
+                    .seek_to(frame)?;
+                Ok(Reply::Seeked { frame })
+            }
+            Request::Stop { stream } => {
+                self.streams.borrow_mut().remove(&stream);
+                Ok(Reply::Done)
+            }
+        }
+    }
+
+    async fn init(&self, database: Option<&str>) -> Result<Reply, String> {
+        if self.store.borrow().is_none() {
+            let store = IndexedDbStore::open(database.unwrap_or("tonearm"))
+                .await
+                .map_err(error_text)?;
+            // Refreshed tokens are saved as soon as the worker is free to write them.
+            let saver = store.clone();
+            auth::set_saver(move |source, tokens| {
+                let (store, source, tokens) = (saver.clone(), source.to_owned(), tokens.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Err(e) = store.save_tokens(&source, &tokens).await {
+                        tracing::error!(%source, error = %e, "cannot keep refreshed tokens");
+                    }
+                });
+            });
+            *self.store.borrow_mut() = Some(store);
+        }
+        let store = self.store()?;
+        let sources = store.sources().await.map_err(error_text)?;
+        for source in &sources {
+            if let Some(tokens) = store.load_tokens(&source.name).await.map_err(error_text)? {
+                self.start_session(&source.name, tokens);
+            }
+        }
+        let plugins = self
+            .registry
+            .list()
+            .into_iter()
+            .map(|p| PluginSummary {
+                id: p.manifest.id,
+                name: p.manifest.name,
+                version: p.manifest.version.to_string(),
+                kind: serde_json::to_value(p.manifest.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                origin: p.origin.to_string(),
+                failure: p.failure,
+            })
+            .collect();
+        Ok(Reply::Ready { plugins, sources })
+    }
+
+    fn start_session(&self, source: &str, tokens: StoredTokens) {
+        let session = WorkerSession::new(source, tokens, self.registry.bus().clone());
+        self.capabilities
+            .sessions
+            .borrow_mut()
+            .insert(source.to_owned(), Arc::new(session));
+    }
+
+    async fn add_folder(
+        &self,
+        name: &str,
+        files: Vec<web_sys::File>,
+        paths: Option<Vec<String>>,
+    ) -> Result<Reply, String> {
+        let store = self.store()?;
+        let from_picker = paths.is_none() && files.iter().any(|f| !relative_path(f).is_empty());
+        let paths = match paths {
+            Some(paths) if paths.len() == files.len() => paths,
+            Some(_) => return Err("addFolder: give one path per file".into()),
+            None => files
+                .iter()
+                .map(|f| match relative_path(f) {
+                    path if path.is_empty() => f.name(),
+                    path => path,
+                })
+                .collect(),
+        };
+        let folder = PickedFolder::new(paths.into_iter().zip(files).collect(), from_picker);
+        let source = match store.source(name).await {
+            Ok(source) if source.provider == "local" => source,
+            Ok(source) => {
+                return Err(format!(
+                    "source `{name}` is a `{}` source, not a folder",
+                    source.provider
+                ));
+            }
+            Err(StoreError::NoSuchSource(_)) => {
+                let source = store
+                    .add_source(name, "local", &BTreeMap::new())
+                    .await
+                    .map_err(error_text)?;
+                self.emit(CoreEvent::Library(LibraryEvent::SourceAdded {
+                    source: name.to_owned(),
+                }));
+                source
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        self.capabilities
+            .folders
+            .borrow_mut()
+            .insert(name.to_owned(), Arc::new(folder));
+        Ok(Reply::Source { source })
+    }
+
+    async fn begin_sign_in(
+        &self,
+        name: &str,
+        provider: &str,
+        settings: BTreeMap<String, String>,
+        redirect: &str,
+    ) -> Result<Reply, String> {
+        let store = self.store()?;
+        match store.source(name).await {
+            Ok(_) => return Err(format!("a source named `{name}` already exists")),
+            Err(StoreError::NoSuchSource(_)) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+        let manifest = self.registry.info(provider).map_err(error_text)?.manifest;
+        let spec = manifest
+            .capabilities
+            .oauth
+            .as_ref()
+            .ok_or_else(|| format!("plugin `{provider}` does not sign in"))?;
+        let client_id = settings.get("client_id").cloned().ok_or_else(|| {
+            format!(
+                "signing in to `{provider}` needs the OAuth client id registered for this page: \
+                 pass it as the `client_id` setting"
+            )
+        })?;
+        let app = app_for(spec, &settings, client_id, None);
+        let pending = auth::begin(name, provider, settings, app, redirect)?;
+        let url = pending.authorization.url.clone();
+        let state = pending.authorization.state.secret().clone();
+        self.sign_ins.borrow_mut().insert(state.clone(), pending);
+        Ok(Reply::SignIn { url, state })
+    }
+
+    async fn complete_sign_in(&self, state: &str, code: &str) -> Result<Reply, String> {
+        // A state this worker did not hand out is not our sign-in (or was used already).
+        let pending = self.sign_ins.borrow_mut().remove(state).ok_or(
+            "the sign-in answer does not match a sign-in this page started (state mismatch); \
+             try again",
+        )?;
+        let (name, provider, settings) = (
+            pending.name.clone(),
+            pending.provider.clone(),
+            pending.settings.clone(),
+        );
+        let tokens = auth::exchange(pending, code)?;
+        let store = self.store()?;
+        store
+            .save_tokens(&name, &tokens)
+            .await
+            .map_err(error_text)?;
+        // The client id is the app's, kept with the tokens; the source keeps the rest.
+        let settings: BTreeMap<String, String> = settings
+            .into_iter()
+            .filter(|(k, _)| k != "client_id")
+            .collect();
+        let source = store
+            .add_source(&name, &provider, &settings)
+            .await
+            .map_err(error_text)?;
+        self.start_session(&name, tokens);
+        self.emit(CoreEvent::Auth(tonearm_core::events::AuthEvent::SignedIn {
+            source: name.clone(),
+        }));
+        self.emit(CoreEvent::Library(LibraryEvent::SourceAdded {
+            source: name,
+        }));
+        Ok(Reply::Source { source })
+    }
+
+    async fn open(&self, track: i64) -> Result<Reply, String> {
+        let store = self.store()?;
+        let row = store.track(track).await.map_err(error_text)?;
+        let location = store.track_location(track).await.map_err(error_text)?;
+        let open = self
+            .syncer(false)?
+            .open(&location.source)
+            .await
+            .map_err(error_text)?;
+        let source = ProviderByteSource::new(
+            open.provider,
+            &location.remote_id,
+            location.size,
+            PLAY_BLOCK,
+            16,
+        );
+        let stream = Stream::from_source(&self.registry, Arc::new(source), &location.path)?;
+        let id = self.next_stream.get();
+        self.next_stream.set(id + 1);
+        let reply = Reply::Opened {
+            stream: id,
+            decoder: stream.decoder(),
+            sample_rate: stream.sample_rate(),
+            channels: u16::try_from(stream.channels()).unwrap_or(u16::MAX),
+            total_frames: stream.total_frames().map(|f| f as u64),
+            track: row,
+        };
+        self.streams.borrow_mut().insert(id, stream);
+        Ok(reply)
+    }
+}
+
+/// A picked file's path inside the picked folder (`webkitRelativePath`), or `""`.
+fn relative_path(file: &web_sys::File) -> String {
+    js_sys::Reflect::get(file, &JsValue::from_str("webkitRelativePath"))
+        .ok()
+        .and_then(|p| p.as_string())
+        .unwrap_or_default()
+}
