@@ -1,5 +1,12 @@
-// The main-thread side: promise RPC to the worker, event subscription, and a Web Audio
-// scheduler that plays the worker's PCM chunks back to back without gaps.
+// The main-thread side: promise RPC to the worker, event subscription, sign-in popups,
+// and a Web Audio scheduler that plays the worker's PCM chunks back to back without gaps.
+// The types (Request, Reply, CoreEvent, …) are in protocol.d.ts, generated from the Rust.
+
+/** @typedef {import('./protocol').Call} Call */
+/** @typedef {import('./protocol').Reply} Reply */
+/** @typedef {import('./protocol').WorkerMessage} WorkerMessage */
+/** @typedef {import('./protocol').CoreEvent} CoreEvent */
+/** @typedef {import('./protocol').StreamEvent} StreamEvent */
 
 /** A connection to a Tonearm worker. */
 export class TonearmClient {
@@ -8,6 +15,7 @@ export class TonearmClient {
     this.worker = new Worker(workerUrl, { type: 'module' });
     this.pending = new Map();
     this.listeners = new Set();
+    this.streamListeners = new Set();
     this.pcmListeners = new Set();
     this.nextId = 1;
     this.worker.onmessage = ({ data }) => this.#receive(data);
@@ -17,7 +25,11 @@ export class TonearmClient {
     };
   }
 
-  /** Calls `method` in the worker; resolves with its result. */
+  /**
+   * Calls `method` in the worker; resolves with its reply, rejects with its error.
+   * @param {Call['method']} method
+   * @returns {Promise<Reply>}
+   */
   call(method, params = {}, transfer = []) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -26,10 +38,16 @@ export class TonearmClient {
     });
   }
 
-  /** Subscribes to core events; returns the unsubscribe function. */
+  /** Subscribes to core events; returns the unsubscribe function. @param {(e: CoreEvent) => void} listener */
   on(listener) {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Subscribes to stream events (ended, error); returns the unsubscribe function. @param {(e: StreamEvent) => void} listener */
+  onStream(listener) {
+    this.streamListeners.add(listener);
+    return () => this.streamListeners.delete(listener);
   }
 
   /** Subscribes to PCM chunks; returns the unsubscribe function. */
@@ -38,15 +56,48 @@ export class TonearmClient {
     return () => this.pcmListeners.delete(listener);
   }
 
+  /**
+   * Adds a cloud source: the worker makes the authorization URL, this opens it in a popup,
+   * and the page at `redirectUri` (callback.html) hands the code and state back, which
+   * the worker checks and exchanges. Resolves with the `source` reply.
+   */
+  async signIn({ name, provider, settings, redirectUri, popupFeatures = 'popup,width=520,height=640' }) {
+    const { url, state } = await this.call('beginSignIn', { name, provider, settings, redirectUri });
+    const returned = new Promise((resolve, reject) => {
+      const origin = new URL(redirectUri, location.href).origin;
+      const onMessage = (event) => {
+        if (event.origin !== origin || event.data?.tonearmSignIn === undefined) return;
+        window.removeEventListener('message', onMessage);
+        resolve(new URL(event.data.tonearmSignIn));
+      };
+      window.addEventListener('message', onMessage);
+      if (!window.open(url, 'tonearm-sign-in', popupFeatures)) {
+        window.removeEventListener('message', onMessage);
+        reject(new Error('the sign-in popup was blocked'));
+      }
+    });
+    const back = await returned;
+    const error = back.searchParams.get('error');
+    if (error) throw new Error(`sign-in was refused: ${error}`);
+    const code = back.searchParams.get('code');
+    const returnedState = back.searchParams.get('state');
+    if (!code || !returnedState) throw new Error('the sign-in came back without a code');
+    if (returnedState !== state) throw new Error('the sign-in answer belongs to another sign-in');
+    return this.call('completeSignIn', { state: returnedState, code });
+  }
+
+  /** @param {WorkerMessage} data */
   #receive(data) {
-    if (data.kind === 'reply') {
+    if (data.kind === 'reply' || data.kind === 'error') {
       const waiting = this.pending.get(data.id);
       if (!waiting) return;
       this.pending.delete(data.id);
-      if ('error' in data) waiting.reject(new Error(data.error));
+      if (data.kind === 'error') waiting.reject(new Error(data.error));
       else waiting.resolve(data.result);
     } else if (data.kind === 'event') {
       for (const listener of this.listeners) listener(data.event);
+    } else if (data.kind === 'stream') {
+      for (const listener of this.streamListeners) listener(data.event);
     } else if (data.kind === 'pcm') {
       for (const listener of this.pcmListeners) listener(data);
     }
@@ -68,7 +119,7 @@ export class PcmScheduler {
     client.onPcm((chunk) => this.#schedule(chunk));
   }
 
-  /** Starts scheduling `stream` (from `client.call('open')`). */
+  /** Starts scheduling `stream` (from the `opened` reply). */
   async play(stream) {
     this.stop();
     this.stream = stream;
@@ -99,7 +150,7 @@ export class PcmScheduler {
   /** Stops playback and forgets the stream's scheduled audio. */
   stop() {
     this.#silence();
-    if (this.stream !== null) this.client.call('stop', { stream: this.stream });
+    if (this.stream !== null) this.client.call('stop', { stream: this.stream }).catch(() => {});
     this.stream = null;
   }
 
@@ -137,7 +188,7 @@ export class PcmScheduler {
     source.onended = () => {
       this.sources.delete(source);
       this.stats.chunksPlayed += 1;
-      this.client.call('credit', { stream, count: 1 });
+      this.client.call('credit', { stream, count: 1 }).catch(() => {});
     };
   }
 }

@@ -50,7 +50,7 @@ code: string, } } | { "method": "removeSource", "params": {
 /**
  * The source's name.
  */
-name: string, } } | { "method": "sources" } | { "method": "sync", "params": { 
+name: string, } } | { "method": "sources", "params": Record<symbol, never> } | { "method": "sync", "params": { 
 /**
  * The source; all of them when absent.
  */
@@ -74,7 +74,7 @@ text: string,
 /**
  * At most this many.
  */
-limit: number, } } | { "method": "stats" } | { "method": "failedFiles", "params": { 
+limit: number, } } | { "method": "stats", "params": Record<symbol, never> } | { "method": "failedFiles", "params": { 
 /**
  * At most this many.
  */
@@ -157,7 +157,7 @@ code: string, } } | { "method": "removeSource", "params": {
 /**
  * The source's name.
  */
-name: string, } } | { "method": "sources" } | { "method": "sync", "params": { 
+name: string, } } | { "method": "sources", "params": Record<symbol, never> } | { "method": "sync", "params": { 
 /**
  * The source; all of them when absent.
  */
@@ -181,7 +181,7 @@ text: string,
 /**
  * At most this many.
  */
-limit: number, } } | { "method": "stats" } | { "method": "failedFiles", "params": { 
+limit: number, } } | { "method": "stats", "params": Record<symbol, never> } | { "method": "failedFiles", "params": { 
 /**
  * At most this many.
  */

@@ -166,7 +166,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(found["tracks"].as_array().unwrap().len(), 1);
-        let stats = call(&core, json!({"method": "stats"}), vec![])
+        let stats = call(&core, json!({"method": "stats", "params": {}}), vec![])
             .await
             .unwrap();
         assert_eq!(stats["stats"]["tracks"], 1);
@@ -227,7 +227,7 @@ mod tests {
         .await
         .unwrap_err();
         assert!(error.contains("999"), "{error}");
-        let error = call(&core, json!({"method": "fly"}), vec![])
+        let error = call(&core, json!({"method": "fly", "params": {}}), vec![])
             .await
             .unwrap_err();
         assert!(error.contains("not a request"), "{error}");

@@ -20,7 +20,8 @@ pub struct Call {
     pub request: Request,
 }
 
-/// What the main thread can ask of the worker.
+/// What the main thread can ask of the worker. Every call has `params`, `{}` when there
+/// is nothing to say.
 #[derive(Debug, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "method", content = "params", rename_all = "camelCase")]
@@ -73,7 +74,7 @@ pub enum Request {
         name: String,
     },
     /// The sources. Answers [`Reply::Sources`].
-    Sources,
+    Sources {},
     /// Syncs one source, or every source; progress arrives as `sync` events. Answers
     /// [`Reply::Synced`].
     Sync {
@@ -100,7 +101,7 @@ pub enum Request {
         limit: u32,
     },
     /// Counts over the library. Answers [`Reply::Stats`].
-    Stats,
+    Stats {},
     /// Files whose tags could not be read. Answers [`Reply::FailedFiles`].
     FailedFiles {
         /// At most this many.
@@ -378,8 +379,8 @@ mod tests {
         .unwrap();
         assert_eq!(call.id, 7);
         assert!(matches!(call.request, Request::Search { ref text, limit: 5 } if text == "bjork"));
-        let call: Call = serde_json::from_str(r#"{"id":1,"method":"stats"}"#).unwrap();
-        assert!(matches!(call.request, Request::Stats));
+        let call: Call = serde_json::from_str(r#"{"id":1,"method":"stats","params":{}}"#).unwrap();
+        assert!(matches!(call.request, Request::Stats {}));
         let call: Call = serde_json::from_str(
             r#"{"id":2,"method":"addFolder","params":{"name":"m","files":[{},{}]}}"#,
         )

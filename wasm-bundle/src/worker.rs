@@ -258,7 +258,7 @@ impl Inner {
                 }));
                 Ok(Reply::Done)
             }
-            Request::Sources => Ok(Reply::Sources {
+            Request::Sources {} => Ok(Reply::Sources {
                 sources: self.store()?.sources().await.map_err(error_text)?,
             }),
             Request::Sync { source, full } => {
@@ -298,7 +298,7 @@ impl Inner {
                     .await
                     .map_err(error_text)?,
             }),
-            Request::Stats => Ok(Reply::Stats {
+            Request::Stats {} => Ok(Reply::Stats {
                 stats: self.store()?.stats().await.map_err(error_text)?,
             }),
             Request::FailedFiles { limit } => Ok(Reply::FailedFiles {

@@ -1,7 +1,11 @@
 // End-to-end test of the web bundle in a real headless Chromium: serves wasm-bundle/ on
-// 127.0.0.1, opens the demo page, picks audio files, plays one and checks that PCM chunks
-// arrived from the worker and were scheduled gaplessly, then pauses, seeks and stops, and
-// saves a screenshot. Run by ./scripts/test after ./scripts/build-web.
+// 127.0.0.1 and starts the fake Google Drive (tonearm-fakes, CORS on, as Google's APIs
+// are); on the demo page it adds picked files as a folder source and syncs them, connects
+// the fake Drive through the OAuth popup and syncs it, searches the library, plays a Drive
+// track and checks that PCM chunks arrived from the worker and were scheduled gaplessly,
+// seeks and stops, and saves a screenshot. Run by ./scripts/test after ./scripts/build-web
+// (and `cargo build -p tonearm-fakes`; TONEARM_FAKES names the binary).
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { readFile, mkdir } from 'node:fs/promises';
 import { extname, join, normalize, dirname } from 'node:path';
@@ -30,6 +34,27 @@ const server = createServer(async (req, res) => {
 await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
 const base = `http://127.0.0.1:${server.address().port}`;
 
+/** Starts the fake Drive holding the fixtures; resolves with its API and OAuth endpoints. */
+function startFakeDrive() {
+  const binary = process.env.TONEARM_FAKES ?? join(root, '..', 'target', 'debug', 'tonearm-fakes');
+  const child = spawn(binary, ['drive', '--music', fixtures], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`the fake Drive said nothing useful: ${out}`)), 20000);
+    child.on('error', reject);
+    child.stdout.on('data', (bytes) => {
+      out += bytes;
+      const oauth = out.match(/fake OAuth:\s+(\S+) and (\S+)/);
+      const drive = out.match(/fake Drive:\s+(\S+)/);
+      if (oauth && drive) {
+        clearTimeout(timer);
+        resolve({ child, api: drive[1], authorize: oauth[1], token: oauth[2] });
+      }
+    });
+  });
+}
+const fake = await startFakeDrive();
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   args: [
@@ -39,29 +64,53 @@ const browser = await chromium.launch({
   ],
 });
 let failed = false;
+let page;
+const errors = [];
 try {
-  const page = await browser.newPage();
-  const errors = [];
+  page = await browser.newPage();
   page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('console', (m) => { if (process.env.E2E_VERBOSE) console.log('console:', m.type(), m.text()); if (m.type() === 'error') errors.push(m.text()); });
   page.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
   const started = Date.now();
-  await page.goto(`${base}/demo/index.html`);
+  const drive = new URLSearchParams({ client_id: 'tonearm-test', api: fake.api, authorize: fake.authorize, token: fake.token });
+  await page.goto(`${base}/demo/index.html?${drive}`);
   await page.waitForFunction(() => window.tonearm?.ready === true, null, { timeout: 30000 });
   const ready = Date.now() - started;
 
+  // Picked files become a folder source, synced by the local provider plugin in the worker
+  // into IndexedDB: the two audio files become tracks, the JSON does not.
   await page.setInputFiles('#files', [
     join(fixtures, '02 pluck.mp3'),
     join(fixtures, '01 chord.flac'),
     join(root, 'package.json'),
   ]);
-  // Listed by the local provider plugin in the worker: the two audio files, not the JSON.
+  await page.waitForFunction(() => window.tonearm.syncs.completed >= 1, null, { timeout: 30000 });
   await page.waitForFunction(() => document.querySelectorAll('#tracks tbody tr').length === 2, null, { timeout: 15000 });
-  const listed = await page.locator('#tracks tbody td:first-child').allTextContents();
-  assert.deepEqual(listed.sort(), ['01 chord.flac', '02 pluck.mp3']);
 
+  // The fake Drive: sign in through the popup, then sync.
+  const popup = page.waitForEvent('popup');
+  await page.locator('#drive-connect').click();
+  await (await popup).waitForEvent('close', { timeout: 15000 });
+  await page.waitForFunction(() => window.tonearm.syncs.completed >= 2, null, { timeout: 60000 });
+  assert.equal(await page.evaluate(() => window.tonearm.syncs.failed), 0, 'no sync failed');
+  const sources = await page.locator('#sources tbody td:first-child').allTextContents();
+  assert.deepEqual(sources.sort(), ['Drive', 'My music']);
+  const fromDrive = () => page.locator('#tracks tbody tr', { hasText: 'Drive' });
+  await page.waitForFunction(() => [...document.querySelectorAll('#tracks tbody tr')].filter((r) => r.cells[4].textContent === 'Drive').length >= 5, null, { timeout: 15000 });
+  const driveTracks = await fromDrive().count();
+  const progress = await page.locator('#progress').textContent();
+  assert.match(progress, /Drive: done/);
+
+  // Search: every word as a prefix, accents and case ignored.
+  await page.locator('#search').fill('PLUCK');
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('#tracks tbody tr')];
+    return rows.length === 2 && rows.every((r) => /pluck/i.test(r.cells[0].textContent));
+  }, null, { timeout: 15000 });
+
+  // Play the Drive copy: its bytes come from the fake Drive through the worker's HTTP.
   const clicked = Date.now();
-  await page.locator('#tracks tbody tr', { hasText: '02 pluck.mp3' }).locator('button').click();
+  await page.locator('#tracks tbody tr', { hasText: 'Drive' }).locator('button').click();
   await page.waitForFunction(() => window.tonearm.scheduler.stats.chunksScheduled >= 1, null, { timeout: 15000 });
   const firstChunk = Date.now() - clicked;
   // The 1.5 s MP3 is six or seven quarter-second chunks, all played back to back.
@@ -81,12 +130,16 @@ try {
   await mkdir(join(root, 'test-results'), { recursive: true });
   await page.screenshot({ path: join(root, 'test-results', 'demo.png'), fullPage: true });
   assert.deepEqual(errors, [], 'no errors in the page or the worker');
-  console.log(`web e2e: ok (worker ready in ${ready} ms, first PCM chunk ${firstChunk} ms after play; ${JSON.stringify(stats)})`);
+  console.log(`web e2e: ok (worker ready in ${ready} ms, ${driveTracks} tracks synced from the fake Drive, first PCM chunk ${firstChunk} ms after play; ${JSON.stringify(stats)})`);
 } catch (e) {
   failed = true;
   console.error(e);
+  // What the page and the worker said, for whoever reads the failure.
+  console.error('page status:', await page?.locator('#status').textContent().catch(() => '?'));
+  console.error('page errors:', errors);
 } finally {
   await browser.close();
   server.close();
+  fake.child.kill();
 }
 process.exit(failed ? 1 : 0);
