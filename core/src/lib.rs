@@ -6,6 +6,7 @@
 //! touches a file, a socket or a thread of its own, so it builds for
 //! `wasm32-unknown-unknown` as it does natively.
 
+#[cfg(feature = "oauth")]
 pub mod auth;
 pub mod bytes;
 pub mod events;

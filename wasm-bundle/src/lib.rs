@@ -10,7 +10,7 @@
 // Everything but the protocol's types is the browser's: IndexedDB, `File`s and
 // `XMLHttpRequest` exist only there (and their handles are not `Send`, which the native
 // build of the core's traits asks for).
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "_oauth"))]
 mod auth;
 #[cfg(target_arch = "wasm32")]
 mod capabilities;
@@ -80,12 +80,14 @@ mod tests {
         assert_eq!(core.plugin_ids(), selected());
     }
 
+    #[cfg(feature = "local")]
     fn file(name: &str, bytes: &[u8]) -> web_sys::File {
         let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
         web_sys::File::new_with_u8_array_sequence(&parts, name).unwrap()
     }
 
     /// Sends `request` (`{ method, params }`) to the core and returns its reply's `result`.
+    #[cfg(all(feature = "local", feature = "symphonia-mp3"))]
     async fn call(
         core: &Core,
         request: serde_json::Value,

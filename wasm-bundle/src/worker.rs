@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 
+#[cfg(feature = "_oauth")]
 use tonearm_core::auth::{StoredTokens, app_for, token_origins};
 use tonearm_core::bytes::ProviderByteSource;
 use tonearm_core::events::{CoreEvent, EventBus, LibraryEvent};
@@ -17,6 +18,7 @@ use tonearm_core::{Received, Registry};
 use tonearm_plugin_api::{HostContext, PluginManifest};
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "_oauth")]
 use crate::auth::{self, PendingSignIn, WorkerSession};
 use crate::capabilities::{PickedFolder, WorkerHttp};
 use crate::library::IndexedDbStore;
@@ -31,6 +33,7 @@ const PLAY_BLOCK: u64 = 256 * 1024;
 #[derive(Clone)]
 struct WorkerCapabilities {
     folders: Rc<RefCell<HashMap<String, Arc<PickedFolder>>>>,
+    #[cfg(feature = "_oauth")]
     sessions: Rc<RefCell<HashMap<String, Arc<WorkerSession>>>>,
 }
 
@@ -58,10 +61,32 @@ impl Capabilities for WorkerCapabilities {
             ctx = ctx.with_fs(folder);
         }
         if !manifest.capabilities.http_hosts.is_empty() || manifest.capabilities.oauth.is_some() {
-            let mut http = WorkerHttp::new(
+            let http = WorkerHttp::new(
                 &manifest.id,
                 allowed_hosts(&manifest.capabilities.http_hosts, &source.settings),
             );
+            #[cfg(feature = "_oauth")]
+            let http = self.signed_in(http, source, manifest)?;
+            #[cfg(not(feature = "_oauth"))]
+            if manifest.capabilities.oauth.is_some() {
+                return Err("this bundle was built without sign-in support".into());
+            }
+            ctx = ctx.with_http(Arc::new(http));
+        }
+        Ok(ctx)
+    }
+}
+
+#[cfg(feature = "_oauth")]
+impl WorkerCapabilities {
+    /// `http` with the source's token, for a provider that signs in.
+    fn signed_in(
+        &self,
+        mut http: WorkerHttp,
+        source: &Source,
+        manifest: &PluginManifest,
+    ) -> Result<WorkerHttp, String> {
+        {
             if let Some(spec) = &manifest.capabilities.oauth {
                 let session = self
                     .sessions
@@ -71,9 +96,8 @@ impl Capabilities for WorkerCapabilities {
                     .ok_or_else(|| format!("source `{}` is not signed in", source.name))?;
                 http = http.with_auth(session, token_origins(spec, &source.settings));
             }
-            ctx = ctx.with_http(Arc::new(http));
         }
-        Ok(ctx)
+        Ok(http)
     }
 }
 
@@ -81,6 +105,7 @@ struct Inner {
     registry: Arc<Registry>,
     store: RefCell<Option<IndexedDbStore>>,
     capabilities: WorkerCapabilities,
+    #[cfg(feature = "_oauth")]
     sign_ins: RefCell<HashMap<String, PendingSignIn>>,
     streams: RefCell<HashMap<u32, Stream>>,
     next_stream: Cell<u32>,
@@ -113,8 +138,10 @@ impl Core {
                 store: RefCell::new(None),
                 capabilities: WorkerCapabilities {
                     folders: Rc::default(),
+                    #[cfg(feature = "_oauth")]
                     sessions: Rc::default(),
                 },
+                #[cfg(feature = "_oauth")]
                 sign_ins: RefCell::default(),
                 streams: RefCell::default(),
                 next_stream: Cell::new(1),
@@ -237,6 +264,7 @@ impl Inner {
         match request {
             Request::Init { database } => self.init(database.as_deref()).await,
             Request::AddFolder { name, paths, .. } => self.add_folder(&name, files, paths).await,
+            #[cfg(feature = "_oauth")]
             Request::BeginSignIn {
                 name,
                 provider,
@@ -246,12 +274,19 @@ impl Inner {
                 self.begin_sign_in(&name, &provider, settings, &redirect_uri)
                     .await
             }
+            #[cfg(feature = "_oauth")]
             Request::CompleteSignIn { state, code } => self.complete_sign_in(&state, &code).await,
+            #[cfg(not(feature = "_oauth"))]
+            Request::BeginSignIn { .. } | Request::CompleteSignIn { .. } => Err(
+                "this bundle has no provider that signs in (build it with `gdrive` or `onedrive`)"
+                    .into(),
+            ),
             Request::RemoveSource { name } => {
                 let store = self.store()?;
                 store.remove_source(&name).await.map_err(error_text)?;
                 store.delete_tokens(&name).await.map_err(error_text)?;
                 self.capabilities.folders.borrow_mut().remove(&name);
+                #[cfg(feature = "_oauth")]
                 self.capabilities.sessions.borrow_mut().remove(&name);
                 self.emit(CoreEvent::Library(LibraryEvent::SourceRemoved {
                     source: name,
@@ -340,7 +375,9 @@ impl Inner {
                 .await
                 .map_err(error_text)?;
             // Refreshed tokens are saved as soon as the worker is free to write them.
+            #[cfg(feature = "_oauth")]
             let saver = store.clone();
+            #[cfg(feature = "_oauth")]
             auth::set_saver(move |source, tokens| {
                 let (store, source, tokens) = (saver.clone(), source.to_owned(), tokens.clone());
                 wasm_bindgen_futures::spawn_local(async move {
@@ -353,6 +390,7 @@ impl Inner {
         }
         let store = self.store()?;
         let sources = store.sources().await.map_err(error_text)?;
+        #[cfg(feature = "_oauth")]
         for source in &sources {
             if let Some(tokens) = store.load_tokens(&source.name).await.map_err(error_text)? {
                 self.start_session(&source.name, tokens);
@@ -377,6 +415,7 @@ impl Inner {
         Ok(Reply::Ready { plugins, sources })
     }
 
+    #[cfg(feature = "_oauth")]
     fn start_session(&self, source: &str, tokens: StoredTokens) {
         let session = WorkerSession::new(source, tokens, self.registry.bus().clone());
         self.capabilities
@@ -432,6 +471,7 @@ impl Inner {
         Ok(Reply::Source { source })
     }
 
+    #[cfg(feature = "_oauth")]
     async fn begin_sign_in(
         &self,
         name: &str,
@@ -465,6 +505,7 @@ impl Inner {
         Ok(Reply::SignIn { url, state })
     }
 
+    #[cfg(feature = "_oauth")]
     async fn complete_sign_in(&self, state: &str, code: &str) -> Result<Reply, String> {
         // A state this worker did not hand out is not our sign-in (or was used already).
         let pending = self.sign_ins.borrow_mut().remove(state).ok_or(

@@ -6,12 +6,14 @@
 //! as a transient failure). Waiting out a `429` is left to the sync engine's retries,
 //! which wait on a timer rather than block the worker.
 
+#[cfg(feature = "_oauth")]
 use std::sync::Arc;
 
-use tonearm_core::net::{host_allowed, origin, redact};
+use tonearm_core::net::{host_allowed, redact};
 use tonearm_plugin_api::{HttpClient, HttpRequest, HttpResponse, PluginError, PluginResult};
 use wasm_bindgen::JsCast as _;
 
+#[cfg(feature = "_oauth")]
 use crate::auth::WorkerSession;
 
 /// One plugin's HTTP in the worker, limited to the hosts it may reach, with a source's
@@ -20,6 +22,7 @@ use crate::auth::WorkerSession;
 pub struct WorkerHttp {
     plugin: String,
     allowed: Vec<String>,
+    #[cfg(feature = "_oauth")]
     auth: Option<(Arc<WorkerSession>, Vec<String>)>,
 }
 
@@ -29,11 +32,13 @@ impl WorkerHttp {
         Self {
             plugin: plugin.to_owned(),
             allowed,
+            #[cfg(feature = "_oauth")]
             auth: None,
         }
     }
 
     /// Sends `session`'s access token to `token_origins` (`scheme://host:port`) only.
+    #[cfg(feature = "_oauth")]
     pub fn with_auth(mut self, session: Arc<WorkerSession>, token_origins: Vec<String>) -> Self {
         self.auth = Some((session, token_origins));
         self
@@ -101,7 +106,7 @@ pub fn send_xhr(request: &HttpRequest) -> PluginResult<HttpResponse> {
 }
 
 impl HttpClient for WorkerHttp {
-    fn send(&self, mut request: HttpRequest) -> PluginResult<HttpResponse> {
+    fn send(&self, request: HttpRequest) -> PluginResult<HttpResponse> {
         if !host_allowed(&request.url, &self.allowed) {
             return Err(PluginError::Unauthorized(format!(
                 "{} is not among the hosts plugin `{}` may reach ({})",
@@ -110,6 +115,19 @@ impl HttpClient for WorkerHttp {
                 self.allowed.join(", ")
             )));
         }
+        #[cfg(feature = "_oauth")]
+        return self.send_signed_in(request);
+        #[cfg(not(feature = "_oauth"))]
+        send_xhr(&request)
+    }
+}
+
+#[cfg(feature = "_oauth")]
+impl WorkerHttp {
+    /// Sends with the source's token where it belongs, refreshing once after a `401`.
+    fn send_signed_in(&self, mut request: HttpRequest) -> PluginResult<HttpResponse> {
+        use tonearm_core::net::origin;
+
         let session = self
             .auth
             .as_ref()

@@ -5,4 +5,6 @@ mod folder;
 mod http;
 
 pub use folder::PickedFolder;
-pub use http::{WorkerHttp, send_xhr};
+pub use http::WorkerHttp;
+#[cfg(feature = "_oauth")]
+pub use http::send_xhr;

@@ -11,6 +11,7 @@ mod idb;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "_oauth")]
 use tonearm_core::auth::StoredTokens;
 use tonearm_core::library::{
     ArtworkRef, BatchOutcome, CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats,
@@ -277,6 +278,7 @@ impl IndexedDbStore {
     }
 
     /// The tokens `source` signed in with, if it did.
+    #[cfg(feature = "_oauth")]
     pub async fn load_tokens(&self, source: &str) -> StoreResult<Option<StoredTokens>> {
         self.read(&[TOKENS], async |tx| {
             let found = request(
@@ -294,6 +296,7 @@ impl IndexedDbStore {
     }
 
     /// Keeps the tokens of `source`.
+    #[cfg(feature = "_oauth")]
     pub async fn save_tokens(&self, source: &str, tokens: &StoredTokens) -> StoreResult<()> {
         self.write(&[TOKENS], async |tx| {
             request(
