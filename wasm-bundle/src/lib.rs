@@ -23,7 +23,9 @@ pub mod protocol;
 mod worker;
 
 #[cfg(target_arch = "wasm32")]
-pub use capabilities::{PickedFolder, WorkerHttp};
+pub use capabilities::PickedFolder;
+#[cfg(all(target_arch = "wasm32", feature = "_http"))]
+pub use capabilities::WorkerHttp;
 #[cfg(target_arch = "wasm32")]
 pub use library::IndexedDbStore;
 #[cfg(target_arch = "wasm32")]
@@ -46,7 +48,7 @@ tonearm_plugin_api::register_builtin!(tonearm_plugin_opus::DESCRIPTOR);
 mod tests {
     #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-    use wasm_bindgen::{JsCast as _, JsValue};
+    use wasm_bindgen::JsValue;
     use wasm_bindgen_test::*;
 
     use super::*;
@@ -250,8 +252,10 @@ mod tests {
     }
 
     #[wasm_bindgen_test]
+    #[cfg(feature = "_http")]
     fn plugins_get_synchronous_http_in_the_worker_within_their_hosts() {
         use tonearm_plugin_api::{HttpClient as _, HttpRequest, PluginError};
+        use wasm_bindgen::JsCast as _;
 
         // The test runner's own server is the one origin this worker may always reach.
         let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();

@@ -12,6 +12,7 @@ use tonearm_core::auth::{StoredTokens, app_for, token_origins};
 use tonearm_core::bytes::ProviderByteSource;
 use tonearm_core::events::{CoreEvent, EventBus, LibraryEvent};
 use tonearm_core::library::{LibraryStore, Source, StoreError};
+#[cfg(feature = "_http")]
 use tonearm_core::net::allowed_hosts;
 use tonearm_core::sync::{Capabilities, SyncOptions, Syncer};
 use tonearm_core::{Received, Registry};
@@ -20,7 +21,9 @@ use wasm_bindgen::prelude::*;
 
 #[cfg(feature = "_oauth")]
 use crate::auth::{self, PendingSignIn, WorkerSession};
-use crate::capabilities::{PickedFolder, WorkerHttp};
+use crate::capabilities::PickedFolder;
+#[cfg(feature = "_http")]
+use crate::capabilities::WorkerHttp;
 use crate::library::IndexedDbStore;
 use crate::playback::Stream;
 use crate::protocol::{Call, PluginSummary, Reply, Request, SyncResult, WorkerMessage};
@@ -61,17 +64,26 @@ impl Capabilities for WorkerCapabilities {
             ctx = ctx.with_fs(folder);
         }
         if !manifest.capabilities.http_hosts.is_empty() || manifest.capabilities.oauth.is_some() {
+            #[cfg(not(feature = "_http"))]
+            return Err(format!(
+                "plugin `{}` needs the network, which this bundle was built without",
+                manifest.id
+            ));
+            #[cfg(feature = "_http")]
             let http = WorkerHttp::new(
                 &manifest.id,
                 allowed_hosts(&manifest.capabilities.http_hosts, &source.settings),
             );
             #[cfg(feature = "_oauth")]
             let http = self.signed_in(http, source, manifest)?;
-            #[cfg(not(feature = "_oauth"))]
+            #[cfg(all(feature = "_http", not(feature = "_oauth")))]
             if manifest.capabilities.oauth.is_some() {
                 return Err("this bundle was built without sign-in support".into());
             }
-            ctx = ctx.with_http(Arc::new(http));
+            #[cfg(feature = "_http")]
+            {
+                ctx = ctx.with_http(Arc::new(http));
+            }
         }
         Ok(ctx)
     }

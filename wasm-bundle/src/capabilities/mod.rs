@@ -2,9 +2,11 @@
 //! plugin contract is, which a dedicated worker allows (`FileReaderSync`).
 
 mod folder;
+#[cfg(feature = "_http")]
 mod http;
 
 pub use folder::PickedFolder;
+#[cfg(feature = "_http")]
 pub use http::WorkerHttp;
 #[cfg(feature = "_oauth")]
 pub use http::send_xhr;

@@ -1,6 +1,7 @@
-//! Reads tags and audio properties with lofty from the bytes it actually touches: blocks
-//! are fetched from the provider on demand, so a large file costs its head and tail.
+//! Tags and audio properties through lofty, which knows every common tag format (the
+//! native host's reader).
 
+use std::io::Seek as _;
 use std::sync::Arc;
 
 use lofty::config::{ParseOptions, ParsingMode};
@@ -13,73 +14,15 @@ use lofty::ogg::{OpusFile, VorbisFile};
 use lofty::prelude::*;
 use lofty::probe::Probe;
 use lofty::tag::{ItemKey, Tag};
-use sha2::{Digest, Sha256};
-use std::io::Seek;
-use tonearm_plugin_api::{ByteSourceReader, PluginError, RemoteEntry, StorageProvider, TrackTags};
+use tonearm_plugin_api::{ByteSource, ByteSourceReader, RemoteEntry, TrackTags};
 
-use crate::bytes::ProviderByteSource;
+use super::fields::{artwork, gain_number, merge, merge_gain, number_pair, split_list};
 use crate::library::{ArtworkRef, AudioProperties, ReplayGain, ScannedTrack};
 
-/// How tag reading fetches bytes.
-#[derive(Debug, Clone, Copy)]
-pub struct ReadLimits {
-    /// Files up to this size are fetched whole, in one request.
-    pub small_file: u64,
-    /// The block size of on-demand reads of larger files.
-    pub block: u64,
-    /// Bytes fetched per file at most before giving up on it.
-    pub max_bytes: u64,
-}
-
-impl Default for ReadLimits {
-    fn default() -> Self {
-        Self {
-            small_file: 128 * 1024,
-            block: 64 * 1024,
-            max_bytes: 32 * 1024 * 1024,
-        }
-    }
-}
-
-/// The outcome of reading one file: its track or why not, and the bytes fetched.
-pub struct TagRead {
-    /// The track, or the reason it could not be read.
-    pub result: Result<ScannedTrack, String>,
-    /// Bytes fetched from the provider.
-    pub bytes_read: u64,
-    /// What the provider answered when a read failed because of it, not the file.
-    pub provider_error: Option<PluginError>,
-}
-
-/// Reads the tags of `entry` through `provider`.
-pub fn read(
-    provider: Arc<dyn StorageProvider>,
+pub(super) fn parse(
+    source: Arc<dyn ByteSource>,
     entry: &RemoteEntry,
-    limits: ReadLimits,
-) -> TagRead {
-    let block = if entry.size <= limits.small_file {
-        entry.size.max(1)
-    } else {
-        limits.block
-    };
-    let max_blocks = usize::try_from(limits.max_bytes / block)
-        .unwrap_or(usize::MAX)
-        .max(1);
-    let source = Arc::new(ProviderByteSource::new(
-        provider, &entry.id, entry.size, block, max_blocks,
-    ));
-    let result = parse(source.clone(), entry);
-    TagRead {
-        provider_error: result.as_ref().err().and(source.provider_failure()),
-        result,
-        bytes_read: source.bytes_fetched(),
-    }
-}
-
-fn parse(source: Arc<ProviderByteSource>, entry: &RemoteEntry) -> Result<ScannedTrack, String> {
-    if entry.size == 0 {
-        return Err("the file is empty".into());
-    }
+) -> Result<ScannedTrack, String> {
     let reader = ByteSourceReader::new(source).map_err(|e| e.to_string())?;
     let options = ParseOptions::new()
         .read_properties(true)
@@ -125,12 +68,6 @@ fn parse(source: Arc<ProviderByteSource>, entry: &RemoteEntry) -> Result<Scanned
         if track.artwork.is_none() {
             track.artwork = artwork_of(tag);
         }
-    }
-    // Untagged files still deserve a title people recognise.
-    if track.tags.title.is_none() {
-        let name = entry.path.rsplit('/').next().unwrap_or(&entry.path);
-        let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
-        track.tags.title = Some(stem.to_owned());
     }
     Ok(track)
 }
@@ -190,22 +127,8 @@ fn text(tag: &Tag, key: ItemKey) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Every value of a multi-valued field, split on the separators taggers use for lists
-/// (`;` and NUL; never `/` or `&`, which appear inside names such as AC/DC).
 fn list(tag: &Tag, key: ItemKey) -> Vec<String> {
-    let mut values: Vec<String> = Vec::new();
-    for value in tag.get_strings(key) {
-        for part in value
-            .split(['\0', ';'])
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
-            if !values.iter().any(|v| v == part) {
-                values.push(part.to_owned());
-            }
-        }
-    }
-    values
+    split_list(tag.get_strings(key))
 }
 
 fn tags_of(tag: &Tag) -> TrackTags {
@@ -238,70 +161,13 @@ fn tags_of(tag: &Tag) -> TrackTags {
     }
 }
 
-/// Parses a `6` or `6/7` field that lofty's accessors left unparsed (RIFF INFO, for one).
+/// A `6` or `6/7` field that lofty's accessors left unparsed (RIFF INFO, for one).
 fn pair(tag: &Tag, key: ItemKey) -> (Option<u32>, Option<u32>) {
-    let Some(value) = tag.get_string(key) else {
-        return (None, None);
-    };
-    let mut parts = value.splitn(2, '/').map(|p| p.trim().parse::<u32>().ok());
-    (parts.next().flatten(), parts.next().flatten())
+    tag.get_string(key).map_or((None, None), number_pair)
 }
 
-/// Fills the fields `into` lacks from `from`.
-fn merge(into: &mut TrackTags, from: TrackTags) {
-    fn fill<T>(a: &mut Option<T>, b: Option<T>) {
-        if a.is_none() {
-            *a = b;
-        }
-    }
-    fn fill_list(a: &mut Vec<String>, b: Vec<String>) {
-        if a.is_empty() {
-            *a = b;
-        }
-    }
-    fill(&mut into.title, from.title);
-    fill_list(&mut into.artists, from.artists);
-    fill(&mut into.album, from.album);
-    fill_list(&mut into.album_artists, from.album_artists);
-    fill_list(&mut into.genres, from.genres);
-    fill(&mut into.track_number, from.track_number);
-    fill(&mut into.track_total, from.track_total);
-    fill(&mut into.disc_number, from.disc_number);
-    fill(&mut into.disc_total, from.disc_total);
-    fill(&mut into.year, from.year);
-    fill(
-        &mut into.musicbrainz_recording_id,
-        from.musicbrainz_recording_id,
-    );
-    fill(
-        &mut into.musicbrainz_release_id,
-        from.musicbrainz_release_id,
-    );
-    fill(&mut into.isrc, from.isrc);
-}
-
-fn merge_gain(into: &mut ReplayGain, from: ReplayGain) {
-    into.track_gain = into.track_gain.or(from.track_gain);
-    into.track_peak = into.track_peak.or(from.track_peak);
-    into.album_gain = into.album_gain.or(from.album_gain);
-    into.album_peak = into.album_peak.or(from.album_peak);
-    into.r128_track_gain = into.r128_track_gain.or(from.r128_track_gain);
-    into.r128_album_gain = into.r128_album_gain.or(from.r128_album_gain);
-}
-
-/// Parses `-6.5 dB`, `+1.20 dB` or `0.98`.
 fn number(tag: &Tag, key: ItemKey) -> Option<f64> {
-    let value = tag.get_string(key)?.trim();
-    let value = value
-        .strip_suffix("dB")
-        .or_else(|| value.strip_suffix("db"))
-        .unwrap_or(value);
-    value
-        .trim()
-        .trim_start_matches('+')
-        .parse()
-        .ok()
-        .filter(|v: &f64| v.is_finite())
+    gain_number(tag.get_string(key)?)
 }
 
 fn gain_of(tag: &Tag) -> ReplayGain {
@@ -323,17 +189,10 @@ fn artwork_of(tag: &Tag) -> Option<ArtworkRef> {
         .iter()
         .find(|p| p.pic_type() == PictureType::CoverFront)
         .or_else(|| pictures.first())?;
-    let data = front.data();
-    if data.is_empty() {
-        return None;
-    }
-    let digest = Sha256::digest(data);
-    let sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
-    Some(ArtworkRef {
-        sha256,
-        mime: front.mime_type().map(|m| m.as_str().to_owned()),
-        byte_len: data.len() as u64,
-    })
+    artwork(
+        front.data(),
+        front.mime_type().map(|m| m.as_str().to_owned()),
+    )
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -343,6 +202,7 @@ mod tests {
     use lofty::config::WriteOptions;
     use tonearm_conformance::fixtures::FixtureSet;
 
+    use super::super::{ReadLimits, TagRead, read};
     use super::*;
     use crate::testing::MemoryProvider;
 
