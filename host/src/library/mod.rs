@@ -36,24 +36,10 @@ pub enum LibraryError {
         /// Why.
         source: std::io::Error,
     },
-    /// No source has this name.
-    #[error("no source named `{0}` (see `tonearm source list`)")]
-    NoSuchSource(String),
-    /// A source with this name exists.
-    #[error("a source named `{0}` already exists")]
-    SourceExists(String),
-    /// No track has this id.
-    #[error("no track with id {0}")]
-    NoSuchTrack(i64),
-    /// No playlist has this id.
-    #[error("no playlist with id {0}")]
-    NoSuchPlaylist(i64),
-    /// A playlist with this name exists.
-    #[error("a playlist named `{0}` already exists")]
-    PlaylistExists(String),
-    /// Stored data could not be decoded.
-    #[error("corrupt library data: {0}")]
-    Corrupt(String),
+    /// What every library refuses: an unknown source, track or playlist, a name taken,
+    /// stored data that does not decode.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The library. Cheap to clone: clones share one connection pool.
@@ -187,7 +173,7 @@ mod tests {
         assert_eq!(again.stats().await.unwrap().tracks, 1);
         assert!(matches!(
             again.add_source("s", "local", &Default::default()).await,
-            Err(LibraryError::SourceExists(_))
+            Err(LibraryError::Store(StoreError::SourceExists(_)))
         ));
     }
 
@@ -286,7 +272,7 @@ mod tests {
         assert_eq!((state, fts), (0, 0));
         assert!(matches!(
             library.remove_source("s").await,
-            Err(LibraryError::NoSuchSource(_))
+            Err(LibraryError::Store(StoreError::NoSuchSource(_)))
         ));
     }
 

@@ -4,7 +4,9 @@
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{FailedFile, Library, LibraryError, LibraryStats, TrackLocation, TrackRow, now_ms};
+use super::{
+    FailedFile, Library, LibraryError, LibraryStats, StoreError, TrackLocation, TrackRow, now_ms,
+};
 
 const TRACK_COLUMNS: &str = "t.id, t.title, t.artist_display AS artists, al.title AS album, \
     al.artist_display AS album_artists, t.disc_number, t.track_number, t.year, t.duration_ms, t.file_type, \
@@ -91,7 +93,7 @@ impl Library {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
-            .ok_or(LibraryError::NoSuchTrack(id))?;
+            .ok_or(LibraryError::Store(StoreError::NoSuchTrack(id)))?;
         Ok(track_from_row(&row)?)
     }
 
@@ -104,7 +106,7 @@ impl Library {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or(LibraryError::NoSuchTrack(id))?;
+        .ok_or(LibraryError::Store(StoreError::NoSuchTrack(id)))?;
         let source = self.source(&row.try_get::<String, _>("name")?).await?;
         Ok(TrackLocation {
             track_id: id,
@@ -185,7 +187,7 @@ impl Library {
         .await;
         match created {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(LibraryError::PlaylistExists(name.to_owned()))
+                Err(StoreError::PlaylistExists(name.to_owned()).into())
             }
             other => Ok(other?),
         }
@@ -203,14 +205,14 @@ impl Library {
             .fetch_optional(&mut *tx)
             .await?;
         if playlist.is_none() {
-            return Err(LibraryError::NoSuchPlaylist(playlist_id));
+            return Err(StoreError::NoSuchPlaylist(playlist_id).into());
         }
         let track: Option<i64> = sqlx::query_scalar("SELECT id FROM tracks WHERE id = ?")
             .bind(track_id)
             .fetch_optional(&mut *tx)
             .await?;
         if track.is_none() {
-            return Err(LibraryError::NoSuchTrack(track_id));
+            return Err(StoreError::NoSuchTrack(track_id).into());
         }
         sqlx::query(
             "INSERT INTO playlist_items (playlist_id, position, track_id) SELECT ?, \
@@ -232,7 +234,7 @@ impl Library {
             .fetch_optional(&self.pool)
             .await?;
         if playlist.is_none() {
-            return Err(LibraryError::NoSuchPlaylist(playlist_id));
+            return Err(StoreError::NoSuchPlaylist(playlist_id).into());
         }
         let sql = format!(
             "SELECT {TRACK_COLUMNS} FROM playlist_items p JOIN tracks t ON t.id = p.track_id \

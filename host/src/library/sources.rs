@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{KnownFile, Library, LibraryError, Source, now_ms};
+use super::{KnownFile, Library, LibraryError, Source, StoreError, now_ms};
 
 fn source_from_row(row: &SqliteRow) -> Result<Source, LibraryError> {
     let settings: String = row.try_get("settings")?;
     let settings: BTreeMap<String, String> = serde_json::from_str(&settings)
-        .map_err(|e| LibraryError::Corrupt(format!("settings of a source: {e}")))?;
+        .map_err(|e| StoreError::Corrupt(format!("settings of a source: {e}")))?;
     Ok(Source {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -35,7 +35,7 @@ impl Library {
         settings: &BTreeMap<String, String>,
     ) -> Result<Source, LibraryError> {
         let settings_json = serde_json::to_string(settings)
-            .map_err(|e| LibraryError::Corrupt(format!("cannot encode settings: {e}")))?;
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode settings: {e}")))?;
         let inserted = sqlx::query(
             "INSERT INTO sources (name, provider, settings, created_at) VALUES (?, ?, ?, ?)",
         )
@@ -47,7 +47,7 @@ impl Library {
         .await;
         match inserted {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(LibraryError::SourceExists(name.to_owned()));
+                return Err(StoreError::SourceExists(name.to_owned()).into());
             }
             other => {
                 other?;
@@ -72,7 +72,7 @@ impl Library {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?
-            .ok_or_else(|| LibraryError::NoSuchSource(name.to_owned()))?;
+            .ok_or_else(|| StoreError::NoSuchSource(name.to_owned()))?;
         source_from_row(&row)
     }
 
@@ -84,7 +84,7 @@ impl Library {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(LibraryError::NoSuchSource(name.to_owned()));
+            return Err(StoreError::NoSuchSource(name.to_owned()).into());
         }
         Self::remove_orphans(&mut tx).await?;
         tx.commit().await?;

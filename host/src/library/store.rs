@@ -12,12 +12,7 @@ use super::{
 impl From<LibraryError> for StoreError {
     fn from(error: LibraryError) -> Self {
         match error {
-            LibraryError::NoSuchSource(name) => Self::NoSuchSource(name),
-            LibraryError::SourceExists(name) => Self::SourceExists(name),
-            LibraryError::NoSuchTrack(id) => Self::NoSuchTrack(id),
-            LibraryError::NoSuchPlaylist(id) => Self::NoSuchPlaylist(id),
-            LibraryError::PlaylistExists(name) => Self::PlaylistExists(name),
-            LibraryError::Corrupt(why) => Self::Corrupt(why),
+            LibraryError::Store(e) => e,
             other => Self::Storage(Box::new(other)),
         }
     }

@@ -108,6 +108,18 @@ pub fn all<T: DeserializeOwned>(value: &JsValue) -> StoreResult<Vec<T>> {
     array.iter().map(|v| from_js(&v)).collect()
 }
 
+/// The record a `get` request (on a store or an index) finds, if any.
+pub async fn record<T: DeserializeOwned>(
+    get: Result<IdbRequest, JsValue>,
+    what: &'static str,
+) -> StoreResult<Option<T>> {
+    let found = request(get.map_err(js_error(what))?).await?;
+    if found.is_undefined() {
+        return Ok(None);
+    }
+    from_js(&found).map(Some)
+}
+
 /// A compound key.
 pub fn key(parts: &[JsValue]) -> JsValue {
     parts.iter().collect::<Array>().into()

@@ -26,7 +26,7 @@ use web_sys::{
     IdbObjectStoreParameters, IdbOpenDbRequest, IdbTransaction, IdbTransactionMode,
 };
 
-use idb::{all, from_js, js_error, key, request, to_js};
+use idb::{all, js_error, key, record, request, to_js};
 
 const SCHEMA_VERSION: u32 = 1;
 const SOURCES: &str = "sources";
@@ -281,16 +281,11 @@ impl IndexedDbStore {
     #[cfg(feature = "_oauth")]
     pub async fn load_tokens(&self, source: &str) -> StoreResult<Option<StoredTokens>> {
         self.read(&[TOKENS], async |tx| {
-            let found = request(
-                os(tx, TOKENS)?
-                    .get(&JsValue::from_str(source))
-                    .map_err(js_error("get tokens"))?,
+            record(
+                os(tx, TOKENS)?.get(&JsValue::from_str(source)),
+                "get tokens",
             )
-            .await?;
-            if found.is_undefined() {
-                return Ok(None);
-            }
-            from_js(&found).map(Some)
+            .await
         })
         .await
     }
@@ -384,28 +379,18 @@ async fn get_all<T: for<'de> Deserialize<'de>>(
 }
 
 async fn source_by_name(tx: &IdbTransaction, name: &str) -> StoreResult<Source> {
-    let req = os(tx, SOURCES)?
+    let get = os(tx, SOURCES)?
         .index("name")
-        .and_then(|i| i.get(&JsValue::from_str(name)))
-        .map_err(js_error("get source"))?;
-    let found = request(req).await?;
-    if found.is_undefined() {
-        return Err(StoreError::NoSuchSource(name.to_owned()));
-    }
-    from_js(&found)
+        .and_then(|i| i.get(&JsValue::from_str(name)));
+    record(get, "get source")
+        .await?
+        .ok_or_else(|| StoreError::NoSuchSource(name.to_owned()))
 }
 
 async fn source_by_id(tx: &IdbTransaction, id: i64) -> StoreResult<Source> {
-    let found = request(
-        os(tx, SOURCES)?
-            .get(&JsValue::from_f64(id as f64))
-            .map_err(js_error("get source"))?,
-    )
-    .await?;
-    if found.is_undefined() {
-        return Err(StoreError::NoSuchSource(format!("#{id}")));
-    }
-    from_js(&found)
+    record(os(tx, SOURCES)?.get(&number(id)), "get source")
+        .await?
+        .ok_or_else(|| StoreError::NoSuchSource(format!("#{id}")))
 }
 
 async fn put_source(tx: &IdbTransaction, source: &Source) -> StoreResult<()> {
@@ -428,33 +413,20 @@ async fn file_by_remote(
     source_id: i64,
     remote_id: &str,
 ) -> StoreResult<Option<FileRecord>> {
-    let req = os(tx, FILES)?
+    let get = os(tx, FILES)?
         .index("remote")
-        .and_then(|i| {
-            i.get(&key(&[
-                JsValue::from_f64(source_id as f64),
-                JsValue::from_str(remote_id),
-            ]))
-        })
-        .map_err(js_error("get file"))?;
-    let found = request(req).await?;
-    if found.is_undefined() {
-        return Ok(None);
-    }
-    from_js(&found).map(Some)
+        .and_then(|i| i.get(&key(&[number(source_id), JsValue::from_str(remote_id)])));
+    record(get, "get file").await
 }
 
 async fn track_record(tx: &IdbTransaction, id: i64) -> StoreResult<Option<TrackRecord>> {
-    let found = request(
-        os(tx, TRACKS)?
-            .get(&JsValue::from_f64(id as f64))
-            .map_err(js_error("get track"))?,
-    )
-    .await?;
-    if found.is_undefined() {
-        return Ok(None);
-    }
-    from_js(&found).map(Some)
+    record(os(tx, TRACKS)?.get(&number(id)), "get track").await
+}
+
+async fn playlist_record(store: &IdbObjectStore, id: i64) -> StoreResult<PlaylistRecord> {
+    record(store.get(&number(id)), "get playlist")
+        .await?
+        .ok_or(StoreError::NoSuchPlaylist(id))
 }
 
 /// Writes a file record; returns its id.
@@ -931,16 +903,9 @@ impl LibraryStore for IndexedDbStore {
             let track = track_record(tx, id)
                 .await?
                 .ok_or(StoreError::NoSuchTrack(id))?;
-            let file = request(
-                os(tx, FILES)?
-                    .get(&number(id))
-                    .map_err(js_error("get file"))?,
-            )
-            .await?;
-            if file.is_undefined() {
-                return Err(StoreError::NoSuchTrack(id));
-            }
-            let file: FileRecord = from_js(&file)?;
+            let file: FileRecord = record(os(tx, FILES)?.get(&number(id)), "get file")
+                .await?
+                .ok_or(StoreError::NoSuchTrack(id))?;
             Ok(TrackLocation {
                 track_id: id,
                 source: source_by_id(tx, track.source_id).await?,
@@ -1024,14 +989,11 @@ impl LibraryStore for IndexedDbStore {
     async fn create_playlist(&self, name: &str) -> StoreResult<i64> {
         self.write(&[PLAYLISTS], async |tx| {
             let store = os(tx, PLAYLISTS)?;
-            let existing = request(
-                store
-                    .index("name")
-                    .and_then(|i| i.get(&JsValue::from_str(name)))
-                    .map_err(js_error("get playlist"))?,
-            )
-            .await?;
-            if !existing.is_undefined() {
+            let get = store
+                .index("name")
+                .and_then(|i| i.get(&JsValue::from_str(name)));
+            let existing: Option<PlaylistRecord> = record(get, "get playlist").await?;
+            if existing.is_some() {
                 return Err(StoreError::PlaylistExists(name.to_owned()));
             }
             let record = PlaylistRecord {
@@ -1055,19 +1017,10 @@ impl LibraryStore for IndexedDbStore {
     async fn append_to_playlist(&self, playlist_id: i64, track_id: i64) -> StoreResult<()> {
         self.write(&[PLAYLISTS, TRACKS], async |tx| {
             let store = os(tx, PLAYLISTS)?;
-            let found = request(
-                store
-                    .get(&number(playlist_id))
-                    .map_err(js_error("get playlist"))?,
-            )
-            .await?;
-            if found.is_undefined() {
-                return Err(StoreError::NoSuchPlaylist(playlist_id));
-            }
+            let mut playlist = playlist_record(&store, playlist_id).await?;
             if track_record(tx, track_id).await?.is_none() {
                 return Err(StoreError::NoSuchTrack(track_id));
             }
-            let mut playlist: PlaylistRecord = from_js(&found)?;
             playlist.tracks.push(track_id);
             request(
                 store
@@ -1082,16 +1035,7 @@ impl LibraryStore for IndexedDbStore {
 
     async fn playlist_tracks(&self, playlist_id: i64) -> StoreResult<Vec<TrackRow>> {
         self.read(&[SOURCES, PLAYLISTS, TRACKS], async |tx| {
-            let found = request(
-                os(tx, PLAYLISTS)?
-                    .get(&number(playlist_id))
-                    .map_err(js_error("get playlist"))?,
-            )
-            .await?;
-            if found.is_undefined() {
-                return Err(StoreError::NoSuchPlaylist(playlist_id));
-            }
-            let playlist: PlaylistRecord = from_js(&found)?;
+            let playlist = playlist_record(&os(tx, PLAYLISTS)?, playlist_id).await?;
             let names = source_names(tx).await?;
             let mut rows = Vec::with_capacity(playlist.tracks.len());
             for id in playlist.tracks {
