@@ -206,6 +206,7 @@ impl WasmRuntime {
             PluginKind::Decoder => PluginHandle::Decoder(Arc::new(WasmDecoder {
                 plugin: plugin.clone(),
                 prober: Mutex::new(Some(instance)),
+                idle: Arc::default(),
             })),
             PluginKind::StorageProvider => {
                 PluginHandle::StorageProvider(Arc::new(WasmFactory(plugin.clone())))
@@ -660,7 +661,14 @@ struct WasmDecoder {
     plugin: Arc<WasmPlugin>,
     /// The instance that answers `probe`.
     prober: Mutex<Option<Instance>>,
+    /// Instances whose sessions ended without a trap, for the next sessions.
+    idle: Arc<Mutex<Vec<Instance>>>,
 }
+
+/// Instances a decoder keeps between sessions. A session on a kept instance skips
+/// instantiation and finds the guest's lazily built tables (a decoder's IMDCT and
+/// requantisation tables) ready, as a linked-in plugin does.
+const IDLE_INSTANCES: usize = 2;
 
 impl Decoder for WasmDecoder {
     fn probe(&self, head: &[u8], hint: &ProbeHint) -> u8 {
@@ -680,19 +688,39 @@ impl Decoder for WasmDecoder {
         source: Arc<dyn ByteSource>,
         hint: &ProbeHint,
     ) -> PluginResult<Box<dyn DecodeSession>> {
-        // Each session gets its own instance: a trap ends only that session.
-        let mut instance = self
-            .plugin
-            .instantiate(base_context(&self.plugin.id), Some(source))?;
+        // One session at a time per instance: a trap ends only that session, and its
+        // instance is dropped rather than kept.
+        let kept = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut instance = match kept {
+            Some(mut instance) => {
+                instance.store.data_mut().source = Some(source);
+                instance
+            }
+            None => self
+                .plugin
+                .instantiate(base_context(&self.plugin.id), Some(source))?,
+        };
         let hint = wit::ProbeHint::from(hint.clone());
-        let spec: StreamSpec = flatten(self.plugin.call(&mut instance, |s, b| {
+        let opened = self.plugin.call(&mut instance, |s, b| {
             b.tonearm_plugin_decoder().call_open(s, &hint)
-        }))?
-        .into();
+        })?;
+        let spec: StreamSpec = match opened {
+            Ok(spec) => spec.into(),
+            // A refusal (not this format, say) leaves the instance sound.
+            Err(refused) => {
+                keep(&self.idle, instance);
+                return Err(refused.into());
+            }
+        };
         let want = (usize::from(spec.channels.max(1)) * 4096).max(16 * 1024);
         Ok(Box::new(WasmSession {
             plugin: self.plugin.clone(),
-            instance,
+            instance: Some(instance),
+            idle: self.idle.clone(),
             spec,
             want,
         }))
@@ -701,9 +729,48 @@ impl Decoder for WasmDecoder {
 
 struct WasmSession {
     plugin: Arc<WasmPlugin>,
-    instance: Instance,
+    /// `None` once it trapped: a trapped instance cannot be entered again.
+    instance: Option<Instance>,
+    idle: Arc<Mutex<Vec<Instance>>>,
     spec: StreamSpec,
     want: usize,
+}
+
+impl WasmSession {
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(
+            &mut Store<HostState>,
+            &PluginComponent,
+        ) -> wasmtime::Result<Result<T, wit::PluginError>>,
+    ) -> PluginResult<T> {
+        let instance = self
+            .instance
+            .as_mut()
+            .ok_or_else(|| PluginError::Internal("the session's instance trapped".into()))?;
+        let result = self.plugin.call(instance, f);
+        if result.is_err() {
+            self.instance = None;
+        }
+        flatten(result)
+    }
+}
+
+/// Keeps a sound instance for a later session, if the pool has room.
+fn keep(idle: &Mutex<Vec<Instance>>, mut instance: Instance) {
+    instance.store.data_mut().source = None;
+    let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
+    if idle.len() < IDLE_INSTANCES {
+        idle.push(instance);
+    }
+}
+
+impl Drop for WasmSession {
+    fn drop(&mut self) {
+        if let Some(instance) = self.instance.take() {
+            keep(&self.idle, instance);
+        }
+    }
 }
 
 impl DecodeSession for WasmSession {
@@ -713,17 +780,12 @@ impl DecodeSession for WasmSession {
 
     fn read(&mut self, out: &mut Vec<f32>) -> PluginResult<usize> {
         let max = u32::try_from(self.want).unwrap_or(u32::MAX);
-        let samples = flatten(self.plugin.call(&mut self.instance, |s, b| {
-            b.tonearm_plugin_decoder().call_read(s, max)
-        }))?;
-        *out = samples;
+        *out = self.call(|s, b| b.tonearm_plugin_decoder().call_read(s, max))?;
         Ok(out.len() / usize::from(self.spec.channels.max(1)))
     }
 
     fn seek(&mut self, frame: u64) -> PluginResult<u64> {
-        flatten(self.plugin.call(&mut self.instance, |s, b| {
-            b.tonearm_plugin_decoder().call_seek(s, frame)
-        }))
+        self.call(|s, b| b.tonearm_plugin_decoder().call_seek(s, frame))
     }
 }
 

@@ -133,6 +133,42 @@ fn builtin_and_component_symphonia_produce_the_same_pcm() {
     }
 }
 
+#[test]
+fn sessions_on_kept_instances_decode_as_fresh_ones_do() {
+    let (component, _) = component_decoder("tonearm-plugin-symphonia-component");
+    let fixtures = &FixtureSet::bundled().audio;
+    let pcm = |f: &tonearm_conformance::fixtures::AudioFixture| {
+        decode_all(component.as_ref(), &f.bytes, &f.extension())
+    };
+    let first: Vec<Vec<f32>> = fixtures.iter().map(pcm).collect();
+    // A refused open leaves its instance usable; two sessions at once take two instances.
+    let garbage = Arc::new(tonearm_plugin_api::MemoryByteSource(Arc::from(
+        &b"not audio at all, not even close"[..],
+    )));
+    assert!(component.open(garbage, &hint("mp3")).is_err());
+    let open = |f: &tonearm_conformance::fixtures::AudioFixture| {
+        let source = Arc::new(tonearm_plugin_api::MemoryByteSource(f.bytes.clone()));
+        let mut session = component.open(source, &hint(&f.extension())).unwrap();
+        let mut chunk = Vec::new();
+        assert!(session.read(&mut chunk).unwrap() > 0);
+        session
+    };
+    let (a, b) = (open(&fixtures[0]), open(&fixtures[1]));
+    drop((a, b));
+    for (fixture, before) in fixtures.iter().zip(&first) {
+        let again = pcm(fixture);
+        assert!(
+            again.len() == before.len()
+                && again
+                    .iter()
+                    .zip(before)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{}: a later session decodes differently",
+            fixture.file
+        );
+    }
+}
+
 /// Short deadlines and little memory, for components that misbehave.
 fn strict_runtime() -> WasmRuntime {
     let cache_dir = Some(tonearm_e2e::component_cache());
