@@ -64,52 +64,70 @@ impl Capabilities for WorkerCapabilities {
             ctx = ctx.with_fs(folder);
         }
         if !manifest.capabilities.http_hosts.is_empty() || manifest.capabilities.oauth.is_some() {
-            #[cfg(not(feature = "_http"))]
-            return Err(format!(
-                "plugin `{}` needs the network, which this bundle was built without",
-                manifest.id
-            ));
-            #[cfg(feature = "_http")]
-            let http = WorkerHttp::new(
-                &manifest.id,
-                allowed_hosts(&manifest.capabilities.http_hosts, &source.settings),
-            );
-            #[cfg(feature = "_oauth")]
-            let http = self.signed_in(http, source, manifest)?;
-            #[cfg(all(feature = "_http", not(feature = "_oauth")))]
-            if manifest.capabilities.oauth.is_some() {
-                return Err("this bundle was built without sign-in support".into());
-            }
-            #[cfg(feature = "_http")]
-            {
-                ctx = ctx.with_http(Arc::new(http));
-            }
+            ctx = ctx.with_http(self.network(source, manifest)?);
         }
         Ok(ctx)
     }
 }
 
-#[cfg(feature = "_oauth")]
 impl WorkerCapabilities {
-    /// `http` with the source's token, for a provider that signs in.
-    fn signed_in(
+    /// HTTP to the hosts the manifest and the source's settings name, signed in if the
+    /// provider signs in.
+    #[cfg(feature = "_http")]
+    fn network(
         &self,
-        mut http: WorkerHttp,
         source: &Source,
         manifest: &PluginManifest,
-    ) -> Result<WorkerHttp, String> {
-        {
-            if let Some(spec) = &manifest.capabilities.oauth {
-                let session = self
-                    .sessions
-                    .borrow()
-                    .get(&source.name)
-                    .cloned()
-                    .ok_or_else(|| format!("source `{}` is not signed in", source.name))?;
-                http = http.with_auth(session, token_origins(spec, &source.settings));
-            }
+    ) -> Result<Arc<dyn tonearm_plugin_api::HttpClient>, String> {
+        let http = WorkerHttp::new(
+            &manifest.id,
+            allowed_hosts(&manifest.capabilities.http_hosts, &source.settings),
+        );
+        match &manifest.capabilities.oauth {
+            None => Ok(Arc::new(http)),
+            Some(spec) => self.signed_in(http, source, spec),
         }
-        Ok(http)
+    }
+
+    #[cfg(not(feature = "_http"))]
+    fn network(
+        &self,
+        _: &Source,
+        manifest: &PluginManifest,
+    ) -> Result<Arc<dyn tonearm_plugin_api::HttpClient>, String> {
+        Err(format!(
+            "plugin `{}` needs the network, which this bundle was built without",
+            manifest.id
+        ))
+    }
+
+    /// `http` with the source's token, sent to the origins that take it.
+    #[cfg(feature = "_oauth")]
+    fn signed_in(
+        &self,
+        http: WorkerHttp,
+        source: &Source,
+        spec: &tonearm_plugin_api::OAuthSpec,
+    ) -> Result<Arc<dyn tonearm_plugin_api::HttpClient>, String> {
+        let session = self
+            .sessions
+            .borrow()
+            .get(&source.name)
+            .cloned()
+            .ok_or_else(|| format!("source `{}` is not signed in", source.name))?;
+        Ok(Arc::new(
+            http.with_auth(session, token_origins(spec, &source.settings)),
+        ))
+    }
+
+    #[cfg(all(feature = "_http", not(feature = "_oauth")))]
+    fn signed_in(
+        &self,
+        _: WorkerHttp,
+        _: &Source,
+        _: &tonearm_plugin_api::OAuthSpec,
+    ) -> Result<Arc<dyn tonearm_plugin_api::HttpClient>, String> {
+        Err("this bundle was built without sign-in support".into())
     }
 }
 
