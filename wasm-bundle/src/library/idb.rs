@@ -120,6 +120,22 @@ pub async fn record<T: DeserializeOwned>(
     from_js(&found).map(Some)
 }
 
+/// Stores `value` (replacing the record with its key); returns the key.
+pub async fn put<T: Serialize>(
+    store: &IdbObjectStore,
+    value: &T,
+    what: &'static str,
+) -> StoreResult<JsValue> {
+    request(store.put(&to_js(value)?).map_err(js_error(what))?).await
+}
+
+/// A key the store generated, as the number it is.
+pub fn numeric_key(key: &JsValue, what: &str) -> StoreResult<i64> {
+    key.as_f64()
+        .map(|k| k as i64)
+        .ok_or_else(|| StoreError::Corrupt(format!("a {what} key that is not a number")))
+}
+
 /// A compound key.
 pub fn key(parts: &[JsValue]) -> JsValue {
     parts.iter().collect::<Array>().into()

@@ -26,7 +26,7 @@ use web_sys::{
     IdbObjectStoreParameters, IdbOpenDbRequest, IdbTransaction, IdbTransactionMode,
 };
 
-use idb::{all, js_error, key, record, request, to_js};
+use idb::{all, js_error, key, numeric_key, put, record, request, to_js};
 
 const SCHEMA_VERSION: u32 = 1;
 const SOURCES: &str = "sources";
@@ -394,13 +394,9 @@ async fn source_by_id(tx: &IdbTransaction, id: i64) -> StoreResult<Source> {
 }
 
 async fn put_source(tx: &IdbTransaction, source: &Source) -> StoreResult<()> {
-    request(
-        os(tx, SOURCES)?
-            .put(&to_js(source)?)
-            .map_err(js_error("put source"))?,
-    )
-    .await
-    .map(|_| ())
+    put(&os(tx, SOURCES)?, source, "put source")
+        .await
+        .map(|_| ())
 }
 
 async fn source_names(tx: &IdbTransaction) -> StoreResult<HashMap<i64, String>> {
@@ -431,25 +427,11 @@ async fn playlist_record(store: &IdbObjectStore, id: i64) -> StoreResult<Playlis
 
 /// Writes a file record; returns its id.
 async fn put_file(tx: &IdbTransaction, file: &FileRecord) -> StoreResult<i64> {
-    let id = request(
-        os(tx, FILES)?
-            .put(&to_js(file)?)
-            .map_err(js_error("put file"))?,
-    )
-    .await?;
-    id.as_f64()
-        .map(|id| id as i64)
-        .ok_or_else(|| StoreError::Corrupt("a file key that is not a number".into()))
+    numeric_key(&put(&os(tx, FILES)?, file, "put file").await?, "file")
 }
 
 async fn put_track(tx: &IdbTransaction, track: &TrackRecord) -> StoreResult<()> {
-    request(
-        os(tx, TRACKS)?
-            .put(&to_js(track)?)
-            .map_err(js_error("put track"))?,
-    )
-    .await
-    .map(|_| ())
+    put(&os(tx, TRACKS)?, track, "put track").await.map(|_| ())
 }
 
 /// Deletes a track and takes it out of every playlist.
@@ -466,12 +448,7 @@ async fn delete_track(tx: &IdbTransaction, id: i64) -> StoreResult<()> {
     for mut playlist in playlists {
         if playlist.tracks.contains(&id) {
             playlist.tracks.retain(|t| *t != id);
-            request(
-                store
-                    .put(&to_js(&playlist)?)
-                    .map_err(js_error("put playlist"))?,
-            )
-            .await?;
+            put(&store, &playlist, "put playlist").await?;
         }
     }
     Ok(())
@@ -655,10 +632,7 @@ impl LibraryStore for IndexedDbStore {
                     .map_err(js_error("add source"))?,
             )
             .await?;
-            source.id = id
-                .as_f64()
-                .ok_or_else(|| StoreError::Corrupt("a source key that is not a number".into()))?
-                as i64;
+            source.id = numeric_key(&id, "source")?;
             Ok(source)
         })
         .await
@@ -1007,9 +981,7 @@ impl LibraryStore for IndexedDbStore {
                     .map_err(js_error("add playlist"))?,
             )
             .await?;
-            id.as_f64()
-                .map(|id| id as i64)
-                .ok_or_else(|| StoreError::Corrupt("a playlist key that is not a number".into()))
+            numeric_key(&id, "playlist")
         })
         .await
     }
@@ -1022,13 +994,7 @@ impl LibraryStore for IndexedDbStore {
                 return Err(StoreError::NoSuchTrack(track_id));
             }
             playlist.tracks.push(track_id);
-            request(
-                store
-                    .put(&to_js(&playlist)?)
-                    .map_err(js_error("put playlist"))?,
-            )
-            .await?;
-            Ok(())
+            put(&store, &playlist, "put playlist").await.map(|_| ())
         })
         .await
     }
