@@ -9,7 +9,7 @@ id: number, } & ({ "method": "init", "params": {
 /**
  * The library database; `"tonearm"` when absent.
  */
-database: string | null, } } | { "method": "addFolder", "params": { 
+database?: string, } } | { "method": "addFolder", "params": { 
 /**
  * The source's name.
  */
@@ -22,7 +22,7 @@ files: File[],
  * Each file's path in the folder; by default its `webkitRelativePath` without the
  * folder's own name, or else its name.
  */
-paths: Array<string> | null, } } | { "method": "beginSignIn", "params": { 
+paths?: Array<string>, } } | { "method": "beginSignIn", "params": { 
 /**
  * The new source's name.
  */
@@ -34,7 +34,7 @@ provider: string,
 /**
  * Provider settings, with `client_id` (and endpoint overrides, if any).
  */
-settings: { [key in string]: string }, 
+settings?: { [key in string]: string }, 
 /**
  * Where the authorization server sends the popup back.
  */
@@ -54,11 +54,11 @@ name: string, } } | { "method": "sources", "params": Record<symbol, never> } | {
 /**
  * The source; all of them when absent.
  */
-source: string | null, 
+source?: string, 
 /**
  * List everything even when a change cursor exists.
  */
-full: boolean, } } | { "method": "tracks", "params": { 
+full?: boolean, } } | { "method": "tracks", "params": { 
 /**
  * At most this many.
  */
@@ -66,7 +66,7 @@ limit: number,
 /**
  * After skipping this many.
  */
-offset: number, } } | { "method": "search", "params": { 
+offset?: number, } } | { "method": "search", "params": { 
 /**
  * What was typed.
  */
@@ -116,7 +116,7 @@ export type Request = { "method": "init", "params": {
 /**
  * The library database; `"tonearm"` when absent.
  */
-database: string | null, } } | { "method": "addFolder", "params": { 
+database?: string, } } | { "method": "addFolder", "params": { 
 /**
  * The source's name.
  */
@@ -129,7 +129,7 @@ files: File[],
  * Each file's path in the folder; by default its `webkitRelativePath` without the
  * folder's own name, or else its name.
  */
-paths: Array<string> | null, } } | { "method": "beginSignIn", "params": { 
+paths?: Array<string>, } } | { "method": "beginSignIn", "params": { 
 /**
  * The new source's name.
  */
@@ -141,7 +141,7 @@ provider: string,
 /**
  * Provider settings, with `client_id` (and endpoint overrides, if any).
  */
-settings: { [key in string]: string }, 
+settings?: { [key in string]: string }, 
 /**
  * Where the authorization server sends the popup back.
  */
@@ -161,11 +161,11 @@ name: string, } } | { "method": "sources", "params": Record<symbol, never> } | {
 /**
  * The source; all of them when absent.
  */
-source: string | null, 
+source?: string, 
 /**
  * List everything even when a change cursor exists.
  */
-full: boolean, } } | { "method": "tracks", "params": { 
+full?: boolean, } } | { "method": "tracks", "params": { 
 /**
  * At most this many.
  */
@@ -173,7 +173,7 @@ limit: number,
 /**
  * After skipping this many.
  */
-offset: number, } } | { "method": "search", "params": { 
+offset?: number, } } | { "method": "search", "params": { 
 /**
  * What was typed.
  */

@@ -31,6 +31,7 @@ pub enum Request {
     Init {
         /// The library database; `"tonearm"` when absent.
         #[serde(default)]
+        #[cfg_attr(test, ts(optional))]
         database: Option<String>,
     },
     /// Adds a picked folder as the source `name`, or grants it again to an existing local
@@ -44,6 +45,7 @@ pub enum Request {
         /// Each file's path in the folder; by default its `webkitRelativePath` without the
         /// folder's own name, or else its name.
         #[serde(default)]
+        #[cfg_attr(test, ts(optional))]
         paths: Option<Vec<String>>,
     },
     /// Starts signing a cloud source in: the worker makes the PKCE authorization URL and
@@ -55,6 +57,7 @@ pub enum Request {
         provider: String,
         /// Provider settings, with `client_id` (and endpoint overrides, if any).
         #[serde(default)]
+        #[cfg_attr(test, ts(as = "Option<_>", optional))]
         settings: BTreeMap<String, String>,
         /// Where the authorization server sends the popup back.
         #[serde(rename = "redirectUri")]
@@ -80,9 +83,11 @@ pub enum Request {
     Sync {
         /// The source; all of them when absent.
         #[serde(default)]
+        #[cfg_attr(test, ts(optional))]
         source: Option<String>,
         /// List everything even when a change cursor exists.
         #[serde(default)]
+        #[cfg_attr(test, ts(as = "Option<_>", optional))]
         full: bool,
     },
     /// Tracks in album order. Answers [`Reply::Tracks`].
@@ -91,6 +96,7 @@ pub enum Request {
         limit: u32,
         /// After skipping this many.
         #[serde(default)]
+        #[cfg_attr(test, ts(as = "Option<_>", optional))]
         offset: u32,
     },
     /// Tracks matching every word of `text`, best first. Answers [`Reply::Tracks`].
