@@ -235,6 +235,7 @@ fn errors_say_what_went_wrong_and_what_to_do() {
     assert!(!out.exists(), "no partial output");
     let err = fails(&tonearm(&lib, &["source", "remove", "ghost"]));
     assert!(err.contains("no source named `ghost`"), "{err}");
+    assert!(err.contains("tonearm source list"), "with a hint: {err}");
 }
 
 #[test]

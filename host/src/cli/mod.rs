@@ -285,9 +285,25 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
+            if unknown_source(&e) {
+                eprintln!("(see `tonearm source list`)");
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether `error` comes down to a source name the library does not know.
+fn unknown_source(error: &anyhow::Error) -> bool {
+    use tonearm_host::library::{LibraryError, StoreError};
+    use tonearm_host::sync::SyncError;
+
+    let unknown = |e: &StoreError| matches!(e, StoreError::NoSuchSource(_));
+    error.chain().any(|cause| {
+        cause.downcast_ref::<StoreError>().is_some_and(unknown)
+            || matches!(cause.downcast_ref::<LibraryError>(), Some(LibraryError::Store(e)) if unknown(e))
+            || matches!(cause.downcast_ref::<SyncError>(), Some(SyncError::Store(e)) if unknown(e))
+    })
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
