@@ -98,6 +98,16 @@ async fn all_tracks<S: LibraryStore>(store: &S) -> Vec<TrackRow> {
         .unwrap_or_else(|e| panic!("tracks: {e}"))
 }
 
+async fn playlist_ids<S: LibraryStore>(store: &S, playlist: i64) -> Vec<i64> {
+    store
+        .playlist_tracks(playlist)
+        .await
+        .unwrap_or_else(|e| panic!("playlist_tracks({playlist}): {e}"))
+        .iter()
+        .map(|t| t.id)
+        .collect()
+}
+
 async fn titles_of(rows: Vec<TrackRow>) -> Vec<String> {
     rows.into_iter().filter_map(|t| t.title).collect()
 }
@@ -580,13 +590,7 @@ async fn playlists_keep_order_and_lose_removed_tracks<S: LibraryStore>(store: S)
     for track in [ids[2], ids[0], ids[2]] {
         store.append_to_playlist(mix, track).await.unwrap();
     }
-    let listed: Vec<i64> = store
-        .playlist_tracks(mix)
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.id)
-        .collect();
+    let listed = playlist_ids(&store, mix).await;
     assert_eq!(
         listed,
         [ids[2], ids[0], ids[2]],
@@ -608,13 +612,7 @@ async fn playlists_keep_order_and_lose_removed_tracks<S: LibraryStore>(store: S)
     let gone = store.track(ids[2]).await.unwrap();
     let remote = store.track_location(gone.id).await.unwrap().remote_id;
     write(&store, id, vec![FileWrite::Removed { remote_id: remote }]).await;
-    let listed: Vec<i64> = store
-        .playlist_tracks(mix)
-        .await
-        .unwrap()
-        .iter()
-        .map(|t| t.id)
-        .collect();
+    let listed = playlist_ids(&store, mix).await;
     assert_eq!(listed, [ids[0]], "a removed track leaves every playlist");
 }
 
