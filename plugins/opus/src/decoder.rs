@@ -1,17 +1,23 @@
 //! Probing and decoding Ogg Opus streams.
 
+use std::ops::Range;
 use std::sync::Arc;
 
-use opus_pure::ogg::{OggOpusReader, OggPacket, Trim};
+use opus_pure::ogg::{OggOpusReader, OggPacket};
 use tonearm_plugin_api::{
     ByteSource, ByteSourceReader, DecodeSession, Decoder, PluginError, PluginResult, ProbeHint,
     StreamSpec,
 };
 
-/// Opus always decodes at 48 kHz.
+use crate::pages::{Pages, Resumed};
+
+/// Opus always decodes at 48 kHz, the rate granule positions count in.
 const RATE: i32 = 48_000;
 /// The longest Opus packet: 120 ms at 48 kHz.
 const MAX_PACKET_FRAMES: usize = 5_760;
+/// Audio decoded and dropped before a seek target, so the decoder's state has converged
+/// (RFC 7845 §4.6: at least 80 ms).
+const PRE_ROLL: u64 = 3_840;
 
 /// Decodes Ogg Opus.
 #[derive(Debug, Default, Clone, Copy)]
@@ -60,36 +66,70 @@ fn corrupt(e: opus_pure::Error) -> PluginError {
     PluginError::Corrupt(format!("Ogg Opus: {e}"))
 }
 
+/// Which decoded samples are audio, by granule position.
+///
+/// opus-pure's `Trim` does this for a stream decoded from its first packet only; after a
+/// seek, decoding starts partway, so positions are tracked here from where it resumed.
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    /// The granule position of the next decoded sample.
+    next: u64,
+    /// The first granule position to keep: the pre-skip, or a seek target after it.
+    keep_from: u64,
+}
+
+impl Cut {
+    /// The frames of a packet of `frames` that are kept, given the granule position of the
+    /// page it completed on (which no sample goes past: that is the end trimming).
+    fn keep(&mut self, frames: usize, page_granule: i64) -> Range<usize> {
+        let start = self.next;
+        let end = start + frames as u64;
+        self.next = end;
+        let end = u64::try_from(page_granule).map_or(end, |g| end.min(g));
+        let first = start.max(self.keep_from).min(end);
+        (first - start) as usize..(end - start) as usize
+    }
+}
+
 struct OpusSession {
     source: Arc<dyn ByteSource>,
     reader: OggOpusReader<ByteSourceReader>,
     decoder: opus_pure::OpusDecoder,
-    trim: Trim,
+    pre_skip: u64,
+    cut: Cut,
     spec: StreamSpec,
     channels: usize,
     packet: OggPacket,
     scratch: Vec<f32>,
-    /// Frames still to drop after a seek.
-    skip: u64,
     ended: bool,
+    /// Where the audio pages start and the stream's serial number, once a seek has looked.
+    audio: Option<(u64, u32)>,
+}
+
+/// Reads the header pages of `source` and positions a reader at its first audio packet.
+fn reader(source: Arc<dyn ByteSource>) -> PluginResult<OggOpusReader<ByteSourceReader>> {
+    OggOpusReader::new(ByteSourceReader::new(source)?).map_err(|e| match e {
+        opus_pure::Error::Io(io) => PluginError::Io(io.to_string()),
+        other => PluginError::Unsupported(format!("not an Ogg Opus stream ({other})")),
+    })
+}
+
+fn decoder_for(head: &opus_pure::OpusHead) -> PluginResult<opus_pure::OpusDecoder> {
+    head.decoder(RATE).map_err(|e| {
+        PluginError::Unsupported(format!(
+            "Opus stream with mapping family {}: {e}",
+            head.mapping_family
+        ))
+    })
 }
 
 impl OpusSession {
     fn open(source: Arc<dyn ByteSource>) -> PluginResult<Self> {
-        let reader =
-            OggOpusReader::new(ByteSourceReader::new(source.clone())?).map_err(|e| match e {
-                opus_pure::Error::Io(io) => PluginError::Io(io.to_string()),
-                other => PluginError::Unsupported(format!("not an Ogg Opus stream ({other})")),
-            })?;
+        let reader = reader(source.clone())?;
         let head = reader.head().clone();
         let channels = usize::from(head.channel_count);
-        let decoder = head.decoder(RATE).map_err(|e| {
-            PluginError::Unsupported(format!(
-                "Opus stream with mapping family {}: {e}",
-                head.mapping_family
-            ))
-        })?;
-        let trim = Trim::new(&head, RATE, channels).map_err(corrupt)?;
+        let decoder = decoder_for(&head)?;
+        let pre_skip = u64::from(head.pre_skip);
         let total_frames =
             last_granule(source.as_ref()).map(|g| g.saturating_sub(u64::from(head.pre_skip)));
         let spec = StreamSpec {
@@ -103,14 +143,33 @@ impl OpusSession {
             source,
             reader,
             decoder,
-            trim,
+            pre_skip,
+            cut: Cut {
+                next: 0,
+                keep_from: pre_skip,
+            },
             spec,
             channels,
             packet: OggPacket::new(Vec::new(), 0, false),
             scratch: vec![0.0; MAX_PACKET_FRAMES * channels],
-            skip: 0,
             ended: false,
+            audio: None,
         })
+    }
+
+    /// Continues decoding from the page at `offset`, whose first packet starts at granule
+    /// position `granule`, with fresh decoder state.
+    fn resume(&mut self, audio_start: u64, offset: u64, granule: u64) -> PluginResult<()> {
+        let resumed = Resumed {
+            source: self.source.clone(),
+            head: audio_start,
+            from: offset,
+        };
+        self.reader = reader(Arc::new(resumed))?;
+        self.decoder = decoder_for(self.reader.head())?;
+        self.cut.next = granule;
+        self.ended = false;
+        Ok(())
     }
 }
 
@@ -148,14 +207,8 @@ impl DecodeSession for OpusSession {
                 .decoder
                 .decode(&self.packet.data, MAX_PACKET_FRAMES, &mut self.scratch)
                 .map_err(corrupt)?;
-            let kept = self
-                .trim
-                .keep(&self.packet, &self.scratch[..frames * self.channels]);
-            let drop = usize::try_from(self.skip)
-                .unwrap_or(usize::MAX)
-                .min(kept.len() / self.channels);
-            self.skip -= drop as u64;
-            let kept = &kept[drop * self.channels..];
+            let kept = self.cut.keep(frames, self.packet.page_granule);
+            let kept = &self.scratch[kept.start * self.channels..kept.end * self.channels];
             if !kept.is_empty() {
                 out.extend_from_slice(kept);
                 return Ok(kept.len() / self.channels);
@@ -169,10 +222,30 @@ impl DecodeSession for OpusSession {
             .spec
             .total_frames
             .map_or(frame, |total| frame.min(total));
-        // Sample-accurate by decoding forward from the start (see the README).
-        let fresh = Self::open(self.source.clone())?;
-        *self = fresh;
-        self.skip = frame;
+        let target = frame + self.pre_skip;
+        let want = target.saturating_sub(PRE_ROLL);
+        // The page to resume from: found by bisecting the file's pages by granule
+        // position, so a seek reads a few blocks and decodes under a second of audio
+        // wherever it lands. Near the start, or in a file with nothing to bisect, decoding
+        // restarts from the first packet.
+        let mut pages = Pages::new(self.source.as_ref())?;
+        let audio = match self.audio {
+            Some(known) => Some(known),
+            None => pages.audio_start()?,
+        };
+        let end_granule = self.spec.total_frames.map(|frames| frames + self.pre_skip);
+        let point = match audio {
+            Some((audio_start, serial)) if want > 0 => pages
+                .resume_point(audio_start, serial, want, end_granule)?
+                .map(|(offset, granule)| (audio_start, offset, granule)),
+            _ => None,
+        };
+        match point {
+            Some((audio_start, offset, granule)) => self.resume(audio_start, offset, granule)?,
+            None => *self = Self::open(self.source.clone())?,
+        }
+        self.audio = audio;
+        self.cut.keep_from = target;
         Ok(frame)
     }
 }

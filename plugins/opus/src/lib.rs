@@ -2,6 +2,7 @@
 //! see the README for why that crate.
 
 mod decoder;
+mod pages;
 
 use tonearm_plugin_api::{
     FormatClaims, Instantiate, MagicPattern, PluginDescriptor, PluginKind, PluginManifest,
