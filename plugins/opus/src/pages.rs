@@ -271,6 +271,8 @@ impl<'a> Pages<'a> {
                     }
                     lo = page.end();
                     lo_granule = page_end;
+                    // A page may run past `hi`; everything from `hi` on resumes too late.
+                    hi = hi.max(lo);
                 }
                 Some((_, granule)) => {
                     hi = guess;

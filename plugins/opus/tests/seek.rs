@@ -104,3 +104,73 @@ fn a_seek_near_the_end_does_not_read_its_way_there() {
         );
     }
 }
+
+/// A 4 s stereo stream at 400 kbit/s muxed into full pages (255 segments), so packets run
+/// across page boundaries, as some muxers write them (opusenc and ffmpeg do not).
+fn with_continued_pages() -> Vec<u8> {
+    use opus_pure::{Application, OggOpusWriter, OpusEncoder, OpusHead};
+    let mut encoder = OpusEncoder::new(48_000, 2, Application::Audio).unwrap();
+    encoder.bitrate_bps = 400_000;
+    let mut writer =
+        OggOpusWriter::new(Vec::new(), OpusHead::for_encoder(&encoder, 48_000)).unwrap();
+    writer.set_page_target(usize::MAX);
+    let mut packet = vec![0u8; 4_000];
+    // A sweep with noise in it, so packets are large and vary in size.
+    let mut noise = 0x2545_f491_u32;
+    for frame in 0..200 {
+        let pcm: Vec<f32> = (0..960)
+            .flat_map(|i| {
+                let t = (frame * 960 + i) as f32 / 48_000.0;
+                noise ^= noise << 13;
+                noise ^= noise >> 17;
+                noise ^= noise << 5;
+                let n = (noise as f32 / u32::MAX as f32 - 0.5) * 0.2;
+                let s = (std::f32::consts::TAU * t * (300.0 + 150.0 * t)).sin() * 0.3 + n;
+                [s, s * (0.5 + 0.5 * (t * 3.0).sin())]
+            })
+            .collect();
+        let n = encoder.encode(&pcm, 960, &mut packet).unwrap();
+        writer.write_packet(&packet[..n]).unwrap();
+    }
+    writer.finish().unwrap()
+}
+
+/// How many pages of `bytes` continue a packet from the page before, and how many there are.
+fn continued_pages(bytes: &[u8]) -> (usize, usize) {
+    let (mut at, mut continued, mut pages) = (0, 0, 0);
+    while at + 27 <= bytes.len() {
+        let segments = usize::from(bytes[at + 26]);
+        let body: usize = bytes[at + 27..at + 27 + segments]
+            .iter()
+            .map(|&l| usize::from(l))
+            .sum();
+        continued += usize::from(bytes[at + 5] & 1);
+        pages += 1;
+        at += 27 + segments + body;
+    }
+    (continued, pages)
+}
+
+#[test]
+fn seeks_in_a_stream_whose_packets_cross_pages_land_exactly() {
+    let bytes = with_continued_pages();
+    let (continued, pages) = continued_pages(&bytes);
+    assert!(
+        continued >= 2,
+        "{continued} of {pages} pages continue a packet"
+    );
+    let source = Arc::new(Counting {
+        inner: MemoryByteSource::new(bytes),
+        read: AtomicU64::new(0),
+    });
+    let straight = read_to_end(open(source.clone()).as_mut());
+    let total = straight.len() as u64 / 2;
+    let mut session = open(source);
+    for target in [total * 3 / 4, total / 3, total - 1, 5_000, total / 2] {
+        assert_eq!(session.seek(target).unwrap(), target);
+        let after = read_to_end(session.as_mut());
+        assert_eq!(after.len() as u64, (total - target) * 2, "seek to {target}");
+        let snr = snr_db(&straight[target as usize * 2..], &after);
+        assert!(snr >= MIN_SNR_DB, "seek to {target}: {snr:.1} dB");
+    }
+}
