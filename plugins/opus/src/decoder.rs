@@ -85,7 +85,10 @@ impl Cut {
         let start = self.next;
         let end = start + frames as u64;
         self.next = end;
-        let end = u64::try_from(page_granule).map_or(end, |g| end.min(g));
+        // A granule behind the packet's start (a broken file) keeps nothing of it.
+        let end = u64::try_from(page_granule)
+            .map_or(end, |g| end.min(g))
+            .max(start);
         let first = start.max(self.keep_from).min(end);
         (first - start) as usize..(end - start) as usize
     }
@@ -222,7 +225,7 @@ impl DecodeSession for OpusSession {
             .spec
             .total_frames
             .map_or(frame, |total| frame.min(total));
-        let target = frame + self.pre_skip;
+        let target = frame.saturating_add(self.pre_skip);
         let want = target.saturating_sub(PRE_ROLL);
         // The page to resume from: found by bisecting the file's pages by granule
         // position, so a seek reads a few blocks and decodes under a second of audio
@@ -233,7 +236,10 @@ impl DecodeSession for OpusSession {
             Some(known) => Some(known),
             None => pages.audio_start()?,
         };
-        let end_granule = self.spec.total_frames.map(|frames| frames + self.pre_skip);
+        let end_granule = self
+            .spec
+            .total_frames
+            .map(|frames| frames.saturating_add(self.pre_skip));
         let point = match audio {
             Some((audio_start, serial)) if want > 0 => pages
                 .resume_point(audio_start, serial, want, end_granule)?
@@ -253,6 +259,32 @@ impl DecodeSession for OpusSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cut_keeps_audio_between_the_pre_skip_or_target_and_the_page_granule() {
+        let mut cut = Cut {
+            next: 0,
+            keep_from: 312,
+        };
+        assert_eq!(cut.keep(960, -1), 312..960, "pre-skip");
+        assert_eq!(cut.keep(960, 1_920), 0..960, "a whole packet");
+        assert_eq!(cut.keep(960, 2_500), 0..580, "end trimming");
+        let mut cut = Cut {
+            next: 9_600,
+            keep_from: 10_000,
+        };
+        assert_eq!(
+            cut.keep(960, 10_560),
+            400..960,
+            "a seek target inside the packet"
+        );
+        assert_eq!(
+            cut.keep(960, 5_000),
+            0..0,
+            "a granule going backwards keeps nothing"
+        );
+        assert_eq!(cut.next, 11_520, "positions follow the decoded packets");
+    }
 
     #[test]
     fn only_ogg_opus_is_claimed() {
