@@ -18,7 +18,12 @@ const BUNDLES: &[(&str, &str, &str)] = &[(
 )];
 
 /// Everything a bundled component is built from; a change here rebuilds it.
-const SOURCES: &[&str] = &["../plugin-api", "../plugins/opus", "../Cargo.lock"];
+const SOURCES: &[&str] = &[
+    "../plugin-api",
+    "../plugin-component",
+    "../plugins/opus",
+    "../Cargo.lock",
+];
 
 fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

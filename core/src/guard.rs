@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tonearm_plugin_api::{
     ByteRange, ByteSource, Candidate, ChangePage, DecodeSession, Decoder, HostContext, ListPage,
-    MetadataSource, PluginError, PluginResult, ProbeHint, StorageProvider, StreamSpec, TrackQuery,
+    MediaInfo, MetadataSource, PluginError, PluginResult, ProbeHint, StorageProvider, StreamSpec,
+    TrackQuery,
 };
 
 use crate::events::{CoreEvent, EventBus, PluginEvent};
@@ -148,11 +149,8 @@ struct GuardedDecoder {
 }
 
 impl Decoder for GuardedDecoder {
-    fn probe(&self, head: &[u8], hint: &ProbeHint) -> u8 {
-        // A panicking probe scores nothing; the plugin is disabled by `call`.
-        self.health
-            .call("probe", || Ok(self.inner.probe(head, hint)))
-            .unwrap_or(0)
+    fn probe(&self, head: &[u8], hint: &ProbeHint) -> PluginResult<u8> {
+        self.health.call("probe", || self.inner.probe(head, hint))
     }
 
     fn open(
@@ -165,6 +163,11 @@ impl Decoder for GuardedDecoder {
             inner,
             health: self.health.clone(),
         }))
+    }
+
+    fn describe(&self, source: Arc<dyn ByteSource>, hint: &ProbeHint) -> PluginResult<MediaInfo> {
+        self.health
+            .call("describe", || self.inner.describe(source, hint))
     }
 }
 

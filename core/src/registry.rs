@@ -328,7 +328,12 @@ impl Registry {
                 .cloned()
         });
         let scored = decoders.into_iter().map(|(id, rank, decoder)| {
-            let score = decoder.probe(head, hint);
+            // A decoder that fails to probe cannot decode this; one that fails for its own
+            // sake (`Internal`) has already been disabled by the guard.
+            let score = decoder.probe(head, hint).unwrap_or_else(|e| {
+                tracing::debug!(decoder = %id, error = %e, "probe failed");
+                0
+            });
             (id, rank, score, decoder)
         });
         let best = scored.filter(|(_, _, score, _)| *score > 0).max_by(|a, b| {

@@ -14,8 +14,8 @@ use crate::plugin::{LoadedPlugin, Origin, PluginHandle};
 pub struct FixedScore(pub u8);
 
 impl Decoder for FixedScore {
-    fn probe(&self, _: &[u8], _: &ProbeHint) -> u8 {
-        self.0
+    fn probe(&self, _: &[u8], _: &ProbeHint) -> PluginResult<u8> {
+        Ok(self.0)
     }
     fn open(&self, _: Arc<dyn ByteSource>, _: &ProbeHint) -> PluginResult<Box<dyn DecodeSession>> {
         Err(PluginError::Unsupported("a test decoder".into()))

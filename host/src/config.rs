@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::capabilities::HttpSettings;
-use crate::loader::wasm::WasmLimits;
 use crate::registry::Registry;
+use tonearm_loader::wasm::WasmLimits;
 
 /// Why the settings could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -9,8 +9,8 @@ use tonearm_conformance::{Report, decoder, provider};
 use tonearm_plugin_api::{HostContext, PluginKind, StorageProvider};
 
 use crate::capabilities::{GrantedFolder, MemoryState, SystemClock, TracingLog};
-use crate::loader::{PluginHandle, ProviderFactory};
 use crate::registry::{Registry, RegistryError};
+use tonearm_loader::{PluginHandle, ProviderFactory};
 
 /// A harness for providers that serve a granted folder: a fresh temporary folder, with a
 /// small page size so listings span many pages.

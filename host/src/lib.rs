@@ -1,15 +1,15 @@
 //! The Tonearm host: loads plugins, keeps the library, syncs sources and decodes audio.
 //!
-//! The data flows plugin → [`loader`] → [`registry`] → [`sync`] → [`library`] →
+//! The data flows plugin → loader (`tonearm-loader`) → [`registry`] → [`sync`] → [`library`] →
 //! [`playback`], and every step reports on the one [`events`] bus. Nothing above the
 //! loader knows how a plugin was loaded.
 
 pub mod auth;
+pub mod bundled;
 pub mod capabilities;
 pub mod config;
 pub mod conformance;
 pub mod library;
-pub mod loader;
 pub mod playback;
 pub mod sync;
 

@@ -353,7 +353,7 @@ fn native_plugins_load_install_and_are_scanned_at_start() {
         all.extend_from_slice(args);
         tonearm(&lib, &all)
     };
-    let quiet = tonearm_e2e::native_library("tonearm-test-plugin-older-minor");
+    let quiet = tonearm_e2e::native_library("tonearm-test-plugin-quiet");
     let out = ok(&with_config(&[
         "plugins",
         "load",

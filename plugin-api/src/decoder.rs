@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::PluginResult;
 use crate::host::ByteSource;
+use crate::metadata::TrackTags;
 
 /// What is known about an input besides its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -31,11 +32,29 @@ pub struct StreamSpec {
     pub bits_per_sample: Option<u32>,
 }
 
+/// What a decoder can tell about a file without decoding it: the stream and its tags.
+///
+/// The host reads tags itself for the formats its tag reader knows; for any other file a
+/// decoder claims, and for files whose tags the host cannot parse, this is where the
+/// library's duration, stream details and tags come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaInfo {
+    /// The decoded stream's shape, with its length when it is known.
+    pub stream: StreamSpec,
+    /// The tags the file carries; empty when the format has none or the decoder reads none.
+    pub tags: TrackTags,
+}
+
 /// Decodes one kind of audio or many, chosen by [`probe`](Decoder::probe) score.
+///
+/// The host calls a decoder from several threads at once: [`probe`](Decoder::probe) and
+/// [`describe`](Decoder::describe) take `&self`, and every decode runs in its own
+/// [`DecodeSession`].
 pub trait Decoder: Send + Sync {
-    /// How sure the decoder is that it can decode an input starting with `head`: 0 means
-    /// it cannot, 100 that it certainly can. Never fails; garbage scores 0.
-    fn probe(&self, head: &[u8], hint: &ProbeHint) -> u8;
+    /// How sure the decoder is that it can decode an input starting with `head` (the first
+    /// bytes of the file, as many as the host read): 0 means it cannot, 100 that it
+    /// certainly can. Garbage scores `Ok(0)`; an `Err` means the decoder itself failed.
+    fn probe(&self, head: &[u8], hint: &ProbeHint) -> PluginResult<u8>;
 
     /// Opens a decode session over `source`.
     fn open(
@@ -43,6 +62,19 @@ pub trait Decoder: Send + Sync {
         source: Arc<dyn ByteSource>,
         hint: &ProbeHint,
     ) -> PluginResult<Box<dyn DecodeSession>>;
+
+    /// The stream and tags of the file in `source`, which this decoder claims.
+    ///
+    /// The default opens a session and reports its [`spec`](DecodeSession::spec) with no
+    /// tags; a decoder that knows its format's tags (or can tell the length without opening
+    /// a session) overrides it.
+    fn describe(&self, source: Arc<dyn ByteSource>, hint: &ProbeHint) -> PluginResult<MediaInfo> {
+        let session = self.open(source, hint)?;
+        Ok(MediaInfo {
+            stream: session.spec(),
+            tags: TrackTags::default(),
+        })
+    }
 }
 
 /// One open stream being decoded.

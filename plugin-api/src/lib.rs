@@ -8,10 +8,10 @@
 //! native library or run as a sandboxed component, and behaves identically in each.
 //!
 //! A plugin crate exports a [`PluginDescriptor`]; the final binary chooses which descriptors
-//! to link and submits them with [`register_builtin!`].
+//! to link and submits them with [`register_builtin!`]. Nothing here depends on how a
+//! plugin is shipped: `tonearm-plugin-native` exports a descriptor as a native library and
+//! `tonearm-plugin-component` as a sandboxed wasm component, each in one line.
 
-#[cfg(not(target_arch = "wasm32"))]
-pub mod abi;
 pub mod decoder;
 pub mod error;
 pub mod folder_tree;
@@ -21,11 +21,8 @@ pub mod metadata;
 pub mod registration;
 pub mod storage;
 pub mod version;
-#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
-pub mod wasm;
-mod wit_convert;
 
-pub use decoder::{DecodeSession, Decoder, ProbeHint, StreamSpec};
+pub use decoder::{DecodeSession, Decoder, MediaInfo, ProbeHint, StreamSpec};
 pub use error::{PluginError, PluginResult};
 pub use folder_tree::{Folder, FolderTree};
 pub use host::{

@@ -70,25 +70,3 @@ macro_rules! register_builtin {
         )+
     };
 }
-
-/// Exports a plugin descriptor as a wasm component (on `wasm32-wasip*` targets; elsewhere
-/// it expands to nothing, so the crate still builds in a native workspace build).
-///
-/// ```text
-/// // A crate with crate-type = ["cdylib"], built with --target wasm32-wasip2:
-/// tonearm_plugin_api::export_component!(my_plugin::DESCRIPTOR);
-/// ```
-#[macro_export]
-macro_rules! export_component {
-    ($descriptor:path) => {
-        #[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
-        mod __tonearm_component {
-            struct Plugin;
-            impl $crate::wasm::ComponentPlugin for Plugin {
-                const DESCRIPTOR: &'static $crate::PluginDescriptor = &$descriptor;
-            }
-            type Exported = $crate::wasm::Component<Plugin>;
-            $crate::wasm::bindings::__export_plugin_component!(Exported with_types_in $crate::wasm::bindings);
-        }
-    };
-}

@@ -9,11 +9,11 @@ use anyhow::{Context as _, Result, bail};
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_host::capabilities::{FileByteSource, ProviderByteSource};
 use tonearm_host::library::{Source, TrackRow};
-use tonearm_host::loader::PluginFiles;
-use tonearm_host::loader::wasm::WasmLimits;
 use tonearm_host::playback::{self, DecodeSummary};
 use tonearm_host::sync::{HostCapabilities, RetryPolicy, RetryingProvider, SyncOptions, Syncer};
 use tonearm_host::{Library, conformance};
+use tonearm_loader::PluginFiles;
+use tonearm_loader::wasm::WasmLimits;
 use tonearm_plugin_api::{ByteSource, ProbeHint};
 
 use super::output::{self, table};
@@ -499,7 +499,7 @@ fn print_plugins(plugins: &[tonearm_host::registry::PluginInfo]) {
 pub fn plugins_load(ctx: &Context, path: &Path, install: bool) -> Result<ExitCode> {
     let loaded = match ctx.files.load(&ctx.registry, path) {
         Ok(loaded) => loaded,
-        Err(tonearm_host::loader::LoadError::Registry(
+        Err(tonearm_loader::LoadError::Registry(
             tonearm_host::registry::RegistryError::Duplicate(id),
         )) => {
             let origin = ctx

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use tonearm_host::config::Config;
-use tonearm_host::loader::PluginFiles;
 use tonearm_host::{EventBus, Library, Registry};
+use tonearm_loader::PluginFiles;
 
 /// Tonearm: a music library core with plugins for storage, decoding and metadata.
 #[derive(Debug, Parser)]
@@ -345,7 +345,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
     // Bundled components come last so that an installed or --plugin copy overrides them.
     if !cli.no_builtins {
-        for result in files.load_bundled(&registry) {
+        for result in files.load_bundled(&registry, tonearm_host::bundled::BUNDLED) {
             if let Err(e) = result {
                 eprintln!("warning: a bundled plugin failed to load: {e}");
             }

@@ -34,8 +34,8 @@ fn sniff(head: &[u8]) -> Option<bool> {
 }
 
 impl Decoder for OpusDecoder {
-    fn probe(&self, head: &[u8], hint: &ProbeHint) -> u8 {
-        match sniff(head) {
+    fn probe(&self, head: &[u8], hint: &ProbeHint) -> PluginResult<u8> {
+        Ok(match sniff(head) {
             Some(true) => 100,
             // Ogg, but Vorbis or FLAC or Speex: not ours.
             Some(false) => 0,
@@ -50,7 +50,7 @@ impl Decoder for OpusDecoder {
                     0
                 }
             }
-        }
+        })
     }
 
     fn open(
@@ -299,9 +299,9 @@ mod tests {
             extension: Some("ogg".into()),
             mime: None,
         };
-        assert_eq!(OpusDecoder.probe(&opus, &hint), 100);
-        assert_eq!(OpusDecoder.probe(&vorbis, &hint), 0);
-        assert_eq!(OpusDecoder.probe(b"", &ProbeHint::default()), 0);
+        assert_eq!(OpusDecoder.probe(&opus, &hint), Ok(100));
+        assert_eq!(OpusDecoder.probe(&vorbis, &hint), Ok(0));
+        assert_eq!(OpusDecoder.probe(b"", &ProbeHint::default()), Ok(0));
         assert_eq!(
             OpusDecoder.probe(
                 &[0; 64],
@@ -310,7 +310,7 @@ mod tests {
                     mime: None
                 }
             ),
-            0
+            Ok(0)
         );
     }
 }

@@ -28,8 +28,8 @@ impl SymphoniaDecoder {
 }
 
 impl Decoder for SymphoniaDecoder {
-    fn probe(&self, head: &[u8], hint: &ProbeHint) -> u8 {
-        probe::score(head, hint)
+    fn probe(&self, head: &[u8], hint: &ProbeHint) -> PluginResult<u8> {
+        Ok(probe::score(head, hint))
     }
 
     fn open(

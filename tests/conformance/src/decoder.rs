@@ -49,9 +49,10 @@ pub fn check(
                 ("random bytes", &garbage[..], ProbeHint::default()),
                 ("text named .txt", &text[..], hint("txt")),
             ] {
-                let score = d.probe(head, &hint);
-                if score != 0 {
-                    return Err(format!("{what} scored {score}"));
+                match d.probe(head, &hint) {
+                    Ok(0) => {}
+                    Ok(score) => return Err(format!("{what} scored {score}")),
+                    Err(e) => return Err(format!("probing {what} failed: {e}")),
                 }
             }
             Ok(())
@@ -156,8 +157,9 @@ fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
 fn probe(decoder: &dyn Decoder, f: &AudioFixture) -> Result<(), String> {
     let head = &f.bytes[..f.bytes.len().min(PROBE_HEAD)];
     match decoder.probe(head, &hint(&f.extension())) {
-        0 => Err("scored 0 for a file it claims".into()),
-        _ => Ok(()),
+        Ok(0) => Err("scored 0 for a file it claims".into()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("probe failed: {e}")),
     }
 }
 

@@ -20,9 +20,9 @@ use symphonia::core::formats::{FormatOptions, TrackType};
 use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
 use tonearm_conformance::fixtures::FixtureSet;
-use tonearm_host::loader::load_builtin;
-use tonearm_host::loader::wasm::{WasmLimits, WasmRuntime};
 use tonearm_host::{EventBus, Registry};
+use tonearm_loader::load_builtin;
+use tonearm_loader::wasm::{WasmLimits, WasmRuntime};
 use tonearm_plugin_api::{Decoder, ProbeHint};
 
 fn direct(bytes: &Arc<[u8]>, ext: &str) -> u64 {
@@ -80,7 +80,7 @@ fn probe_cost(decoder: &dyn Decoder, calls: u32) -> f64 {
     let hint = ProbeHint::default();
     let t = Instant::now();
     for _ in 0..calls {
-        std::hint::black_box(decoder.probe(std::hint::black_box(&[]), &hint));
+        let _ = std::hint::black_box(decoder.probe(std::hint::black_box(&[]), &hint));
     }
     t.elapsed().as_nanos() as f64 / f64::from(calls)
 }
@@ -97,7 +97,7 @@ fn main() {
     let native = Registry::new(EventBus::default());
     native
         .register_all(
-            tonearm_host::loader::native::load_native(&tonearm_e2e::native_library(
+            tonearm_loader::native::load_native(&tonearm_e2e::native_library(
                 "tonearm-plugin-symphonia-dylib",
             ))
             .unwrap(),

@@ -21,9 +21,9 @@ use lofty::config::WriteOptions;
 use lofty::prelude::*;
 use lofty::tag::{ItemKey, Tag};
 use tonearm_conformance::fixtures::FixtureSet;
-use tonearm_host::loader::load_builtin;
 use tonearm_host::sync::{HostCapabilities, SyncOptions, Syncer};
 use tonearm_host::{EventBus, Library, Registry};
+use tonearm_loader::load_builtin;
 
 fn generate(dir: &Path, files: usize) {
     let marker = dir.join(".complete");

@@ -12,7 +12,7 @@ use tonearm_fakes::oauth::FakeOAuth;
 use tonearm_host::EventBus;
 use tonearm_host::auth::{StoredTokens, TokenStore};
 use tonearm_host::capabilities::{HttpService, HttpSettings, MemoryState, SystemClock, TracingLog};
-use tonearm_host::loader::ProviderFactory;
+use tonearm_loader::ProviderFactory;
 use tonearm_plugin_api::{HostContext, StorageProvider};
 
 /// The source name the tokens are stored under.
@@ -235,10 +235,9 @@ impl<S: FakeFiles> Cloud<S> {
         let factory = match factory {
             Some(factory) => factory,
             None => {
-                let plugin = tonearm_host::loader::load_builtin(self.descriptor)
-                    .map_err(|e| e.to_string())?;
-                let tonearm_host::loader::PluginHandle::StorageProvider(factory) = plugin.handle
-                else {
+                let plugin =
+                    tonearm_loader::load_builtin(self.descriptor).map_err(|e| e.to_string())?;
+                let tonearm_loader::PluginHandle::StorageProvider(factory) = plugin.handle else {
                     return Err("not a storage provider".into());
                 };
                 factory
@@ -269,8 +268,8 @@ impl<S: FakeFiles> Cloud<S> {
     /// # Panics
     ///
     /// If `plugin` is not a storage provider.
-    pub fn use_plugin(&self, plugin: tonearm_host::loader::LoadedPlugin) {
-        let tonearm_host::loader::PluginHandle::StorageProvider(factory) = plugin.handle else {
+    pub fn use_plugin(&self, plugin: tonearm_loader::LoadedPlugin) {
+        let tonearm_loader::PluginHandle::StorageProvider(factory) = plugin.handle else {
             panic!("{} is not a storage provider", plugin.manifest.id);
         };
         *self.factory.lock().unwrap_or_else(PoisonError::into_inner) = Some(factory);
@@ -328,7 +327,7 @@ impl<S: FakeFiles> Cloud<S> {
         let registry = tonearm_host::Registry::new(self.bus.clone());
         for d in [self.descriptor, &tonearm_plugin_symphonia::DESCRIPTOR] {
             registry
-                .register(tonearm_host::loader::load_builtin(d).expect("builtin loads"))
+                .register(tonearm_loader::load_builtin(d).expect("builtin loads"))
                 .expect("registered");
         }
         let network = Network {

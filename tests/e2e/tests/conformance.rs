@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_conformance::{decoder, provider};
 use tonearm_host::conformance::FolderHarness;
-use tonearm_host::loader::{PluginHandle, load_builtin};
+use tonearm_loader::{PluginHandle, load_builtin};
 use tonearm_plugin_api::{ByteSource, DecodeSession, Decoder, PluginResult, ProbeHint, StreamSpec};
 
 fn symphonia() -> (Arc<dyn Decoder>, tonearm_plugin_api::PluginManifest) {
@@ -46,8 +46,8 @@ struct Liar;
 struct LiarSession(u32);
 
 impl Decoder for Liar {
-    fn probe(&self, _: &[u8], _: &ProbeHint) -> u8 {
-        100
+    fn probe(&self, _: &[u8], _: &ProbeHint) -> PluginResult<u8> {
+        Ok(100)
     }
     fn open(&self, _: Arc<dyn ByteSource>, _: &ProbeHint) -> PluginResult<Box<dyn DecodeSession>> {
         Ok(Box::new(LiarSession(0)))

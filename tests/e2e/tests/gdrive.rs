@@ -250,13 +250,13 @@ fn expired_tokens_are_refreshed_and_a_dead_grant_asks_for_sign_in() {
 fn the_native_library_form_passes_the_suite_over_the_fake_drive() {
     let cloud = Arc::new(DriveCloud::start());
     let library = tonearm_e2e::native_library("tonearm-plugin-gdrive-dylib");
-    let plugins = tonearm_host::loader::native::load_native(&library).unwrap();
+    let plugins = tonearm_loader::native::load_native(&library).unwrap();
     cloud.use_plugin(plugins.into_iter().next().unwrap());
     cloud.certify_under(drive_chaos());
 }
 
-fn component_runtime(call_timeout: Duration) -> tonearm_host::loader::wasm::WasmRuntime {
-    tonearm_host::loader::wasm::WasmRuntime::new(tonearm_host::loader::wasm::WasmLimits {
+fn component_runtime(call_timeout: Duration) -> tonearm_loader::wasm::WasmRuntime {
+    tonearm_loader::wasm::WasmRuntime::new(tonearm_loader::wasm::WasmLimits {
         call_timeout,
         cache_dir: Some(tonearm_e2e::component_cache()),
         ..Default::default()

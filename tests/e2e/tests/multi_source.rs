@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_e2e::cloud::{DriveCloud, GraphCloud, SOURCE};
-use tonearm_host::loader::load_builtin;
 use tonearm_host::sync::{HostCapabilities, Network, SyncOptions, Syncer};
 use tonearm_host::{Library, Registry};
+use tonearm_loader::load_builtin;
 
 #[test]
 fn a_drive_and_a_onedrive_sync_side_by_side() {

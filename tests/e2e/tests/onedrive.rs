@@ -42,7 +42,7 @@ fn the_provider_conformance_suite_passes_over_the_fake_graph() {
 fn the_native_library_form_passes_the_suite_over_the_fake_graph() {
     let cloud = Arc::new(GraphCloud::start());
     let library = tonearm_e2e::native_library("tonearm-plugin-onedrive-dylib");
-    let plugins = tonearm_host::loader::native::load_native(&library).unwrap();
+    let plugins = tonearm_loader::native::load_native(&library).unwrap();
     cloud.use_plugin(plugins.into_iter().next().unwrap());
     cloud.certify_under(graph_chaos());
 }
@@ -51,12 +51,11 @@ fn the_native_library_form_passes_the_suite_over_the_fake_graph() {
 fn the_component_form_passes_the_suite_over_the_fake_graph() {
     let cloud = Arc::new(GraphCloud::start());
     let component = tonearm_e2e::wasm_component("tonearm-plugin-onedrive-component");
-    let runtime =
-        tonearm_host::loader::wasm::WasmRuntime::new(tonearm_host::loader::wasm::WasmLimits {
-            cache_dir: Some(tonearm_e2e::component_cache()),
-            ..Default::default()
-        })
-        .unwrap();
+    let runtime = tonearm_loader::wasm::WasmRuntime::new(tonearm_loader::wasm::WasmLimits {
+        cache_dir: Some(tonearm_e2e::component_cache()),
+        ..Default::default()
+    })
+    .unwrap();
     cloud.use_plugin(runtime.load(&component).unwrap());
     cloud.certify_under(graph_chaos());
     assert_eq!(cloud.service.stats().leaked_authorization, 0);

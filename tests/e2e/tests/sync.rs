@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_host::events::{CoreEvent, LibraryEvent, PluginEvent, SyncEvent};
-use tonearm_host::loader::{LoadedPlugin, Origin, PluginHandle, ProviderFactory, load_builtin};
 use tonearm_host::sync::{HostCapabilities, SyncError, SyncOptions, Syncer};
 use tonearm_host::{EventBus, Library, Received, Registry};
+use tonearm_loader::{LoadedPlugin, Origin, PluginHandle, ProviderFactory, load_builtin};
 use tonearm_plugin_api::{
     ByteRange, ChangePage, HostContext, ListPage, PluginError, PluginResult, StorageProvider,
 };

@@ -11,9 +11,9 @@ use tonearm_conformance::{decoder, provider};
 use tonearm_e2e::{decode_all, wasm_component};
 use tonearm_host::conformance::FolderHarness;
 use tonearm_host::events::{CoreEvent, PluginEvent};
-use tonearm_host::loader::wasm::{WasmLimits, WasmLoadError, WasmRuntime};
-use tonearm_host::loader::{PluginHandle, base_context, load_builtin};
 use tonearm_host::{EventBus, Received, Registry};
+use tonearm_loader::wasm::{WasmLimits, WasmLoadError, WasmRuntime};
+use tonearm_loader::{PluginHandle, base_context, load_builtin};
 use tonearm_plugin_api::{
     Decoder, HttpClient, HttpRequest, HttpResponse, PluginError, PluginResult, ProbeHint,
 };
@@ -222,7 +222,7 @@ fn an_endless_loop_is_stopped_at_the_deadline_and_the_instance_replaced() {
     ));
 
     // The trapped instance was dropped; a fresh one answers.
-    assert_eq!(raw.probe(b"fine", &hint("bad")), 1);
+    assert_eq!(raw.probe(b"fine", &hint("bad")), Ok(1));
 }
 
 #[test]
@@ -303,10 +303,10 @@ fn requests_to_undeclared_hosts_are_refused() {
 fn components_for_another_contract_or_not_components_are_refused() {
     let err = match runtime().load(&wasm_component("tonearm-test-plugin-future-api-component")) {
         Err(e) => e.to_string(),
-        Ok(_) => panic!("a component for contract 0.2.0 was accepted"),
+        Ok(_) => panic!("a component for contract 0.3.0 was accepted"),
     };
     assert!(
-        err.contains("0.2.0") && err.contains(tonearm_plugin_api::API_VERSION),
+        err.contains("0.3.0") && err.contains(tonearm_plugin_api::API_VERSION),
         "{err}"
     );
 

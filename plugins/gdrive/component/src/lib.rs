@@ -1,3 +1,3 @@
 //! The `gdrive` plugin as a wasm component: the same implementation, behind the WIT contract.
 
-tonearm_plugin_api::export_component!(tonearm_plugin_gdrive::DESCRIPTOR);
+tonearm_plugin_component::export_component!(tonearm_plugin_gdrive::DESCRIPTOR);

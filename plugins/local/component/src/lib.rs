@@ -1,3 +1,3 @@
 //! The `local` plugin as a wasm component: the same implementation, behind the WIT contract.
 
-tonearm_plugin_api::export_component!(tonearm_plugin_local::DESCRIPTOR);
+tonearm_plugin_component::export_component!(tonearm_plugin_local::DESCRIPTOR);

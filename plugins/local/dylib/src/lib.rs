@@ -1,3 +1,3 @@
 //! The `local` plugin as a native library: the same implementation, exported over the FFI.
 
-tonearm_plugin_api::export_plugins!(tonearm_plugin_local::DESCRIPTOR);
+tonearm_plugin_native::export_plugins!(tonearm_plugin_local::DESCRIPTOR);

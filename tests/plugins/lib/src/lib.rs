@@ -29,12 +29,12 @@ struct Quiet;
 struct Silence(u32);
 
 impl Decoder for Quiet {
-    fn probe(&self, _: &[u8], hint: &ProbeHint) -> u8 {
-        if hint.extension.as_deref() == Some("quiet") {
+    fn probe(&self, _: &[u8], hint: &ProbeHint) -> PluginResult<u8> {
+        Ok(if hint.extension.as_deref() == Some("quiet") {
             50
         } else {
             0
-        }
+        })
     }
 
     fn open(&self, _: Arc<dyn ByteSource>, _: &ProbeHint) -> PluginResult<Box<dyn DecodeSession>> {
@@ -79,9 +79,9 @@ struct Panicky;
 struct PanickySession;
 
 impl Decoder for Panicky {
-    fn probe(&self, head: &[u8], _: &ProbeHint) -> u8 {
+    fn probe(&self, head: &[u8], _: &ProbeHint) -> PluginResult<u8> {
         assert!(!head.starts_with(b"PANIC"), "probe exploded");
-        10
+        Ok(10)
     }
 
     fn open(&self, _: Arc<dyn ByteSource>, _: &ProbeHint) -> PluginResult<Box<dyn DecodeSession>> {
@@ -145,7 +145,7 @@ pub static MISBEHAVING_DECODER: PluginDescriptor = PluginDescriptor {
 struct Misbehaving;
 
 impl Decoder for Misbehaving {
-    fn probe(&self, head: &[u8], _: &ProbeHint) -> u8 {
+    fn probe(&self, head: &[u8], _: &ProbeHint) -> PluginResult<u8> {
         if head.starts_with(b"LOOP") {
             let mut spins = 0u64;
             loop {
@@ -160,7 +160,7 @@ impl Decoder for Misbehaving {
             }
         }
         assert!(!head.starts_with(b"PANIC"), "probe exploded");
-        1
+        Ok(1)
     }
 
     fn open(&self, _: Arc<dyn ByteSource>, _: &ProbeHint) -> PluginResult<Box<dyn DecodeSession>> {

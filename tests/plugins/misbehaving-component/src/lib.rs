@@ -1,3 +1,3 @@
 //! A wasm component that loops forever, hoards memory or panics on cue (build with --target wasm32-wasip2).
 
-tonearm_plugin_api::export_component!(tonearm_test_plugins::MISBEHAVING_DECODER);
+tonearm_plugin_component::export_component!(tonearm_test_plugins::MISBEHAVING_DECODER);

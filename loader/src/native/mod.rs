@@ -1,16 +1,25 @@
-//! Native plugin libraries (`.so`/`.dylib`/`.dll`), loaded through the plugin API's `abi`
-//! module and adapted to the same traits as builtin plugins.
+//! Native plugin libraries (`.so`/`.dylib`/`.dll`), opened through abi_stable
+//! ([`library`]) and adapted to the same traits as builtin plugins.
+//!
+//! The rule for which libraries load: the file must be a complete shared library
+//! ([`preflight`]), built against the same 0.x minor of `tonearm-plugin-native` as this host
+//! (abi_stable checks the crate version, then the layout of every type crossing the
+//! boundary), and state a plugin API version this host accepts. A library built for an
+//! older 0.x API is refused with both versions named and told to rebuild; components are
+//! the form that keeps loading across versions.
+
+mod library;
+mod preflight;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tonearm_plugin_api::abi::{ImportedDecoder, NativeInstance, NativeLibrary, NativeLoadError};
-use tonearm_plugin_api::{
-    ByteSource, DecodeSession, Decoder, HostContext, PluginError, PluginKind, PluginResult,
-    ProbeHint, StorageProvider,
-};
+use tonearm_plugin_api::{HostContext, PluginError, PluginKind, PluginResult, StorageProvider};
+use tonearm_plugin_native::Imported;
 
-use super::{LoadedPlugin, Origin, PluginHandle, ProviderFactory, base_context};
+pub use library::{NativeLibrary, NativeLoadError};
+
+use crate::{LoadedPlugin, Origin, PluginHandle, ProviderFactory, base_context};
 
 /// Loads every plugin in the native library at `path`.
 pub fn load_native(path: &Path) -> Result<Vec<LoadedPlugin>, NativeLoadError> {
@@ -32,9 +41,9 @@ pub fn load_native(path: &Path) -> Result<Vec<LoadedPlugin>, NativeLoadError> {
                     .instantiate(index, &base_context(&manifest.id))
                     .map_err(instance_error)?
                 {
-                    NativeInstance::Decoder(d) => PluginHandle::Decoder(Arc::new(NativeDecoder(d))),
-                    NativeInstance::MetadataSource(m) => PluginHandle::MetadataSource(Arc::new(m)),
-                    NativeInstance::StorageProvider(_) => {
+                    Imported::Decoder(d) => PluginHandle::Decoder(Arc::new(d)),
+                    Imported::MetadataSource(m) => PluginHandle::MetadataSource(Arc::new(m)),
+                    Imported::StorageProvider(_) => {
                         return Err(instance_error(PluginError::Invalid(format!(
                             "plugin `{}` declares kind {} but exports a storage provider",
                             manifest.id, manifest.kind
@@ -77,33 +86,10 @@ struct NativeFactory {
 impl ProviderFactory for NativeFactory {
     fn create(&self, ctx: &HostContext) -> PluginResult<Arc<dyn StorageProvider>> {
         match self.library.instantiate(self.index, ctx)? {
-            NativeInstance::StorageProvider(p) => Ok(Arc::new(p)),
+            Imported::StorageProvider(p) => Ok(Arc::new(p)),
             _ => Err(PluginError::Invalid(
                 "the library did not return a storage provider".into(),
             )),
         }
-    }
-}
-
-/// A native decoder. A plugin that failed inside `probe` (which cannot return an error in
-/// the contract) is re-raised as a panic on the host's side of the boundary, so the
-/// host's guard disables it exactly as it would a builtin.
-struct NativeDecoder(ImportedDecoder);
-
-impl Decoder for NativeDecoder {
-    fn probe(&self, head: &[u8], hint: &ProbeHint) -> u8 {
-        match self.0.try_probe(head, hint) {
-            Ok(score) => score,
-            Err(PluginError::Internal(reason)) => std::panic::panic_any(reason),
-            Err(_) => 0,
-        }
-    }
-
-    fn open(
-        &self,
-        source: Arc<dyn ByteSource>,
-        hint: &ProbeHint,
-    ) -> PluginResult<Box<dyn DecodeSession>> {
-        self.0.open(source, hint)
     }
 }

@@ -1,5 +1,6 @@
 //! The guest side of sandboxed plugins: a plugin's ordinary impl, exported as a wasm
-//! component for `wasm32-wasip2` with [`export_component!`](crate::export_component).
+//! component for `wasm32-wasip2` with [`export_component!`](crate::export_component),
+//! against the newest WIT version (`wit/since_v0.2.0`).
 //!
 //! A component instance holds one plugin instance (and, for a decoder, at most one open
 //! session): the host instantiates components cheaply and gives each decode its own.
@@ -7,25 +8,21 @@
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::decoder::{DecodeSession, Decoder};
-use crate::error::{PluginError, PluginResult};
-use crate::host::{
-    ByteSource, Clock, DirEntry, FileStat, FileSystem, HostContext, HttpClient, HttpRequest,
-    HttpResponse, KeyValueStore, Log, LogLevel,
+use tonearm_plugin_api::{
+    ByteSource, Clock, DecodeSession, Decoder, DirEntry, FileStat, FileSystem, HostContext,
+    HttpClient, HttpRequest, HttpResponse, Instantiate, KeyValueStore, Log, LogLevel,
+    MetadataSource, PluginDescriptor, PluginError, PluginResult, StorageProvider, TrackQuery,
 };
-use crate::metadata::{MetadataSource, TrackQuery};
-use crate::registration::{Instantiate, PluginDescriptor};
-use crate::storage::StorageProvider;
 
-/// Bindings generated from `wit/since_v0.1.0`.
+/// Bindings generated from `wit/since_v0.2.0`.
 #[allow(missing_docs, clippy::all, unsafe_code)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "wit/since_v0.1.0",
+        path: "wit/since_v0.2.0",
         world: "plugin-component",
         pub_export_macro: true,
         export_macro_name: "__export_plugin_component",
-        default_bindings_module: "tonearm_plugin_api::wasm::bindings",
+        default_bindings_module: "tonearm_plugin_component::guest::bindings",
     });
 }
 
@@ -33,7 +30,7 @@ use bindings::exports::tonearm::plugin as exports;
 use bindings::tonearm::plugin::host;
 use bindings::tonearm::plugin::types as wit;
 
-crate::__wit_conversions!(crate::wasm::bindings::tonearm::plugin::types);
+crate::__wit_conversions!(crate::guest::bindings::tonearm::plugin::types);
 
 /// Names the descriptor a component exports; implemented by [`export_component!`](crate::export_component).
 pub trait ComponentPlugin {
@@ -157,8 +154,17 @@ impl<P: ComponentPlugin> exports::plugin::Guest for Component<P> {
 }
 
 impl<P: ComponentPlugin> exports::decoder::Guest for Component<P> {
-    fn probe(head: Vec<u8>, hint: wit::ProbeHint) -> u8 {
-        with_state(|s| Ok(Self::decoder(s)?.probe(&head, &hint.into()))).unwrap_or(0)
+    fn probe(head: Vec<u8>, hint: wit::ProbeHint) -> Result<u8, wit::PluginError> {
+        with_state(|s| Self::decoder(s)?.probe(&head, &hint.into())).map_err(Into::into)
+    }
+
+    fn describe(hint: wit::ProbeHint) -> Result<wit::MediaInfo, wit::PluginError> {
+        with_state(|s| {
+            Self::decoder(s)?
+                .describe(Arc::new(GuestHost), &hint.into())
+                .map(Into::into)
+        })
+        .map_err(Into::into)
     }
 
     fn open(hint: wit::ProbeHint) -> Result<wit::StreamSpec, wit::PluginError> {

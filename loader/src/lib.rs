@@ -1,11 +1,10 @@
 //! Turns plugins into trait objects, however they are shipped.
 //!
 //! Builtin plugins linked into the binary and registered with `inventory`, native libraries
-//! loaded at run time ([`native`]) and wasm components ([`wasm`], from files or
-//! [`bundled`] into the binary) all become the same [`LoadedPlugin`], so nothing above this
-//! module knows how a plugin was loaded.
+//! loaded at run time ([`native`]) and wasm components ([`wasm`], from files or built into
+//! the binary as a [`BundledComponent`]) all become the same [`LoadedPlugin`], so nothing
+//! above the loader knows how a plugin was loaded.
 
-pub mod bundled;
 pub mod native;
 pub mod wasm;
 
@@ -19,6 +18,17 @@ pub use tonearm_core::plugin::{
     load_builtin,
 };
 
+/// A wasm component embedded in the final binary (its build script makes the list).
+#[derive(Debug)]
+pub struct BundledComponent {
+    /// The plugin's file name, without extension.
+    pub name: &'static str,
+    /// The SHA-256 of `bytes` in hex, computed at build time: the compile cache's key.
+    pub sha256: &'static str,
+    /// The component.
+    pub bytes: &'static [u8],
+}
+
 /// Why a plugin file was not loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -27,7 +37,7 @@ pub enum LoadError {
     Registry(#[from] RegistryError),
     /// A native library was refused.
     #[error(transparent)]
-    Native(#[from] tonearm_plugin_api::abi::NativeLoadError),
+    Native(#[from] native::NativeLoadError),
     /// A wasm component was refused.
     #[error(transparent)]
     Wasm(#[from] wasm::WasmLoadError),
@@ -77,8 +87,12 @@ impl PluginFiles {
     /// Loads the components built into this binary into `registry`, except those whose id
     /// is already registered (an installed copy overrides the bundled one); returns what
     /// each load did.
-    pub fn load_bundled(&self, registry: &Registry) -> Vec<Result<Option<PluginInfo>, LoadError>> {
-        bundled::BUNDLED
+    pub fn load_bundled(
+        &self,
+        registry: &Registry,
+        bundled: &[BundledComponent],
+    ) -> Vec<Result<Option<PluginInfo>, LoadError>> {
+        bundled
             .iter()
             .map(|bundled| {
                 let plugin = self.runtime()?.load_bundled(bundled)?;

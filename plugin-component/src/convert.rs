@@ -1,15 +1,92 @@
 //! Conversions between the contract's types and the types a WIT binding generator makes
 //! from `wit/`. The guest (wit-bindgen) and the host (wasmtime's `bindgen!`) generate
 //! identically shaped types, so one macro serves both sides.
+//!
+//! Like the WIT folders, the conversions of a released version are frozen: each version's
+//! macro covers the types that version added, and a host binding an older version uses
+//! that version's macro.
 
-/// Implements `From` both ways between the contract's types and the generated types in
-/// module `$wit` (the generated `types` interface). For the crates that generate them.
+/// Implements `From` both ways between the contract's types and the generated types of the
+/// current WIT version in module `$wit` (the generated `types` interface).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __wit_conversions {
     ($wit:path) => {
+        $crate::__wit_conversions_v0_1!($wit);
+
         const _: () = {
-            use $crate::{
+            use $crate::__api::{MediaInfo, TrackTags};
+            use $wit as wit;
+
+            impl From<TrackTags> for wit::TrackTags {
+                fn from(t: TrackTags) -> Self {
+                    Self {
+                        title: t.title,
+                        artists: t.artists,
+                        album: t.album,
+                        album_artists: t.album_artists,
+                        genres: t.genres,
+                        track_number: t.track_number,
+                        track_total: t.track_total,
+                        disc_number: t.disc_number,
+                        disc_total: t.disc_total,
+                        year: t.year,
+                        musicbrainz_recording_id: t.musicbrainz_recording_id,
+                        musicbrainz_release_id: t.musicbrainz_release_id,
+                        isrc: t.isrc,
+                    }
+                }
+            }
+
+            impl From<wit::TrackTags> for TrackTags {
+                fn from(t: wit::TrackTags) -> Self {
+                    Self {
+                        title: t.title,
+                        artists: t.artists,
+                        album: t.album,
+                        album_artists: t.album_artists,
+                        genres: t.genres,
+                        track_number: t.track_number,
+                        track_total: t.track_total,
+                        disc_number: t.disc_number,
+                        disc_total: t.disc_total,
+                        year: t.year,
+                        musicbrainz_recording_id: t.musicbrainz_recording_id,
+                        musicbrainz_release_id: t.musicbrainz_release_id,
+                        isrc: t.isrc,
+                    }
+                }
+            }
+
+            impl From<MediaInfo> for wit::MediaInfo {
+                fn from(m: MediaInfo) -> Self {
+                    Self {
+                        stream: m.stream.into(),
+                        tags: m.tags.into(),
+                    }
+                }
+            }
+
+            impl From<wit::MediaInfo> for MediaInfo {
+                fn from(m: wit::MediaInfo) -> Self {
+                    Self {
+                        stream: m.stream.into(),
+                        tags: m.tags.into(),
+                    }
+                }
+            }
+        };
+    };
+}
+
+/// The conversions of the types WIT version 0.1.0 defines (frozen), between the contract
+/// and the generated types in module `$wit`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __wit_conversions_v0_1 {
+    ($wit:path) => {
+        const _: () = {
+            use $crate::__api::{
                 ByteRange, Change, ChangePage, ContentHash, DirEntry, EntryKind, FileStat,
                 HttpRequest, HttpResponse, ListPage, PluginError, ProbeHint, RemoteEntry,
                 StreamSpec,

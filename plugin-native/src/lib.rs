@@ -1,12 +1,17 @@
-//! Native plugin libraries: the FFI-safe mirror of the contract, built on abi_stable.
+//! Native plugin libraries: the FFI-safe mirror of the Tonearm plugin contract, built on
+//! abi_stable, and [`export_plugins!`], which exports a plugin crate's descriptors as a
+//! `cdylib` the host can load.
 //!
-//! abi_stable is unmaintained since 2023, so nothing outside this module names it: a
-//! plugin author writes the ordinary trait impl and one [`export_plugins!`] line; the host
-//! calls [`NativeLibrary::load`]. Replacing the mechanism would touch only this module.
+//! abi_stable is unmaintained since 2023, so nothing outside this crate names it: a plugin
+//! author writes the ordinary trait impl from `tonearm-plugin-api` and one
+//! [`export_plugins!`] line; the host's loader (`tonearm-loader`) opens the library.
+//! Replacing the mechanism would touch only this crate and the loader's `native` module.
 //!
 //! Data that crosses often or is simple has `StableAbi` mirrors ([`types`]), checked for
 //! layout by abi_stable at load. The manifest (read once at load) and metadata queries
-//! (rich, rare) cross as JSON of the contract's own serde types.
+//! (rich, rare) cross as JSON of the contract's own serde types. Both directions live
+//! here: a library exports plugins and imports the host's capabilities, and a host does the
+//! reverse.
 
 // abi_stable's derives and trait-object machinery expand to unsafe impls; the unsafe is
 // theirs, and the layout checks they generate are what make loading sound.
@@ -18,13 +23,9 @@
 mod exported;
 mod imported;
 mod module;
-mod preflight;
 mod traits;
 pub mod types;
 
-use std::path::{Path, PathBuf};
-
-use abi_stable::library::lib_header_from_path;
 use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RStr, RString};
@@ -35,63 +36,10 @@ pub use types::FfiError;
 
 use self::exported::{ExportedDecoder, ExportedMetadata, ExportedProvider, guard};
 use self::traits::{FfiDecoder_TO, FfiMetadataSource_TO, FfiStorageProvider_TO};
-use crate::error::{PluginError, PluginResult};
-use crate::host::HostContext;
-use crate::manifest::PluginManifest;
-use crate::registration::{Instantiate, PluginDescriptor};
-use crate::version::{VersionMismatch, api_version, check_api_compatibility};
+use tonearm_plugin_api::{HostContext, Instantiate, PluginDescriptor, PluginError, PluginManifest};
 
-#[doc(hidden)]
-pub use abi_stable as __abi_stable;
-
-/// Why a native library was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum NativeLoadError {
-    /// Not a loadable Tonearm plugin library: not a shared library, truncated, no root
-    /// module, another abi_stable, or a type layout that differs (the text says how).
-    #[error("{path} is not a usable Tonearm plugin library: {reason}")]
-    Library {
-        /// The file.
-        path: PathBuf,
-        /// abi_stable's explanation, including any type-layout difference.
-        reason: String,
-    },
-    /// The library states an API version that does not parse.
-    #[error("{path}: the library states plugin API version {stated:?}, which is not a version")]
-    BadVersion {
-        /// The file.
-        path: PathBuf,
-        /// What it states.
-        stated: String,
-    },
-    /// Built for an incompatible plugin API.
-    #[error("{mismatch}")]
-    Version {
-        /// The file.
-        path: PathBuf,
-        /// Both versions.
-        mismatch: Box<VersionMismatch>,
-    },
-    /// The library's manifests could not be read.
-    #[error("{path}: cannot read its plugin manifests: {error}")]
-    Manifests {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        error: PluginError,
-    },
-}
-
-/// A loaded native plugin library (never unloaded: code of a library must outlive every
-/// object it handed out).
-pub struct NativeLibrary {
-    module: PluginLibrary_Ref,
-    path: PathBuf,
-    manifests: Vec<PluginManifest>,
-}
-
-/// One instance made by a native library.
-pub enum NativeInstance {
+/// One plugin instance a library made, as the contract's traits.
+pub enum Imported {
     /// A storage provider.
     StorageProvider(ImportedProvider),
     /// A decoder.
@@ -100,74 +48,20 @@ pub enum NativeInstance {
     MetadataSource(ImportedMetadata),
 }
 
-impl NativeLibrary {
-    /// Loads the library at `path`: checks abi_stable's header and the layout of every type
-    /// crossing the boundary, then the plugin API version, before running any plugin code;
-    /// then reads its manifests.
-    pub fn load(path: &Path) -> Result<Self, NativeLoadError> {
-        let library_error = |e: abi_stable::library::LibraryError| NativeLoadError::Library {
-            path: path.to_owned(),
-            reason: explain(&e),
-        };
-        preflight::check(path).map_err(|reason| NativeLoadError::Library {
-            path: path.to_owned(),
-            reason,
-        })?;
-        let header = lib_header_from_path(path).map_err(library_error)?;
-        let module = header
-            .init_root_module::<PluginLibrary_Ref>()
-            .map_err(library_error)?;
-
-        let stated = module.api_version().as_str();
-        let version = semver::Version::parse(stated).map_err(|_| NativeLoadError::BadVersion {
-            path: path.to_owned(),
-            stated: stated.to_owned(),
-        })?;
-        check_api_compatibility(&path.display().to_string(), &version, &api_version()).map_err(
-            |mismatch| NativeLoadError::Version {
-                path: path.to_owned(),
-                mismatch: Box::new(mismatch),
-            },
-        )?;
-
-        let manifests_error = |error| NativeLoadError::Manifests {
-            path: path.to_owned(),
-            error,
-        };
-        let json = (module.manifests())()
-            .into_result()
-            .map_err(|e| manifests_error(e.into()))?;
-        let manifests: Vec<PluginManifest> = serde_json::from_str(json.as_str())
-            .map_err(|e| manifests_error(PluginError::Corrupt(format!("manifest JSON: {e}"))))?;
-        Ok(Self {
-            module,
-            path: path.to_owned(),
-            manifests,
-        })
-    }
-
-    /// Where it was loaded from.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The plugins it holds.
-    pub fn manifests(&self) -> &[PluginManifest] {
-        &self.manifests
-    }
-
-    /// Creates an instance of the plugin at `index` with the capabilities in `ctx`.
-    pub fn instantiate(&self, index: usize, ctx: &HostContext) -> PluginResult<NativeInstance> {
-        let instance = (self.module.instantiate())(index, ctx.into())
-            .into_result()
-            .map_err(PluginError::from)?;
-        Ok(match instance {
-            FfiInstance::StorageProvider(p) => NativeInstance::StorageProvider(ImportedProvider(p)),
-            FfiInstance::Decoder(d) => NativeInstance::Decoder(ImportedDecoder(d)),
-            FfiInstance::MetadataSource(m) => NativeInstance::MetadataSource(ImportedMetadata(m)),
-        })
+impl From<FfiInstance> for Imported {
+    fn from(instance: FfiInstance) -> Self {
+        match instance {
+            FfiInstance::StorageProvider(p) => Self::StorageProvider(ImportedProvider(p)),
+            FfiInstance::Decoder(d) => Self::Decoder(ImportedDecoder(d)),
+            FfiInstance::MetadataSource(m) => Self::MetadataSource(ImportedMetadata(m)),
+        }
     }
 }
+
+#[doc(hidden)]
+pub use abi_stable as __abi_stable;
+#[doc(hidden)]
+pub use tonearm_plugin_api as __api;
 
 /// Plugin side, for [`export_plugins!`]: the manifests of `descriptors` as JSON.
 #[doc(hidden)]
@@ -225,9 +119,9 @@ pub fn export_library(
 /// Exports plugin descriptors as a native plugin library (a `cdylib`).
 ///
 /// ```text
-/// // In a crate with `crate-type = ["cdylib"]` that depends on tonearm-plugin-api,
-/// // abi_stable, and the plugin crate:
-/// tonearm_plugin_api::export_plugins!(my_plugin::DESCRIPTOR);
+/// // In a crate with `crate-type = ["cdylib"]` that depends on tonearm-plugin-native,
+/// // abi_stable (its export attribute names the crate) and the plugin crate:
+/// tonearm_plugin_native::export_plugins!(my_plugin::DESCRIPTOR);
 /// ```
 ///
 /// The `api_version = "…";` form overrides the stated API version, for testing how hosts
@@ -237,53 +131,32 @@ macro_rules! export_plugins {
     (api_version = $api:expr; $($descriptor:path),+ $(,)?) => {
         #[doc(hidden)]
         pub mod __tonearm_native_library {
-            static DESCRIPTORS: &[&$crate::PluginDescriptor] = &[$(&$descriptor),+];
+            static DESCRIPTORS: &[&$crate::__api::PluginDescriptor] = &[$(&$descriptor),+];
 
-            extern "C" fn manifests() -> $crate::abi::__abi_stable::std_types::RResult<
-                $crate::abi::__abi_stable::std_types::RString,
-                $crate::abi::FfiError,
+            extern "C" fn manifests() -> $crate::__abi_stable::std_types::RResult<
+                $crate::__abi_stable::std_types::RString,
+                $crate::FfiError,
             > {
-                $crate::abi::export_manifests(DESCRIPTORS)
+                $crate::export_manifests(DESCRIPTORS)
             }
 
             extern "C" fn instantiate(
                 index: usize,
-                ctx: $crate::abi::FfiHostContext,
-            ) -> $crate::abi::__abi_stable::std_types::RResult<$crate::abi::FfiInstance, $crate::abi::FfiError> {
-                $crate::abi::export_instantiate(DESCRIPTORS, index, ctx)
+                ctx: $crate::FfiHostContext,
+            ) -> $crate::__abi_stable::std_types::RResult<$crate::FfiInstance, $crate::FfiError> {
+                $crate::export_instantiate(DESCRIPTORS, index, ctx)
             }
 
             /// The library's root module.
-            #[$crate::abi::__abi_stable::export_root_module]
-            pub fn tonearm_root_module() -> $crate::abi::PluginLibrary_Ref {
-                $crate::abi::export_library($api, manifests, instantiate)
+            #[$crate::__abi_stable::export_root_module]
+            pub fn tonearm_root_module() -> $crate::PluginLibrary_Ref {
+                $crate::export_library($api, manifests, instantiate)
             }
         }
     };
     ($($descriptor:path),+ $(,)?) => {
-        $crate::export_plugins!(api_version = $crate::API_VERSION; $($descriptor),+);
+        $crate::export_plugins!(api_version = $crate::__api::API_VERSION; $($descriptor),+);
     };
-}
-
-/// abi_stable's reports run to pages; lead with one line that says what happened and
-/// what to do.
-fn explain(error: &abi_stable::library::LibraryError) -> String {
-    use abi_stable::library::LibraryError as E;
-    let gist = match error {
-        E::OpenError { .. } => "the platform cannot load it as a shared library",
-        E::GetSymbolError { .. } => {
-            "it exports no Tonearm root module (was it built with export_plugins!?)"
-        }
-        E::ParseVersionError(_) | E::IncompatibleVersionNumber { .. } => {
-            "it was built against an incompatible version of tonearm-plugin-api; rebuild it"
-        }
-        E::AbiInstability(_) => {
-            "it was built against a different plugin interface (type layouts differ); rebuild it against this Tonearm"
-        }
-        E::RootModule { .. } => "its root module failed to initialise",
-        _ => "abi_stable refused it",
-    };
-    format!("{gist}\n{}", error.to_string().trim())
 }
 
 #[cfg(test)]
@@ -291,8 +164,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::decoder::{DecodeSession, Decoder, ProbeHint, StreamSpec};
-    use crate::host::{ByteSource, MemoryByteSource};
+    use tonearm_plugin_api::PluginResult;
+    use tonearm_plugin_api::decoder::{DecodeSession, Decoder, ProbeHint, StreamSpec};
+    use tonearm_plugin_api::host::{ByteSource, MemoryByteSource};
 
     /// Stereo, three chunks of 20,000 frames each: larger than the host's first buffer.
     struct BigChunks;
@@ -300,7 +174,7 @@ mod tests {
     struct BigSession(u32);
 
     impl Decoder for BigChunks {
-        fn probe(&self, _: &[u8], _: &ProbeHint) -> u8 {
+        fn probe(&self, _: &[u8], _: &ProbeHint) -> PluginResult<u8> {
             panic!("probe panics")
         }
 
@@ -382,8 +256,8 @@ mod tests {
     struct ThenCorrupt(bool);
 
     impl Decoder for ThenCorrupt {
-        fn probe(&self, _: &[u8], _: &ProbeHint) -> u8 {
-            1
+        fn probe(&self, _: &[u8], _: &ProbeHint) -> PluginResult<u8> {
+            Ok(1)
         }
 
         fn open(
@@ -441,11 +315,62 @@ mod tests {
     #[test]
     fn a_panic_on_the_plugin_side_comes_back_as_an_error() {
         let decoder = through_the_boundary(BigChunks);
-        let err = decoder.try_probe(b"", &ProbeHint::default()).unwrap_err();
+        let err = decoder.probe(b"", &ProbeHint::default()).unwrap_err();
         assert!(
             matches!(&err, PluginError::Internal(m) if m.contains("probe panics")),
             "{err}"
         );
-        assert_eq!(decoder.probe(b"", &ProbeHint::default()), 0);
+    }
+
+    /// Reports tags of its own; opens nothing.
+    struct Tagged;
+
+    impl Decoder for Tagged {
+        fn probe(&self, _: &[u8], _: &ProbeHint) -> PluginResult<u8> {
+            Ok(0)
+        }
+
+        fn open(
+            &self,
+            _: Arc<dyn ByteSource>,
+            _: &ProbeHint,
+        ) -> PluginResult<Box<dyn DecodeSession>> {
+            Err(PluginError::Unsupported("describe only".into()))
+        }
+
+        fn describe(
+            &self,
+            source: Arc<dyn ByteSource>,
+            _: &ProbeHint,
+        ) -> PluginResult<tonearm_plugin_api::MediaInfo> {
+            Ok(tonearm_plugin_api::MediaInfo {
+                stream: BigSession(0).spec(),
+                tags: tonearm_plugin_api::TrackTags {
+                    title: Some(format!("{} bytes", source.len()?)),
+                    artists: vec!["Zoë".into(), "Ann".into()],
+                    year: Some(1999),
+                    ..Default::default()
+                },
+            })
+        }
+    }
+
+    #[test]
+    fn media_info_crosses_the_boundary_with_its_tags_or_from_a_session() {
+        let source = || Arc::new(MemoryByteSource::new(b"abc".to_vec()));
+        let info = through_the_boundary(Tagged)
+            .describe(source(), &ProbeHint::default())
+            .unwrap();
+        assert_eq!(info.tags.title.as_deref(), Some("3 bytes"));
+        assert_eq!(info.tags.artists, ["Zoë", "Ann"]);
+        assert_eq!(info.tags.year, Some(1999));
+        assert_eq!(info.stream.total_frames, Some(60_000));
+
+        // A decoder without its own `describe` reports the spec of a session it opens.
+        let info = through_the_boundary(BigChunks)
+            .describe(source(), &ProbeHint::default())
+            .unwrap();
+        assert_eq!((info.stream.sample_rate, info.stream.channels), (48_000, 2));
+        assert_eq!(info.tags, tonearm_plugin_api::TrackTags::default());
     }
 }

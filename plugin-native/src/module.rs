@@ -22,7 +22,7 @@ pub struct FfiSetting {
     pub value: RString,
 }
 
-/// [`HostContext`](crate::HostContext) across the boundary.
+/// [`HostContext`](tonearm_plugin_api::HostContext) across the boundary.
 #[repr(C)]
 #[derive(StableAbi)]
 pub struct FfiHostContext {

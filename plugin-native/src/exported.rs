@@ -17,11 +17,13 @@ use super::types::{
     FfiByteRange, FfiChangePage, FfiDirEntry, FfiError, FfiFileStat, FfiHttpRequest,
     FfiHttpResponse, FfiListPage, FfiProbeHint, FfiRead, FfiStreamSpec,
 };
-use crate::decoder::{DecodeSession, Decoder};
-use crate::error::{PluginError, PluginResult};
-use crate::host::{ByteSource, Clock, FileSystem, HttpClient, KeyValueStore, Log, LogLevel};
-use crate::metadata::{MetadataSource, TrackQuery};
-use crate::storage::StorageProvider;
+use tonearm_plugin_api::decoder::{DecodeSession, Decoder};
+use tonearm_plugin_api::error::{PluginError, PluginResult};
+use tonearm_plugin_api::host::{
+    ByteSource, Clock, FileSystem, HttpClient, KeyValueStore, Log, LogLevel,
+};
+use tonearm_plugin_api::metadata::{MetadataSource, TrackQuery};
+use tonearm_plugin_api::storage::StorageProvider;
 
 /// Runs `f`, turning a panic into [`PluginError::Internal`] and the result into an FFI one.
 pub(crate) fn guard<T>(f: impl FnOnce() -> PluginResult<T>) -> RResult<T, FfiError> {
@@ -44,7 +46,21 @@ pub(crate) struct ExportedDecoder(pub(crate) Box<dyn Decoder>);
 
 impl FfiDecoder for ExportedDecoder {
     fn probe(&self, head: RSlice<'_, u8>, hint: &FfiProbeHint) -> RResult<u8, FfiError> {
-        guard(|| Ok(self.0.probe(head.as_slice(), &hint.into())))
+        guard(|| self.0.probe(head.as_slice(), &hint.into()))
+    }
+
+    fn describe(
+        &self,
+        source: FfiByteSource_TO<'static, abi_stable::std_types::RBox<()>>,
+        hint: &FfiProbeHint,
+    ) -> RResult<RString, FfiError> {
+        guard(|| {
+            let source: Arc<dyn ByteSource> = Arc::new(ImportedByteSource(source));
+            let info = self.0.describe(source, &hint.into())?;
+            serde_json::to_string(&info)
+                .map(Into::into)
+                .map_err(|e| PluginError::Internal(format!("cannot encode media info: {e}")))
+        })
     }
 
     fn open(

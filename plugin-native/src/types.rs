@@ -5,10 +5,12 @@ use std::time::Duration;
 use abi_stable::StableAbi;
 use abi_stable::std_types::{RNone, ROption, RSome, RString, RVec};
 
-use crate::decoder::{ProbeHint, StreamSpec};
-use crate::error::PluginError;
-use crate::host::{DirEntry, EntryKind, FileStat, HttpRequest, HttpResponse};
-use crate::storage::{ByteRange, Change, ChangePage, ContentHash, ListPage, RemoteEntry};
+use tonearm_plugin_api::decoder::{ProbeHint, StreamSpec};
+use tonearm_plugin_api::error::PluginError;
+use tonearm_plugin_api::host::{DirEntry, EntryKind, FileStat, HttpRequest, HttpResponse};
+use tonearm_plugin_api::storage::{
+    ByteRange, Change, ChangePage, ContentHash, ListPage, RemoteEntry,
+};
 
 fn ropt<T, U: From<T>>(o: Option<T>) -> ROption<U> {
     match o {

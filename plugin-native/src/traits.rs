@@ -11,7 +11,7 @@ use super::types::{
     FfiHttpResponse, FfiListPage, FfiProbeHint, FfiRead, FfiStreamSpec,
 };
 
-/// [`ByteSource`](crate::ByteSource), implemented by the host.
+/// [`ByteSource`](tonearm_plugin_api::ByteSource), implemented by the host.
 #[sabi_trait]
 pub trait FfiByteSource: Send + Sync {
     /// The length.
@@ -21,7 +21,7 @@ pub trait FfiByteSource: Send + Sync {
     fn read_at(&self, offset: u64, buf: RSliceMut<'_, u8>) -> RResult<usize, FfiError>;
 }
 
-/// [`FileSystem`](crate::FileSystem), implemented by the host.
+/// [`FileSystem`](tonearm_plugin_api::FileSystem), implemented by the host.
 #[sabi_trait]
 pub trait FfiFileSystem: Send + Sync {
     /// Lists a folder.
@@ -38,7 +38,7 @@ pub trait FfiFileSystem: Send + Sync {
     ) -> RResult<usize, FfiError>;
 }
 
-/// [`HttpClient`](crate::HttpClient), implemented by the host.
+/// [`HttpClient`](tonearm_plugin_api::HttpClient), implemented by the host.
 #[sabi_trait]
 pub trait FfiHttpClient: Send + Sync {
     /// Sends a request.
@@ -46,7 +46,7 @@ pub trait FfiHttpClient: Send + Sync {
     fn send(&self, request: FfiHttpRequest) -> RResult<FfiHttpResponse, FfiError>;
 }
 
-/// [`Log`](crate::Log), implemented by the host; `level` is 0 (trace) to 4 (error).
+/// [`Log`](tonearm_plugin_api::Log), implemented by the host; `level` is 0 (trace) to 4 (error).
 #[sabi_trait]
 pub trait FfiLog: Send + Sync {
     /// Records a line.
@@ -54,7 +54,7 @@ pub trait FfiLog: Send + Sync {
     fn log(&self, level: u8, message: RStr<'_>);
 }
 
-/// [`Clock`](crate::Clock), implemented by the host.
+/// [`Clock`](tonearm_plugin_api::Clock), implemented by the host.
 #[sabi_trait]
 pub trait FfiClock: Send + Sync {
     /// Milliseconds since the epoch.
@@ -62,7 +62,7 @@ pub trait FfiClock: Send + Sync {
     fn now_unix_ms(&self) -> i64;
 }
 
-/// [`KeyValueStore`](crate::KeyValueStore), implemented by the host.
+/// [`KeyValueStore`](tonearm_plugin_api::KeyValueStore), implemented by the host.
 #[sabi_trait]
 pub trait FfiKeyValueStore: Send + Sync {
     /// Gets a value.
@@ -76,21 +76,21 @@ pub trait FfiKeyValueStore: Send + Sync {
     fn keys(&self, prefix: RStr<'_>) -> RResult<RVec<RString>, FfiError>;
 }
 
-/// [`StorageProvider`](crate::StorageProvider), implemented by the plugin.
+/// [`StorageProvider`](tonearm_plugin_api::StorageProvider), implemented by the plugin.
 #[sabi_trait]
 pub trait FfiStorageProvider: Send + Sync {
-    /// See [`StorageProvider::change_cursor`](crate::StorageProvider::change_cursor).
+    /// See [`StorageProvider::change_cursor`](tonearm_plugin_api::StorageProvider::change_cursor).
     fn change_cursor(&self) -> RResult<RString, FfiError>;
-    /// See [`StorageProvider::list`](crate::StorageProvider::list).
+    /// See [`StorageProvider::list`](tonearm_plugin_api::StorageProvider::list).
     fn list(&self, page_token: ROption<RStr<'_>>) -> RResult<FfiListPage, FfiError>;
-    /// See [`StorageProvider::changes`](crate::StorageProvider::changes).
+    /// See [`StorageProvider::changes`](tonearm_plugin_api::StorageProvider::changes).
     fn changes(&self, cursor: RStr<'_>) -> RResult<FfiChangePage, FfiError>;
-    /// See [`StorageProvider::read_range`](crate::StorageProvider::read_range).
+    /// See [`StorageProvider::read_range`](tonearm_plugin_api::StorageProvider::read_range).
     #[sabi(last_prefix_field)]
     fn read_range(&self, id: RStr<'_>, range: FfiByteRange) -> RResult<RVec<u8>, FfiError>;
 }
 
-/// [`DecodeSession`](crate::DecodeSession), implemented by the plugin.
+/// [`DecodeSession`](tonearm_plugin_api::DecodeSession), implemented by the plugin.
 #[sabi_trait]
 pub trait FfiDecodeSession: Send {
     /// The stream's shape.
@@ -102,25 +102,32 @@ pub trait FfiDecodeSession: Send {
     fn seek(&mut self, frame: u64) -> RResult<u64, FfiError>;
 }
 
-/// [`Decoder`](crate::Decoder), implemented by the plugin.
+/// [`Decoder`](tonearm_plugin_api::Decoder), implemented by the plugin.
 #[sabi_trait]
 pub trait FfiDecoder: Send + Sync {
-    /// Scores a head; an error means the plugin failed (a panic), not "cannot decode".
+    /// Scores a head; an error means the plugin failed, not "cannot decode".
     fn probe(&self, head: RSlice<'_, u8>, hint: &FfiProbeHint) -> RResult<u8, FfiError>;
     /// Opens a session.
-    #[sabi(last_prefix_field)]
     fn open(
         &self,
         source: FfiByteSource_TO<'static, RBox<()>>,
         hint: &FfiProbeHint,
     ) -> RResult<FfiDecodeSession_TO<'static, RBox<()>>, FfiError>;
+    /// Stream and tags of a file, as JSON of the contract's `MediaInfo`: rich nested data,
+    /// read once per file.
+    #[sabi(last_prefix_field)]
+    fn describe(
+        &self,
+        source: FfiByteSource_TO<'static, RBox<()>>,
+        hint: &FfiProbeHint,
+    ) -> RResult<RString, FfiError>;
 }
 
-/// [`MetadataSource`](crate::MetadataSource), implemented by the plugin. Queries and
+/// [`MetadataSource`](tonearm_plugin_api::MetadataSource), implemented by the plugin. Queries and
 /// candidates cross as JSON: rich nested data, never on a hot path.
 #[sabi_trait]
 pub trait FfiMetadataSource: Send + Sync {
-    /// Looks up a JSON [`TrackQuery`](crate::TrackQuery); answers JSON candidates.
+    /// Looks up a JSON [`TrackQuery`](tonearm_plugin_api::TrackQuery); answers JSON candidates.
     #[sabi(last_prefix_field)]
     fn lookup(&self, query_json: RStr<'_>) -> RResult<RString, FfiError>;
 }

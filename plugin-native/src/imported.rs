@@ -14,14 +14,14 @@ use super::traits::{
     FfiByteSource_TO, FfiClock_TO, FfiDecodeSession_TO, FfiDecoder_TO, FfiFileSystem_TO,
     FfiHttpClient_TO, FfiKeyValueStore_TO, FfiLog_TO, FfiMetadataSource_TO, FfiStorageProvider_TO,
 };
-use crate::decoder::{DecodeSession, Decoder, ProbeHint, StreamSpec};
-use crate::error::{PluginError, PluginResult};
-use crate::host::{
+use tonearm_plugin_api::decoder::{DecodeSession, Decoder, MediaInfo, ProbeHint, StreamSpec};
+use tonearm_plugin_api::error::{PluginError, PluginResult};
+use tonearm_plugin_api::host::{
     ByteSource, Clock, DirEntry, FileStat, FileSystem, HostContext, HttpClient, HttpRequest,
     HttpResponse, KeyValueStore, Log, LogLevel,
 };
-use crate::metadata::{Candidate, MetadataSource, TrackQuery};
-use crate::storage::{ByteRange, ChangePage, ListPage, StorageProvider};
+use tonearm_plugin_api::metadata::{Candidate, MetadataSource, TrackQuery};
+use tonearm_plugin_api::storage::{ByteRange, ChangePage, ListPage, StorageProvider};
 
 fn from_ffi<T>(r: abi_stable::std_types::RResult<T, super::types::FfiError>) -> PluginResult<T> {
     r.into_result().map_err(Into::into)
@@ -43,18 +43,16 @@ impl ByteSource for ImportedByteSource {
 /// An [`FfiDecoder_TO`] as a [`Decoder`].
 pub struct ImportedDecoder(pub(crate) FfiDecoder_TO<'static, RBox<()>>);
 
-impl ImportedDecoder {
-    /// Like [`Decoder::probe`], but reports a failing plugin instead of scoring 0.
-    pub fn try_probe(&self, head: &[u8], hint: &ProbeHint) -> PluginResult<u8> {
+impl Decoder for ImportedDecoder {
+    fn probe(&self, head: &[u8], hint: &ProbeHint) -> PluginResult<u8> {
         from_ffi(self.0.probe(RSlice::from_slice(head), &hint.into()))
     }
-}
 
-impl Decoder for ImportedDecoder {
-    fn probe(&self, head: &[u8], hint: &ProbeHint) -> u8 {
-        // The contract's probe cannot fail; the host's guard uses `try_probe` to see
-        // failures, so a failure here only means "cannot decode".
-        self.try_probe(head, hint).unwrap_or(0)
+    fn describe(&self, source: Arc<dyn ByteSource>, hint: &ProbeHint) -> PluginResult<MediaInfo> {
+        let source = FfiByteSource_TO::from_value(ExportedByteSource(source), TD_Opaque);
+        let json = from_ffi(self.0.describe(source, &hint.into()))?;
+        serde_json::from_str(json.as_str())
+            .map_err(|e| PluginError::Corrupt(format!("the plugin's media info: {e}")))
     }
 
     fn open(

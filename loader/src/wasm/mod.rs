@@ -1,0 +1,265 @@
+//! Sandboxed plugins: wasm components run by wasmtime.
+//!
+//! A component reaches nothing but the `host` imports of the WIT contract, and through
+//! them only the capabilities its manifest asked for. Every call runs with an epoch
+//! deadline (and optional fuel) and every instance within a memory limit; a trapped
+//! instance is dropped and a fresh one made on the next call. Compiled components are
+//! cached on disk by content hash and engine ([`cache`]).
+//!
+//! The host binds every WIT version it supports, one module each (`since_v0_1_0`,
+//! `since_v0_2_0`): a component is linked against the version its imports name, so
+//! components built against an older contract keep loading.
+
+mod bindings;
+mod cache;
+mod decoder;
+mod exports;
+mod instance;
+mod provider;
+mod since_v0_1_0;
+mod since_v0_2_0;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tonearm_plugin_api::{
+    PluginKind, PluginManifest, VersionMismatch, api_version, check_api_compatibility,
+};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine};
+
+pub use self::bindings::WitVersion;
+pub use self::store::HostState;
+
+use self::bindings::Pre;
+use self::decoder::WasmDecoder;
+use self::instance::WasmPlugin;
+use self::provider::{WasmFactory, WasmMetadata};
+use crate::{BundledComponent, LoadedPlugin, Origin, PluginHandle, base_context};
+
+/// The WIT package every component's contract interfaces belong to.
+const WIT_PACKAGE: &str = "tonearm:plugin";
+/// How often the epoch advances; deadlines are counted in these ticks.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Limits every component runs under.
+#[derive(Debug, Clone)]
+pub struct WasmLimits {
+    /// Linear memory per instance, in bytes.
+    pub memory_bytes: usize,
+    /// Wall time one call may take.
+    pub call_timeout: Duration,
+    /// Fuel per call, if fuel metering is wanted (slower; deterministic).
+    pub fuel: Option<u64>,
+    /// Where compiled components are cached; `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for WasmLimits {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 256 << 20,
+            call_timeout: Duration::from_secs(10),
+            fuel: None,
+            cache_dir: None,
+        }
+    }
+}
+
+/// Why a component was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WasmLoadError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not a component wasmtime accepts.
+    #[error("{path} is not a usable Tonearm component: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What wasmtime said.
+        reason: String,
+    },
+    /// Built against another version of the WIT contract.
+    #[error(transparent)]
+    Version(#[from] Box<tonearm_plugin_api::VersionMismatch>),
+}
+
+/// The wasmtime engine all components share, with its epoch ticker.
+#[derive(Clone)]
+pub struct WasmRuntime {
+    engine: Engine,
+    limits: WasmLimits,
+}
+
+impl WasmRuntime {
+    /// An engine enforcing `limits`.
+    pub fn new(limits: WasmLimits) -> Result<Self, String> {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .consume_fuel(limits.fuel.is_some());
+        let engine = Engine::new(&config).map_err(|e| format!("cannot start wasmtime: {e}"))?;
+        let weak = engine.weak();
+        std::thread::Builder::new()
+            .name("wasm-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            })
+            .map_err(|e| format!("cannot start the epoch ticker: {e}"))?;
+        Ok(Self { engine, limits })
+    }
+
+    /// Compiles (or takes from the cache) and checks the component at `path`, and reads
+    /// its manifest.
+    pub fn load(&self, path: &Path) -> Result<LoadedPlugin, WasmLoadError> {
+        let component = self.component(path)?;
+        self.instantiate_checked(path, component, Origin::Wasm(path.to_owned()))
+    }
+
+    /// Compiles (or takes from the cache) and checks a component built into this binary.
+    pub fn load_bundled(&self, bundled: &BundledComponent) -> Result<LoadedPlugin, WasmLoadError> {
+        let label = PathBuf::from(format!("<bundled {}>", bundled.name));
+        let component = self
+            .compile(bundled.sha256, bundled.bytes)
+            .map_err(|reason| WasmLoadError::Invalid {
+                path: label.clone(),
+                reason,
+            })?;
+        self.instantiate_checked(&label, component, Origin::Bundled)
+    }
+
+    /// Checks `component`'s contract version, links it against that version's bindings,
+    /// reads its manifest and wraps it as a plugin; `path` names it in errors.
+    fn instantiate_checked(
+        &self,
+        path: &Path,
+        component: Component,
+        origin: Origin,
+    ) -> Result<LoadedPlugin, WasmLoadError> {
+        let invalid = |reason: String| WasmLoadError::Invalid {
+            path: path.to_owned(),
+            reason,
+        };
+        let version = self.contract_version(path, &component)?;
+
+        let mut linker: Linker<HostState> = Linker::new(&self.engine);
+        Pre::add_to_linker(version, &mut linker).map_err(|e| invalid(e.to_string()))?;
+        // Rust's std seeds every HashMap from `wasi:random/insecure-seed`: a value that
+        // grants nothing, so it is the one WASI function defined. Every other WASI import a
+        // std guest carries traps if it is ever called.
+        for (name, _) in component.component_type().imports(&self.engine) {
+            if name.starts_with("wasi:random/insecure-seed@") {
+                linker
+                    .instance(name)
+                    .and_then(|mut i| {
+                        i.func_wrap("insecure-seed", |_, (): ()| Ok((insecure_seed(),)))
+                    })
+                    .map_err(|e| invalid(e.to_string()))?;
+            }
+        }
+        linker
+            .define_unknown_imports_as_traps(&component)
+            .map_err(|e| invalid(e.to_string()))?;
+        let pre = Pre::new(
+            version,
+            linker
+                .instantiate_pre(&component)
+                .map_err(|e| invalid(e.to_string()))?,
+        )
+        .map_err(|e| invalid(e.to_string()))?;
+
+        let mut plugin = WasmPlugin {
+            id: path.display().to_string(),
+            runtime: self.clone(),
+            pre,
+            allowed_hosts: Vec::new(),
+        };
+        let mut instance = plugin
+            .instantiate(base_context("wasm"), None)
+            .map_err(|e| invalid(e.to_string()))?;
+        let json = plugin
+            .call(&mut instance, |s, b| b.manifest(s))
+            .map_err(|e| invalid(format!("reading its manifest: {e}")))?;
+        let manifest: PluginManifest = serde_json::from_str(&json)
+            .map_err(|e| invalid(format!("its manifest does not parse: {e}")))?;
+        check_api_compatibility(&manifest.id, &manifest.api_version, &api_version())
+            .map_err(Box::new)?;
+        tracing::debug!(id = %manifest.id, wit = version.as_str(), "loaded a component");
+        plugin.id = manifest.id.clone();
+        plugin.allowed_hosts = manifest.capabilities.http_hosts.clone();
+        let plugin = Arc::new(plugin);
+        let handle = match manifest.kind {
+            PluginKind::Decoder => PluginHandle::Decoder(Arc::new(WasmDecoder {
+                plugin: plugin.clone(),
+                prober: Mutex::new(Some(instance)),
+                idle: Arc::default(),
+            })),
+            PluginKind::StorageProvider => {
+                PluginHandle::StorageProvider(Arc::new(WasmFactory(plugin.clone())))
+            }
+            PluginKind::MetadataSource => PluginHandle::MetadataSource(Arc::new(WasmMetadata {
+                plugin: plugin.clone(),
+                instance: Mutex::new(Some(instance)),
+            })),
+        };
+        Ok(LoadedPlugin {
+            manifest,
+            origin,
+            handle,
+        })
+    }
+
+    /// The WIT version `component` was built against, refusing one this host does not
+    /// bind before anything in it runs, with both versions named.
+    fn contract_version(
+        &self,
+        path: &Path,
+        component: &Component,
+    ) -> Result<WitVersion, WasmLoadError> {
+        let invalid = |reason: String| WasmLoadError::Invalid {
+            path: path.to_owned(),
+            reason,
+        };
+        let stated = bindings::imported_version(&self.engine, component)
+            .map_err(invalid)?
+            .ok_or_else(|| {
+                invalid(format!(
+                    "it imports no {WIT_PACKAGE} interface (was it built with export_component!?)"
+                ))
+            })?;
+        let ours = api_version();
+        check_api_compatibility(&path.display().to_string(), &stated, &ours).map_err(Box::new)?;
+        WitVersion::bound(&stated).ok_or_else(|| {
+            WasmLoadError::Version(Box::new(VersionMismatch {
+                plugin_id: path.display().to_string(),
+                plugin_api: stated,
+                host_api: ours,
+                reason: "this host no longer binds that WIT version; rebuild the component",
+            }))
+        })
+    }
+}
+
+/// A seed for hash tables: different per call, not secret.
+fn insecure_seed() -> (u64, u64) {
+    use std::hash::{BuildHasher, Hasher};
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let a = hasher.finish();
+    hasher.write_u64(a);
+    (a, hasher.finish())
+}
