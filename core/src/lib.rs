@@ -14,16 +14,20 @@ pub mod guard;
 pub mod library;
 pub mod log;
 pub mod net;
+pub mod playback;
 pub mod plugin;
 pub mod registry;
+pub mod sources;
 pub mod state;
 pub mod sync;
 #[doc(hidden)]
 pub mod testing;
+pub mod tonearm;
 
 pub use events::{CoreEvent, EventBus, Received, Subscription};
 pub use library::LibraryStore;
 pub use registry::Registry;
+pub use tonearm::{SyncOutcome, SyncRequest, Tonearm, TonearmError};
 
 /// `Send` natively, where async work moves between threads; nothing in the browser, whose
 /// one thread owns handles (IndexedDB, `File`) that cannot move.

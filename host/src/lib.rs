@@ -18,5 +18,7 @@ mod test_support;
 
 pub use library::Library;
 pub use registry::Registry;
+pub use sync::{HostCapabilities, Tonearm};
 pub use tonearm_core::{CoreEvent, EventBus, Received, Subscription};
+pub use tonearm_core::{SyncOutcome, SyncRequest, TonearmError};
 pub use tonearm_core::{events, registry};

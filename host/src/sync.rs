@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tonearm_core::sync::Capabilities;
+use tonearm_core::sources::Capabilities;
 use tonearm_plugin_api::{HostContext, PluginManifest};
 
 use crate::auth::TokenStore;
@@ -12,12 +12,16 @@ use crate::events::EventBus;
 use crate::library::{Library, Source};
 
 #[doc(inline)]
-pub use tonearm_core::sync::{
-    OpenSource, ReadLimits, RetryPolicy, RetryingProvider, SyncError, SyncOptions,
-};
+pub use tonearm_core::sources::OpenSource;
+#[doc(inline)]
+pub use tonearm_core::sync::{ReadLimits, RetryPolicy, RetryingProvider, SyncError, SyncOptions};
 
 /// The sync engine as the native host runs it.
 pub type Syncer = tonearm_core::sync::Syncer<Library, HostCapabilities>;
+
+/// The Tonearm facade as a native app embeds it: the SQLite library, this machine's
+/// folders and network.
+pub type Tonearm = tonearm_core::Tonearm<Library, HostCapabilities>;
 
 /// What providers that reach the network need from the host.
 #[derive(Clone)]
@@ -66,7 +70,7 @@ impl Capabilities for HostCapabilities {
                 GrantedFolder::new(root).map_err(|e| format!("cannot open folder {root}: {e}"))?;
             ctx = ctx.with_fs(Arc::new(folder));
         }
-        if !manifest.capabilities.http_hosts.is_empty() || manifest.capabilities.oauth.is_some() {
+        if manifest.capabilities.needs_network() {
             let network = self
                 .network
                 .as_ref()

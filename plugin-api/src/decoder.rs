@@ -11,13 +11,24 @@ use crate::metadata::TrackTags;
 /// What is known about an input besides its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ProbeHint {
-    /// The file extension, without the dot.
+    /// The file extension, lower case, without the dot.
     pub extension: Option<String>,
     /// The MIME type.
     pub mime: Option<String>,
 }
 
-/// The shape of a decoded stream.
+impl ProbeHint {
+    /// The hint for a file at `path`: its extension, no MIME type. The one rule every
+    /// host uses, so a decoder sees the same hint however the file was found.
+    pub fn for_path(path: &str) -> Self {
+        Self {
+            extension: crate::storage::extension_of(path),
+            mime: None,
+        }
+    }
+}
+
+/// The shape of a decoded stream, as a [`DecodeSession`] reports it when it opens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamSpec {
     /// Frames per second.

@@ -36,6 +36,7 @@ pub use metadata::{Candidate, Lyrics, MetadataSource, TrackQuery, TrackTags};
 pub use registration::{BuiltinPlugin, Instantiate, PluginDescriptor, builtin_plugins};
 pub use storage::{
     ByteRange, Change, ChangePage, ContentHash, ListPage, RemoteEntry, StorageProvider,
+    extension_of,
 };
 pub use version::{API_VERSION, VersionMismatch, api_version, check_api_compatibility};
 

@@ -58,6 +58,13 @@ pub struct Capabilities {
     pub state: bool,
 }
 
+impl Capabilities {
+    /// Whether the plugin reaches the network: it declares hosts or signs in.
+    pub fn needs_network(&self) -> bool {
+        !self.http_hosts.is_empty() || self.oauth.is_some()
+    }
+}
+
 /// A byte pattern that identifies a format at a fixed offset of a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MagicPattern {

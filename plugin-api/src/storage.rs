@@ -33,10 +33,16 @@ pub struct RemoteEntry {
 impl RemoteEntry {
     /// The lower-case extension of the path, without the dot.
     pub fn extension(&self) -> Option<String> {
-        let name = self.path.rsplit('/').next().unwrap_or(&self.path);
-        let (stem, ext) = name.rsplit_once('.')?;
-        (!stem.is_empty() && !ext.is_empty()).then(|| ext.to_ascii_lowercase())
+        extension_of(&self.path)
     }
+}
+
+/// The lower-case extension of the last component of a `/`- or `\`-separated path,
+/// without the dot; `None` for a name without one or a dotfile (`.hidden`).
+pub fn extension_of(path: &str) -> Option<String> {
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    let (stem, ext) = name.rsplit_once('.')?;
+    (!stem.is_empty() && !ext.is_empty()).then(|| ext.to_ascii_lowercase())
 }
 
 /// One page of a full listing.
@@ -190,5 +196,7 @@ mod tests {
         assert_eq!(entry("a.b/noext").extension(), None);
         assert_eq!(entry(".hidden").extension(), None);
         assert_eq!(entry("trailing.").extension(), None);
+        assert_eq!(extension_of(r"C:\Music\a.Opus").as_deref(), Some("opus"));
+        assert_eq!(extension_of("dir.d/file").as_deref(), None);
     }
 }

@@ -4,11 +4,9 @@
 use std::sync::Arc;
 
 use tonearm_core::Registry;
-use tonearm_plugin_api::{ByteSource, DecodeSession, MemoryByteSource, ProbeHint, StreamSpec};
+use tonearm_core::playback;
+use tonearm_plugin_api::{DecodeSession, MemoryByteSource, StreamSpec};
 use wasm_bindgen::prelude::*;
-
-/// The head a decoder is chosen by.
-const PROBE_BYTES: usize = 64 * 1024;
 
 /// One track being decoded.
 #[wasm_bindgen]
@@ -24,44 +22,22 @@ pub struct Stream {
 impl Stream {
     /// Opens a whole file held in memory; `name` gives its extension.
     pub(crate) fn open(registry: &Registry, bytes: Vec<u8>, name: &str) -> Result<Self, String> {
-        Self::from_source(registry, Arc::new(MemoryByteSource::new(bytes)), name)
+        let source = Arc::new(MemoryByteSource::new(bytes));
+        playback::open(registry, source, name, None)
+            .map(Self::from)
+            .map_err(|e| e.to_string())
     }
+}
 
-    /// Opens `source` (read on demand) with the best decoder; `name` gives its extension.
-    pub(crate) fn from_source(
-        registry: &Registry,
-        source: Arc<dyn ByteSource>,
-        name: &str,
-    ) -> Result<Self, String> {
-        let extension = name
-            .rsplit_once('.')
-            .map(|(_, e)| e.to_ascii_lowercase())
-            .filter(|e| !e.is_empty());
-        let hint = ProbeHint {
-            extension,
-            mime: None,
-        };
-        let len = source.len().map_err(|e| format!("{name}: {e}"))?;
-        let mut head = vec![0; usize::try_from(len).unwrap_or(usize::MAX).min(PROBE_BYTES)];
-        let read = source
-            .read_at(0, &mut head)
-            .map_err(|e| format!("{name}: {e}"))?;
-        head.truncate(read);
-        let choice = registry
-            .pick_decoder(&head, &hint, name)
-            .map_err(|e| e.to_string())?;
-        let session = choice
-            .decoder
-            .open(source, &hint)
-            .map_err(|e| format!("{} cannot open {name}: {e}", choice.id))?;
-        let spec = session.spec();
-        Ok(Self {
-            session,
-            spec,
-            decoder: choice.id,
+impl From<playback::Stream> for Stream {
+    fn from(stream: playback::Stream) -> Self {
+        Self {
+            session: stream.session,
+            spec: stream.spec,
+            decoder: stream.decoder,
             pending: Vec::new(),
             ended: false,
-        })
+        }
     }
 }
 

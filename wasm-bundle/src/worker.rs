@@ -9,13 +9,14 @@ use std::sync::Arc;
 
 #[cfg(feature = "_oauth")]
 use tonearm_core::auth::{StoredTokens, app_for, token_origins};
-use tonearm_core::bytes::ProviderByteSource;
-use tonearm_core::events::{CoreEvent, EventBus, LibraryEvent};
+#[cfg(feature = "_oauth")]
+use tonearm_core::events::CoreEvent;
+use tonearm_core::events::EventBus;
 use tonearm_core::library::{LibraryStore, Source, StoreError};
 #[cfg(feature = "_http")]
 use tonearm_core::net::allowed_hosts;
-use tonearm_core::sync::{Capabilities, SyncOptions, Syncer};
-use tonearm_core::{Received, Registry};
+use tonearm_core::sources::Capabilities;
+use tonearm_core::{Received, Registry, SyncRequest, Tonearm};
 use tonearm_plugin_api::{HostContext, PluginManifest};
 use wasm_bindgen::prelude::*;
 
@@ -27,9 +28,6 @@ use crate::capabilities::WorkerHttp;
 use crate::library::IndexedDbStore;
 use crate::playback::Stream;
 use crate::protocol::{Call, PluginSummary, Reply, Request, SyncResult, WorkerMessage};
-
-/// Blocks fetched at once when a track plays from its source.
-const PLAY_BLOCK: u64 = 256 * 1024;
 
 /// What the worker grants providers: the folders picked in this session, and HTTP with the
 /// source's tokens.
@@ -63,7 +61,7 @@ impl Capabilities for WorkerCapabilities {
                 })?;
             ctx = ctx.with_fs(folder);
         }
-        if !manifest.capabilities.http_hosts.is_empty() || manifest.capabilities.oauth.is_some() {
+        if manifest.capabilities.needs_network() {
             ctx = ctx.with_http(self.network(source, manifest)?);
         }
         Ok(ctx)
@@ -131,9 +129,13 @@ impl WorkerCapabilities {
     }
 }
 
+/// The facade as the worker runs it: the IndexedDB library, picked folders, worker HTTP.
+type WorkerTonearm = Tonearm<IndexedDbStore, WorkerCapabilities>;
+
 struct Inner {
     registry: Arc<Registry>,
-    store: RefCell<Option<IndexedDbStore>>,
+    /// Made by `init`, which opens the library.
+    tonearm: RefCell<Option<WorkerTonearm>>,
     capabilities: WorkerCapabilities,
     #[cfg(feature = "_oauth")]
     sign_ins: RefCell<HashMap<String, PendingSignIn>>,
@@ -165,7 +167,7 @@ impl Core {
         Ok(Core {
             inner: Rc::new(Inner {
                 registry: Arc::new(registry),
-                store: RefCell::new(None),
+                tonearm: RefCell::new(None),
                 capabilities: WorkerCapabilities {
                     folders: Rc::default(),
                     #[cfg(feature = "_oauth")]
@@ -267,25 +269,18 @@ fn id_of(call: &str) -> u32 {
 }
 
 impl Inner {
-    fn store(&self) -> Result<IndexedDbStore, String> {
-        self.store
+    fn tonearm(&self) -> Result<WorkerTonearm, String> {
+        self.tonearm
             .borrow()
             .clone()
             .ok_or_else(|| "the library is not open: call `init` first".to_owned())
     }
 
-    fn syncer(&self, full: bool) -> Result<Syncer<IndexedDbStore, WorkerCapabilities>, String> {
-        Ok(Syncer::new(
-            self.store()?,
-            self.registry.clone(),
-            self.capabilities.clone(),
-            SyncOptions {
-                full,
-                ..SyncOptions::default()
-            },
-        ))
+    fn store(&self) -> Result<IndexedDbStore, String> {
+        Ok(self.tonearm()?.store().clone())
     }
 
+    #[cfg(feature = "_oauth")]
     fn emit(&self, event: CoreEvent) {
         self.registry.bus().emit(event);
     }
@@ -312,28 +307,30 @@ impl Inner {
                     .into(),
             ),
             Request::RemoveSource { name } => {
-                let store = self.store()?;
-                store.remove_source(&name).await.map_err(error_text)?;
-                store.delete_tokens(&name).await.map_err(error_text)?;
+                let tonearm = self.tonearm()?;
+                tonearm.remove_source(&name).await.map_err(error_text)?;
+                tonearm
+                    .store()
+                    .delete_tokens(&name)
+                    .await
+                    .map_err(error_text)?;
                 self.capabilities.folders.borrow_mut().remove(&name);
                 #[cfg(feature = "_oauth")]
                 self.capabilities.sessions.borrow_mut().remove(&name);
-                self.emit(CoreEvent::Library(LibraryEvent::SourceRemoved {
-                    source: name,
-                }));
                 Ok(Reply::Done)
             }
             Request::Sources {} => Ok(Reply::Sources {
-                sources: self.store()?.sources().await.map_err(error_text)?,
+                sources: self.tonearm()?.sources().await.map_err(error_text)?,
             }),
             Request::Sync { source, full } => {
-                let syncer = self.syncer(full)?;
-                let outcomes = match source {
-                    Some(name) => vec![(name.clone(), syncer.sync_source(&name).await)],
-                    None => syncer.sync_all().await.map_err(error_text)?,
-                };
+                let outcomes = self
+                    .tonearm()?
+                    .sync(SyncRequest { source, full })
+                    .await
+                    .map_err(error_text)?;
                 let results = outcomes
                     .into_iter()
+                    .map(|outcome| (outcome.source, outcome.result))
                     .map(|(source, outcome)| match outcome {
                         Ok(counts) => SyncResult {
                             source,
@@ -351,24 +348,24 @@ impl Inner {
             }
             Request::Tracks { limit, offset } => Ok(Reply::Tracks {
                 tracks: self
-                    .store()?
+                    .tonearm()?
                     .tracks(limit, offset)
                     .await
                     .map_err(error_text)?,
             }),
             Request::Search { text, limit } => Ok(Reply::Tracks {
                 tracks: self
-                    .store()?
+                    .tonearm()?
                     .search(&text, limit)
                     .await
                     .map_err(error_text)?,
             }),
             Request::Stats {} => Ok(Reply::Stats {
-                stats: self.store()?.stats().await.map_err(error_text)?,
+                stats: self.tonearm()?.stats().await.map_err(error_text)?,
             }),
             Request::FailedFiles { limit } => Ok(Reply::FailedFiles {
                 files: self
-                    .store()?
+                    .tonearm()?
                     .failed_files(limit)
                     .await
                     .map_err(error_text)?,
@@ -400,7 +397,7 @@ impl Inner {
     }
 
     async fn init(&self, database: Option<&str>) -> Result<Reply, String> {
-        if self.store.borrow().is_none() {
+        if self.tonearm.borrow().is_none() {
             let store = IndexedDbStore::open(database.unwrap_or("tonearm"))
                 .await
                 .map_err(error_text)?;
@@ -416,7 +413,11 @@ impl Inner {
                     }
                 });
             });
-            *self.store.borrow_mut() = Some(store);
+            *self.tonearm.borrow_mut() = Some(Tonearm::new(
+                self.registry.clone(),
+                store,
+                self.capabilities.clone(),
+            ));
         }
         let store = self.store()?;
         let sources = store.sources().await.map_err(error_text)?;
@@ -460,7 +461,7 @@ impl Inner {
         files: Vec<web_sys::File>,
         paths: Option<Vec<String>>,
     ) -> Result<Reply, String> {
-        let store = self.store()?;
+        let tonearm = self.tonearm()?;
         let from_picker = paths.is_none() && files.iter().any(|f| !relative_path(f).is_empty());
         let paths = match paths {
             Some(paths) if paths.len() == files.len() => paths,
@@ -474,7 +475,7 @@ impl Inner {
                 .collect(),
         };
         let folder = PickedFolder::new(paths.into_iter().zip(files).collect(), from_picker);
-        let source = match store.source(name).await {
+        let source = match tonearm.store().source(name).await {
             Ok(source) if source.provider == "local" => source,
             Ok(source) => {
                 return Err(format!(
@@ -482,16 +483,10 @@ impl Inner {
                     source.provider
                 ));
             }
-            Err(StoreError::NoSuchSource(_)) => {
-                let source = store
-                    .add_source(name, "local", &BTreeMap::new())
-                    .await
-                    .map_err(error_text)?;
-                self.emit(CoreEvent::Library(LibraryEvent::SourceAdded {
-                    source: name.to_owned(),
-                }));
-                source
-            }
+            Err(StoreError::NoSuchSource(_)) => tonearm
+                .add_source(name, "local", BTreeMap::new())
+                .await
+                .map_err(error_text)?,
             Err(e) => return Err(e.to_string()),
         };
         self.capabilities
@@ -548,8 +543,9 @@ impl Inner {
             pending.settings.clone(),
         );
         let tokens = auth::exchange(pending, code)?;
-        let store = self.store()?;
-        store
+        let tonearm = self.tonearm()?;
+        tonearm
+            .store()
             .save_tokens(&name, &tokens)
             .await
             .map_err(error_text)?;
@@ -558,37 +554,21 @@ impl Inner {
             .into_iter()
             .filter(|(k, _)| k != "client_id")
             .collect();
-        let source = store
-            .add_source(&name, &provider, &settings)
-            .await
-            .map_err(error_text)?;
         self.start_session(&name, tokens);
         self.emit(CoreEvent::Auth(tonearm_core::events::AuthEvent::SignedIn {
             source: name.clone(),
         }));
-        self.emit(CoreEvent::Library(LibraryEvent::SourceAdded {
-            source: name,
-        }));
+        let source = tonearm
+            .add_source(&name, &provider, settings)
+            .await
+            .map_err(error_text)?;
         Ok(Reply::Source { source })
     }
 
     async fn open(&self, track: i64) -> Result<Reply, String> {
-        let store = self.store()?;
-        let row = store.track(track).await.map_err(error_text)?;
-        let location = store.track_location(track).await.map_err(error_text)?;
-        let open = self
-            .syncer(false)?
-            .open(&location.source)
-            .await
-            .map_err(error_text)?;
-        let source = ProviderByteSource::new(
-            open.provider,
-            &location.remote_id,
-            location.size,
-            PLAY_BLOCK,
-            16,
-        );
-        let stream = Stream::from_source(&self.registry, Arc::new(source), &location.path)?;
+        let tonearm = self.tonearm()?;
+        let row = tonearm.track(track).await.map_err(error_text)?;
+        let stream = Stream::from(tonearm.open_track(track, None).await.map_err(error_text)?);
         let id = self.next_stream.get();
         self.next_stream.set(id + 1);
         let reply = Reply::Opened {

@@ -86,7 +86,7 @@ async fn add<S: LibraryStore>(store: &S, name: &str) -> i64 {
 
 async fn write<S: LibraryStore>(store: &S, source: i64, writes: Vec<FileWrite>) {
     store
-        .apply_batch(source, 0, &writes, &CursorUpdate::None)
+        .apply_batch(source, 0, &writes, &[], &CursorUpdate::None)
         .await
         .unwrap_or_else(|e| panic!("apply_batch: {e}"));
 }
@@ -183,6 +183,10 @@ async fn listings_move_the_sync_position_with_their_batches<S: LibraryStore>(sto
             id,
             first,
             &writes,
+            &[
+                ("snapshot".into(), Some(b"page 1 seen".to_vec())),
+                ("stale".into(), None),
+            ],
             &CursorUpdate::ListingPage(Some("page-2".into())),
         )
         .await
@@ -191,6 +195,16 @@ async fn listings_move_the_sync_position_with_their_batches<S: LibraryStore>(sto
         store.source("s").await.unwrap().pending_page.as_deref(),
         Some("page-2"),
         "the page is committed with its batch"
+    );
+    assert_eq!(
+        store
+            .load_state(id)
+            .await
+            .unwrap()
+            .get("snapshot")
+            .map(Vec::as_slice),
+        Some(&b"page 1 seen"[..]),
+        "and so is the provider's state"
     );
     assert_eq!(store.finish_listing(id, first).await.unwrap(), 0);
     let done = store.source("s").await.unwrap();
@@ -207,6 +221,7 @@ async fn listings_move_the_sync_position_with_their_batches<S: LibraryStore>(sto
             &[FileWrite::Unchanged {
                 entry: entry("1", "a.flac", 10),
             }],
+            &[("snapshot".into(), None)],
             &CursorUpdate::ListingPage(None),
         )
         .await
@@ -216,6 +231,10 @@ async fn listings_move_the_sync_position_with_their_batches<S: LibraryStore>(sto
         2,
         "nothing goes mid-listing"
     );
+    assert!(
+        store.load_state(id).await.unwrap().is_empty(),
+        "a deleted state key goes with its batch"
+    );
     assert_eq!(store.finish_listing(id, second).await.unwrap(), 1);
     assert_eq!(titles_of(all_tracks(&store).await).await, ["One"]);
     assert_eq!(
@@ -224,7 +243,13 @@ async fn listings_move_the_sync_position_with_their_batches<S: LibraryStore>(sto
     );
 
     store
-        .apply_batch(id, second, &[], &CursorUpdate::Cursor("cursor-3".into()))
+        .apply_batch(
+            id,
+            second,
+            &[],
+            &[],
+            &CursorUpdate::Cursor("cursor-3".into()),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -525,18 +550,18 @@ async fn moves_and_renames_keep_tracks_and_follow_paths<S: LibraryStore>(store: 
     )
     .await;
     assert_eq!(all_tracks(&store).await.len(), 2);
-    let outcome = store
+    store
         .apply_batch(
             id,
             0,
             &[FileWrite::Removed {
                 remote_id: "2b".into(),
             }],
+            &[],
             &CursorUpdate::None,
         )
         .await
         .unwrap();
-    assert_eq!(outcome.files_removed, 1);
     assert_eq!(titles_of(all_tracks(&store).await).await, ["One"]);
 }
 

@@ -2,8 +2,8 @@
 //! kept in SQLite by the native host and in IndexedDB by the browser bundle.
 //!
 //! A store's promises, which [`conformance`] checks for any implementation: every
-//! [`LibraryStore::apply_batch`] is atomic together with the sync position it carries, so
-//! a killed sync loses nothing and duplicates nothing; albums, artists and genres no track
+//! [`LibraryStore::apply_batch`] is atomic together with the plugin state and the sync
+//! position it carries, so a killed sync loses nothing and duplicates nothing; albums, artists and genres no track
 //! refers to are gone after [`LibraryStore::remove_orphans`]; search matches every word
 //! of a query as a word prefix, ignoring case and accents.
 
@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 
 pub use model::{
-    ArtworkRef, AudioProperties, BatchOutcome, CursorUpdate, FailedFile, FileWrite, KnownFile,
-    LibraryStats, ReplayGain, ScannedTrack, Source, TrackLocation, TrackRow,
+    ArtworkRef, AudioProperties, CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats,
+    ReplayGain, ScannedTrack, Source, TrackLocation, TrackRow,
 };
 
 use crate::{MaybeSend, MaybeSync};
@@ -116,14 +116,17 @@ pub trait LibraryStore: Clone + MaybeSend + MaybeSync + 'static {
         error: Option<&str>,
     ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
 
-    /// Writes one batch of changes to `source_id` and moves its sync position, atomically.
+    /// Writes one batch of changes to `source_id`, the provider's `state` changes made
+    /// while producing it, and the sync `position` it reached, in one transaction: a
+    /// resumed sync never sees a position without the state that led to it.
     fn apply_batch(
         &self,
         source_id: i64,
         generation: i64,
         writes: &[FileWrite],
+        state: &[StateChange],
         position: &CursorUpdate,
-    ) -> impl Future<Output = StoreResult<BatchOutcome>> + MaybeSend;
+    ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
 
     /// Removes albums, artists, genres and artwork no track refers to any more.
     fn remove_orphans(&self) -> impl Future<Output = StoreResult<()>> + MaybeSend;

@@ -243,12 +243,3 @@ pub struct FailedFile {
     /// Why it could not be read.
     pub reason: String,
 }
-
-/// What a batch changed, in files.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BatchOutcome {
-    /// Files written.
-    pub files_written: u64,
-    /// Files removed.
-    pub files_removed: u64,
-}

@@ -15,17 +15,13 @@ pub mod tags;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use tonearm_plugin_api::{
-    Change, HostContext, PluginError, PluginManifest, PluginResult, RemoteEntry, StorageProvider,
-};
+use tonearm_plugin_api::{Change, PluginError, PluginResult, RemoteEntry, StorageProvider};
 use tracing::Instrument;
 
 use crate::events::{CoreEvent, EventBus, LibraryEvent, SyncCounts, SyncEvent};
 use crate::library::{CursorUpdate, FileWrite, KnownFile, LibraryStore, Source, StoreError};
-use crate::plugin::base_context;
 use crate::registry::{Registry, RegistryError};
-use crate::state::BufferedState;
-use crate::{MaybeSend, MaybeSync};
+use crate::sources::{Capabilities, OpenSource, Sources};
 
 #[cfg(not(all(target_arch = "wasm32", not(target_os = "wasi"))))]
 pub use retry::RetryingProvider;
@@ -94,43 +90,16 @@ impl Default for SyncOptions {
     }
 }
 
-/// What the platform grants a source's provider beyond its settings, log, clock and state:
-/// a folder, the network.
-pub trait Capabilities: MaybeSend + MaybeSync + 'static {
-    /// Adds to `ctx` the capabilities `manifest` asks for, for `source`; `Err` says why
-    /// the source cannot have them.
-    fn grant(
-        &self,
-        source: &Source,
-        manifest: &PluginManifest,
-        bus: &EventBus,
-        ctx: HostContext,
-    ) -> Result<HostContext, String>;
-}
-
-/// A source's provider, created with its capabilities.
-#[derive(Clone)]
-pub struct OpenSource {
-    /// The provider instance.
-    pub provider: Arc<dyn StorageProvider>,
-    /// Its plugin state, saved to the library as a sync progresses.
-    state: Option<Arc<BufferedState>>,
-}
-
 /// Syncs sources into a library with the providers of a registry.
 pub struct Syncer<S, C> {
-    store: S,
-    registry: Arc<Registry>,
-    capabilities: Arc<C>,
+    sources: Sources<S, C>,
     options: SyncOptions,
 }
 
 impl<S: Clone, C> Clone for Syncer<S, C> {
     fn clone(&self) -> Self {
         Self {
-            store: self.store.clone(),
-            registry: self.registry.clone(),
-            capabilities: self.capabilities.clone(),
+            sources: self.sources.clone(),
             options: self.options,
         }
     }
@@ -162,59 +131,32 @@ fn unchanged(known: &KnownFile, entry: &RemoteEntry) -> bool {
 impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
     /// A syncer writing into `store`, granting providers `capabilities`.
     pub fn new(store: S, registry: Arc<Registry>, capabilities: C, options: SyncOptions) -> Self {
-        Self {
-            store,
-            registry,
-            capabilities: Arc::new(capabilities),
+        Self::over(
+            Sources::new(store, registry, Arc::new(capabilities)),
             options,
-        }
+        )
+    }
+
+    /// A syncer over `sources`.
+    pub fn over(sources: Sources<S, C>, options: SyncOptions) -> Self {
+        Self { sources, options }
     }
 
     /// The library this syncer writes.
     pub fn store(&self) -> &S {
-        &self.store
+        self.sources.store()
     }
 
     fn bus(&self) -> &EventBus {
-        self.registry.bus()
+        self.sources.registry().bus()
     }
 
-    /// Creates the provider instance of `source`, with exactly the capabilities its
-    /// manifest asks for.
-    pub async fn open(&self, source: &Source) -> Result<OpenSource, SyncError> {
-        let factory = self.registry.provider(&source.provider)?;
-        let manifest = self.registry.info(&source.provider)?.manifest;
-        let mut ctx = base_context(&manifest.id);
-        ctx.settings = source.settings.clone();
-        let state = if manifest.capabilities.state {
-            let values = self.store.load_state(source.id).await?;
-            let state = Arc::new(BufferedState::new(values));
-            ctx = ctx.with_state(state.clone());
-            Some(state)
-        } else {
-            None
-        };
-        let ctx = self
-            .capabilities
-            .grant(source, &manifest, self.bus(), ctx)
-            .map_err(|reason| SyncError::Config {
-                source_name: source.name.clone(),
-                reason,
-            })?;
-        let provider = factory.create(&ctx).map_err(|error| SyncError::Provider {
-            provider: manifest.id,
-            error,
-        })?;
-        Ok(OpenSource { provider, state })
-    }
-
-    /// Saves what the provider changed in its state.
+    /// Saves what the provider changed in its state since the last batch (after a sync's
+    /// last batch, which carries the rest).
     async fn save_state(&self, source: &Source, open: &OpenSource) -> Result<(), SyncError> {
-        if let Some(state) = &open.state {
-            let changes = state.take_changes();
-            if !changes.is_empty() {
-                self.store.save_state(source.id, &changes).await?;
-            }
+        let changes = open.take_state_changes();
+        if !changes.is_empty() {
+            self.store().save_state(source.id, &changes).await?;
         }
         Ok(())
     }
@@ -254,7 +196,7 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
     pub async fn sync_all(
         &self,
     ) -> Result<Vec<(String, Result<SyncCounts, SyncError>)>, SyncError> {
-        let sources = self.store.sources().await?;
+        let sources = self.store().sources().await?;
         let mut results = self.sync_each(sources).await?;
         results.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(results)
@@ -300,12 +242,12 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
 
     /// Syncs one source: incrementally when it has a cursor, else in full.
     pub async fn sync_source(&self, name: &str) -> Result<SyncCounts, SyncError> {
-        let source = self.store.source(name).await?;
+        let source = self.store().source(name).await?;
         let span = tracing::info_span!("sync", source = %source.name, provider = %source.provider);
         let result = self.run(&source).instrument(span).await;
         match &result {
             Ok(counts) => {
-                self.store.record_sync_result(source.id, None).await?;
+                self.store().record_sync_result(source.id, None).await?;
                 self.bus().emit(CoreEvent::Sync(SyncEvent::Completed {
                     source: source.name.clone(),
                     counts: *counts,
@@ -314,7 +256,7 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
             Err(e) => {
                 let error = e.to_string();
                 tracing::warn!(source = %source.name, %error, "sync failed");
-                self.store
+                self.store()
                     .record_sync_result(source.id, Some(&error))
                     .await?;
                 self.bus().emit(CoreEvent::Sync(SyncEvent::Failed {
@@ -327,7 +269,7 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
     }
 
     async fn run(&self, source: &Source) -> Result<SyncCounts, SyncError> {
-        let open = self.open(source).await?;
+        let open = self.sources.open(source).await?;
         let mut counts = SyncCounts::default();
         let incremental =
             source.cursor.is_some() && source.pending_cursor.is_none() && !self.options.full;
@@ -342,8 +284,8 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
                     ..
                 }) => {
                     tracing::info!(source = %source.name, %why, "change cursor expired; listing everything again");
-                    self.store.reset_cursor(source.id).await?;
-                    let source = self.store.source(&source.name).await?;
+                    self.store().reset_cursor(source.id).await?;
+                    let source = self.store().source(&source.name).await?;
                     self.full(&source, &open, &mut counts).await?;
                 }
                 other => other?,
@@ -352,7 +294,7 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
             self.full(source, &open, &mut counts).await?;
         }
         self.save_state(source, &open).await?;
-        self.store.remove_orphans().await?;
+        self.store().remove_orphans().await?;
         Ok(counts)
     }
 
@@ -379,7 +321,7 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
                     .call(source, "change_cursor", open, |p| p.change_cursor())
                     .await?
                     .map_err(&err)?;
-                (self.store.begin_listing(source.id, &cursor).await?, None)
+                (self.store().begin_listing(source.id, &cursor).await?, None)
             }
         };
         let audio = self.audio_filter();
@@ -402,7 +344,7 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
             let entries: Vec<RemoteEntry> =
                 listed.entries.into_iter().filter(|e| audio(e)).collect();
             let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
-            let known = self.store.known_files(source.id, &ids).await?;
+            let known = self.store().known_files(source.id, &ids).await?;
             let plans = entries
                 .into_iter()
                 .map(|entry| match known.get(&entry.id) {
@@ -418,7 +360,7 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
                 None => break,
             }
         }
-        counts.removed += self.store.finish_listing(source.id, generation).await?;
+        counts.removed += self.store().finish_listing(source.id, generation).await?;
         Ok(())
     }
 
@@ -449,7 +391,7 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
                     }
                 }
             }
-            let known = self.store.known_files(source.id, &ids).await?;
+            let known = self.store().known_files(source.id, &ids).await?;
             let mut plans = Vec::new();
             for change in changes {
                 let plan = match change {
@@ -498,7 +440,12 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
 
     /// Which entries are audio: an extension some decoder claims, or an `audio/` MIME type.
     fn audio_filter(&self) -> impl Fn(&RemoteEntry) -> bool + use<S, C> {
-        let extensions: HashSet<String> = self.registry.audio_extensions().into_iter().collect();
+        let extensions: HashSet<String> = self
+            .sources
+            .registry()
+            .audio_extensions()
+            .into_iter()
+            .collect();
         move |entry| {
             entry.extension().is_some_and(|e| extensions.contains(&e))
                 || entry
@@ -531,11 +478,11 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
             } else {
                 CursorUpdate::None
             };
-            // The provider's state goes first: a position committed without it would be
-            // resumed with the state of an earlier page.
-            self.save_state(source, open).await?;
-            self.store
-                .apply_batch(source.id, generation, &writes, &position)
+            // The provider's state goes with the batch and position it led to: a resumed sync
+            // never sees one without the other.
+            let state = open.take_state_changes();
+            self.store()
+                .apply_batch(source.id, generation, &writes, &state, &position)
                 .await?;
             self.report(source, &writes, known, counts);
             if last {

@@ -2,7 +2,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use tonearm_plugin_api::{ByteSource, PluginError, PluginResult};
@@ -31,18 +30,6 @@ impl ByteSource for FileByteSource {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> PluginResult<usize> {
-        let mut filled = 0;
-        while filled < buf.len() {
-            match self
-                .file
-                .read_at(&mut buf[filled..], offset + filled as u64)
-            {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(PluginError::Io(e.to_string())),
-            }
-        }
-        Ok(filled)
+        super::os::read_full_at(&self.file, offset, buf).map_err(|e| PluginError::Io(e.to_string()))
     }
 }

@@ -2,7 +2,6 @@
 
 use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -70,12 +69,10 @@ fn stat_of(meta: &fs::Metadata) -> FileStat {
                 .map(|ms| -ms),
         })
         .unwrap_or(0);
-    // Device and inode identify a file across renames within one filesystem.
-    let file_id = meta.ino() ^ meta.dev().rotate_left(48);
     FileStat {
         size: meta.len(),
         modified_ms,
-        file_id: Some(file_id),
+        file_id: super::os::file_id(meta),
     }
 }
 
@@ -134,16 +131,7 @@ impl FileSystem for GrantedFolder {
             return Err(PluginError::NotFound(format!("{path} is a symbolic link")));
         }
         let file = File::open(&full).map_err(|e| io_error(path, e))?;
-        let mut filled = 0;
-        while filled < buf.len() {
-            match file.read_at(&mut buf[filled..], offset + filled as u64) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error(path, e)),
-            }
-        }
-        Ok(filled)
+        super::os::read_full_at(&file, offset, buf).map_err(|e| io_error(path, e))
     }
 }
 
@@ -163,6 +151,7 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     #[test]
     fn symlinks_are_not_followed() {
         let dir = tempfile::tempdir().unwrap();

@@ -3,6 +3,7 @@
 mod bytes;
 mod fs;
 pub mod http;
+mod os;
 
 pub use bytes::{FileByteSource, ProviderByteSource};
 pub use fs::GrantedFolder;

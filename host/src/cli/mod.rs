@@ -1,8 +1,11 @@
 //! Command-line parsing and dispatch.
 
-mod commands;
+mod decode;
+mod library;
 mod output;
+mod plugins;
 mod signin;
+mod sources;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +14,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use tonearm_host::config::Config;
-use tonearm_host::{EventBus, Library, Registry};
+use tonearm_host::{EventBus, HostCapabilities, Library, Registry, Tonearm};
 use tonearm_loader::PluginFiles;
 
 /// Tonearm: a music library core with plugins for storage, decoding and metadata.
@@ -133,10 +136,10 @@ enum LibraryCommand {
     List {
         /// Rows at most.
         #[arg(long, default_value_t = 100)]
-        limit: i64,
+        limit: u32,
         /// Rows to skip.
         #[arg(long, default_value_t = 0)]
-        offset: i64,
+        offset: u32,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -146,7 +149,7 @@ enum LibraryCommand {
         query: String,
         /// Rows at most.
         #[arg(long, default_value_t = 50)]
-        limit: i64,
+        limit: u32,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -235,6 +238,27 @@ impl Context {
         Ok(self.network.get_or_init(|| network).clone())
     }
 
+    /// What this machine grants providers: folders, and the network when its stack starts.
+    fn capabilities(&self) -> HostCapabilities {
+        match self.network() {
+            Ok(network) => HostCapabilities::with_network(network),
+            // Local sources work without a network stack; a provider that needs one says so.
+            Err(e) => {
+                tracing::debug!(error = %e, "no network stack");
+                HostCapabilities::offline()
+            }
+        }
+    }
+
+    /// The facade over the library file.
+    async fn tonearm(&self) -> Result<Tonearm> {
+        Ok(Tonearm::new(
+            self.registry.clone(),
+            self.library().await?,
+            self.capabilities(),
+        ))
+    }
+
     async fn library(&self) -> Result<Library> {
         let path = match &self.library_path {
             Some(path) => path.clone(),
@@ -295,6 +319,7 @@ pub fn main() -> ExitCode {
 
 /// Whether `error` comes down to a source name the library does not know.
 fn unknown_source(error: &anyhow::Error) -> bool {
+    use tonearm_host::TonearmError;
     use tonearm_host::library::{LibraryError, StoreError};
     use tonearm_host::sync::SyncError;
 
@@ -303,6 +328,7 @@ fn unknown_source(error: &anyhow::Error) -> bool {
         cause.downcast_ref::<StoreError>().is_some_and(unknown)
             || matches!(cause.downcast_ref::<LibraryError>(), Some(LibraryError::Store(e)) if unknown(e))
             || matches!(cause.downcast_ref::<SyncError>(), Some(SyncError::Store(e)) if unknown(e))
+            || matches!(cause.downcast_ref::<TonearmError>(), Some(TonearmError::Store(e) | TonearmError::Sync(SyncError::Store(e))) if unknown(e))
     })
 }
 
@@ -362,18 +388,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         plugin_dir: plugin_dirs.into_iter().next(),
         files,
     };
-    use commands as c;
     match cli.command {
-        Command::Demo { keep } => c::demo(&ctx, keep).await,
-        Command::Scan { dir, name, full } => c::scan(&ctx, &dir, name, full).await,
-        Command::Sync { source, full } => c::sync(&ctx, source, full).await,
+        Command::Demo { keep } => decode::demo(&ctx, keep).await,
+        Command::Scan { dir, name, full } => sources::scan(&ctx, &dir, name, full).await,
+        Command::Sync { source, full } => sources::sync(&ctx, source, full).await,
         Command::Source(SourceCommand::Add {
             provider,
             location,
             name,
             settings,
             sign_in,
-        }) => c::source_add(
+        }) => sources::add(
             &ctx,
             &provider,
             location.as_deref(),
@@ -384,30 +409,32 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         .await
         .map(|_| ExitCode::SUCCESS),
         Command::Source(SourceCommand::Signin { name, sign_in }) => {
-            c::source_signin(&ctx, &name, &sign_in).await
+            sources::signin(&ctx, &name, &sign_in).await
         }
-        Command::Source(SourceCommand::List(f)) => c::source_list(&ctx, f.json).await,
-        Command::Source(SourceCommand::Remove { name }) => c::source_remove(&ctx, &name).await,
+        Command::Source(SourceCommand::List(f)) => sources::list(&ctx, f.json).await,
+        Command::Source(SourceCommand::Remove { name }) => sources::remove(&ctx, &name).await,
         Command::Library(LibraryCommand::List {
             limit,
             offset,
             json,
-        }) => c::list(&ctx, limit, offset, json.json).await,
+        }) => library::list(&ctx, limit, offset, json.json).await,
         Command::Library(LibraryCommand::Search { query, limit, json }) => {
-            c::search(&ctx, &query, limit, json.json).await
+            library::search(&ctx, &query, limit, json.json).await
         }
-        Command::Library(LibraryCommand::Stats(f)) => c::stats(&ctx, f.json).await,
-        Command::Library(LibraryCommand::Failed(f)) => c::failed(&ctx, f.json).await,
+        Command::Library(LibraryCommand::Stats(f)) => library::stats(&ctx, f.json).await,
+        Command::Library(LibraryCommand::Failed(f)) => library::failed(&ctx, f.json).await,
         Command::Decode {
             track,
             output,
             decoder,
-        } => c::decode(&ctx, &track, &output, decoder.as_deref()).await,
-        Command::Plugins(PluginsCommand::List(f)) => c::plugins_list(&ctx, f.json),
+        } => decode::decode(&ctx, &track, &output, decoder.as_deref()).await,
+        Command::Plugins(PluginsCommand::List(f)) => plugins::list(&ctx, f.json),
         Command::Plugins(PluginsCommand::Load { path, install }) => {
-            c::plugins_load(&ctx, &path, install)
+            plugins::load(&ctx, &path, install)
         }
-        Command::Plugins(PluginsCommand::Inspect { id }) => c::plugins_inspect(&ctx, &id),
-        Command::Conformance { id, fixtures } => c::conformance(&ctx, &id, fixtures.as_deref()),
+        Command::Plugins(PluginsCommand::Inspect { id }) => plugins::inspect(&ctx, &id),
+        Command::Conformance { id, fixtures } => {
+            plugins::conformance(&ctx, &id, fixtures.as_deref())
+        }
     }
 }

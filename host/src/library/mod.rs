@@ -14,9 +14,8 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use tonearm_core::library::{
-    ArtworkRef, AudioProperties, BatchOutcome, CursorUpdate, FailedFile, FileWrite, KnownFile,
-    LibraryStats, LibraryStore, ReplayGain, ScannedTrack, Source, StoreError, TrackLocation,
-    TrackRow,
+    ArtworkRef, AudioProperties, CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats,
+    LibraryStore, ReplayGain, ScannedTrack, Source, StoreError, TrackLocation, TrackRow,
 };
 
 /// What can go wrong with the library.
@@ -163,7 +162,13 @@ mod tests {
     async fn reopening_keeps_data_and_sources_are_unique() {
         let (dir, library, id) = library().await;
         library
-            .apply_batch(id, 0, &[track("One", &["A"], "X")], &CursorUpdate::None)
+            .apply_batch(
+                id,
+                0,
+                &[track("One", &["A"], "X")],
+                &[],
+                &CursorUpdate::None,
+            )
             .await
             .unwrap();
         library.close().await;
@@ -186,7 +191,7 @@ mod tests {
             track("Three", &["A", "B"], "Y"),
         ];
         library
-            .apply_batch(id, 0, &writes, &CursorUpdate::None)
+            .apply_batch(id, 0, &writes, &[], &CursorUpdate::None)
             .await
             .unwrap();
         let ids: Vec<i64> = library
@@ -222,6 +227,7 @@ mod tests {
                 id,
                 0,
                 &[FileWrite::Removed { remote_id: remote }],
+                &[],
                 &CursorUpdate::None,
             )
             .await
@@ -241,7 +247,7 @@ mod tests {
         let (_dir, library, id) = library().await;
         let writes = [track("One", &["A"], "X"), track("Two", &["B"], "Y")];
         library
-            .apply_batch(id, 0, &writes, &CursorUpdate::Cursor("c1".into()))
+            .apply_batch(id, 0, &writes, &[], &CursorUpdate::Cursor("c1".into()))
             .await
             .unwrap();
         sqlx::query("INSERT INTO plugin_state (source_id, key, value) VALUES (?, 'k', x'00')")
@@ -281,7 +287,7 @@ mod tests {
         let (_dir, library, id) = library().await;
         let first = track("One", &["Alpha", "Beta"], "X");
         library
-            .apply_batch(id, 0, &[first], &CursorUpdate::None)
+            .apply_batch(id, 0, &[first], &[], &CursorUpdate::None)
             .await
             .unwrap();
         let FileWrite::Scanned {
@@ -299,7 +305,7 @@ mod tests {
             bytes_read,
         };
         library
-            .apply_batch(id, 0, &[again], &CursorUpdate::None)
+            .apply_batch(id, 0, &[again], &[], &CursorUpdate::None)
             .await
             .unwrap();
         library.remove_orphans_now().await.unwrap();

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use tonearm_core::library::{StateChange, StoreResult};
 
 use super::{
-    BatchOutcome, CursorUpdate, FailedFile, FileWrite, KnownFile, Library, LibraryError,
-    LibraryStats, LibraryStore, Source, StoreError, TrackLocation, TrackRow,
+    CursorUpdate, FailedFile, FileWrite, KnownFile, Library, LibraryError, LibraryStats,
+    LibraryStore, Source, StoreError, TrackLocation, TrackRow,
 };
 
 impl From<LibraryError> for StoreError {
@@ -39,31 +39,41 @@ impl Library {
         changes: &[StateChange],
     ) -> Result<(), LibraryError> {
         let mut tx = self.write_tx().await?;
-        for (key, value) in changes {
-            match value {
-                Some(value) => {
-                    sqlx::query(
-                        "INSERT INTO plugin_state (source_id, key, value) VALUES (?, ?, ?) \
-                         ON CONFLICT (source_id, key) DO UPDATE SET value = excluded.value",
-                    )
-                    .bind(source_id)
-                    .bind(key)
-                    .bind(value)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                None => {
-                    sqlx::query("DELETE FROM plugin_state WHERE source_id = ? AND key = ?")
-                        .bind(source_id)
-                        .bind(key)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-        }
+        write_state(&mut tx, source_id, changes).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Applies plugin state changes of `source_id` inside `tx`.
+pub(super) async fn write_state(
+    tx: &mut sqlx::SqliteConnection,
+    source_id: i64,
+    changes: &[StateChange],
+) -> Result<(), LibraryError> {
+    for (key, value) in changes {
+        match value {
+            Some(value) => {
+                sqlx::query(
+                    "INSERT INTO plugin_state (source_id, key, value) VALUES (?, ?, ?) \
+                     ON CONFLICT (source_id, key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(source_id)
+                .bind(key)
+                .bind(value)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM plugin_state WHERE source_id = ? AND key = ?")
+                    .bind(source_id)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn limit(n: u32) -> i64 {
@@ -122,9 +132,10 @@ impl LibraryStore for Library {
         source_id: i64,
         generation: i64,
         writes: &[FileWrite],
+        state: &[StateChange],
         position: &CursorUpdate,
-    ) -> StoreResult<BatchOutcome> {
-        Ok(Library::apply_batch(self, source_id, generation, writes, position).await?)
+    ) -> StoreResult<()> {
+        Ok(Library::apply_batch(self, source_id, generation, writes, state, position).await?)
     }
 
     async fn remove_orphans(&self) -> StoreResult<()> {

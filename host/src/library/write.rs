@@ -1,5 +1,5 @@
-//! Batched writes: every batch is one transaction that also moves the sync position, so a
-//! killed process loses nothing and duplicates nothing.
+//! Batched writes: every batch is one transaction that also saves the provider's state
+//! and moves the sync position, so a killed process loses nothing and duplicates nothing.
 
 use std::collections::HashMap;
 
@@ -8,7 +8,9 @@ use tonearm_plugin_api::RemoteEntry;
 
 use tonearm_core::library::{display_names as display, hash_text};
 
-use super::{BatchOutcome, CursorUpdate, FileWrite, Library, LibraryError, ScannedTrack, now_ms};
+use tonearm_core::library::StateChange;
+
+use super::{CursorUpdate, FileWrite, Library, LibraryError, ScannedTrack, now_ms};
 
 type Tx<'a> = Transaction<'a, Sqlite>;
 
@@ -95,17 +97,18 @@ impl NameIds {
 }
 
 impl Library {
-    /// Writes one batch of changes to `source_id` and moves its sync position, atomically.
+    /// Writes one batch of changes to `source_id`, the provider's state changes and the
+    /// sync position it reached, atomically.
     pub async fn apply_batch(
         &self,
         source_id: i64,
         generation: i64,
         writes: &[FileWrite],
+        state: &[StateChange],
         position: &CursorUpdate,
-    ) -> Result<BatchOutcome, LibraryError> {
+    ) -> Result<(), LibraryError> {
         let mut tx = self.write_tx().await?;
         let mut names = NameIds::default();
-        let mut outcome = BatchOutcome::default();
         let now = now_ms();
         for write in writes {
             match write {
@@ -125,7 +128,6 @@ impl Library {
                     )
                     .await?;
                     write_track(&mut tx, &mut names, file_id, fresh, &entry.path, track).await?;
-                    outcome.files_written += 1;
                 }
                 FileWrite::Failed {
                     entry,
@@ -149,7 +151,6 @@ impl Library {
                             .execute(&mut *tx)
                             .await?;
                     }
-                    outcome.files_written += 1;
                 }
                 FileWrite::Unchanged { entry } => {
                     let changed_path: Option<i64> = sqlx::query_scalar(
@@ -194,13 +195,11 @@ impl Library {
                     let Some(file_id) = from else { continue };
                     // A file moved over another one replaces it.
                     if from_id != &entry.id {
-                        outcome.files_removed +=
-                            sqlx::query("DELETE FROM files WHERE source_id = ? AND remote_id = ?")
-                                .bind(source_id)
-                                .bind(&entry.id)
-                                .execute(&mut *tx)
-                                .await?
-                                .rows_affected();
+                        sqlx::query("DELETE FROM files WHERE source_id = ? AND remote_id = ?")
+                            .bind(source_id)
+                            .bind(&entry.id)
+                            .execute(&mut *tx)
+                            .await?;
                     }
                     sqlx::query(
                         "UPDATE files SET remote_id = ?, path = ?, size = ?, modified_ms = ?, \
@@ -216,19 +215,17 @@ impl Library {
                     .execute(&mut *tx)
                     .await?;
                     reindex_file(&mut tx, file_id).await?;
-                    outcome.files_written += 1;
                 }
                 FileWrite::Removed { remote_id } => {
-                    outcome.files_removed +=
-                        sqlx::query("DELETE FROM files WHERE source_id = ? AND remote_id = ?")
-                            .bind(source_id)
-                            .bind(remote_id)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
+                    sqlx::query("DELETE FROM files WHERE source_id = ? AND remote_id = ?")
+                        .bind(source_id)
+                        .bind(remote_id)
+                        .execute(&mut *tx)
+                        .await?;
                 }
             }
         }
+        super::store::write_state(&mut tx, source_id, state).await?;
         match position {
             CursorUpdate::None => {}
             CursorUpdate::ListingPage(page) => {
@@ -247,7 +244,7 @@ impl Library {
             }
         }
         tx.commit().await?;
-        Ok(outcome)
+        Ok(())
     }
 
     /// Removes albums, artists, genres and artwork no track refers to any more.

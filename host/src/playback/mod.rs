@@ -1,45 +1,24 @@
-//! Decoding for playback: choose a decoder for an input, stream its PCM, write WAV.
+//! Decoding to a file: a stream opened by the core (`tonearm_core::playback`, through the
+//! facade) written out as WAV.
 
 mod wav;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tonearm_plugin_api::{ByteSource, DecodeSession, PluginError, ProbeHint, StreamSpec};
+use tonearm_plugin_api::StreamSpec;
 
 use crate::events::{CoreEvent, EventBus, PlaybackEvent};
-use crate::registry::{Registry, RegistryError};
 
+pub use tonearm_core::playback::{PlaybackError, Stream};
 pub use wav::WavWriter;
 
-/// Bytes of the input handed to decoders' `probe`.
-const PROBE_HEAD: usize = 16 * 1024;
-
-/// Why a stream cannot be decoded.
+/// Why a stream could not be decoded to a file.
 #[derive(Debug, thiserror::Error)]
-pub enum PlaybackError {
-    /// No decoder, or the chosen one is unavailable.
+pub enum DecodeError {
+    /// Opening or decoding failed.
     #[error(transparent)]
-    Registry(#[from] RegistryError),
-    /// The decoder failed.
-    #[error("decoder `{decoder}` failed on {what}: {error}")]
-    Decode {
-        /// The decoder's id.
-        decoder: String,
-        /// The input.
-        what: String,
-        /// What it said.
-        error: PluginError,
-    },
-    /// Reading the input failed.
-    #[error("cannot read {what}: {error}")]
-    Input {
-        /// The input.
-        what: String,
-        /// What happened.
-        error: PluginError,
-    },
+    Playback(#[from] PlaybackError),
     /// Writing the output failed.
     #[error("cannot write {path}: {source}")]
     Output {
@@ -48,66 +27,6 @@ pub enum PlaybackError {
         /// Why.
         source: std::io::Error,
     },
-}
-
-/// An open stream and the decoder decoding it.
-pub struct Stream {
-    /// What is being decoded, for messages.
-    pub what: String,
-    /// The decoder's id.
-    pub decoder: String,
-    /// Its probe score for this input.
-    pub score: u8,
-    /// The stream's shape.
-    pub spec: StreamSpec,
-    /// The session.
-    pub session: Box<dyn DecodeSession>,
-}
-
-/// Opens `source` with the best decoder for it, or with `decoder_id` if given.
-pub fn open(
-    registry: &Registry,
-    source: Arc<dyn ByteSource>,
-    hint: &ProbeHint,
-    what: &str,
-    decoder_id: Option<&str>,
-) -> Result<Stream, PlaybackError> {
-    let input_error = |error| PlaybackError::Input {
-        what: what.to_owned(),
-        error,
-    };
-    let len = source.len().map_err(input_error)?;
-    let mut head = vec![0u8; usize::try_from(len).unwrap_or(PROBE_HEAD).min(PROBE_HEAD)];
-    let n = source.read_at(0, &mut head).map_err(input_error)?;
-    head.truncate(n);
-    let (id, score, decoder) = match decoder_id {
-        Some(id) => (id.to_owned(), 0, registry.decoder(id)?),
-        None => {
-            let choice = registry.pick_decoder(&head, hint, what)?;
-            (choice.id, choice.score, choice.decoder)
-        }
-    };
-    tracing::debug!(decoder = %id, score, what, "decoder chosen");
-    let decode_error = |error| PlaybackError::Decode {
-        decoder: id.clone(),
-        what: what.to_owned(),
-        error,
-    };
-    let session = decoder.open(source, hint).map_err(decode_error)?;
-    let spec = session.spec();
-    if spec.channels == 0 || spec.sample_rate == 0 {
-        return Err(decode_error(PluginError::Corrupt(format!(
-            "the decoder reported {} Hz × {} channels",
-            spec.sample_rate, spec.channels
-        ))));
-    }
-    Ok(Stream {
-        what: what.to_owned(),
-        decoder: id,
-        score,
-        spec,
-        session,
-    })
 }
 
 /// What a finished decode did.
@@ -137,8 +56,8 @@ pub fn decode_to_wav(
     mut stream: Stream,
     out: &Path,
     bus: &EventBus,
-) -> Result<DecodeSummary, PlaybackError> {
-    let output_error = |source| PlaybackError::Output {
+) -> Result<DecodeSummary, DecodeError> {
+    let output_error = |source| DecodeError::Output {
         path: out.display().to_string(),
         source,
     };
@@ -152,20 +71,19 @@ pub fn decode_to_wav(
         channels: stream.spec.channels,
     }));
     let started = Instant::now();
-    let result: Result<u64, PlaybackError> = (|| {
+    let result: Result<u64, DecodeError> = (|| {
         let mut writer = WavWriter::create(&tmp, stream.spec.sample_rate, stream.spec.channels)
             .map_err(output_error)?;
         let mut chunk = Vec::new();
         let mut frames = 0u64;
         loop {
-            let n = stream
-                .session
-                .read(&mut chunk)
-                .map_err(|error| PlaybackError::Decode {
+            let n = stream.session.read(&mut chunk).map_err(|error| {
+                DecodeError::Playback(PlaybackError::Decode {
                     decoder: stream.decoder.clone(),
                     what: stream.what.clone(),
                     error,
-                })?;
+                })
+            })?;
             if n == 0 {
                 break;
             }

@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "_oauth")]
 use tonearm_core::auth::StoredTokens;
 use tonearm_core::library::{
-    ArtworkRef, BatchOutcome, CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats,
-    LibraryStore, ScannedTrack, Source, StateChange, StoreError, StoreResult, TrackLocation,
-    TrackRow, display_names, hash_text, search,
+    ArtworkRef, CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats, LibraryStore,
+    ScannedTrack, Source, StateChange, StoreError, StoreResult, TrackLocation, TrackRow,
+    display_names, hash_text, search,
 };
 use tonearm_plugin_api::RemoteEntry;
 use wasm_bindgen::closure::Closure;
@@ -496,7 +496,6 @@ async fn apply_one(
     source_id: i64,
     generation: i64,
     write: &FileWrite,
-    outcome: &mut BatchOutcome,
 ) -> StoreResult<()> {
     match write {
         FileWrite::Scanned {
@@ -519,7 +518,6 @@ async fn apply_one(
                 &TrackRecord::new(id, source_id, entry, (**track).clone()),
             )
             .await?;
-            outcome.files_written += 1;
         }
         FileWrite::Failed {
             entry,
@@ -533,7 +531,6 @@ async fn apply_one(
             if had.is_some() {
                 delete_track(tx, id).await?;
             }
-            outcome.files_written += 1;
         }
         FileWrite::Unchanged { entry } => {
             let Some(mut file) = file_by_remote(tx, source_id, &entry.id).await? else {
@@ -560,7 +557,6 @@ async fn apply_one(
                 && let Some(replaced) = file_by_remote(tx, source_id, &entry.id).await?
             {
                 delete_file(tx, &replaced).await?;
-                outcome.files_removed += 1;
             }
             file.remote_id = entry.id.clone();
             file.path = entry.path.clone();
@@ -574,14 +570,40 @@ async fn apply_one(
                 track.set_path(&entry.path);
                 put_track(tx, &track).await?;
             }
-            outcome.files_written += 1;
         }
         FileWrite::Removed { remote_id } => {
             if let Some(file) = file_by_remote(tx, source_id, remote_id).await? {
                 delete_file(tx, &file).await?;
-                outcome.files_removed += 1;
             }
         }
+    }
+    Ok(())
+}
+
+/// Applies plugin state changes of `source_id` inside `tx` (which must cover `STATE`).
+async fn write_state(
+    tx: &IdbTransaction,
+    source_id: i64,
+    changes: &[StateChange],
+) -> StoreResult<()> {
+    let store = os(tx, STATE)?;
+    for (name, value) in changes {
+        let req = match value {
+            Some(value) => {
+                let record = js_sys::Object::new();
+                let set = |field: &str, v: &JsValue| {
+                    js_sys::Reflect::set(&record, &JsValue::from_str(field), v)
+                };
+                set("source_id", &number(source_id))
+                    .and_then(|_| set("key", &JsValue::from_str(name)))
+                    .and_then(|_| set("value", &js_sys::Uint8Array::from(value.as_slice())))
+                    .map_err(js_error("encode state"))?;
+                store.put(&record)
+            }
+            None => store.delete(&key(&[number(source_id), JsValue::from_str(name)])),
+        }
+        .map_err(js_error("save state"))?;
+        request(req).await?;
     }
     Ok(())
 }
@@ -777,13 +799,14 @@ impl LibraryStore for IndexedDbStore {
         source_id: i64,
         generation: i64,
         writes: &[FileWrite],
+        state: &[StateChange],
         position: &CursorUpdate,
-    ) -> StoreResult<BatchOutcome> {
-        self.write(&[SOURCES, FILES, TRACKS, PLAYLISTS], async |tx| {
-            let mut outcome = BatchOutcome::default();
+    ) -> StoreResult<()> {
+        self.write(&[SOURCES, FILES, TRACKS, PLAYLISTS, STATE], async |tx| {
             for write in writes {
-                apply_one(tx, source_id, generation, write, &mut outcome).await?;
+                apply_one(tx, source_id, generation, write).await?;
             }
+            write_state(tx, source_id, state).await?;
             match position {
                 CursorUpdate::None => {}
                 CursorUpdate::ListingPage(page) => {
@@ -797,7 +820,7 @@ impl LibraryStore for IndexedDbStore {
                     put_source(tx, &source).await?;
                 }
             }
-            Ok(outcome)
+            Ok(())
         })
         .await
     }
@@ -1042,26 +1065,7 @@ impl LibraryStore for IndexedDbStore {
 
     async fn save_state(&self, source_id: i64, changes: &[StateChange]) -> StoreResult<()> {
         self.write(&[STATE], async |tx| {
-            let store = os(tx, STATE)?;
-            for (name, value) in changes {
-                let req = match value {
-                    Some(value) => {
-                        let record = js_sys::Object::new();
-                        let set = |field: &str, v: &JsValue| {
-                            js_sys::Reflect::set(&record, &JsValue::from_str(field), v)
-                        };
-                        set("source_id", &number(source_id))
-                            .and_then(|_| set("key", &JsValue::from_str(name)))
-                            .and_then(|_| set("value", &js_sys::Uint8Array::from(value.as_slice())))
-                            .map_err(js_error("encode state"))?;
-                        store.put(&record)
-                    }
-                    None => store.delete(&key(&[number(source_id), JsValue::from_str(name)])),
-                }
-                .map_err(js_error("save state"))?;
-                request(req).await?;
-            }
-            Ok(())
+            write_state(tx, source_id, changes).await
         })
         .await
     }
@@ -1113,7 +1117,13 @@ mod tests {
             bytes_read: 3,
         };
         store
-            .apply_batch(source.id, 0, &[write], &CursorUpdate::Cursor("c".into()))
+            .apply_batch(
+                source.id,
+                0,
+                &[write],
+                &[],
+                &CursorUpdate::Cursor("c".into()),
+            )
             .await
             .unwrap();
         store.close();

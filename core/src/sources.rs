@@ -1,0 +1,121 @@
+//! Opening a source: the one place where a source's provider is created, with its plugin
+//! state and exactly the capabilities its manifest asks for. Sync, playback and the
+//! browser worker all open sources here.
+
+use std::sync::Arc;
+
+use tonearm_plugin_api::{HostContext, PluginManifest, StorageProvider};
+
+use crate::events::EventBus;
+use crate::library::{LibraryStore, Source, StateChange};
+use crate::plugin::base_context;
+use crate::registry::Registry;
+use crate::state::BufferedState;
+use crate::sync::SyncError;
+use crate::{MaybeSend, MaybeSync};
+
+/// What the platform grants a source's provider beyond its settings, log, clock and state:
+/// a folder, the network.
+pub trait Capabilities: MaybeSend + MaybeSync + 'static {
+    /// Adds to `ctx` the capabilities `manifest` asks for, for `source`; `Err` says why
+    /// the source cannot have them.
+    fn grant(
+        &self,
+        source: &Source,
+        manifest: &PluginManifest,
+        bus: &EventBus,
+        ctx: HostContext,
+    ) -> Result<HostContext, String>;
+}
+
+/// A source's provider, created with its capabilities.
+#[derive(Clone)]
+pub struct OpenSource {
+    /// The provider instance.
+    pub provider: Arc<dyn StorageProvider>,
+    /// Its plugin state, saved to the library as a sync progresses.
+    state: Option<Arc<BufferedState>>,
+}
+
+impl OpenSource {
+    /// What the provider changed in its state since the last call, to commit with the
+    /// next write to the library.
+    pub fn take_state_changes(&self) -> Vec<StateChange> {
+        self.state
+            .as_ref()
+            .map(|state| state.take_changes())
+            .unwrap_or_default()
+    }
+}
+
+/// The sources of one library, opened with one platform's capabilities.
+pub struct Sources<S, C> {
+    store: S,
+    registry: Arc<Registry>,
+    capabilities: Arc<C>,
+}
+
+impl<S: Clone, C> Clone for Sources<S, C> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            registry: self.registry.clone(),
+            capabilities: self.capabilities.clone(),
+        }
+    }
+}
+
+impl<S: LibraryStore, C: Capabilities> Sources<S, C> {
+    /// Sources kept in `store`, served by the providers of `registry`.
+    pub fn new(store: S, registry: Arc<Registry>, capabilities: Arc<C>) -> Self {
+        Self {
+            store,
+            registry,
+            capabilities,
+        }
+    }
+
+    /// The library the sources are kept in.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The plugins that serve them.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// What the platform grants.
+    pub fn capabilities(&self) -> &C {
+        &self.capabilities
+    }
+
+    /// Creates the provider instance of `source`, with its saved plugin state and exactly
+    /// the capabilities its manifest asks for.
+    pub async fn open(&self, source: &Source) -> Result<OpenSource, SyncError> {
+        let factory = self.registry.provider(&source.provider)?;
+        let manifest = self.registry.info(&source.provider)?.manifest;
+        let mut ctx = base_context(&manifest.id);
+        ctx.settings = source.settings.clone();
+        let state = if manifest.capabilities.state {
+            let values = self.store.load_state(source.id).await?;
+            let state = Arc::new(BufferedState::new(values));
+            ctx = ctx.with_state(state.clone());
+            Some(state)
+        } else {
+            None
+        };
+        let ctx = self
+            .capabilities
+            .grant(source, &manifest, self.registry.bus(), ctx)
+            .map_err(|reason| SyncError::Config {
+                source_name: source.name.clone(),
+                reason,
+            })?;
+        let provider = factory.create(&ctx).map_err(|error| SyncError::Provider {
+            provider: manifest.id,
+            error,
+        })?;
+        Ok(OpenSource { provider, state })
+    }
+}

@@ -1,0 +1,328 @@
+//! [`Tonearm`], the one type an app embeds: plugins, sources, sync, the library, opening
+//! tracks for playback, and the events of all of them.
+//!
+//! The facade is the same on every platform. What differs is given to it: a
+//! [`LibraryStore`] (SQLite natively, IndexedDB in the browser) and the platform's
+//! [`Capabilities`] (which folders and which network a provider may reach). The `tonearm`
+//! command and the browser worker are both thin clients of it.
+//!
+//! ```ignore
+//! let tonearm = Tonearm::new(registry, store, capabilities);
+//! let mut events = tonearm.events();
+//! tonearm.add_source("music", "local", settings).await?;
+//! for outcome in tonearm.sync(SyncRequest::all()).await? { /* … */ }
+//! let hits = tonearm.search("zoe keating", 10).await?;
+//! let mut stream = tonearm.open_track(hits[0].id).await?;
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tonearm_plugin_api::{ByteSource, PluginKind};
+
+use crate::events::{CoreEvent, EventBus, LibraryEvent, Subscription, SyncCounts};
+use crate::library::{
+    FailedFile, LibraryStats, LibraryStore, Source, StoreError, TrackLocation, TrackRow,
+};
+use crate::playback::{self, PlaybackError, Stream};
+use crate::plugin::LoadedPlugin;
+use crate::registry::{PluginInfo, Registry, RegistryError};
+use crate::sources::{Capabilities, Sources};
+use crate::sync::{SyncError, SyncOptions, Syncer, rt};
+
+/// Why a facade call failed. Each variant wraps the layer that failed, so callers can match
+/// on the cause (an unknown source is `Store(StoreError::NoSuchSource(_))`).
+#[derive(Debug, thiserror::Error)]
+pub enum TonearmError {
+    /// The library refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A plugin is missing, of another kind, or disabled.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A source could not be opened or synced.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    /// A track could not be opened for decoding.
+    #[error(transparent)]
+    Playback(#[from] PlaybackError),
+    /// A source cannot be added as asked.
+    #[error("cannot add source `{name}`: {reason}")]
+    BadSource {
+        /// The source's name.
+        name: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+}
+
+/// Which sources a sync reads, and how much of each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncRequest {
+    /// One source by name, or every source.
+    pub source: Option<String>,
+    /// List everything even where a change cursor would allow reading only the changes.
+    pub full: bool,
+}
+
+impl SyncRequest {
+    /// Every source, reading only what changed where possible.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// The source named `name`.
+    pub fn source(name: &str) -> Self {
+        Self {
+            source: Some(name.to_owned()),
+            full: false,
+        }
+    }
+
+    /// Lists everything again (a full sync) instead of reading only the changes.
+    pub fn full(mut self) -> Self {
+        self.full = true;
+        self
+    }
+}
+
+/// What one source's sync did.
+#[derive(Debug)]
+pub struct SyncOutcome {
+    /// The source's name.
+    pub source: String,
+    /// Its counts, or why it stopped (what it committed before stopping stays).
+    pub result: Result<SyncCounts, SyncError>,
+}
+
+/// The Tonearm core as an app sees it: one library, its sources, and the plugins that
+/// read them.
+///
+/// Cheap to clone: clones share the registry, the store and the event bus.
+pub struct Tonearm<S, C> {
+    sources: Sources<S, C>,
+    sync_options: SyncOptions,
+}
+
+impl<S: Clone, C> Clone for Tonearm<S, C> {
+    fn clone(&self) -> Self {
+        Self {
+            sources: self.sources.clone(),
+            sync_options: self.sync_options,
+        }
+    }
+}
+
+impl<S: LibraryStore, C: Capabilities> Tonearm<S, C> {
+    /// A core over the library in `store`, with the plugins of `registry`, granting
+    /// providers what `capabilities` allow.
+    pub fn new(registry: Arc<Registry>, store: S, capabilities: C) -> Self {
+        Self {
+            sources: Sources::new(store, registry, Arc::new(capabilities)),
+            sync_options: SyncOptions::default(),
+        }
+    }
+
+    /// Syncs with `options` (batch size, concurrency, retries, read limits); `full` is
+    /// taken from each [`SyncRequest`].
+    pub fn with_sync_options(mut self, options: SyncOptions) -> Self {
+        self.sync_options = options;
+        self
+    }
+
+    /// The plugins.
+    pub fn registry(&self) -> &Arc<Registry> {
+        self.sources.registry()
+    }
+
+    /// The library.
+    pub fn store(&self) -> &S {
+        self.sources.store()
+    }
+
+    /// What providers are granted.
+    pub fn capabilities(&self) -> &C {
+        self.sources.capabilities()
+    }
+
+    /// The event bus every part reports on.
+    pub fn bus(&self) -> &EventBus {
+        self.registry().bus()
+    }
+
+    /// A new subscription to every event from now on: sync progress, library changes,
+    /// playback, plugin failures, sign-in.
+    pub fn events(&self) -> Subscription {
+        self.bus().subscribe()
+    }
+
+    // Plugins.
+
+    /// Every registered plugin, by id.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        self.registry().list()
+    }
+
+    /// One plugin.
+    pub fn plugin(&self, id: &str) -> Result<PluginInfo, TonearmError> {
+        Ok(self.registry().info(id)?)
+    }
+
+    /// Registers a plugin the app loaded (see `tonearm-loader` for files).
+    pub fn add_plugin(&self, plugin: LoadedPlugin) -> Result<PluginInfo, TonearmError> {
+        let id = plugin.manifest.id.clone();
+        self.registry().register(plugin)?;
+        Ok(self.registry().info(&id)?)
+    }
+
+    // Sources.
+
+    /// Every source, by name.
+    pub async fn sources(&self) -> Result<Vec<Source>, TonearmError> {
+        Ok(self.store().sources().await?)
+    }
+
+    /// The source named `name`.
+    pub async fn source(&self, name: &str) -> Result<Source, TonearmError> {
+        Ok(self.store().source(name).await?)
+    }
+
+    /// Adds a source named `name`, served by the storage provider `provider` with
+    /// `settings` (for `local`, `root` is the folder). A provider that signs in needs its
+    /// tokens first (the platform's sign-in keeps them under `name`).
+    pub async fn add_source(
+        &self,
+        name: &str,
+        provider: &str,
+        settings: BTreeMap<String, String>,
+    ) -> Result<Source, TonearmError> {
+        let bad = |reason: String| TonearmError::BadSource {
+            name: name.to_owned(),
+            reason,
+        };
+        if name.trim().is_empty() {
+            return Err(bad("a source needs a name".into()));
+        }
+        let manifest = self.registry().info(provider)?.manifest;
+        if manifest.kind != PluginKind::StorageProvider {
+            return Err(bad(format!(
+                "plugin `{provider}` is a {}, not a storage provider",
+                manifest.kind
+            )));
+        }
+        let source = self.store().add_source(name, provider, &settings).await?;
+        self.bus()
+            .emit(CoreEvent::Library(LibraryEvent::SourceAdded {
+                source: source.name.clone(),
+            }));
+        Ok(source)
+    }
+
+    /// Removes a source with its files, tracks and plugin state.
+    pub async fn remove_source(&self, name: &str) -> Result<(), TonearmError> {
+        self.store().remove_source(name).await?;
+        self.bus()
+            .emit(CoreEvent::Library(LibraryEvent::SourceRemoved {
+                source: name.to_owned(),
+            }));
+        Ok(())
+    }
+
+    // Sync.
+
+    /// Syncs the sources `request` names; each source's outcome, by name. Progress and
+    /// library changes are reported on the bus as they happen.
+    pub async fn sync(&self, request: SyncRequest) -> Result<Vec<SyncOutcome>, TonearmError> {
+        let syncer = Syncer::over(
+            self.sources.clone(),
+            SyncOptions {
+                full: request.full,
+                ..self.sync_options
+            },
+        );
+        let outcomes = match request.source {
+            Some(name) => {
+                // An unknown name is the caller's mistake, not a sync outcome.
+                self.store().source(&name).await?;
+                let result = syncer.sync_source(&name).await;
+                vec![(name, result)]
+            }
+            None => syncer.sync_all().await?,
+        };
+        Ok(outcomes
+            .into_iter()
+            .map(|(source, result)| SyncOutcome { source, result })
+            .collect())
+    }
+
+    // The library.
+
+    /// Tracks ordered by album artists, album, disc, track number and path.
+    pub async fn tracks(&self, limit: u32, offset: u32) -> Result<Vec<TrackRow>, TonearmError> {
+        Ok(self.store().tracks(limit, offset).await?)
+    }
+
+    /// Tracks matching every word of `text` (word prefixes; case and accents ignored),
+    /// best first.
+    pub async fn search(&self, text: &str, limit: u32) -> Result<Vec<TrackRow>, TonearmError> {
+        Ok(self.store().search(text, limit).await?)
+    }
+
+    /// One track.
+    pub async fn track(&self, id: i64) -> Result<TrackRow, TonearmError> {
+        Ok(self.store().track(id).await?)
+    }
+
+    /// Counts over the whole library.
+    pub async fn stats(&self) -> Result<LibraryStats, TonearmError> {
+        Ok(self.store().stats().await?)
+    }
+
+    /// Files whose tags could not be read, and why.
+    pub async fn failed_files(&self, limit: u32) -> Result<Vec<FailedFile>, TonearmError> {
+        Ok(self.store().failed_files(limit).await?)
+    }
+
+    // Playback.
+
+    /// Opens library track `id` for decoding, from wherever its source keeps it, with the
+    /// best decoder for it (or `decoder` if given).
+    pub async fn open_track(&self, id: i64, decoder: Option<&str>) -> Result<Stream, TonearmError> {
+        let TrackLocation {
+            source,
+            remote_id,
+            path,
+            size,
+            ..
+        } = self.store().track_location(id).await?;
+        let open = self.sources.open(&source).await?;
+        // Playback reads block their thread: natively a temporary failure (a 503, a
+        // dropped connection) is waited out there, as the sync engine would.
+        #[cfg(not(all(target_arch = "wasm32", not(target_os = "wasi"))))]
+        let provider: Arc<dyn tonearm_plugin_api::StorageProvider> = Arc::new(
+            crate::sync::RetryingProvider::new(open.provider, self.sync_options.retry),
+        );
+        #[cfg(all(target_arch = "wasm32", not(target_os = "wasi")))]
+        let provider = open.provider;
+        let bytes = Arc::new(playback::provider_source(provider, &remote_id, size));
+        self.open_bytes(bytes, &path, decoder).await
+    }
+
+    /// Opens `bytes`, the file at `path` (its name gives the decoder a hint), for
+    /// decoding with the best decoder for it, or with `decoder` if given.
+    pub async fn open_bytes(
+        &self,
+        bytes: Arc<dyn ByteSource>,
+        path: &str,
+        decoder: Option<&str>,
+    ) -> Result<Stream, TonearmError> {
+        // Choosing reads the file's head, which may be a network request.
+        let registry = self.registry().clone();
+        let (path, decoder) = (path.to_owned(), decoder.map(str::to_owned));
+        let stream =
+            rt::blocking(move || playback::open(&registry, bytes, &path, decoder.as_deref()))
+                .await
+                .map_err(SyncError::Worker)??;
+        Ok(stream)
+    }
+}

@@ -1,0 +1,71 @@
+//! What reading files needs from the operating system, for Unix and Windows alike.
+
+use std::fs::{File, Metadata};
+use std::io;
+
+/// Reads into `buf` from `offset` of `file` until it is full or the file ends, without a
+/// shared cursor (several readers may use one file); returns how many bytes were read.
+pub(crate) fn read_full_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match read_at(file, &mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+// Windows moves the file's cursor on a positioned read; nothing here relies on the cursor.
+#[cfg(windows)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+#[cfg(not(any(unix, windows)))]
+fn read_at(_: &File, _: &mut [u8], _: u64) -> io::Result<usize> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "positioned reads are not available on this platform",
+    ))
+}
+
+/// An identity that survives renames within one filesystem: device and inode on Unix.
+/// Windows' file index is not available from stable std, so there it is `None` (a rename
+/// is then seen as a removal and an addition).
+#[cfg(unix)]
+pub(crate) fn file_id(meta: &Metadata) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    Some(meta.ino() ^ meta.dev().rotate_left(48))
+}
+
+/// An identity that survives renames within one filesystem; none on this platform.
+#[cfg(not(unix))]
+pub(crate) fn file_id(_: &Metadata) -> Option<u64> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_fill_the_buffer_or_stop_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let file = File::open(&path).unwrap();
+        let mut buf = [0u8; 4];
+        assert_eq!(read_full_at(&file, 3, &mut buf).unwrap(), 4);
+        assert_eq!(&buf, b"3456");
+        assert_eq!(read_full_at(&file, 8, &mut buf).unwrap(), 2);
+        assert_eq!(read_full_at(&file, 20, &mut buf).unwrap(), 0);
+    }
+}
