@@ -11,9 +11,8 @@ use tonearm_plugin_api::{
 use crate::bytes::ProviderByteSource;
 use crate::registry::{Registry, RegistryError};
 
-/// Bytes of the input handed to decoders' `probe`: enough to see past a large ID3v2 tag's
-/// start and an MP4's first boxes.
-pub const PROBE_HEAD: usize = 64 * 1024;
+/// Bytes of the input handed to decoders' `probe`, as the contract states.
+pub use tonearm_plugin_api::PROBE_HEAD_LEN as PROBE_HEAD;
 
 /// Block size of reads from a storage provider during playback: large enough that a
 /// network source keeps up, small enough that a seek fetches little.

@@ -8,6 +8,10 @@ use crate::error::PluginResult;
 use crate::host::ByteSource;
 use crate::metadata::TrackTags;
 
+/// The most bytes of a file's head a host hands [`Decoder::probe`]: enough to see past a
+/// large ID3v2 tag's start or an MP4's first boxes. A shorter file comes whole.
+pub const PROBE_HEAD_LEN: usize = 64 * 1024;
+
 /// What is known about an input besides its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ProbeHint {

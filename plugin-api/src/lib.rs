@@ -22,7 +22,7 @@ pub mod registration;
 pub mod storage;
 pub mod version;
 
-pub use decoder::{DecodeSession, Decoder, MediaInfo, ProbeHint, StreamSpec};
+pub use decoder::{DecodeSession, Decoder, MediaInfo, PROBE_HEAD_LEN, ProbeHint, StreamSpec};
 pub use error::{PluginError, PluginResult};
 pub use folder_tree::{Folder, FolderTree};
 pub use host::{

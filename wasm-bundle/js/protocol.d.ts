@@ -697,4 +697,9 @@ path: string,
 /**
  * Why it could not be read.
  */
-reason: string, };
+reason: string, 
+/**
+ * Whether its stream was read all the same: its track is in the library, with what
+ * could be read of its tags.
+ */
+playable: boolean, };

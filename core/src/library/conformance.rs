@@ -592,6 +592,42 @@ async fn unreadable_files_lose_their_track_and_say_why<S: LibraryStore>(store: S
         ("s", "a.flac")
     );
     assert_eq!(failed[0].reason, "cannot parse Flac file");
+    assert!(!failed[0].playable, "an unreadable file has no track");
+
+    // A file whose stream was read but not its tags keeps its track, and is listed.
+    write(
+        &store,
+        id,
+        vec![FileWrite::Scanned {
+            entry: entry("2", "b.mp3", 3),
+            track: Box::new(ScannedTrack {
+                tags: tags("Two", &["B"], None),
+                tag_problem: Some("a malformed ID3v2 frame".into()),
+                ..ScannedTrack::default()
+            }),
+            bytes_read: 3,
+        }],
+    )
+    .await;
+    assert_eq!(titles_of(all_tracks(&store).await).await, ["Two"]);
+    let failed = store.failed_files(10).await.unwrap();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert_eq!(
+        (
+            failed[1].path.as_str(),
+            failed[1].reason.as_str(),
+            failed[1].playable
+        ),
+        ("b.mp3", "a malformed ID3v2 frame", true)
+    );
+    // A rescan that reads the tags clears the problem.
+    write(
+        &store,
+        id,
+        vec![scanned(entry("2", "b.mp3", 4), tags("Two", &["B"], None))],
+    )
+    .await;
+    assert_eq!(store.failed_files(10).await.unwrap().len(), 1);
 }
 
 async fn playlists_keep_order_and_lose_removed_tracks<S: LibraryStore>(store: S) {

@@ -87,6 +87,9 @@ pub struct ScannedTrack {
     pub gain: ReplayGain,
     /// Its front cover, if embedded.
     pub artwork: Option<ArtworkRef>,
+    /// Why its tags could not be read, for a file whose stream was read all the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_problem: Option<String>,
 }
 
 /// A file the library already has.
@@ -232,7 +235,7 @@ pub struct LibraryStats {
     pub artwork: i64,
 }
 
-/// A file whose tags could not be read.
+/// A file that could not be read, or whose tags could not be.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 pub struct FailedFile {
@@ -242,4 +245,8 @@ pub struct FailedFile {
     pub path: String,
     /// Why it could not be read.
     pub reason: String,
+    /// Whether its stream was read all the same: its track is in the library, with what
+    /// could be read of its tags.
+    #[serde(default)]
+    pub playable: bool,
 }

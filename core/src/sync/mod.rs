@@ -522,11 +522,12 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
         let mut delays = Delays::new(self.options.retry);
         while !pending.is_empty() {
             let provider = open.provider.clone();
+            let decoders = self.sources.registry().clone();
             let limits = self.options.read_limits;
             let reads =
                 rt::map_blocking(pending, self.options.concurrency, move |(index, entry)| {
                     let _span = tracing::debug_span!("read_tags", path = %entry.path).entered();
-                    let read = tags::read(provider.clone(), &entry, limits);
+                    let read = tags::read(provider.clone(), &entry, limits, &decoders);
                     (index, entry, read)
                 })
                 .await

@@ -90,7 +90,11 @@ pub async fn failed(ctx: &Context, json: bool) -> Result<ExitCode> {
     if json {
         let rows: Vec<_> = failed
             .iter()
-            .map(|f| serde_json::json!({"source": f.source, "path": f.path, "error": f.reason}))
+            .map(|f| {
+                serde_json::json!({
+                    "source": f.source, "path": f.path, "error": f.reason, "playable": f.playable,
+                })
+            })
             .collect();
         output::json(&rows)?;
     } else if failed.is_empty() {
@@ -98,9 +102,12 @@ pub async fn failed(ctx: &Context, json: bool) -> Result<ExitCode> {
     } else {
         let rows: Vec<Vec<String>> = failed
             .into_iter()
-            .map(|f| vec![f.source, f.path, f.reason])
+            .map(|f| {
+                let kept = if f.playable { "kept" } else { "skipped" };
+                vec![f.source, f.path, kept.to_owned(), f.reason]
+            })
             .collect();
-        table(&["SOURCE", "PATH", "WHY"], &rows, 70);
+        table(&["SOURCE", "PATH", "TRACK", "WHY"], &rows, 70);
     }
     Ok(ExitCode::SUCCESS)
 }

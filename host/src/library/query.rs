@@ -120,8 +120,11 @@ impl Library {
     /// Files whose tags could not be read, by source and path.
     pub async fn failed_files(&self, limit: i64) -> Result<Vec<FailedFile>, LibraryError> {
         let rows = sqlx::query(
-            "SELECT s.name, f.path, coalesce(f.error, '') AS error FROM files f JOIN sources s ON s.id = f.source_id \
-             WHERE f.status = 'error' ORDER BY s.name, f.path LIMIT ?",
+            "SELECT s.name, f.path, coalesce(f.error, '') AS error, 0 AS playable FROM files f \
+             JOIN sources s ON s.id = f.source_id WHERE f.status = 'error' \
+             UNION ALL SELECT s.name, f.path, t.tag_problem, 1 FROM tracks t \
+             JOIN files f ON f.id = t.file_id JOIN sources s ON s.id = f.source_id \
+             WHERE t.tag_problem IS NOT NULL ORDER BY 1, 2 LIMIT ?",
         )
         .bind(limit)
         .fetch_all(&self.pool)
@@ -132,6 +135,7 @@ impl Library {
                     source: r.try_get("name")?,
                     path: r.try_get("path")?,
                     reason: r.try_get("error")?,
+                    playable: r.try_get("playable")?,
                 })
             })
             .collect()

@@ -374,6 +374,7 @@ async fn write_track(
         .bind(&tags.musicbrainz_recording_id)
         .bind(&tags.musicbrainz_release_id)
         .bind(&tags.isrc)
+        .bind(&track.tag_problem)
         .fetch_one(&mut **tx)
         .await?;
 
@@ -459,8 +460,9 @@ async fn insert_links(
 const TRACK_UPSERT: &str = "INSERT INTO tracks (file_id, title, artist_display, album_id, track_number, \
     track_total, disc_number, disc_total, year, duration_ms, sample_rate, channels, bit_depth, bitrate_kbps, \
     file_type, replaygain_track_gain, replaygain_track_peak, replaygain_album_gain, replaygain_album_peak, \
-    r128_track_gain, r128_album_gain, artwork_id, musicbrainz_recording_id, musicbrainz_release_id, isrc) \
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+    r128_track_gain, r128_album_gain, artwork_id, musicbrainz_recording_id, musicbrainz_release_id, isrc, \
+    tag_problem) \
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
     ON CONFLICT (file_id) DO UPDATE SET title = excluded.title, artist_display = excluded.artist_display, \
     album_id = excluded.album_id, track_number = excluded.track_number, track_total = excluded.track_total, \
     disc_number = excluded.disc_number, disc_total = excluded.disc_total, year = excluded.year, \
@@ -470,7 +472,8 @@ const TRACK_UPSERT: &str = "INSERT INTO tracks (file_id, title, artist_display, 
     replaygain_album_gain = excluded.replaygain_album_gain, replaygain_album_peak = excluded.replaygain_album_peak, \
     r128_track_gain = excluded.r128_track_gain, r128_album_gain = excluded.r128_album_gain, \
     artwork_id = excluded.artwork_id, musicbrainz_recording_id = excluded.musicbrainz_recording_id, \
-    musicbrainz_release_id = excluded.musicbrainz_release_id, isrc = excluded.isrc RETURNING id";
+    musicbrainz_release_id = excluded.musicbrainz_release_id, isrc = excluded.isrc, \
+    tag_problem = excluded.tag_problem RETURNING id";
 
 /// Rebuilds the search row of the track of `file_id`, if it has one.
 async fn reindex_file(tx: &mut Tx<'_>, file_id: i64) -> Result<(), LibraryError> {

@@ -4,7 +4,9 @@
 //! opens with the right rate and channels, decodes the expected number of frames (within
 //! the fixture's stated codec tolerance) of finite samples, states a total that agrees,
 //! and seeks to within the stated tolerance — landing exactly, sample for sample, for
-//! lossless formats. Empty input and garbage score zero and fail to open; truncated and
+//! lossless formats. The samples themselves must match the fixture's reference: a
+//! checksum for lossless formats, a reference decode and an SNR floor for lossy ones, so
+//! a decoder that outputs silence of the right length fails. Empty input and garbage score zero and fail to open; truncated and
 //! corrupt files end in an error or a shorter decode, never a panic or a hang.
 
 use std::sync::Arc;
@@ -19,8 +21,8 @@ use crate::{Report, guarded};
 const DEADLINE: Duration = Duration::from_secs(60);
 /// Reads per stream at most: a decoder that never ends fails instead of spinning.
 const MAX_READS: usize = 1_000_000;
-/// Bytes of head handed to `probe`.
-const PROBE_HEAD: usize = 16 * 1024;
+/// Bytes of head handed to `probe`, as hosts hand them.
+const PROBE_HEAD: usize = tonearm_plugin_api::PROBE_HEAD_LEN;
 /// Frames after a lossy seek excluded from the comparison: encoders' and decoders' state
 /// may differ slightly in the first packet.
 const LOSSY_SETTLE_FRAMES: u64 = 1024;
@@ -96,6 +98,20 @@ pub fn check(
             format!("{}: decode", fixture.file),
             reference.as_ref().map(|_| ()).map_err(Clone::clone),
         );
+        match (&reference, &fixture.reference) {
+            (Ok(pcm), Some(expected)) => report.record(
+                format!("{}: samples match the reference", fixture.file),
+                crate::reference::check(fixture, expected, pcm),
+            ),
+            (Ok(_), None) => report.skip(
+                format!("{}: samples match the reference", fixture.file),
+                "the fixture has no reference decode",
+            ),
+            (Err(_), _) => report.skip(
+                format!("{}: samples match the reference", fixture.file),
+                "decoding failed",
+            ),
+        }
         match reference {
             Ok(reference) => {
                 let (d, f) = (decoder.clone(), fixture.clone());

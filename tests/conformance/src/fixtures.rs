@@ -56,9 +56,39 @@ pub struct AudioFixture {
     /// Tags it carries.
     #[serde(default)]
     pub tags: ExpectedTags,
+    /// What a correct decode of it is.
+    #[serde(default)]
+    pub reference: Option<Reference>,
     /// Its bytes.
     #[serde(skip)]
     pub bytes: Arc<[u8]>,
+}
+
+/// What a correct decode of a fixture is: a checksum of the exact samples (lossless
+/// formats), or a reference decode that a lossy decode must match to within an SNR floor.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Reference {
+    /// SHA-256, in hex, of the whole decode as signed 16-bit little-endian interleaved
+    /// samples (each sample × 32768, rounded): what any exact decoder of a 16-bit source
+    /// produces.
+    pub sha256_s16le: Option<String>,
+    /// A reference decode (raw signed 16-bit little-endian interleaved samples, in
+    /// `reference/`), of the whole file or of its start.
+    pub file: Option<String>,
+    /// The least signal-to-noise ratio, in dB, of a decode against `file`, over the frames
+    /// `file` covers, once aligned within the fixture's `frame_tolerance`.
+    pub min_snr_db: Option<f64>,
+    /// The samples of `file`.
+    #[serde(skip)]
+    pub samples: Arc<[i16]>,
+}
+
+/// Samples of a raw signed 16-bit little-endian file.
+fn s16le(bytes: &[u8]) -> Arc<[i16]> {
+    bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
 }
 
 impl AudioFixture {
@@ -132,6 +162,11 @@ impl FixtureSet {
         };
         for f in &mut set.audio {
             f.bytes = read("audio", &f.file)?;
+            if let Some(reference) = &mut f.reference
+                && let Some(file) = &reference.file
+            {
+                reference.samples = s16le(&read("reference", file)?);
+            }
         }
         for f in &mut set.corrupt {
             f.bytes = read("corrupt", &f.file)?;
@@ -159,6 +194,13 @@ impl FixtureSet {
         };
         set.audio
             .retain_mut(|f| find(&f.file).map(|b| f.bytes = b).is_some());
+        for f in &mut set.audio {
+            if let Some(reference) = &mut f.reference
+                && let Some(samples) = reference.file.as_deref().and_then(find)
+            {
+                reference.samples = s16le(&samples);
+            }
+        }
         set.corrupt
             .retain_mut(|f| find(&f.file).map(|b| f.bytes = b).is_some());
         set
@@ -186,6 +228,9 @@ const BUNDLED: &[(&str, &[u8])] = bundle![
     "audio" / "05 bell alac.m4a",
     "audio" / "06 tone.wav",
     "audio" / "07 tone.aiff",
+    "reference" / "02 pluck.mp3.s16le",
+    "reference" / "03 pad.ogg.s16le",
+    "reference" / "04 bell.m4a.s16le",
     "corrupt" / "truncated.flac",
     "corrupt" / "truncated.mp3",
     "corrupt" / "truncated-moov-at-end.m4a",
@@ -214,6 +259,13 @@ mod tests {
         assert!(bundled.audio.len() >= 7);
         for (a, b) in bundled.audio.iter().zip(&on_disk.audio) {
             assert_eq!(a.bytes, b.bytes, "{}", a.file);
+            let (ra, rb) = (a.reference.as_ref().unwrap(), b.reference.as_ref().unwrap());
+            assert_eq!(ra.samples, rb.samples, "{}", a.file);
+            assert!(
+                ra.sha256_s16le.is_some() || (!ra.samples.is_empty() && ra.min_snr_db.is_some()),
+                "{} has a reference",
+                a.file
+            );
         }
     }
 }

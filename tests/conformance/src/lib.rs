@@ -5,13 +5,16 @@
 //!   [`fixtures`] (or your own) for every format its manifest claims.
 //! - [`provider::check`] drives a [`StorageProvider`](tonearm_plugin_api::StorageProvider)
 //!   through a [`provider::ProviderHarness`] that can change the files it serves.
+//! - [`host::test_context`] is the `HostContext` to create a plugin with in its own tests.
 //!
 //! Every check runs on its own thread with a deadline and its panics caught, so a hanging
 //! or panicking plugin fails its checks instead of stopping the suite.
 
 pub mod decoder;
 pub mod fixtures;
+pub mod host;
 pub mod provider;
+mod reference;
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -146,3 +146,8 @@ pub fn decode_all(
 }
 
 pub mod cloud;
+
+/// The plugin authors' guide, whose Rust examples run as doc tests: the decoder there
+/// compiles and decodes.
+#[doc = include_str!("../../../docs/write-a-plugin.md")]
+pub mod write_a_plugin {}

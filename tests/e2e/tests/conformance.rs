@@ -95,3 +95,68 @@ fn the_suite_fails_a_lying_decoder_without_crashing() {
         "{failures}"
     );
 }
+
+/// Symphonia's decoder with its samples changed by `f`: right rate, length and seeks,
+/// wrong sound.
+struct Tampered(Arc<dyn Decoder>, fn(&mut [f32]));
+
+struct TamperedSession(Box<dyn DecodeSession>, fn(&mut [f32]));
+
+impl Decoder for Tampered {
+    fn probe(&self, head: &[u8], hint: &ProbeHint) -> PluginResult<u8> {
+        self.0.probe(head, hint)
+    }
+    fn open(
+        &self,
+        source: Arc<dyn ByteSource>,
+        hint: &ProbeHint,
+    ) -> PluginResult<Box<dyn DecodeSession>> {
+        Ok(Box::new(TamperedSession(
+            self.0.open(source, hint)?,
+            self.1,
+        )))
+    }
+}
+
+impl DecodeSession for TamperedSession {
+    fn spec(&self) -> StreamSpec {
+        self.0.spec()
+    }
+    fn read(&mut self, out: &mut Vec<f32>) -> PluginResult<usize> {
+        let frames = self.0.read(out)?;
+        (self.1)(out);
+        Ok(frames)
+    }
+    fn seek(&mut self, frame: u64) -> PluginResult<u64> {
+        self.0.seek(frame)
+    }
+}
+
+#[test]
+fn the_suite_fails_a_silent_or_wrong_decoder_of_the_right_length() {
+    let (symphonia, manifest) = symphonia();
+    let silence: fn(&mut [f32]) = |pcm| pcm.fill(0.0);
+    // Half the level: sounds like the file, is not what it holds.
+    let quieter: fn(&mut [f32]) = |pcm| pcm.iter_mut().for_each(|s| *s *= 0.5);
+    for (what, tamper) in [("silent", silence), ("halved", quieter)] {
+        let report = decoder::check(
+            Arc::new(Tampered(symphonia.clone(), tamper)),
+            &manifest,
+            &FixtureSet::bundled(),
+        );
+        let failures = report.failures();
+        let wrong: Vec<_> = failures
+            .iter()
+            .filter(|f| f.contains("samples match the reference"))
+            .collect();
+        assert_eq!(
+            wrong.len(),
+            FixtureSet::bundled().audio.len(),
+            "a {what} decoder fails every fixture's reference: {failures:#?}"
+        );
+        assert!(
+            failures.iter().all(|f| !f.contains(": decode:")),
+            "and only that: its length is right"
+        );
+    }
+}

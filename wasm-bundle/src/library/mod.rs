@@ -915,20 +915,30 @@ impl LibraryStore for IndexedDbStore {
     }
 
     async fn failed_files(&self, limit: u32) -> StoreResult<Vec<FailedFile>> {
-        self.read(&[SOURCES, FILES], async |tx| {
+        self.read(&[SOURCES, FILES, TRACKS], async |tx| {
             let names = source_names(tx).await?;
+            let source = |id: i64| names.get(&id).cloned().unwrap_or_default();
             let files: Vec<FileRecord> =
                 get_all(&os(tx, FILES)?, None, &JsValue::UNDEFINED).await?;
-            let mut failed: Vec<FailedFile> = files
-                .into_iter()
-                .filter_map(|f| {
-                    Some(FailedFile {
-                        source: names.get(&f.source_id).cloned().unwrap_or_default(),
-                        path: f.path,
-                        reason: f.error?,
-                    })
+            let tracks: Vec<TrackRecord> =
+                get_all(&os(tx, TRACKS)?, None, &JsValue::UNDEFINED).await?;
+            let unreadable = files.into_iter().filter_map(|f| {
+                Some(FailedFile {
+                    source: source(f.source_id),
+                    path: f.path,
+                    reason: f.error?,
+                    playable: false,
                 })
-                .collect();
+            });
+            let damaged_tags = tracks.into_iter().filter_map(|t| {
+                Some(FailedFile {
+                    source: source(t.source_id),
+                    reason: t.track.tag_problem?,
+                    path: t.path,
+                    playable: true,
+                })
+            });
+            let mut failed: Vec<FailedFile> = unreadable.chain(damaged_tags).collect();
             failed.sort_by(|a, b| (&a.source, &a.path).cmp(&(&b.source, &b.path)));
             failed.truncate(limit as usize);
             Ok(failed)

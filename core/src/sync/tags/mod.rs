@@ -5,22 +5,45 @@
 //! host's: every common tag format) and Symphonia's metadata readers (feature
 //! `tags-symphonia`, the browser's: the bundle carries them anyway to decode, so tags cost
 //! no extra code there). With both, lofty reads.
+//!
+//! Where the host's reader does not know a format, or cannot parse a file's tags, the
+//! decoder that claims the file describes it (`Decoder::describe`): a plugin's format is
+//! as first-class as a builtin one, and a playable file with a damaged tag keeps its track,
+//! with the tag problem recorded.
 
 #[cfg(any(feature = "tags-lofty", feature = "tags-symphonia"))]
 mod fields;
 #[cfg(feature = "tags-lofty")]
 mod with_lofty;
-// With lofty present, Symphonia's reader is only measured against it (in the tests).
+// With lofty present, Symphonia's reader salvages the tags lofty cannot parse.
 #[cfg(feature = "tags-symphonia")]
-#[cfg_attr(feature = "tags-lofty", allow(dead_code))]
 mod with_symphonia;
 
 use std::sync::Arc;
 
-use tonearm_plugin_api::{PluginError, RemoteEntry, StorageProvider};
+use tonearm_plugin_api::{MediaInfo, PluginError, ProbeHint, RemoteEntry, StorageProvider};
 
 use crate::bytes::ProviderByteSource;
-use crate::library::ScannedTrack;
+use crate::library::{AudioProperties, ScannedTrack};
+use crate::playback::read_head;
+use crate::registry::Registry;
+
+/// Why the host's own reader could not read a file.
+#[derive(Debug)]
+pub(crate) enum Unread {
+    /// It does not know the format; a decoder plugin may.
+    Unknown(String),
+    /// It knows the format, and the file is damaged.
+    Damaged(String),
+}
+
+impl std::fmt::Display for Unread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unknown(why) | Self::Damaged(why) => f.write_str(why),
+        }
+    }
+}
 
 /// How tag reading fetches bytes.
 #[derive(Debug, Clone, Copy)]
@@ -53,11 +76,13 @@ pub struct TagRead {
     pub provider_error: Option<PluginError>,
 }
 
-/// Reads the tags of `entry` through `provider`.
+/// Reads the tags of `entry` through `provider`, asking the decoders of `decoders` where
+/// the host's reader cannot.
 pub fn read(
     provider: Arc<dyn StorageProvider>,
     entry: &RemoteEntry,
     limits: ReadLimits,
+    decoders: &Registry,
 ) -> TagRead {
     let block = if entry.size <= limits.small_file {
         entry.size.max(1)
@@ -70,7 +95,7 @@ pub fn read(
     let source = Arc::new(ProviderByteSource::new(
         provider, &entry.id, entry.size, block, max_blocks,
     ));
-    let result = parse(source.clone(), entry);
+    let result = parse(source.clone(), entry, decoders);
     TagRead {
         provider_error: result.as_ref().err().and(source.provider_failure()),
         result,
@@ -78,13 +103,37 @@ pub fn read(
     }
 }
 
-/// Parses `entry`'s bytes from `source` with this build's reader, naming untagged files
-/// after themselves.
-fn parse(source: Arc<ProviderByteSource>, entry: &RemoteEntry) -> Result<ScannedTrack, String> {
+/// Parses `entry`'s bytes from `source` with this build's reader, or with the decoder that
+/// claims it, naming untagged files after themselves.
+fn parse(
+    source: Arc<ProviderByteSource>,
+    entry: &RemoteEntry,
+    decoders: &Registry,
+) -> Result<ScannedTrack, String> {
     if entry.size == 0 {
         return Err("the file is empty".into());
     }
-    let mut track = parse_with(source, entry)?;
+    let mut track = match parse_with(source.clone(), entry) {
+        Ok(mut track) => {
+            if track.tag_problem.is_some() {
+                salvage_tags(&mut track, &source, entry, decoders);
+            }
+            track
+        }
+        // The provider failed, not the file: no decoder would do better.
+        Err(unread) if source.provider_failure().is_some() => return Err(unread.to_string()),
+        Err(unread) => {
+            let info = describe(decoders, &source, entry).map_err(|e| match e {
+                None => unread.to_string(),
+                Some(e) => format!("{unread}; {e}"),
+            })?;
+            let mut track = described(info, entry);
+            if let Unread::Damaged(problem) = unread {
+                track.tag_problem = Some(problem);
+            }
+            track
+        }
+    };
     // Untagged files still deserve a title people recognise.
     if track.tags.title.is_none() {
         let name = entry.path.rsplit('/').next().unwrap_or(&entry.path);
@@ -94,11 +143,74 @@ fn parse(source: Arc<ProviderByteSource>, entry: &RemoteEntry) -> Result<Scanned
     Ok(track)
 }
 
+/// Fills the tags of `track`, whose tags the host's reader could not parse, from a reader
+/// that skips what it cannot parse (Symphonia's, where the build has it), else from the
+/// decoder that claims the file.
+fn salvage_tags(
+    track: &mut ScannedTrack,
+    source: &Arc<ProviderByteSource>,
+    entry: &RemoteEntry,
+    decoders: &Registry,
+) {
+    #[cfg(all(feature = "tags-lofty", feature = "tags-symphonia"))]
+    if let Ok(salvaged) = with_symphonia::parse(source.clone(), entry) {
+        track.tags = salvaged.tags;
+        track.gain = salvaged.gain;
+        track.artwork = salvaged.artwork;
+        return;
+    }
+    if let Ok(info) = describe(decoders, source, entry) {
+        track.tags = info.tags;
+    }
+}
+
+/// What the decoder that claims `entry` says of it; `Err(None)` when no decoder claims it.
+fn describe(
+    decoders: &Registry,
+    source: &Arc<ProviderByteSource>,
+    entry: &RemoteEntry,
+) -> Result<MediaInfo, Option<String>> {
+    let hint = ProbeHint::for_path(&entry.path);
+    let head = read_head(source.as_ref()).map_err(|e| Some(e.to_string()))?;
+    let choice = decoders
+        .pick_decoder(&head, &hint, &entry.path)
+        .map_err(|_| None)?;
+    let _span = tracing::debug_span!("describe", decoder = %choice.id).entered();
+    choice
+        .decoder
+        .describe(source.clone(), &hint)
+        .map_err(|e| Some(format!("decoder `{}`: {e}", choice.id)))
+}
+
+/// A track from what a decoder described.
+fn described(info: MediaInfo, entry: &RemoteEntry) -> ScannedTrack {
+    let stream = info.stream;
+    let duration_ms = stream
+        .total_frames
+        .filter(|_| stream.sample_rate > 0)
+        .map(|frames| frames.saturating_mul(1000) / u64::from(stream.sample_rate));
+    let bitrate_kbps = duration_ms
+        .filter(|&ms| ms > 0)
+        .and_then(|ms| u32::try_from(entry.size.saturating_mul(8) / ms).ok());
+    ScannedTrack {
+        tags: info.tags,
+        audio: AudioProperties {
+            duration_ms,
+            sample_rate: Some(stream.sample_rate).filter(|&r| r > 0),
+            channels: u8::try_from(stream.channels).ok().filter(|&c| c > 0),
+            bit_depth: stream.bits_per_sample.and_then(|b| u8::try_from(b).ok()),
+            bitrate_kbps,
+            file_type: entry.extension().or(Some(stream.codec)),
+        },
+        ..ScannedTrack::default()
+    }
+}
+
 #[cfg(feature = "tags-lofty")]
 fn parse_with(
     source: Arc<ProviderByteSource>,
     entry: &RemoteEntry,
-) -> Result<ScannedTrack, String> {
+) -> Result<ScannedTrack, Unread> {
     with_lofty::parse(source, entry)
 }
 
@@ -106,16 +218,16 @@ fn parse_with(
 fn parse_with(
     source: Arc<ProviderByteSource>,
     entry: &RemoteEntry,
-) -> Result<ScannedTrack, String> {
+) -> Result<ScannedTrack, Unread> {
     with_symphonia::parse(source, entry)
 }
 
+// Without a reader of its own the host relies on decoders for every file.
 #[cfg(not(any(feature = "tags-lofty", feature = "tags-symphonia")))]
-fn parse_with(_: Arc<ProviderByteSource>, _: &RemoteEntry) -> Result<ScannedTrack, String> {
-    Err(
-        "this build has no tag reader (enable tonearm-core's `tags-lofty` or `tags-symphonia`)"
-            .into(),
-    )
+fn parse_with(_: Arc<ProviderByteSource>, _: &RemoteEntry) -> Result<ScannedTrack, Unread> {
+    Err(Unread::Unknown(
+        "this build has no tag reader of its own, and no decoder claims the file".into(),
+    ))
 }
 
 #[cfg(all(

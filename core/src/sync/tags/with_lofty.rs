@@ -16,30 +16,51 @@ use lofty::probe::Probe;
 use lofty::tag::{ItemKey, Tag};
 use tonearm_plugin_api::{ByteSource, ByteSourceReader, RemoteEntry, TrackTags};
 
+use super::Unread;
 use super::fields::{artwork, gain_number, merge, merge_gain, number_pair, split_list};
 use crate::library::{ArtworkRef, AudioProperties, ReplayGain, ScannedTrack};
 
 pub(super) fn parse(
     source: Arc<dyn ByteSource>,
     entry: &RemoteEntry,
-) -> Result<ScannedTrack, String> {
-    let reader = ByteSourceReader::new(source).map_err(|e| e.to_string())?;
+) -> Result<ScannedTrack, Unread> {
     let options = ParseOptions::new()
         .read_properties(true)
-        .parsing_mode(ParsingMode::BestAttempt);
-    let mut probe = Probe::new(reader)
-        .options(options)
-        .guess_file_type()
-        .map_err(|e| format!("cannot read: {e}"))?;
-    if probe.file_type().is_none() {
-        // Content did not say; trust the extension as a last resort.
-        if let Some(file_type) = entry.extension().and_then(FileType::from_ext) {
-            probe = probe.set_file_type(file_type);
+        // Relaxed: what lofty can skip of a malformed tag, it skips.
+        .parsing_mode(ParsingMode::Relaxed);
+    let probe = |options| {
+        let reader =
+            ByteSourceReader::new(source.clone()).map_err(|e| Unread::Damaged(e.to_string()))?;
+        let mut probe = Probe::new(reader)
+            .options(options)
+            .guess_file_type()
+            .map_err(|e| Unread::Damaged(format!("cannot read: {e}")))?;
+        if probe.file_type().is_none() {
+            // Content did not say; trust the extension as a last resort.
+            if let Some(file_type) = entry.extension().and_then(FileType::from_ext) {
+                probe = probe.set_file_type(file_type);
+            }
         }
-    }
-    let file_type = probe.file_type().ok_or("not a recognised audio format")?;
-    let (tagged, r128) = read_tagged(probe, file_type, options)
-        .map_err(|e| format!("cannot parse {file_type:?} file: {e}"))?;
+        let file_type = probe
+            .file_type()
+            .ok_or_else(|| Unread::Unknown("not a recognised audio format".into()))?;
+        Ok((probe, file_type))
+    };
+    let (first, file_type) = probe(options)?;
+    let (tagged, r128, tag_problem) = match read_tagged(first, file_type, options) {
+        Ok((tagged, r128)) => (tagged, r128, None),
+        // A tag lofty cannot parse at all: the stream may still be sound, so read it
+        // without tags and keep what went wrong.
+        Err(e) => {
+            let problem = format!("cannot parse the tags of this {file_type:?} file: {e}");
+            let mut untagged = options;
+            untagged.read_tags(false);
+            let (again, _) = probe(untagged)?;
+            let (tagged, r128) = read_tagged(again, file_type, untagged)
+                .map_err(|e| Unread::Damaged(format!("cannot parse {file_type:?} file: {e}")))?;
+            (tagged, r128, Some(problem))
+        }
+    };
     let props = tagged.properties();
     let audio = AudioProperties {
         duration_ms: Some(u64::try_from(props.duration().as_millis()).unwrap_or(u64::MAX))
@@ -53,6 +74,7 @@ pub(super) fn parse(
     let mut track = ScannedTrack {
         audio,
         gain: r128,
+        tag_problem,
         ..ScannedTrack::default()
     };
     // Files often carry several tags (RIFF INFO and ID3 in a WAV, ID3v2 and ID3v1 in an
@@ -216,7 +238,13 @@ mod tests {
             mime: None,
         };
         let provider = MemoryProvider::new(bytes);
-        let read = read(provider.clone(), &entry, ReadLimits::default());
+        let no_decoders = crate::Registry::new(crate::EventBus::new(1));
+        let read = read(
+            provider.clone(),
+            &entry,
+            ReadLimits::default(),
+            &no_decoders,
+        );
         let served = provider.served.load(Ordering::Relaxed);
         (read, served)
     }

@@ -14,6 +14,7 @@ use symphonia::core::meta::{
 };
 use tonearm_plugin_api::{ByteSource, ByteSourceReader, RemoteEntry, TrackTags};
 
+use super::Unread;
 use super::fields::{artwork, gain_number, merge, merge_gain, number_pair, split_list};
 use crate::library::{ArtworkRef, AudioProperties, ReplayGain, ScannedTrack};
 
@@ -45,9 +46,9 @@ impl MediaSource for Source {
 pub(super) fn parse(
     source: Arc<dyn ByteSource>,
     entry: &RemoteEntry,
-) -> Result<ScannedTrack, String> {
-    let len = source.len().map_err(|e| e.to_string())?;
-    let reader = ByteSourceReader::new(source).map_err(|e| e.to_string())?;
+) -> Result<ScannedTrack, Unread> {
+    let len = source.len().map_err(|e| Unread::Damaged(e.to_string()))?;
+    let reader = ByteSourceReader::new(source).map_err(|e| Unread::Damaged(e.to_string()))?;
     let stream = MediaSourceStream::new(
         Box::new(Source(reader)),
         MediaSourceStreamOptions::default(),
@@ -66,7 +67,9 @@ pub(super) fn parse(
             FormatOptions::default(),
             MetadataOptions::default(),
         )
-        .map_err(|e| format!("cannot read: {e}"))?;
+        // Symphonia does not tell an unknown format from a damaged one: a decoder that
+        // claims the file may still read it.
+        .map_err(|e| Unread::Unknown(format!("cannot read: {e}")))?;
     let mut track = ScannedTrack {
         audio: properties(format.as_ref(), len),
         ..ScannedTrack::default()

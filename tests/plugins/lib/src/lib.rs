@@ -204,3 +204,169 @@ impl StorageProvider for Nosy {
         Ok(Vec::new())
     }
 }
+
+/// Decodes Sun AU files (16-bit and float linear PCM), a format the host's tag reader does
+/// not know: its annotation's `key=value` lines are its tags, reported by `describe`.
+pub static SUN_AU_DECODER: PluginDescriptor = PluginDescriptor {
+    manifest: || {
+        let mut m = manifest("sun-au", PluginKind::Decoder, "au");
+        m.formats.magic = vec![tonearm_plugin_api::MagicPattern::new(0, b".snd")];
+        m
+    },
+    instantiate: Instantiate::Decoder(|_| Ok(Box::new(SunAu))),
+};
+
+struct SunAu;
+
+/// An AU header: where the samples are and what they are.
+struct AuHeader {
+    data_offset: u64,
+    data_len: u64,
+    float: bool,
+    sample_rate: u32,
+    channels: u16,
+    annotation: String,
+}
+
+impl AuHeader {
+    fn read(source: &dyn ByteSource) -> PluginResult<Self> {
+        use tonearm_plugin_api::PluginError;
+        let mut fixed = [0u8; 24];
+        if source.read_at(0, &mut fixed)? < 24 || &fixed[..4] != b".snd" {
+            return Err(PluginError::Unsupported("not a Sun AU file".into()));
+        }
+        let word =
+            |i: usize| u32::from_be_bytes([fixed[i], fixed[i + 1], fixed[i + 2], fixed[i + 3]]);
+        let (offset, size, encoding) = (word(4), word(8), word(12));
+        let float = match encoding {
+            3 => false,
+            6 => true,
+            other => return Err(PluginError::Unsupported(format!("AU encoding {other}"))),
+        };
+        let channels = u16::try_from(word(20))
+            .ok()
+            .filter(|&c| c > 0)
+            .ok_or_else(|| PluginError::Corrupt("AU channel count".into()))?;
+        let len = source.len()?;
+        let data_offset = u64::from(offset).max(24).min(len);
+        let mut text = vec![0u8; (data_offset - 24) as usize];
+        let n = source.read_at(24, &mut text)?;
+        text.truncate(n);
+        let annotation = String::from_utf8_lossy(&text)
+            .trim_end_matches('\0')
+            .to_owned();
+        let available = len - data_offset;
+        let data_len = if size == u32::MAX {
+            available
+        } else {
+            u64::from(size).min(available)
+        };
+        Ok(Self {
+            data_offset,
+            data_len,
+            float,
+            sample_rate: word(16),
+            channels,
+            annotation,
+        })
+    }
+
+    fn frame_bytes(&self) -> u64 {
+        u64::from(self.channels) * if self.float { 4 } else { 2 }
+    }
+
+    fn spec(&self) -> StreamSpec {
+        StreamSpec {
+            sample_rate: self.sample_rate,
+            channels: self.channels,
+            total_frames: Some(self.data_len / self.frame_bytes()),
+            codec: if self.float { "pcm_f32be" } else { "pcm_s16be" }.into(),
+            bits_per_sample: Some(if self.float { 32 } else { 16 }),
+        }
+    }
+}
+
+impl Decoder for SunAu {
+    fn probe(&self, head: &[u8], _: &ProbeHint) -> PluginResult<u8> {
+        Ok(if head.starts_with(b".snd") { 100 } else { 0 })
+    }
+
+    fn open(
+        &self,
+        source: Arc<dyn ByteSource>,
+        _: &ProbeHint,
+    ) -> PluginResult<Box<dyn DecodeSession>> {
+        let header = AuHeader::read(source.as_ref())?;
+        Ok(Box::new(AuSession {
+            source,
+            header,
+            frame: 0,
+        }))
+    }
+
+    fn describe(
+        &self,
+        source: Arc<dyn ByteSource>,
+        _: &ProbeHint,
+    ) -> PluginResult<tonearm_plugin_api::MediaInfo> {
+        let header = AuHeader::read(source.as_ref())?;
+        let mut tags = tonearm_plugin_api::TrackTags::default();
+        for (key, value) in header.annotation.lines().filter_map(|l| l.split_once('=')) {
+            match key {
+                "title" => tags.title = Some(value.to_owned()),
+                "artist" => tags.artists.push(value.to_owned()),
+                "album" => tags.album = Some(value.to_owned()),
+                "track" => tags.track_number = value.parse().ok(),
+                _ => {}
+            }
+        }
+        Ok(tonearm_plugin_api::MediaInfo {
+            stream: header.spec(),
+            tags,
+        })
+    }
+}
+
+struct AuSession {
+    source: Arc<dyn ByteSource>,
+    header: AuHeader,
+    frame: u64,
+}
+
+impl DecodeSession for AuSession {
+    fn spec(&self) -> StreamSpec {
+        self.header.spec()
+    }
+
+    fn read(&mut self, out: &mut Vec<f32>) -> PluginResult<usize> {
+        out.clear();
+        let frame_bytes = self.header.frame_bytes();
+        let total = self.header.data_len / frame_bytes;
+        let frames = total.saturating_sub(self.frame).min(4096);
+        let mut bytes = vec![0u8; (frames * frame_bytes) as usize];
+        let offset = self.header.data_offset + self.frame * frame_bytes;
+        let n = self.source.read_at(offset, &mut bytes)?;
+        bytes.truncate(n - n % frame_bytes as usize);
+        if self.header.float {
+            out.extend(
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+            );
+        } else {
+            out.extend(
+                bytes
+                    .chunks_exact(2)
+                    .map(|b| f32::from(i16::from_be_bytes([b[0], b[1]])) / 32768.0),
+            );
+        }
+        let read = (bytes.len() as u64 / frame_bytes) as usize;
+        self.frame += read as u64;
+        Ok(read)
+    }
+
+    fn seek(&mut self, frame: u64) -> PluginResult<u64> {
+        self.frame = frame.min(self.header.data_len / self.header.frame_bytes());
+        Ok(self.frame)
+    }
+}
