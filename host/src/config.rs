@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::capabilities::HttpSettings;
 use crate::registry::Registry;
 use tonearm_loader::wasm::WasmLimits;
+use tonearm_net::HttpSettings;
 
 /// Why the settings could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -1,24 +1,25 @@
-//! The Tonearm host: loads plugins, keeps the library, syncs sources and decodes audio.
+//! Tonearm on a native platform: what providers are granted here (folders, file bytes,
+//! the network of `tonearm-net`), the facade over the SQLite store
+//! (`tonearm-store-sqlite`) as [`Tonearm`], decoding to files, the config file, and the
+//! conformance harness for folder providers. The `tonearm` command (`cli/`) and native
+//! apps build on it.
 //!
-//! The data flows plugin → loader (`tonearm-loader`) → [`registry`] → [`sync`] → [`library`] →
+//! The data flows plugin → loader (`tonearm-loader`) → [`registry`] → [`sync`] → library →
 //! [`playback`], and every step reports on the one [`events`] bus. Nothing above the
 //! loader knows how a plugin was loaded.
 
-pub mod auth;
-pub mod bundled;
 pub mod capabilities;
 pub mod config;
 pub mod conformance;
-pub mod library;
 pub mod playback;
 pub mod sync;
 
 #[cfg(test)]
 mod test_support;
 
-pub use library::Library;
 pub use registry::Registry;
 pub use sync::{HostCapabilities, Tonearm};
 pub use tonearm_core::{CoreEvent, EventBus, Received, Subscription};
 pub use tonearm_core::{SyncOutcome, SyncRequest, TonearmError};
 pub use tonearm_core::{events, registry};
+pub use tonearm_store_sqlite::SqliteStore;

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use tonearm_core::sources::Capabilities;
 use tonearm_plugin_api::{HostContext, PluginManifest};
 
-use crate::auth::TokenStore;
-use crate::capabilities::{GrantedFolder, HttpService};
+use crate::capabilities::GrantedFolder;
 use crate::events::EventBus;
-use crate::library::{Library, Source};
+use tonearm_core::library::Source;
+use tonearm_store_sqlite::SqliteStore;
 
 #[doc(inline)]
 pub use tonearm_core::sources::OpenSource;
@@ -17,20 +17,13 @@ pub use tonearm_core::sources::OpenSource;
 pub use tonearm_core::sync::{ReadLimits, RetryPolicy, RetryingProvider, SyncError, SyncOptions};
 
 /// The sync engine as the native host runs it.
-pub type Syncer = tonearm_core::sync::Syncer<Library, HostCapabilities>;
+pub type Syncer = tonearm_core::sync::Syncer<SqliteStore, HostCapabilities>;
 
 /// The Tonearm facade as a native app embeds it: the SQLite library, this machine's
 /// folders and network.
-pub type Tonearm = tonearm_core::Tonearm<Library, HostCapabilities>;
+pub type Tonearm = tonearm_core::Tonearm<SqliteStore, HostCapabilities>;
 
-/// What providers that reach the network need from the host.
-#[derive(Clone)]
-pub struct Network {
-    /// The HTTP stack.
-    pub http: Arc<HttpService>,
-    /// Where sources' tokens are kept.
-    pub tokens: Arc<TokenStore>,
-}
+use tonearm_net::Network;
 
 /// What this machine grants providers: the folder a source names, and the network when
 /// the host enabled it.

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tonearm_host::{EventBus, HostCapabilities, Library, Received, Registry, SyncRequest, Tonearm};
+use tonearm_host::{
+    EventBus, HostCapabilities, Received, Registry, SqliteStore, SyncRequest, Tonearm,
+};
 
 // The plugins this app links in: a folder provider and a decoder.
 tonearm_plugin_api::register_builtin!(
@@ -22,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
     let (registry, failed) = Registry::with_builtins(EventBus::default());
     anyhow::ensure!(failed.is_empty(), "plugins failed to load: {failed:?}");
     let data = std::env::temp_dir().join(format!("tonearm-embed-{}", std::process::id()));
-    let library = Library::open(&data.join("library.db")).await?;
+    let library = SqliteStore::open(&data.join("library.db")).await?;
     let tonearm = Tonearm::new(Arc::new(registry), library, HostCapabilities::offline());
 
     let mut events = tonearm.events();

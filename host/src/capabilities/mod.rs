@@ -2,11 +2,9 @@
 
 mod bytes;
 mod fs;
-pub mod http;
 mod os;
 
 pub use bytes::{FileByteSource, ProviderByteSource};
 pub use fs::GrantedFolder;
-pub use http::{HttpService, HttpSettings};
 pub use tonearm_core::log::{SystemClock, TracingLog};
 pub use tonearm_core::state::MemoryState;

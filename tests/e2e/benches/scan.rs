@@ -22,7 +22,7 @@ use lofty::prelude::*;
 use lofty::tag::{ItemKey, Tag};
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_host::sync::{HostCapabilities, SyncOptions, Syncer};
-use tonearm_host::{EventBus, Library, Registry};
+use tonearm_host::{EventBus, Registry, SqliteStore};
 use tonearm_loader::load_builtin;
 
 fn generate(dir: &Path, files: usize) {
@@ -104,7 +104,7 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let db = tempfile::tempdir().unwrap();
-        let library = Library::open(&db.path().join("library.db")).await.unwrap();
+        let library = SqliteStore::open(&db.path().join("library.db")).await.unwrap();
         let registry = Registry::new(EventBus::default());
         for d in [&tonearm_plugin_local::DESCRIPTOR, &tonearm_plugin_symphonia::DESCRIPTOR] {
             registry.register(load_builtin(d).unwrap()).unwrap();

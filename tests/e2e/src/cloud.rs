@@ -10,9 +10,10 @@ use tonearm_fakes::drive::FakeDrive;
 use tonearm_fakes::graph::FakeGraph;
 use tonearm_fakes::oauth::FakeOAuth;
 use tonearm_host::EventBus;
-use tonearm_host::auth::{StoredTokens, TokenStore};
-use tonearm_host::capabilities::{HttpService, HttpSettings, MemoryState, SystemClock, TracingLog};
+use tonearm_host::capabilities::{MemoryState, SystemClock, TracingLog};
 use tonearm_loader::ProviderFactory;
+use tonearm_net::auth::{StoredTokens, TokenStore};
+use tonearm_net::{HttpService, HttpSettings};
 use tonearm_plugin_api::{HostContext, StorageProvider};
 
 /// The source name the tokens are stored under.
@@ -285,7 +286,7 @@ impl<S: FakeFiles> Cloud<S> {
         &self,
     ) -> (
         tempfile::TempDir,
-        tonearm_host::Library,
+        tonearm_host::SqliteStore,
         tonearm_host::sync::Syncer,
     ) {
         use tonearm_host::sync::{RetryPolicy, SyncOptions};
@@ -311,12 +312,13 @@ impl<S: FakeFiles> Cloud<S> {
         options: tonearm_host::sync::SyncOptions,
     ) -> (
         tempfile::TempDir,
-        tonearm_host::Library,
+        tonearm_host::SqliteStore,
         tonearm_host::sync::Syncer,
     ) {
-        use tonearm_host::sync::{HostCapabilities, Network, Syncer};
+        use tonearm_host::sync::{HostCapabilities, Syncer};
+        use tonearm_net::Network;
         let dir = tempfile::tempdir().expect("temp dir");
-        let library = tonearm_host::Library::open(&dir.path().join("library.db"))
+        let library = tonearm_host::SqliteStore::open(&dir.path().join("library.db"))
             .await
             .expect("library opens");
         let manifest = (self.descriptor.manifest)();

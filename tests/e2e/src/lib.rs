@@ -55,7 +55,7 @@ pub fn native_library(package: &str) -> PathBuf {
 /// Builds the component package `package` for `wasm32-wasip2` (once per process; a no-op
 /// when up to date) and returns the component's path.
 ///
-/// The arguments and target folder are the ones `host/build.rs` uses for the components it
+/// The arguments and target folder are the ones `cli/build.rs` uses for the components it
 /// bundles, so a test run compiles each component once.
 ///
 /// # Panics

@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_host::events::{CoreEvent, LibraryEvent, SyncEvent};
-use tonearm_host::library::StoreError;
 use tonearm_host::sync::SyncError;
 use tonearm_host::{
-    EventBus, HostCapabilities, Library, Received, Registry, SyncRequest, Tonearm, TonearmError,
+    EventBus, HostCapabilities, Received, Registry, SqliteStore, SyncRequest, Tonearm, TonearmError,
 };
 use tonearm_loader::load_builtin;
+use tonearm_store_sqlite::StoreError;
 
 async fn tonearm(db: &std::path::Path) -> Tonearm {
     let registry = Registry::new(EventBus::new(4096));
@@ -23,7 +23,7 @@ async fn tonearm(db: &std::path::Path) -> Tonearm {
     ] {
         registry.register(load_builtin(d).unwrap()).unwrap();
     }
-    let library = Library::open(&db.join("library.db")).await.unwrap();
+    let library = SqliteStore::open(&db.join("library.db")).await.unwrap();
     Tonearm::new(Arc::new(registry), library, HostCapabilities::offline())
 }
 

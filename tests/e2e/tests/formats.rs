@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tonearm_conformance::fixtures::FixtureSet;
-use tonearm_host::{EventBus, HostCapabilities, Library, Registry, SyncRequest, Tonearm};
+use tonearm_host::{EventBus, HostCapabilities, Registry, SqliteStore, SyncRequest, Tonearm};
 use tonearm_loader::load_builtin;
 use tonearm_plugin_api::PluginDescriptor;
 
@@ -20,7 +20,7 @@ async fn tonearm(db: &std::path::Path, decoders: &[&PluginDescriptor]) -> Tonear
     for d in decoders {
         registry.register(load_builtin(d).unwrap()).unwrap();
     }
-    let library = Library::open(&db.join("library.db")).await.unwrap();
+    let library = SqliteStore::open(&db.join("library.db")).await.unwrap();
     Tonearm::new(Arc::new(registry), library, HostCapabilities::offline())
 }
 

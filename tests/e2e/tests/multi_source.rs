@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_e2e::cloud::{DriveCloud, GraphCloud, SOURCE};
-use tonearm_host::sync::{HostCapabilities, Network, SyncOptions, Syncer};
-use tonearm_host::{Library, Registry};
+use tonearm_host::sync::{HostCapabilities, SyncOptions, Syncer};
+use tonearm_host::{Registry, SqliteStore};
 use tonearm_loader::load_builtin;
+use tonearm_net::Network;
 
 #[test]
 fn a_drive_and_a_onedrive_sync_side_by_side() {
@@ -29,7 +30,9 @@ fn a_drive_and_a_onedrive_sync_side_by_side() {
     drive.tokens.put("onedrive", &graph_tokens).unwrap();
     drive.runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let library = Library::open(&dir.path().join("library.db")).await.unwrap();
+        let library = SqliteStore::open(&dir.path().join("library.db"))
+            .await
+            .unwrap();
         library
             .add_source(SOURCE, "gdrive", &drive.settings())
             .await

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_host::events::{CoreEvent, LibraryEvent, PluginEvent, SyncEvent};
 use tonearm_host::sync::{HostCapabilities, SyncError, SyncOptions, Syncer};
-use tonearm_host::{EventBus, Library, Received, Registry};
+use tonearm_host::{EventBus, Received, Registry, SqliteStore};
 use tonearm_loader::{LoadedPlugin, Origin, PluginHandle, ProviderFactory, load_builtin};
 use tonearm_plugin_api::{
     ByteRange, ChangePage, HostContext, ListPage, PluginError, PluginResult, StorageProvider,
@@ -45,7 +45,7 @@ fn music_folder() -> tempfile::TempDir {
 struct Env {
     music: tempfile::TempDir,
     _db: tempfile::TempDir,
-    library: Library,
+    library: SqliteStore,
     registry: Arc<Registry>,
 }
 
@@ -53,7 +53,9 @@ impl Env {
     async fn new(provider: &str, settings: &[(&str, &str)], registry: Arc<Registry>) -> Self {
         let music = music_folder();
         let db = tempfile::tempdir().unwrap();
-        let library = Library::open(&db.path().join("library.db")).await.unwrap();
+        let library = SqliteStore::open(&db.path().join("library.db"))
+            .await
+            .unwrap();
         let mut map: BTreeMap<String, String> = settings
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -380,7 +382,7 @@ fn with_flaky(
     (registry, pages, limit)
 }
 
-async fn file_count(library: &Library) -> (i64, i64) {
+async fn file_count(library: &SqliteStore) -> (i64, i64) {
     sqlx::query_as("SELECT count(*), count(DISTINCT remote_id) FROM files")
         .fetch_one(library.pool())
         .await

@@ -10,7 +10,7 @@ use tonearm_core::library::{display_names as display, hash_text};
 
 use tonearm_core::library::StateChange;
 
-use super::{CursorUpdate, FileWrite, Library, LibraryError, ScannedTrack, now_ms};
+use super::{CursorUpdate, FileWrite, LibraryError, ScannedTrack, SqliteStore, now_ms};
 
 type Tx<'a> = Transaction<'a, Sqlite>;
 
@@ -96,7 +96,7 @@ impl NameIds {
     }
 }
 
-impl Library {
+impl SqliteStore {
     /// Writes one batch of changes to `source_id`, the provider's state changes and the
     /// sync position it reached, atomically.
     pub async fn apply_batch(

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
-use tonearm_host::library::Source;
 use tonearm_host::{SyncRequest, Tonearm};
+use tonearm_store_sqlite::Source;
 
 use super::output::{self, table};
 use super::{Context, SignInArgs, signin};

@@ -41,7 +41,7 @@ pub(crate) async fn send(
     request: oauth2::HttpRequest,
 ) -> Result<oauth2::HttpResponse, reqwest::Error> {
     let (parts, body) = request.into_parts();
-    let span = tracing::info_span!("oauth", url = %crate::capabilities::http::redact(&parts.uri.to_string()));
+    let span = tracing::info_span!("oauth", url = %crate::http::redact(&parts.uri.to_string()));
     let _enter = span.enter();
     let response = client
         .request(parts.method, parts.uri.to_string())

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{KnownFile, Library, LibraryError, Source, StoreError, now_ms};
+use super::{KnownFile, LibraryError, Source, SqliteStore, StoreError, now_ms};
 
 fn source_from_row(row: &SqliteRow) -> Result<Source, LibraryError> {
     let settings: String = row.try_get("settings")?;
@@ -26,7 +26,7 @@ fn source_from_row(row: &SqliteRow) -> Result<Source, LibraryError> {
     })
 }
 
-impl Library {
+impl SqliteStore {
     /// Adds a source named `name` served by the provider plugin `provider`.
     pub async fn add_source(
         &self,

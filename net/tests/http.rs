@@ -11,7 +11,7 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use tonearm_fakes::Server;
-use tonearm_host::capabilities::{HttpService, HttpSettings};
+use tonearm_net::{HttpService, HttpSettings};
 use tonearm_plugin_api::{HttpClient, HttpRequest, PluginError};
 
 fn get_request(url: String) -> HttpRequest {

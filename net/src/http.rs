@@ -103,7 +103,7 @@ impl HttpService {
         source: &str,
         settings: &std::collections::BTreeMap<String, String>,
         tokens: &Arc<crate::auth::TokenStore>,
-        bus: &crate::events::EventBus,
+        bus: &tonearm_core::EventBus,
     ) -> Result<Arc<dyn HttpClient>, SourceHttpError> {
         let allowed = allowed_hosts(&manifest.capabilities.http_hosts, settings);
         let auth = match &manifest.capabilities.oauth {

@@ -1,5 +1,7 @@
-//! The music library: a SQLite file (WAL, FTS5) holding sources, files, tracks, albums,
-//! artists, genres, artwork references, lyrics and playlists.
+//! The music library in a SQLite file (WAL, FTS5) — sources, files, tracks, albums,
+//! artists, genres, artwork references, lyrics, playlists and plugin state — as the core's
+//! `LibraryStore`: [`SqliteStore`], the native counterpart of the browser's
+//! `IndexedDbStore`.
 
 mod query;
 mod sources;
@@ -43,12 +45,12 @@ pub enum LibraryError {
 
 /// The library. Cheap to clone: clones share one connection pool.
 #[derive(Debug, Clone)]
-pub struct Library {
+pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
 }
 
-impl Library {
+impl SqliteStore {
     /// Opens (creating if needed) the library at `path` and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self, LibraryError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -146,9 +148,9 @@ mod tests {
         }
     }
 
-    async fn library() -> (tempfile::TempDir, Library, i64) {
+    async fn library() -> (tempfile::TempDir, SqliteStore, i64) {
         let dir = tempfile::tempdir().unwrap();
-        let library = Library::open(&dir.path().join("nested/dir/library.db"))
+        let library = SqliteStore::open(&dir.path().join("nested/dir/library.db"))
             .await
             .unwrap();
         let source = library
@@ -172,7 +174,7 @@ mod tests {
             .await
             .unwrap();
         library.close().await;
-        let again = Library::open(&dir.path().join("nested/dir/library.db"))
+        let again = SqliteStore::open(&dir.path().join("nested/dir/library.db"))
             .await
             .unwrap();
         assert_eq!(again.stats().await.unwrap().tracks, 1);

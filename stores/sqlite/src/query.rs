@@ -5,7 +5,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{
-    FailedFile, Library, LibraryError, LibraryStats, StoreError, TrackLocation, TrackRow, now_ms,
+    FailedFile, LibraryError, LibraryStats, SqliteStore, StoreError, TrackLocation, TrackRow,
+    now_ms,
 };
 
 const TRACK_COLUMNS: &str = "t.id, t.title, t.artist_display AS artists, al.title AS album, \
@@ -49,7 +50,7 @@ fn fts_query(text: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
-impl Library {
+impl SqliteStore {
     /// Tracks ordered by album artist, album, disc, track and path.
     pub async fn tracks(&self, limit: i64, offset: i64) -> Result<Vec<TrackRow>, LibraryError> {
         let sql = format!(

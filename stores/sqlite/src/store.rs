@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use tonearm_core::library::{StateChange, StoreResult};
 
 use super::{
-    CursorUpdate, FailedFile, FileWrite, KnownFile, Library, LibraryError, LibraryStats,
-    LibraryStore, Source, StoreError, TrackLocation, TrackRow,
+    CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryError, LibraryStats, LibraryStore,
+    Source, SqliteStore, StoreError, TrackLocation, TrackRow,
 };
 
 impl From<LibraryError> for StoreError {
@@ -18,7 +18,7 @@ impl From<LibraryError> for StoreError {
     }
 }
 
-impl Library {
+impl SqliteStore {
     /// The plugin state of a source.
     pub async fn load_state(
         &self,
@@ -81,26 +81,26 @@ fn limit(n: u32) -> i64 {
 }
 
 // Each method is the inherent one of the same name, with the store's error type.
-impl LibraryStore for Library {
+impl LibraryStore for SqliteStore {
     async fn add_source(
         &self,
         name: &str,
         provider: &str,
         settings: &BTreeMap<String, String>,
     ) -> StoreResult<Source> {
-        Ok(Library::add_source(self, name, provider, settings).await?)
+        Ok(SqliteStore::add_source(self, name, provider, settings).await?)
     }
 
     async fn sources(&self) -> StoreResult<Vec<Source>> {
-        Ok(Library::sources(self).await?)
+        Ok(SqliteStore::sources(self).await?)
     }
 
     async fn source(&self, name: &str) -> StoreResult<Source> {
-        Ok(Library::source(self, name).await?)
+        Ok(SqliteStore::source(self, name).await?)
     }
 
     async fn remove_source(&self, name: &str) -> StoreResult<()> {
-        Ok(Library::remove_source(self, name).await?)
+        Ok(SqliteStore::remove_source(self, name).await?)
     }
 
     async fn known_files(
@@ -108,23 +108,23 @@ impl LibraryStore for Library {
         source_id: i64,
         remote_ids: &[&str],
     ) -> StoreResult<HashMap<String, KnownFile>> {
-        Ok(Library::known_files(self, source_id, remote_ids).await?)
+        Ok(SqliteStore::known_files(self, source_id, remote_ids).await?)
     }
 
     async fn begin_listing(&self, source_id: i64, cursor: &str) -> StoreResult<i64> {
-        Ok(Library::begin_listing(self, source_id, cursor).await?)
+        Ok(SqliteStore::begin_listing(self, source_id, cursor).await?)
     }
 
     async fn finish_listing(&self, source_id: i64, generation: i64) -> StoreResult<u64> {
-        Ok(Library::finish_listing(self, source_id, generation).await?)
+        Ok(SqliteStore::finish_listing(self, source_id, generation).await?)
     }
 
     async fn reset_cursor(&self, source_id: i64) -> StoreResult<()> {
-        Ok(Library::reset_cursor(self, source_id).await?)
+        Ok(SqliteStore::reset_cursor(self, source_id).await?)
     }
 
     async fn record_sync_result(&self, source_id: i64, error: Option<&str>) -> StoreResult<()> {
-        Ok(Library::record_sync_result(self, source_id, error).await?)
+        Ok(SqliteStore::record_sync_result(self, source_id, error).await?)
     }
 
     async fn apply_batch(
@@ -135,55 +135,55 @@ impl LibraryStore for Library {
         state: &[StateChange],
         position: &CursorUpdate,
     ) -> StoreResult<()> {
-        Ok(Library::apply_batch(self, source_id, generation, writes, state, position).await?)
+        Ok(SqliteStore::apply_batch(self, source_id, generation, writes, state, position).await?)
     }
 
     async fn remove_orphans(&self) -> StoreResult<()> {
-        Ok(Library::remove_orphans_now(self).await?)
+        Ok(SqliteStore::remove_orphans_now(self).await?)
     }
 
     async fn tracks(&self, limit_to: u32, offset: u32) -> StoreResult<Vec<TrackRow>> {
-        Ok(Library::tracks(self, limit(limit_to), limit(offset)).await?)
+        Ok(SqliteStore::tracks(self, limit(limit_to), limit(offset)).await?)
     }
 
     async fn search(&self, text: &str, limit_to: u32) -> StoreResult<Vec<TrackRow>> {
-        Ok(Library::search(self, text, limit(limit_to)).await?)
+        Ok(SqliteStore::search(self, text, limit(limit_to)).await?)
     }
 
     async fn track(&self, id: i64) -> StoreResult<TrackRow> {
-        Ok(Library::track(self, id).await?)
+        Ok(SqliteStore::track(self, id).await?)
     }
 
     async fn track_location(&self, id: i64) -> StoreResult<TrackLocation> {
-        Ok(Library::track_location(self, id).await?)
+        Ok(SqliteStore::track_location(self, id).await?)
     }
 
     async fn failed_files(&self, limit_to: u32) -> StoreResult<Vec<FailedFile>> {
-        Ok(Library::failed_files(self, limit(limit_to)).await?)
+        Ok(SqliteStore::failed_files(self, limit(limit_to)).await?)
     }
 
     async fn stats(&self) -> StoreResult<LibraryStats> {
-        Ok(Library::stats(self).await?)
+        Ok(SqliteStore::stats(self).await?)
     }
 
     async fn create_playlist(&self, name: &str) -> StoreResult<i64> {
-        Ok(Library::create_playlist(self, name).await?)
+        Ok(SqliteStore::create_playlist(self, name).await?)
     }
 
     async fn append_to_playlist(&self, playlist_id: i64, track_id: i64) -> StoreResult<()> {
-        Ok(Library::append_to_playlist(self, playlist_id, track_id).await?)
+        Ok(SqliteStore::append_to_playlist(self, playlist_id, track_id).await?)
     }
 
     async fn playlist_tracks(&self, playlist_id: i64) -> StoreResult<Vec<TrackRow>> {
-        Ok(Library::playlist_tracks(self, playlist_id).await?)
+        Ok(SqliteStore::playlist_tracks(self, playlist_id).await?)
     }
 
     async fn load_state(&self, source_id: i64) -> StoreResult<BTreeMap<String, Vec<u8>>> {
-        Ok(Library::load_state(self, source_id).await?)
+        Ok(SqliteStore::load_state(self, source_id).await?)
     }
 
     async fn save_state(&self, source_id: i64, changes: &[StateChange]) -> StoreResult<()> {
-        Ok(Library::save_state(self, source_id, changes).await?)
+        Ok(SqliteStore::save_state(self, source_id, changes).await?)
     }
 }
 
@@ -203,7 +203,7 @@ mod tests {
             let path = dir
                 .path()
                 .join(format!("{}.db", count.fetch_add(1, Ordering::Relaxed)));
-            async move { Library::open(&path).await.unwrap() }
+            async move { SqliteStore::open(&path).await.unwrap() }
         })
         .await;
     }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use tonearm_host::library::TrackRow;
+use tonearm_store_sqlite::TrackRow;
 
 use super::Context;
 use super::output::{self, table};

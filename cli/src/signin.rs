@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use tonearm_host::auth::{StoredTokens, sign_in};
 use tonearm_host::events::{AuthEvent, CoreEvent};
+use tonearm_net::auth::{StoredTokens, sign_in};
 use tonearm_plugin_api::PluginManifest;
 
 use super::{Context, SignInArgs};

@@ -9,7 +9,7 @@ use tonearm_core::auth::{describe, is_invalid_grant};
 
 use super::signin::send;
 use super::{AuthError, StoredTokens, TokenStore};
-use crate::events::{AuthEvent, CoreEvent, EventBus};
+use tonearm_core::events::{AuthEvent, CoreEvent, EventBus};
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now() -> i64 {

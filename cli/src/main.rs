@@ -1,11 +1,23 @@
-//! Command-line parsing and dispatch.
+//! The `tonearm` command: scan, sync, browse and decode a music library.
 
+mod bundled;
 mod decode;
 mod library;
 mod output;
 mod plugins;
 mod signin;
 mod sources;
+
+// The binary is the crate linked last, so it chooses the builtin plugins (see
+// `tonearm_plugin_api::registration` for why plugin crates never register themselves).
+#[cfg(feature = "plugin-local")]
+tonearm_plugin_api::register_builtin!(tonearm_plugin_local::DESCRIPTOR);
+#[cfg(feature = "plugin-symphonia")]
+tonearm_plugin_api::register_builtin!(tonearm_plugin_symphonia::DESCRIPTOR);
+#[cfg(feature = "plugin-gdrive")]
+tonearm_plugin_api::register_builtin!(tonearm_plugin_gdrive::DESCRIPTOR);
+#[cfg(feature = "plugin-onedrive")]
+tonearm_plugin_api::register_builtin!(tonearm_plugin_onedrive::DESCRIPTOR);
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,7 +26,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use tonearm_host::config::Config;
-use tonearm_host::{EventBus, HostCapabilities, Library, Registry, Tonearm};
+use tonearm_host::{EventBus, HostCapabilities, Registry, SqliteStore, Tonearm};
 use tonearm_loader::PluginFiles;
 
 /// Tonearm: a music library core with plugins for storage, decoding and metadata.
@@ -207,7 +219,7 @@ pub struct Context {
     registry: Arc<Registry>,
     config: Config,
     /// The HTTP stack and token store, made on first use.
-    network: std::sync::OnceLock<tonearm_host::sync::Network>,
+    network: std::sync::OnceLock<tonearm_net::Network>,
     library_path: Option<PathBuf>,
     /// Where `plugins load --install` puts libraries.
     plugin_dir: Option<PathBuf>,
@@ -221,17 +233,15 @@ impl Context {
     }
 
     /// What providers that reach the network need.
-    fn network(&self) -> Result<tonearm_host::sync::Network> {
+    fn network(&self) -> Result<tonearm_net::Network> {
         if let Some(network) = self.network.get() {
             return Ok(network.clone());
         }
         let dirs = directories::ProjectDirs::from("", "", "tonearm")
             .context("cannot find a home folder for the token store")?;
-        let network = tonearm_host::sync::Network {
-            http: Arc::new(tonearm_host::capabilities::HttpService::new(
-                self.config.http.settings(),
-            )?),
-            tokens: Arc::new(tonearm_host::auth::TokenStore::new(
+        let network = tonearm_net::Network {
+            http: Arc::new(tonearm_net::HttpService::new(self.config.http.settings())?),
+            tokens: Arc::new(tonearm_net::auth::TokenStore::new(
                 dirs.data_dir().join("auth/tokens.json"),
             )),
         };
@@ -259,12 +269,12 @@ impl Context {
         ))
     }
 
-    async fn library(&self) -> Result<Library> {
+    async fn library(&self) -> Result<SqliteStore> {
         let path = match &self.library_path {
             Some(path) => path.clone(),
             None => default_library_path()?,
         };
-        Library::open(&path)
+        SqliteStore::open(&path)
             .await
             .with_context(|| format!("opening the library at {}", path.display()))
     }
@@ -292,7 +302,7 @@ fn init_logging(verbose: u8) {
 }
 
 /// Runs the command line and turns errors into a message and exit code 1.
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -320,8 +330,8 @@ pub fn main() -> ExitCode {
 /// Whether `error` comes down to a source name the library does not know.
 fn unknown_source(error: &anyhow::Error) -> bool {
     use tonearm_host::TonearmError;
-    use tonearm_host::library::{LibraryError, StoreError};
     use tonearm_host::sync::SyncError;
+    use tonearm_store_sqlite::{LibraryError, StoreError};
 
     let unknown = |e: &StoreError| matches!(e, StoreError::NoSuchSource(_));
     error.chain().any(|cause| {
@@ -371,7 +381,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
     // Bundled components come last so that an installed or --plugin copy overrides them.
     if !cli.no_builtins {
-        for result in files.load_bundled(&registry, tonearm_host::bundled::BUNDLED) {
+        for result in files.load_bundled(&registry, bundled::BUNDLED) {
             if let Err(e) = result {
                 eprintln!("warning: a bundled plugin failed to load: {e}");
             }
