@@ -176,6 +176,90 @@ impl DriveProvider {
         })
     }
 
+    /// One page of Drive's change list from `cursor`; a cursor Drive no longer knows is
+    /// `CursorExpired`.
+    fn change_list(&self, cursor: &str) -> PluginResult<api::ChangeList> {
+        let drive = self.api.drive_params();
+        let fields =
+            format!("nextPageToken,newStartPageToken,changes(fileId,removed,file({FILE_FIELDS}))");
+        let mut params: Vec<(&str, &str)> = vec![
+            ("pageToken", cursor),
+            ("pageSize", self.page_size.as_str()),
+            ("includeRemoved", "true"),
+            ("spaces", "drive"),
+            ("fields", fields.as_str()),
+        ];
+        params.extend(drive.iter().map(|(k, v)| (*k, v.as_str())));
+        self.api
+            .get("changes", &params)
+            .map_err(|f| match (f.status, f.location.as_str()) {
+                (400, "pageToken") | (404 | 410, _) => {
+                    PluginError::CursorExpired(f.error.to_string())
+                }
+                _ => f.error,
+            })
+    }
+
+    /// Applies folder changes to `tree`: the removals of what was under a folder that went,
+    /// and the folders that moved or were renamed (whose files must be reported again).
+    fn apply_folder_changes(
+        &self,
+        tree: &mut Tree,
+        folders: Vec<api::Change>,
+    ) -> PluginResult<(Vec<Change>, Vec<String>)> {
+        let (mut removals, mut moved) = (Vec::new(), Vec::new());
+        for change in folders {
+            match change.file.filter(|f| !change.removed && !f.trashed) {
+                Some(f) => {
+                    let new = Folder {
+                        name: f.name,
+                        parent: f.parents.into_iter().next(),
+                    };
+                    if let Some(old) = tree.folders.insert(f.id.clone(), new.clone())
+                        && old != new
+                    {
+                        moved.push(f.id);
+                    }
+                }
+                None => removals.extend(self.remove_folder(tree, &change.file_id)?),
+            }
+        }
+        Ok((removals, moved))
+    }
+
+    /// Drops folder `id` and everything under it from `tree`; returns the removals of the
+    /// files Drive still lists under it (a trashed folder's).
+    fn remove_folder(&self, tree: &mut Tree, id: &str) -> PluginResult<Vec<Change>> {
+        self.log
+            .log(LogLevel::Info, &format!("folder {id} removed"));
+        let subtree = tree.subtree(id);
+        let stale = tree.clone();
+        for id in &subtree {
+            tree.folders.remove(id);
+        }
+        let mut below = Vec::new();
+        match self.rereport(&stale, &subtree, &mut below) {
+            Ok(()) => Ok(below
+                .into_iter()
+                .map(|c| match c {
+                    Change::Upsert { entry } => Change::Removed { id: entry.id },
+                    other => other,
+                })
+                .collect()),
+            // A deleted (not trashed) folder's files cannot be listed any more; they leave
+            // the library at the next full listing.
+            Err(PluginError::NotFound(why)) => {
+                self.log.log(
+                    LogLevel::Warn,
+                    &format!("the files of removed folder {id} cannot be listed: {why}"),
+                );
+                Ok(Vec::new())
+            }
+            // Anything else may pass: the page is tried again.
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every file under the folders of `ids`, as changes against `tree`.
     fn rereport(&self, tree: &Tree, ids: &[String], out: &mut Vec<Change>) -> PluginResult<()> {
         let fields = format!("nextPageToken,incompleteSearch,files({FILE_FIELDS})");
@@ -200,6 +284,19 @@ impl DriveProvider {
             }
         }
         Ok(())
+    }
+}
+
+/// What a change to a file means for the source: an upsert while it is a downloadable file
+/// in the source, else its removal (deleted, trashed, moved out, or not downloadable).
+fn file_change(tree: &Tree, change: api::Change) -> Change {
+    match change
+        .file
+        .filter(|_| !change.removed)
+        .and_then(|f| entry(tree, &f))
+    {
+        Some(entry) => Change::Upsert { entry },
+        None => Change::Removed { id: change.file_id },
     }
 }
 
@@ -250,25 +347,7 @@ impl StorageProvider for DriveProvider {
     }
 
     fn changes(&self, cursor: &str) -> PluginResult<ChangePage> {
-        let drive = self.api.drive_params();
-        let fields =
-            format!("nextPageToken,newStartPageToken,changes(fileId,removed,file({FILE_FIELDS}))");
-        let mut params: Vec<(&str, &str)> = vec![
-            ("pageToken", cursor),
-            ("pageSize", self.page_size.as_str()),
-            ("includeRemoved", "true"),
-            ("spaces", "drive"),
-            ("fields", fields.as_str()),
-        ];
-        params.extend(drive.iter().map(|(k, v)| (*k, v.as_str())));
-        let list: api::ChangeList = self.api.get("changes", &params).map_err(|f| {
-            match (f.status, f.location.as_str()) {
-                (400, "pageToken") | (404 | 410, _) => {
-                    PluginError::CursorExpired(f.error.to_string())
-                }
-                _ => f.error,
-            }
-        })?;
+        let list = self.change_list(cursor)?;
         let next_cursor = match (&list.next_page_token, &list.new_start_page_token) {
             (Some(t), _) | (None, Some(t)) => t.clone(),
             (None, None) => {
@@ -283,63 +362,14 @@ impl StorageProvider for DriveProvider {
                 "the folder tree is missing".into(),
             ));
         };
-        let mut out = Vec::new();
-        let mut moved_folders = Vec::new();
-        let mut tree_changed = false;
         // Folders first: a new folder and a new file in it may arrive in either order.
         let (folders, files): (Vec<_>, Vec<_>) = list.changes.into_iter().partition(|c| {
             c.file.as_ref().is_some_and(File::is_folder)
                 || (c.file.is_none() && tree.folders.contains_key(&c.file_id))
         });
-        for change in folders {
-            tree_changed = true;
-            match change.file.filter(|f| !change.removed && !f.trashed) {
-                Some(f) => {
-                    let new = Folder {
-                        name: f.name,
-                        parent: f.parents.into_iter().next(),
-                    };
-                    if let Some(old) = tree.folders.insert(f.id.clone(), new.clone())
-                        && old != new
-                    {
-                        moved_folders.push(f.id);
-                    }
-                }
-                None => {
-                    // Gone or trashed: so is everything under it, as far as we can tell.
-                    self.log.log(
-                        LogLevel::Info,
-                        &format!("folder {} removed", change.file_id),
-                    );
-                    let subtree = tree.subtree(&change.file_id);
-                    let stale = tree.clone();
-                    for id in &subtree {
-                        tree.folders.remove(id);
-                    }
-                    // Files still listed under a trashed folder are removed from the library.
-                    let mut below = Vec::new();
-                    if self.rereport(&stale, &subtree, &mut below).is_ok() {
-                        out.extend(below.into_iter().map(|c| match c {
-                            Change::Upsert { entry } => Change::Removed { id: entry.id },
-                            other => other,
-                        }));
-                    }
-                }
-            }
-        }
-        for change in files {
-            out.push(
-                match change
-                    .file
-                    .filter(|_| !change.removed)
-                    .and_then(|f| entry(tree, &f))
-                {
-                    Some(entry) => Change::Upsert { entry },
-                    // Deleted, trashed, moved out of the source, or not a downloadable file.
-                    None => Change::Removed { id: change.file_id },
-                },
-            );
-        }
+        let tree_changed = !folders.is_empty();
+        let (mut out, moved_folders) = self.apply_folder_changes(tree, folders)?;
+        out.extend(files.into_iter().map(|change| file_change(tree, change)));
         if !moved_folders.is_empty() {
             let mut all = Vec::new();
             for id in &moved_folders {
