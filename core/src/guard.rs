@@ -2,6 +2,7 @@
 //! that failed once is not called again.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tonearm_plugin_api::{
@@ -17,6 +18,9 @@ use crate::plugin::{PluginHandle, ProviderFactory};
 #[derive(Debug)]
 pub struct Health {
     id: String,
+    /// Set once `failure` is: every call checks this, so a healthy plugin's calls take no
+    /// lock (a decode reads in calls of a few microseconds).
+    failed: AtomicBool,
     failure: Mutex<Option<String>>,
     bus: EventBus,
 }
@@ -26,6 +30,7 @@ impl Health {
     pub fn new(id: &str, bus: EventBus) -> Arc<Self> {
         Arc::new(Self {
             id: id.to_owned(),
+            failed: AtomicBool::new(false),
             failure: Mutex::new(None),
             bus,
         })
@@ -45,6 +50,7 @@ impl Health {
         if failure.is_none() {
             tracing::error!(plugin = %self.id, %reason, "plugin failed and is disabled");
             *failure = Some(reason.clone());
+            self.failed.store(true, Ordering::Release);
             self.bus.emit(CoreEvent::Plugin(PluginEvent::Failed {
                 id: self.id.clone(),
                 error: reason,
@@ -59,7 +65,9 @@ impl Health {
         op: &'static str,
         f: impl FnOnce() -> PluginResult<T>,
     ) -> PluginResult<T> {
-        if let Some(reason) = self.failure() {
+        if self.failed.load(Ordering::Acquire)
+            && let Some(reason) = self.failure()
+        {
             return Err(PluginError::Internal(format!(
                 "plugin `{}` is disabled after an earlier failure: {reason}",
                 self.id
