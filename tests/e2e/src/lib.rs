@@ -147,6 +147,27 @@ pub fn decode_all(
 
 pub mod cloud;
 
+/// How far two builds of one lossy decoder may differ per sample: transcendental functions
+/// come natively from the platform's libm and in wasm from Rust's own, and may differ in the
+/// last bit. Lossless decoding involves none and must match bit for bit.
+pub const LOSSY_MAX_DIFFERENCE: f32 = 1e-6;
+
+/// Panics unless `a` and `b`, two decodes of `what`, have the same length and differ by at
+/// most [`LOSSY_MAX_DIFFERENCE`] per sample; returns the largest difference.
+pub fn assert_same_pcm(a: &[f32], b: &[f32], what: &str) -> f32 {
+    assert_eq!(a.len(), b.len(), "{what}: lengths differ");
+    let worst = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        worst <= LOSSY_MAX_DIFFERENCE,
+        "{what}: differs by up to {worst:e}"
+    );
+    worst
+}
+
 /// The plugin authors' guide, whose Rust examples run as doc tests: the decoder there
 /// compiles and decodes.
 #[doc = include_str!("../../../docs/write-a-plugin.md")]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tonearm_conformance::decoder;
 use tonearm_conformance::fixtures::FixtureSet;
-use tonearm_e2e::decode_all;
+use tonearm_e2e::{assert_same_pcm, decode_all};
 use tonearm_loader::PluginHandle;
 use tonearm_loader::wasm::{WasmLimits, WasmRuntime};
 use tonearm_plugin_api::{MemoryByteSource, ProbeHint};
@@ -19,9 +19,6 @@ fn legacy(file: &str) -> PathBuf {
         .join("tests/plugins/legacy")
         .join(file)
 }
-
-/// The bound on sample differences between two builds of one lossy decoder (libm).
-const LOSSY_MAX_DIFFERENCE: f32 = 1e-6;
 
 #[test]
 fn a_component_built_against_api_0_1_0_loads_and_passes_the_decoder_suite() {
@@ -48,16 +45,7 @@ fn a_component_built_against_api_0_1_0_loads_and_passes_the_decoder_suite() {
     for fixture in &fixtures.audio {
         let a = decode_all(&today, &fixture.bytes, "opus");
         let b = decode_all(legacy.as_ref(), &fixture.bytes, "opus");
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max);
-        assert!(
-            a.len() == b.len() && worst <= LOSSY_MAX_DIFFERENCE,
-            "{}: differs by {worst:e}",
-            fixture.file
-        );
+        assert_same_pcm(&a, &b, &fixture.file);
         let hint = ProbeHint {
             extension: Some("opus".into()),
             mime: None,

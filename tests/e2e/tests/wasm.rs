@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_conformance::{decoder, provider};
-use tonearm_e2e::{decode_all, wasm_component};
+use tonearm_e2e::{assert_same_pcm, decode_all, wasm_component};
 use tonearm_host::conformance::FolderHarness;
 use tonearm_host::events::{CoreEvent, PluginEvent};
 use tonearm_host::{EventBus, Received, Registry};
@@ -63,16 +63,7 @@ fn opus_as_a_component_passes_the_decoder_suite_on_its_fixtures() {
     for fixture in &FixtureSet::load(&fixtures_dir).unwrap().audio {
         let a = decode_all(&builtin, &fixture.bytes, "opus");
         let b = decode_all(decoder.as_ref(), &fixture.bytes, "opus");
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max);
-        assert!(
-            a.len() == b.len() && worst <= LOSSY_MAX_DIFFERENCE,
-            "{}: differs by {worst:e}",
-            fixture.file
-        );
+        assert_same_pcm(&a, &b, &fixture.file);
     }
 }
 
@@ -90,11 +81,6 @@ fn local_as_a_component_passes_the_provider_suite() {
     );
     assert!(report.is_success(), "{report}");
 }
-
-/// Lossy decoders build tables with `sin`/`cos`, which natively come from the platform's
-/// libm and in wasm from Rust's own: they may differ in the last bit. Lossless decoding
-/// involves no such functions and must match bit for bit.
-const LOSSY_MAX_DIFFERENCE: f32 = 1e-6;
 
 #[test]
 fn builtin_and_component_symphonia_produce_the_same_pcm() {
@@ -118,17 +104,8 @@ fn builtin_and_component_symphonia_produce_the_same_pcm() {
                 fixture.file
             );
         } else {
-            let worst = a
-                .iter()
-                .zip(&b)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0, f32::max);
+            let worst = assert_same_pcm(&a, &b, &fixture.file);
             println!("{}: largest difference {worst:e}", fixture.file);
-            assert!(
-                worst <= LOSSY_MAX_DIFFERENCE,
-                "{}: differs by up to {worst:e}",
-                fixture.file
-            );
         }
     }
 }
