@@ -6,14 +6,20 @@
 //! [`Capabilities`] (which folders and which network a provider may reach). The `tonearm`
 //! command and the browser worker are both thin clients of it.
 //!
+//! `examples/embed` in the repository is a whole app in 59 lines (built and run by the
+//! test suite); its core is:
+//!
 //! ```ignore
 //! let tonearm = Tonearm::new(registry, store, capabilities);
 //! let mut events = tonearm.events();
 //! tonearm.add_source("music", "local", settings).await?;
 //! for outcome in tonearm.sync(SyncRequest::all()).await? { /* … */ }
 //! let hits = tonearm.search("zoe keating", 10).await?;
-//! let mut stream = tonearm.open_track(hits[0].id).await?;
+//! let mut stream = tonearm.open_track(hits[0].id, None).await?;
 //! ```
+//!
+//! Signing in to a cloud service is still the platform's (the CLI's loopback flow, the
+//! worker's popup), sharing `auth`; the signed-in source is then added here.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
