@@ -34,6 +34,11 @@ pub(crate) enum Unread {
     /// It does not know the format; a decoder plugin may.
     Unknown(String),
     /// It knows the format, and the file is damaged.
+    // Only the readers say so; a build without one relies on decoders alone.
+    #[cfg_attr(
+        not(any(feature = "tags-lofty", feature = "tags-symphonia")),
+        allow(dead_code)
+    )]
     Damaged(String),
 }
 
