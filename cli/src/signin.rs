@@ -1,81 +1,108 @@
-//! Signing a source in from the command line: the browser, the loopback redirect, the
-//! token store.
+//! Signing a source in from the command line: the facade makes the URL and exchanges the
+//! code; this shows the URL, opens a browser and waits for the loopback redirect.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
-use tonearm_host::events::{AuthEvent, CoreEvent};
-use tonearm_net::auth::{StoredTokens, sign_in};
-use tonearm_plugin_api::PluginManifest;
+use anyhow::{Context as _, Result, bail};
+use tonearm_host::{OAuthClient, SignIn, SignInError, Tonearm, TonearmError};
+use tonearm_net::auth::Loopback;
+use tonearm_store_sqlite::Source;
 
 use super::{Context, SignInArgs};
 
-/// The OAuth client to sign in with: the flags, else the config file, else the client a
-/// previous sign-in used.
-pub fn client(
-    ctx: &Context,
-    provider: &str,
-    args: &SignInArgs,
-    previous: Option<&StoredTokens>,
-) -> Result<(String, Option<String>)> {
-    if let Some(id) = &args.client_id {
-        return Ok((id.clone(), args.client_secret.clone()));
-    }
-    if let Some(c) = ctx.config.oauth_clients.get(provider) {
-        return Ok((
-            c.client_id.clone(),
-            args.client_secret.clone().or(c.client_secret.clone()),
-        ));
-    }
-    if let Some(p) = previous {
-        let secret = p.client_secret.as_ref().map(|s| s.secret().clone());
-        return Ok((p.client_id.clone(), args.client_secret.clone().or(secret)));
-    }
-    anyhow::bail!(
-        "signing in to `{provider}` needs an OAuth client id registered with the service: pass \
-         --client-id, or add oauth_clients.{provider}.client_id to the config file \
-         (docs/connect-cloud-drives.md explains how to register one)"
-    )
+/// Which source signs in.
+pub enum Target<'a> {
+    /// A new source, added once signed in.
+    New {
+        /// Its name.
+        name: &'a str,
+        /// Its provider.
+        provider: &'a str,
+        /// Its settings.
+        settings: std::collections::BTreeMap<String, String>,
+    },
+    /// An existing source, signing in again.
+    Again(&'a Source),
 }
 
-/// Signs `source` in and stores its tokens.
+/// The OAuth client to sign in with: the flags, else the config file; `None` leaves it
+/// to the facade (the client the source signed in with before).
+fn client(ctx: &Context, provider: &str, args: &SignInArgs) -> Result<Option<OAuthClient>> {
+    if let Some(id) = &args.client_id {
+        return Ok(Some(OAuthClient {
+            id: id.clone(),
+            secret: args.client_secret.clone(),
+        }));
+    }
+    if let Some(c) = ctx.config.oauth_clients.get(provider) {
+        return Ok(Some(OAuthClient {
+            id: c.client_id.clone(),
+            secret: args.client_secret.clone().or(c.client_secret.clone()),
+        }));
+    }
+    if args.client_secret.is_some() {
+        bail!("--client-secret needs the client id it belongs to: pass --client-id too");
+    }
+    Ok(None)
+}
+
+/// Signs `target` in: prints the URL (and opens a browser), waits for the redirect on
+/// 127.0.0.1, and completes the sign-in; returns the source.
 pub async fn run(
     ctx: &Context,
-    source: &str,
-    manifest: &PluginManifest,
-    settings: &BTreeMap<String, String>,
-    (client_id, client_secret): (String, Option<String>),
+    tonearm: &Tonearm,
+    target: Target<'_>,
     args: &SignInArgs,
-) -> Result<()> {
-    let spec = manifest
-        .capabilities
-        .oauth
-        .as_ref()
-        .with_context(|| format!("plugin `{}` does not sign in", manifest.id))?;
-    let app = tonearm_core::auth::app_for(spec, settings, client_id, client_secret);
-    let network = ctx.network()?;
-    let open = |url: &str| {
-        eprintln!("Sign in to {} in your browser:\n\n  {url}\n", manifest.name);
-        if !args.no_browser && open_browser(url).is_err() {
-            eprintln!("(could not start a browser; open the address above yourself)");
-        }
-        eprintln!("Waiting for the sign-in to finish…");
+) -> Result<Source> {
+    let loopback = Loopback::bind().await?;
+    let redirect_uri = loopback.redirect_uri()?;
+    let (name, provider, request) = match target {
+        Target::New {
+            name,
+            provider,
+            settings,
+        } => (
+            name,
+            provider,
+            SignIn::new_source(name, provider, settings, &redirect_uri),
+        ),
+        Target::Again(source) => (
+            source.name.as_str(),
+            source.provider.as_str(),
+            SignIn::again(&source.name, &redirect_uri),
+        ),
     };
-    let tokens = sign_in(
-        &app,
-        network.http.client(),
-        open,
-        Duration::from_secs(args.timeout),
-    )
-    .await
-    .with_context(|| format!("signing in source `{source}`"))?;
-    network.tokens.put(source, &tokens)?;
-    ctx.bus().emit(CoreEvent::Auth(AuthEvent::SignedIn {
-        source: source.to_owned(),
-    }));
+    let request = match client(ctx, provider, args)? {
+        Some(client) => request.client(client),
+        None => request,
+    };
+    let start = match tonearm.begin_sign_in(request).await {
+        Err(TonearmError::SignIn(SignInError::NoClient(_))) => bail!(
+            "signing in to `{provider}` needs an OAuth client id registered with the service: \
+             pass --client-id, or add oauth_clients.{provider}.client_id to the config file \
+             (docs/connect-cloud-drives.md explains how to register one)"
+        ),
+        started => started?,
+    };
+    let service = tonearm.plugin(provider)?.manifest.name;
+    eprintln!("Sign in to {service} in your browser:\n\n  {}\n", start.url);
+    if !args.no_browser && open_browser(&start.url).is_err() {
+        eprintln!("(could not start a browser; open the address above yourself)");
+    }
+    eprintln!("Waiting for the sign-in to finish…");
+    let redirect = match loopback.wait(Duration::from_secs(args.timeout)).await {
+        Ok(redirect) => redirect,
+        Err(e) => {
+            tonearm.cancel_sign_in(&start.state);
+            return Err(e).with_context(|| format!("signing in source `{name}`"));
+        }
+    };
+    let source = tonearm
+        .complete_sign_in(&redirect.state, &redirect.code)
+        .await
+        .with_context(|| format!("signing in source `{name}`"))?;
     eprintln!("Signed in.");
-    Ok(())
+    Ok(source)
 }
 
 fn open_browser(url: &str) -> std::io::Result<()> {

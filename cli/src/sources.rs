@@ -47,11 +47,16 @@ pub async fn add(
     if tonearm.source(&name).await.is_ok() {
         bail!("a source named `{name}` exists already; pick another with --name");
     }
-    if manifest.capabilities.oauth.is_some() {
-        let client = signin::client(ctx, &manifest.id, sign_in, None)?;
-        signin::run(ctx, &name, &manifest, &map, client, sign_in).await?;
-    }
-    let source = tonearm.add_source(&name, provider, map).await?;
+    let source = if manifest.capabilities.oauth.is_some() {
+        let target = signin::Target::New {
+            name: &name,
+            provider,
+            settings: map,
+        };
+        signin::run(ctx, &tonearm, target, sign_in).await?
+    } else {
+        tonearm.add_source(&name, provider, map).await?
+    };
     println!(
         "added source `{}` ({provider}); sync it with `tonearm sync {}`",
         source.name, source.name
@@ -67,9 +72,7 @@ pub async fn signin(ctx: &Context, name: &str, sign_in: &SignInArgs) -> Result<E
     if manifest.capabilities.oauth.is_none() {
         bail!("source `{name}` ({}) needs no sign-in", source.provider);
     }
-    let previous = ctx.network()?.tokens.get(name)?;
-    let client = signin::client(ctx, &manifest.id, sign_in, previous.as_ref())?;
-    signin::run(ctx, name, &manifest, &source.settings, client, sign_in).await?;
+    signin::run(ctx, &tonearm, signin::Target::Again(&source), sign_in).await?;
     println!("signed in; sync it with `tonearm sync {name}`");
     Ok(ExitCode::SUCCESS)
 }
@@ -210,9 +213,6 @@ pub async fn list(ctx: &Context, json: bool) -> Result<ExitCode> {
 
 pub async fn remove(ctx: &Context, name: &str) -> Result<ExitCode> {
     ctx.tonearm().await?.remove_source(name).await?;
-    if ctx.network()?.tokens.remove(name)? {
-        println!("forgot the sign-in of `{name}`");
-    }
-    println!("removed source `{name}` and its tracks");
+    println!("removed source `{name}` with its tracks and sign-in");
     Ok(ExitCode::SUCCESS)
 }

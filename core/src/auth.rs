@@ -1,15 +1,17 @@
 //! OAuth 2 as both hosts sign in with it (through the `oauth2` crate): the client
-//! registration, the authorization URL with PKCE, the tokens kept per source, and token
-//! errors described without anything secret. How the code comes back (a loopback
-//! listener natively, a popup in the browser) and how requests are sent is each host's.
+//! registration, the authorization URL with PKCE, the code exchange over the platform's
+//! [`HttpClient`], the tokens kept per source, and token errors described without anything
+//! secret. How the code comes back (a loopback listener natively, a popup in the browser)
+//! is each platform's; the facade's `begin_sign_in` and `complete_sign_in` do the rest.
 
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
-    AccessToken, AuthUrl, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
-    StandardErrorResponse, TokenResponse, TokenUrl,
+    AccessToken, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    Scope, StandardErrorResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
+use tonearm_plugin_api::HttpClient;
 
 /// An OAuth client registration and the endpoints it signs in at.
 #[derive(Clone)]
@@ -263,4 +265,58 @@ pub fn token_origins(
             .map(|h| format!("https://{}:443", h.to_ascii_lowercase()))
             .collect(),
     }
+}
+
+/// A token request that could not be sent (the platform's HTTP refused or failed).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TransportError(String);
+
+/// oauth2's token requests sent through a platform [`HttpClient`]: the blocking form
+/// oauth2 calls a synchronous HTTP client.
+pub fn send_with(
+    http: &dyn HttpClient,
+) -> impl Fn(oauth2::HttpRequest) -> Result<oauth2::HttpResponse, TransportError> + '_ {
+    move |request| {
+        let (parts, body) = request.into_parts();
+        let request = tonearm_plugin_api::HttpRequest {
+            method: parts.method.to_string(),
+            url: parts.uri.to_string(),
+            headers: parts
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
+                .collect(),
+            body,
+        };
+        let answer = http
+            .send(request)
+            .map_err(|e| TransportError(e.to_string()))?;
+        let mut response = oauth2::http::Response::builder().status(answer.status);
+        for (name, value) in &answer.headers {
+            response = response.header(name, value);
+        }
+        response
+            .body(answer.body)
+            .map_err(|e| TransportError(format!("the token endpoint's answer: {e}")))
+    }
+}
+
+/// Finishes `authorization` for `app`: exchanges the `code` its redirect carried (with the
+/// PKCE verifier) at the token endpoint, through `http`; the tokens are issued at `now`
+/// (seconds since the Unix epoch). `Err` says why without anything secret.
+pub fn exchange(
+    app: &OAuthApp,
+    authorization: Authorization,
+    code: String,
+    http: &dyn HttpClient,
+    now: i64,
+) -> Result<StoredTokens, String> {
+    let answer = authorization
+        .client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(authorization.verifier)
+        .request(&send_with(http))
+        .map_err(|e| describe(&e))?;
+    Ok(StoredTokens::issued(app, &answer, now))
 }

@@ -27,6 +27,8 @@ pub mod tonearm;
 pub use events::{CoreEvent, EventBus, Received, Subscription};
 pub use library::LibraryStore;
 pub use registry::Registry;
+#[cfg(feature = "oauth")]
+pub use tonearm::{OAuthClient, SignIn, SignInError, SignInStart};
 pub use tonearm::{SyncOutcome, SyncRequest, Tonearm, TonearmError};
 
 /// `Send` natively, where async work moves between threads; nothing in the browser, whose

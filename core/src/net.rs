@@ -11,15 +11,20 @@ pub fn allowed_hosts(declared: &[String], settings: &BTreeMap<String, String>) -
     let mut hosts = declared.to_vec();
     for (key, value) in settings {
         if key.starts_with("endpoint.")
-            && let Some(host) = Url::parse(value)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            && let Some(host) = host_of(value)
             && !hosts.contains(&host)
         {
             hosts.push(host);
         }
     }
     hosts
+}
+
+/// The host of `url`, lowercased; `None` if it is not a URL with a host.
+pub fn host_of(url: &str) -> Option<String> {
+    Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
 }
 
 /// Whether `url`'s host is one of `allowed` (`example.com` exactly, `*.example.com` any

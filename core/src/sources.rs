@@ -4,7 +4,10 @@
 
 use std::sync::Arc;
 
-use tonearm_plugin_api::{HostContext, PluginManifest, StorageProvider};
+use tonearm_plugin_api::{HostContext, HttpClient, PluginManifest, StorageProvider};
+
+#[cfg(feature = "oauth")]
+use crate::auth::StoredTokens;
 
 use crate::events::EventBus;
 use crate::library::{LibraryStore, Source, StateChange};
@@ -15,7 +18,11 @@ use crate::sync::SyncError;
 use crate::{MaybeSend, MaybeSync};
 
 /// What the platform grants a source's provider beyond its settings, log, clock and state:
-/// a folder, the network.
+/// a folder, the network, and the tokens of a source that signed in.
+///
+/// Only [`grant`](Self::grant) is required. A platform whose sources sign in also keeps
+/// their tokens where it keeps secrets (natively an owner-only file, in the browser the
+/// library's database) and sends the sign-in's token request; the defaults refuse to.
 pub trait Capabilities: MaybeSend + MaybeSync + 'static {
     /// Adds to `ctx` the capabilities `manifest` asks for, for `source`; `Err` says why
     /// the source cannot have them.
@@ -26,6 +33,42 @@ pub trait Capabilities: MaybeSend + MaybeSync + 'static {
         bus: &EventBus,
         ctx: HostContext,
     ) -> Result<HostContext, String>;
+
+    /// HTTP to the OAuth token endpoint `token_url`, to exchange a sign-in's code.
+    fn token_http(&self, token_url: &str) -> Result<Arc<dyn HttpClient>, String> {
+        Err(format!(
+            "this platform does not sign sources in (no HTTP to {})",
+            crate::net::redact(token_url)
+        ))
+    }
+
+    /// The tokens `source` signed in with, if it did.
+    #[cfg(feature = "oauth")]
+    fn tokens(
+        &self,
+        _source: &str,
+    ) -> impl Future<Output = Result<Option<StoredTokens>, String>> + MaybeSend {
+        async { Ok(None) }
+    }
+
+    /// Keeps `source`'s new `tokens` in place of any it had; its requests use them from
+    /// now on.
+    #[cfg(feature = "oauth")]
+    fn keep_tokens(
+        &self,
+        _source: &str,
+        _tokens: StoredTokens,
+    ) -> impl Future<Output = Result<(), String>> + MaybeSend {
+        async { Err("this platform keeps no sign-ins".to_owned()) }
+    }
+
+    /// Forgets `source`'s tokens; `true` if it had any.
+    fn forget_tokens(
+        &self,
+        _source: &str,
+    ) -> impl Future<Output = Result<bool, String>> + MaybeSend {
+        async { Ok(false) }
+    }
 }
 
 /// A source's provider, created with its capabilities.

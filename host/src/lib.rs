@@ -20,6 +20,7 @@ mod test_support;
 pub use registry::Registry;
 pub use sync::{HostCapabilities, Tonearm};
 pub use tonearm_core::{CoreEvent, EventBus, Received, Subscription};
+pub use tonearm_core::{OAuthClient, SignIn, SignInError, SignInStart};
 pub use tonearm_core::{SyncOutcome, SyncRequest, TonearmError};
 pub use tonearm_core::{events, registry};
 pub use tonearm_store_sqlite::SqliteStore;

@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
+use tonearm_core::auth::StoredTokens;
+use tonearm_core::net::{host_of, redact};
 use tonearm_core::sources::Capabilities;
-use tonearm_plugin_api::{HostContext, PluginManifest};
+use tonearm_plugin_api::{HostContext, HttpClient, PluginManifest};
 
 use crate::capabilities::GrantedFolder;
 use crate::events::EventBus;
@@ -46,6 +48,14 @@ impl HostCapabilities {
     }
 }
 
+impl HostCapabilities {
+    fn network(&self) -> Result<&Network, String> {
+        self.network
+            .as_ref()
+            .ok_or_else(|| "this host did not enable the network".to_owned())
+    }
+}
+
 impl Capabilities for HostCapabilities {
     fn grant(
         &self,
@@ -65,9 +75,8 @@ impl Capabilities for HostCapabilities {
         }
         if manifest.capabilities.needs_network() {
             let network = self
-                .network
-                .as_ref()
-                .ok_or("its provider needs the network, which this host did not enable")?;
+                .network()
+                .map_err(|e| format!("its provider needs the network: {e}"))?;
             let http = network
                 .http
                 .client_for_source(
@@ -81,5 +90,36 @@ impl Capabilities for HostCapabilities {
             ctx = ctx.with_http(http);
         }
         Ok(ctx)
+    }
+
+    fn token_http(&self, token_url: &str) -> Result<Arc<dyn HttpClient>, String> {
+        let host = host_of(token_url)
+            .ok_or_else(|| format!("the token endpoint {} is not a URL", redact(token_url)))?;
+        self.network()?
+            .http
+            .client_for("oauth", vec![host], None)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn tokens(&self, source: &str) -> Result<Option<StoredTokens>, String> {
+        self.network()?
+            .tokens
+            .get(source)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn keep_tokens(&self, source: &str, tokens: StoredTokens) -> Result<(), String> {
+        self.network()?
+            .tokens
+            .put(source, &tokens)
+            .map_err(|e| e.to_string())
+    }
+
+    async fn forget_tokens(&self, source: &str) -> Result<bool, String> {
+        match &self.network {
+            Some(network) => network.tokens.remove(source).map_err(|e| e.to_string()),
+            // Without the network no source signed in here.
+            None => Ok(false),
+        }
     }
 }

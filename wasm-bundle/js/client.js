@@ -57,33 +57,41 @@ export class TonearmClient {
   }
 
   /**
-   * Adds a cloud source: the worker makes the authorization URL, this opens it in a popup,
-   * and the page at `redirectUri` (callback.html) hands the code and state back, which
-   * the worker checks and exchanges. Resolves with the `source` reply.
+   * Adds a cloud source, or signs an existing one in again when `provider` is left out:
+   * the worker makes the authorization URL, this opens it in a popup, and the page at
+   * `redirectUri` (callback.html) hands the code and state back, which the worker checks
+   * and exchanges. Resolves with the `source` reply. A refused or abandoned sign-in is
+   * cancelled in the worker.
    */
   async signIn({ name, provider, settings, redirectUri, popupFeatures = 'popup,width=520,height=640' }) {
     const { url, state } = await this.call('beginSignIn', { name, provider, settings, redirectUri });
-    const returned = new Promise((resolve, reject) => {
-      const origin = new URL(redirectUri, location.href).origin;
-      const onMessage = (event) => {
-        if (event.origin !== origin || event.data?.tonearmSignIn === undefined) return;
-        window.removeEventListener('message', onMessage);
-        resolve(new URL(event.data.tonearmSignIn));
-      };
-      window.addEventListener('message', onMessage);
-      if (!window.open(url, 'tonearm-sign-in', popupFeatures)) {
-        window.removeEventListener('message', onMessage);
-        reject(new Error('the sign-in popup was blocked'));
-      }
+    let back;
+    try {
+      back = await new Promise((resolve, reject) => {
+        const origin = new URL(redirectUri, location.href).origin;
+        const onMessage = (event) => {
+          if (event.origin !== origin || event.data?.tonearmSignIn === undefined) return;
+          window.removeEventListener('message', onMessage);
+          resolve(new URL(event.data.tonearmSignIn));
+        };
+        window.addEventListener('message', onMessage);
+        if (!window.open(url, 'tonearm-sign-in', popupFeatures)) {
+          window.removeEventListener('message', onMessage);
+          reject(new Error('the sign-in popup was blocked'));
+        }
+      });
+      const error = back.searchParams.get('error');
+      if (error) throw new Error(`sign-in was refused: ${error}`);
+      if (!back.searchParams.get('code')) throw new Error('the sign-in came back without a code');
+    } catch (e) {
+      await this.call('cancelSignIn', { state }).catch(() => {});
+      throw e;
+    }
+    // The worker checks that the state is the one it handed out, and uses it once.
+    return this.call('completeSignIn', {
+      state: back.searchParams.get('state') ?? '',
+      code: back.searchParams.get('code'),
     });
-    const back = await returned;
-    const error = back.searchParams.get('error');
-    if (error) throw new Error(`sign-in was refused: ${error}`);
-    const code = back.searchParams.get('code');
-    const returnedState = back.searchParams.get('state');
-    if (!code || !returnedState) throw new Error('the sign-in came back without a code');
-    if (returnedState !== state) throw new Error('the sign-in answer belongs to another sign-in');
-    return this.call('completeSignIn', { state: returnedState, code });
   }
 
   /** @param {WorkerMessage} data */

@@ -24,15 +24,17 @@ files: File[],
  */
 paths?: Array<string>, } } | { "method": "beginSignIn", "params": { 
 /**
- * The new source's name.
+ * The source's name.
  */
 name: string, 
 /**
- * The storage provider plugin (`gdrive`, `onedrive`).
+ * The storage provider plugin (`gdrive`, `onedrive`) of a new source; absent,
+ * the existing source `name` signs in again (its grant was revoked or expired).
  */
-provider: string, 
+provider?: string, 
 /**
- * Provider settings, with `client_id` (and endpoint overrides, if any).
+ * Provider settings of a new source, with `client_id` (and endpoint overrides, if
+ * any); signing in again, only `client_id`, which defaults to the previous one.
  */
 settings?: { [key in string]: string }, 
 /**
@@ -46,7 +48,11 @@ state: string,
 /**
  * The authorization code.
  */
-code: string, } } | { "method": "removeSource", "params": { 
+code: string, } } | { "method": "cancelSignIn", "params": { 
+/**
+ * The `state` of [`Reply::SignIn`].
+ */
+state: string, } } | { "method": "removeSource", "params": { 
 /**
  * The source's name.
  */
@@ -131,15 +137,17 @@ files: File[],
  */
 paths?: Array<string>, } } | { "method": "beginSignIn", "params": { 
 /**
- * The new source's name.
+ * The source's name.
  */
 name: string, 
 /**
- * The storage provider plugin (`gdrive`, `onedrive`).
+ * The storage provider plugin (`gdrive`, `onedrive`) of a new source; absent,
+ * the existing source `name` signs in again (its grant was revoked or expired).
  */
-provider: string, 
+provider?: string, 
 /**
- * Provider settings, with `client_id` (and endpoint overrides, if any).
+ * Provider settings of a new source, with `client_id` (and endpoint overrides, if
+ * any); signing in again, only `client_id`, which defaults to the previous one.
  */
 settings?: { [key in string]: string }, 
 /**
@@ -153,7 +161,11 @@ state: string,
 /**
  * The authorization code.
  */
-code: string, } } | { "method": "removeSource", "params": { 
+code: string, } } | { "method": "cancelSignIn", "params": { 
+/**
+ * The `state` of [`Reply::SignIn`].
+ */
+state: string, } } | { "method": "removeSource", "params": { 
 /**
  * The source's name.
  */

@@ -1,96 +1,20 @@
-//! Signing in from the browser: the worker makes the authorization URL (PKCE, state), the
-//! main thread opens it in a popup and hands back the code and state it was redirected
-//! with, and the worker checks the state and exchanges the code. Tokens are kept in the
-//! library database's `tokens` store and refreshed through the token endpoint (which, as
-//! Google's and Microsoft's do, must allow this page's origin).
+//! Signed-in sources in the browser. Signing in is the facade's (`begin_sign_in`,
+//! `complete_sign_in`; the main thread shows the popup); the worker keeps the tokens in
+//! the library database's `tokens` store and refreshes them through the token endpoint
+//! (which, as Google's and Microsoft's do, must allow this page's origin).
 
-use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
-use oauth2::AuthorizationCode;
-use tonearm_core::auth::{
-    Authorization, OAuthApp, StoredTokens, authorize, describe, is_invalid_grant,
-};
+use tonearm_core::auth::{StoredTokens, describe, is_invalid_grant, send_with};
 use tonearm_core::events::{AuthEvent, CoreEvent, EventBus};
-use tonearm_plugin_api::{HttpRequest, PluginError, PluginResult};
+use tonearm_core::net::host_of;
+use tonearm_plugin_api::{PluginError, PluginResult};
 
-use crate::capabilities::send_xhr;
-
-/// A sign-in waiting for its popup, by the state it sent.
-pub struct PendingSignIn {
-    /// The source to add.
-    pub name: String,
-    /// Its provider plugin.
-    pub provider: String,
-    /// Its settings.
-    pub settings: BTreeMap<String, String>,
-    /// The app it signs in with.
-    pub app: OAuthApp,
-    /// The authorization under way.
-    pub authorization: Authorization,
-}
-
-/// Starts signing `name` in with `app`; returns the URL to open and the pending sign-in.
-pub fn begin(
-    name: &str,
-    provider: &str,
-    settings: BTreeMap<String, String>,
-    app: OAuthApp,
-    redirect: &str,
-) -> Result<PendingSignIn, String> {
-    let authorization = authorize(&app, redirect).map_err(|e| e.to_string())?;
-    Ok(PendingSignIn {
-        name: name.to_owned(),
-        provider: provider.to_owned(),
-        settings,
-        app,
-        authorization,
-    })
-}
+use crate::capabilities::WorkerHttp;
 
 /// Seconds since the Unix epoch.
 fn now() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
-}
-
-/// The error oauth2 sees when a token request cannot be sent.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct SendError(String);
-
-/// Sends oauth2's token requests through the worker's synchronous HTTP.
-fn send(request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, SendError> {
-    let (parts, body) = request.into_parts();
-    let request = HttpRequest {
-        method: parts.method.to_string(),
-        url: parts.uri.to_string(),
-        headers: parts
-            .headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
-            .collect(),
-        body,
-    };
-    let answer = send_xhr(&request).map_err(|e| SendError(e.to_string()))?;
-    let mut response = oauth2::http::Response::builder().status(answer.status);
-    for (name, value) in &answer.headers {
-        response = response.header(name, value);
-    }
-    response
-        .body(answer.body)
-        .map_err(|e| SendError(format!("the token endpoint's answer: {e}")))
-}
-
-/// Finishes `pending` with the `code` its redirect carried.
-pub fn exchange(pending: PendingSignIn, code: &str) -> Result<StoredTokens, String> {
-    let answer = pending
-        .authorization
-        .client
-        .exchange_code(AuthorizationCode::new(code.to_owned()))
-        .set_pkce_verifier(pending.authorization.verifier)
-        .request(&send)
-        .map_err(|e| format!("exchanging the sign-in code failed: {}", describe(&e)))?;
-    Ok(StoredTokens::issued(&pending.app, &answer, now()))
 }
 
 /// Saves a source's tokens; set by the worker's core, which owns the database.
@@ -161,7 +85,11 @@ impl WorkerSession {
         let client = tokens
             .client()
             .map_err(|e| PluginError::Invalid(e.to_string()))?;
-        let answer = match client.exchange_refresh_token(&refresh_token).request(&send) {
+        let http = WorkerHttp::new("oauth", host_of(&tokens.token_url).into_iter().collect());
+        let answer = match client
+            .exchange_refresh_token(&refresh_token)
+            .request(&send_with(&http))
+        {
             Ok(answer) => answer,
             Err(e) if is_invalid_grant(&e) => return Err(self.needs_sign_in(&describe(&e))),
             Err(e) => {

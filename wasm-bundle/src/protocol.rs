@@ -51,11 +51,15 @@ pub enum Request {
     /// Starts signing a cloud source in: the worker makes the PKCE authorization URL and
     /// state; the main thread opens it in a popup. Answers [`Reply::SignIn`].
     BeginSignIn {
-        /// The new source's name.
+        /// The source's name.
         name: String,
-        /// The storage provider plugin (`gdrive`, `onedrive`).
-        provider: String,
-        /// Provider settings, with `client_id` (and endpoint overrides, if any).
+        /// The storage provider plugin (`gdrive`, `onedrive`) of a new source; absent,
+        /// the existing source `name` signs in again (its grant was revoked or expired).
+        #[serde(default)]
+        #[cfg_attr(test, ts(optional))]
+        provider: Option<String>,
+        /// Provider settings of a new source, with `client_id` (and endpoint overrides, if
+        /// any); signing in again, only `client_id`, which defaults to the previous one.
         #[serde(default)]
         #[cfg_attr(test, ts(as = "Option<_>", optional))]
         settings: BTreeMap<String, String>,
@@ -71,7 +75,12 @@ pub enum Request {
         /// The authorization code.
         code: String,
     },
-    /// Removes a source and its tracks. Answers [`Reply::Done`].
+    /// Forgets a sign-in whose popup was refused or closed. Answers [`Reply::Done`].
+    CancelSignIn {
+        /// The `state` of [`Reply::SignIn`].
+        state: String,
+    },
+    /// Removes a source with its tracks and sign-in. Answers [`Reply::Done`].
     RemoveSource {
         /// The source's name.
         name: String,

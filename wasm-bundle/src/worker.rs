@@ -8,9 +8,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 #[cfg(feature = "_oauth")]
-use tonearm_core::auth::{StoredTokens, app_for, token_origins};
-#[cfg(feature = "_oauth")]
-use tonearm_core::events::CoreEvent;
+use tonearm_core::auth::{StoredTokens, token_origins};
 use tonearm_core::events::EventBus;
 use tonearm_core::library::{LibraryStore, Source, StoreError};
 #[cfg(feature = "_http")]
@@ -21,7 +19,7 @@ use tonearm_plugin_api::{HostContext, PluginManifest};
 use wasm_bindgen::prelude::*;
 
 #[cfg(feature = "_oauth")]
-use crate::auth::{self, PendingSignIn, WorkerSession};
+use crate::auth::{self, WorkerSession};
 use crate::capabilities::PickedFolder;
 #[cfg(feature = "_http")]
 use crate::capabilities::WorkerHttp;
@@ -30,12 +28,17 @@ use crate::playback::Stream;
 use crate::protocol::{Call, PluginSummary, Reply, Request, SyncResult, WorkerMessage};
 
 /// What the worker grants providers: the folders picked in this session, and HTTP with the
-/// source's tokens.
+/// source's tokens, which it keeps in the library's database.
 #[derive(Clone)]
 struct WorkerCapabilities {
     folders: Rc<RefCell<HashMap<String, Arc<PickedFolder>>>>,
     #[cfg(feature = "_oauth")]
     sessions: Rc<RefCell<HashMap<String, Arc<WorkerSession>>>>,
+    /// The library, where tokens are kept; opened by `init`.
+    #[cfg(feature = "_oauth")]
+    library: Rc<RefCell<Option<IndexedDbStore>>>,
+    #[cfg(feature = "_oauth")]
+    bus: EventBus,
 }
 
 impl Capabilities for WorkerCapabilities {
@@ -65,6 +68,62 @@ impl Capabilities for WorkerCapabilities {
             ctx = ctx.with_http(self.network(source, manifest)?);
         }
         Ok(ctx)
+    }
+
+    #[cfg(feature = "_oauth")]
+    fn token_http(
+        &self,
+        token_url: &str,
+    ) -> Result<Arc<dyn tonearm_plugin_api::HttpClient>, String> {
+        let host = tonearm_core::net::host_of(token_url)
+            .ok_or_else(|| format!("the token endpoint {token_url} is not a URL"))?;
+        Ok(Arc::new(WorkerHttp::new("oauth", vec![host])))
+    }
+
+    #[cfg(feature = "_oauth")]
+    async fn tokens(&self, source: &str) -> Result<Option<StoredTokens>, String> {
+        self.library()?
+            .load_tokens(source)
+            .await
+            .map_err(error_text)
+    }
+
+    #[cfg(feature = "_oauth")]
+    async fn keep_tokens(&self, source: &str, tokens: StoredTokens) -> Result<(), String> {
+        self.library()?
+            .save_tokens(source, &tokens)
+            .await
+            .map_err(error_text)?;
+        self.start_session(source, tokens);
+        Ok(())
+    }
+
+    #[cfg(feature = "_oauth")]
+    async fn forget_tokens(&self, source: &str) -> Result<bool, String> {
+        let had = self.sessions.borrow_mut().remove(source).is_some();
+        self.library()?
+            .delete_tokens(source)
+            .await
+            .map_err(error_text)?;
+        Ok(had)
+    }
+}
+
+#[cfg(feature = "_oauth")]
+impl WorkerCapabilities {
+    fn library(&self) -> Result<IndexedDbStore, String> {
+        self.library
+            .borrow()
+            .clone()
+            .ok_or_else(|| "the library is not open: call `init` first".to_owned())
+    }
+
+    /// Uses `tokens` for `source`'s requests from now on.
+    fn start_session(&self, source: &str, tokens: StoredTokens) {
+        let session = WorkerSession::new(source, tokens, self.bus.clone());
+        self.sessions
+            .borrow_mut()
+            .insert(source.to_owned(), Arc::new(session));
     }
 }
 
@@ -137,8 +196,6 @@ struct Inner {
     /// Made by `init`, which opens the library.
     tonearm: RefCell<Option<WorkerTonearm>>,
     capabilities: WorkerCapabilities,
-    #[cfg(feature = "_oauth")]
-    sign_ins: RefCell<HashMap<String, PendingSignIn>>,
     streams: RefCell<HashMap<u32, Stream>>,
     next_stream: Cell<u32>,
 }
@@ -164,17 +221,20 @@ impl Core {
                 "a builtin plugin failed to load: {error}"
             )));
         }
+        let capabilities = WorkerCapabilities {
+            folders: Rc::default(),
+            #[cfg(feature = "_oauth")]
+            sessions: Rc::default(),
+            #[cfg(feature = "_oauth")]
+            library: Rc::default(),
+            #[cfg(feature = "_oauth")]
+            bus: registry.bus().clone(),
+        };
         Ok(Core {
             inner: Rc::new(Inner {
                 registry: Arc::new(registry),
                 tonearm: RefCell::new(None),
-                capabilities: WorkerCapabilities {
-                    folders: Rc::default(),
-                    #[cfg(feature = "_oauth")]
-                    sessions: Rc::default(),
-                },
-                #[cfg(feature = "_oauth")]
-                sign_ins: RefCell::default(),
+                capabilities,
                 streams: RefCell::default(),
                 next_stream: Cell::new(1),
             }),
@@ -280,11 +340,6 @@ impl Inner {
         Ok(self.tonearm()?.store().clone())
     }
 
-    #[cfg(feature = "_oauth")]
-    fn emit(&self, event: CoreEvent) {
-        self.registry.bus().emit(event);
-    }
-
     async fn handle(&self, request: Request, files: Vec<web_sys::File>) -> Result<Reply, String> {
         match request {
             Request::Init { database } => self.init(database.as_deref()).await,
@@ -296,27 +351,35 @@ impl Inner {
                 settings,
                 redirect_uri,
             } => {
-                self.begin_sign_in(&name, &provider, settings, &redirect_uri)
+                self.begin_sign_in(&name, provider.as_deref(), settings, &redirect_uri)
                     .await
             }
             #[cfg(feature = "_oauth")]
-            Request::CompleteSignIn { state, code } => self.complete_sign_in(&state, &code).await,
+            Request::CompleteSignIn { state, code } => Ok(Reply::Source {
+                source: self
+                    .tonearm()?
+                    .complete_sign_in(&state, &code)
+                    .await
+                    .map_err(error_text)?,
+            }),
+            #[cfg(feature = "_oauth")]
+            Request::CancelSignIn { state } => {
+                self.tonearm()?.cancel_sign_in(&state);
+                Ok(Reply::Done)
+            }
             #[cfg(not(feature = "_oauth"))]
-            Request::BeginSignIn { .. } | Request::CompleteSignIn { .. } => Err(
+            Request::BeginSignIn { .. }
+            | Request::CompleteSignIn { .. }
+            | Request::CancelSignIn { .. } => Err(
                 "this bundle has no provider that signs in (build it with `gdrive` or `onedrive`)"
                     .into(),
             ),
             Request::RemoveSource { name } => {
-                let tonearm = self.tonearm()?;
-                tonearm.remove_source(&name).await.map_err(error_text)?;
-                tonearm
-                    .store()
-                    .delete_tokens(&name)
+                self.tonearm()?
+                    .remove_source(&name)
                     .await
                     .map_err(error_text)?;
                 self.capabilities.folders.borrow_mut().remove(&name);
-                #[cfg(feature = "_oauth")]
-                self.capabilities.sessions.borrow_mut().remove(&name);
                 Ok(Reply::Done)
             }
             Request::Sources {} => Ok(Reply::Sources {
@@ -405,6 +468,8 @@ impl Inner {
             #[cfg(feature = "_oauth")]
             let saver = store.clone();
             #[cfg(feature = "_oauth")]
+            self.capabilities.library.replace(Some(store.clone()));
+            #[cfg(feature = "_oauth")]
             auth::set_saver(move |source, tokens| {
                 let (store, source, tokens) = (saver.clone(), source.to_owned(), tokens.clone());
                 wasm_bindgen_futures::spawn_local(async move {
@@ -424,7 +489,7 @@ impl Inner {
         #[cfg(feature = "_oauth")]
         for source in &sources {
             if let Some(tokens) = store.load_tokens(&source.name).await.map_err(error_text)? {
-                self.start_session(&source.name, tokens);
+                self.capabilities.start_session(&source.name, tokens);
             }
         }
         let plugins = self
@@ -444,15 +509,6 @@ impl Inner {
             })
             .collect();
         Ok(Reply::Ready { plugins, sources })
-    }
-
-    #[cfg(feature = "_oauth")]
-    fn start_session(&self, source: &str, tokens: StoredTokens) {
-        let session = WorkerSession::new(source, tokens, self.registry.bus().clone());
-        self.capabilities
-            .sessions
-            .borrow_mut()
-            .insert(source.to_owned(), Arc::new(session));
     }
 
     async fn add_folder(
@@ -500,69 +556,38 @@ impl Inner {
     async fn begin_sign_in(
         &self,
         name: &str,
-        provider: &str,
-        settings: BTreeMap<String, String>,
+        provider: Option<&str>,
+        mut settings: BTreeMap<String, String>,
         redirect: &str,
     ) -> Result<Reply, String> {
-        let store = self.store()?;
-        match store.source(name).await {
-            Ok(_) => return Err(format!("a source named `{name}` already exists")),
-            Err(StoreError::NoSuchSource(_)) => {}
-            Err(e) => return Err(e.to_string()),
-        }
-        let manifest = self.registry.info(provider).map_err(error_text)?.manifest;
-        let spec = manifest
-            .capabilities
-            .oauth
-            .as_ref()
-            .ok_or_else(|| format!("plugin `{provider}` does not sign in"))?;
-        let client_id = settings.get("client_id").cloned().ok_or_else(|| {
-            format!(
-                "signing in to `{provider}` needs the OAuth client id registered for this page: \
-                 pass it as the `client_id` setting"
-            )
-        })?;
-        let app = app_for(spec, &settings, client_id, None);
-        let pending = auth::begin(name, provider, settings, app, redirect)?;
-        let url = pending.authorization.url.clone();
-        let state = pending.authorization.state.secret().clone();
-        self.sign_ins.borrow_mut().insert(state.clone(), pending);
-        Ok(Reply::SignIn { url, state })
-    }
+        use tonearm_core::{OAuthClient, SignIn};
 
-    #[cfg(feature = "_oauth")]
-    async fn complete_sign_in(&self, state: &str, code: &str) -> Result<Reply, String> {
-        // A state this worker did not hand out is not our sign-in (or was used already).
-        let pending = self.sign_ins.borrow_mut().remove(state).ok_or(
-            "the sign-in answer does not match a sign-in this page started (state mismatch); \
-             try again",
-        )?;
-        let (name, provider, settings) = (
-            pending.name.clone(),
-            pending.provider.clone(),
-            pending.settings.clone(),
-        );
-        let tokens = auth::exchange(pending, code)?;
-        let tonearm = self.tonearm()?;
-        tonearm
-            .store()
-            .save_tokens(&name, &tokens)
+        // The client id is the page's registration, kept with the tokens, not a setting.
+        let client = settings
+            .remove("client_id")
+            .map(|id| OAuthClient { id, secret: None });
+        let request = match provider {
+            Some(provider) => SignIn::new_source(name, provider, settings, redirect),
+            None if settings.is_empty() => SignIn::again(name, redirect),
+            None => {
+                return Err(format!(
+                    "signing `{name}` in again takes only `client_id`: the source keeps its settings"
+                ));
+            }
+        };
+        let request = match client {
+            Some(client) => request.client(client),
+            None => request,
+        };
+        let start = self
+            .tonearm()?
+            .begin_sign_in(request)
             .await
             .map_err(error_text)?;
-        // The client id is the app's, kept with the tokens; the source keeps the rest.
-        let settings: BTreeMap<String, String> = settings
-            .into_iter()
-            .filter(|(k, _)| k != "client_id")
-            .collect();
-        self.start_session(&name, tokens);
-        self.emit(CoreEvent::Auth(tonearm_core::events::AuthEvent::SignedIn {
-            source: name.clone(),
-        }));
-        let source = tonearm
-            .add_source(&name, &provider, settings)
-            .await
-            .map_err(error_text)?;
-        Ok(Reply::Source { source })
+        Ok(Reply::SignIn {
+            url: start.url,
+            state: start.state,
+        })
     }
 
     async fn open(&self, track: i64) -> Result<Reply, String> {

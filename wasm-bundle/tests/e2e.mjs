@@ -101,6 +101,26 @@ try {
   const progress = await page.locator('#progress').textContent();
   assert.match(progress, /Drive: done/);
 
+  // Signing the Drive source in again (as after a revoked grant), with the client id it
+  // signed in with before; the answer's state is checked, and good once.
+  const call = (method, params) => page.evaluate(
+    ([m, p]) => window.tonearm.client.call(m, p).then((r) => ({ ok: r }), (e) => ({ error: e.message })),
+    [method, params],
+  );
+  const again = await call('beginSignIn', { name: 'Drive', redirectUri: `${base}/js/callback.html` });
+  assert.ok(again.ok, JSON.stringify(again));
+  const approved = await fetch(again.ok.url, { redirect: 'manual' });
+  assert.equal(approved.status, 302, 'the fake approves at once');
+  const back = new URL(approved.headers.get('location'));
+  assert.equal(back.searchParams.get('state'), again.ok.state);
+  const code = back.searchParams.get('code');
+  assert.match((await call('completeSignIn', { state: 'not-ours', code })).error, /state mismatch/);
+  const resigned = await call('completeSignIn', { state: again.ok.state, code });
+  assert.equal(resigned.ok?.source?.name, 'Drive', JSON.stringify(resigned));
+  assert.match((await call('completeSignIn', { state: again.ok.state, code })).error, /state mismatch/);
+  const resynced = await call('sync', { source: 'Drive' });
+  assert.equal(resynced.ok?.results?.[0]?.error ?? null, null, JSON.stringify(resynced));
+
   // Search: every word as a prefix, accents and case ignored.
   await page.locator('#search').fill('PLUCK');
   await page.waitForFunction(() => {

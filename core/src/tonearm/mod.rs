@@ -18,8 +18,9 @@
 //! let mut stream = tonearm.open_track(hits[0].id, None).await?;
 //! ```
 //!
-//! Signing in to a cloud service is still the platform's (the CLI's loopback flow, the
-//! worker's popup), sharing `auth`; the signed-in source is then added here.
+//! A source whose service signs in (Google Drive, OneDrive) is added through
+//! [`Tonearm::begin_sign_in`] and [`Tonearm::complete_sign_in`]: the app only shows the
+//! URL and hands back the code the redirect carried.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,6 +36,11 @@ use crate::plugin::LoadedPlugin;
 use crate::registry::{PluginInfo, Registry, RegistryError};
 use crate::sources::{Capabilities, Sources};
 use crate::sync::{SyncError, SyncOptions, Syncer, rt};
+
+#[cfg(feature = "oauth")]
+mod sign_in;
+#[cfg(feature = "oauth")]
+pub use sign_in::{OAuthClient, SignIn, SignInError, SignInStart};
 
 /// Why a facade call failed. Each variant wraps the layer that failed, so callers can match
 /// on the cause (an unknown source is `Store(StoreError::NoSuchSource(_))`).
@@ -52,6 +58,18 @@ pub enum TonearmError {
     /// A track could not be opened for decoding.
     #[error(transparent)]
     Playback(#[from] PlaybackError),
+    /// A sign-in could not start or finish.
+    #[cfg(feature = "oauth")]
+    #[error(transparent)]
+    SignIn(#[from] SignInError),
+    /// The platform could not forget a removed source's sign-in.
+    #[error("cannot forget the sign-in of source `{source_name}`: {reason}")]
+    Tokens {
+        /// The source.
+        source_name: String,
+        /// What the platform said.
+        reason: String,
+    },
     /// A source cannot be added as asked.
     #[error("cannot add source `{name}`: {reason}")]
     BadSource {
@@ -108,6 +126,8 @@ pub struct SyncOutcome {
 pub struct Tonearm<S, C> {
     sources: Sources<S, C>,
     sync_options: SyncOptions,
+    #[cfg(feature = "oauth")]
+    sign_ins: sign_in::PendingSignIns,
 }
 
 impl<S: Clone, C> Clone for Tonearm<S, C> {
@@ -115,6 +135,8 @@ impl<S: Clone, C> Clone for Tonearm<S, C> {
         Self {
             sources: self.sources.clone(),
             sync_options: self.sync_options,
+            #[cfg(feature = "oauth")]
+            sign_ins: self.sign_ins.clone(),
         }
     }
 }
@@ -126,6 +148,8 @@ impl<S: LibraryStore, C: Capabilities> Tonearm<S, C> {
         Self {
             sources: Sources::new(store, registry, Arc::new(capabilities)),
             sync_options: SyncOptions::default(),
+            #[cfg(feature = "oauth")]
+            sign_ins: sign_in::PendingSignIns::default(),
         }
     }
 
@@ -194,14 +218,26 @@ impl<S: LibraryStore, C: Capabilities> Tonearm<S, C> {
     }
 
     /// Adds a source named `name`, served by the storage provider `provider` with
-    /// `settings` (for `local`, `root` is the folder). A provider that signs in needs its
-    /// tokens first (the platform's sign-in keeps them under `name`).
+    /// `settings` (for `local`, `root` is the folder). A provider that signs in is added
+    /// through [`begin_sign_in`](Self::begin_sign_in) instead, or needs its tokens kept
+    /// under `name` first.
     pub async fn add_source(
         &self,
         name: &str,
         provider: &str,
         settings: BTreeMap<String, String>,
     ) -> Result<Source, TonearmError> {
+        self.check_new_source(name, provider)?;
+        let source = self.store().add_source(name, provider, &settings).await?;
+        self.bus()
+            .emit(CoreEvent::Library(LibraryEvent::SourceAdded {
+                source: source.name.clone(),
+            }));
+        Ok(source)
+    }
+
+    /// Whether `provider` can serve a new source `name`.
+    fn check_new_source(&self, name: &str, provider: &str) -> Result<(), TonearmError> {
         let bad = |reason: String| TonearmError::BadSource {
             name: name.to_owned(),
             reason,
@@ -216,16 +252,21 @@ impl<S: LibraryStore, C: Capabilities> Tonearm<S, C> {
                 manifest.kind
             )));
         }
-        let source = self.store().add_source(name, provider, &settings).await?;
-        self.bus()
-            .emit(CoreEvent::Library(LibraryEvent::SourceAdded {
-                source: source.name.clone(),
-            }));
-        Ok(source)
+        Ok(())
     }
 
-    /// Removes a source with its files, tracks and plugin state.
+    /// Removes a source with its files, tracks, plugin state and sign-in.
     pub async fn remove_source(&self, name: &str) -> Result<(), TonearmError> {
+        // The sign-in goes first: a source left behind can be removed again, tokens left
+        // behind would outlive the source they were granted for.
+        self.store().source(name).await?;
+        self.capabilities()
+            .forget_tokens(name)
+            .await
+            .map_err(|reason| TonearmError::Tokens {
+                source_name: name.to_owned(),
+                reason,
+            })?;
         self.store().remove_source(name).await?;
         self.bus()
             .emit(CoreEvent::Library(LibraryEvent::SourceRemoved {

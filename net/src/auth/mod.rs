@@ -1,9 +1,9 @@
 //! Signing in to the services sources live in, and keeping their tokens fresh.
 //!
-//! OAuth 2 through the `oauth2` crate: the authorization code grant with PKCE and a
-//! loopback redirect on 127.0.0.1 ([`signin`]), tokens kept outside the library database
-//! in an owner-only file ([`store`]), and per-source sessions that refresh ahead of
-//! expiry, persist rotated refresh tokens at once and report a dead grant as "sign in
+//! OAuth 2 through the `oauth2` crate: the loopback redirect on 127.0.0.1 that a native
+//! sign-in comes back to ([`signin`]; the facade makes the URL and exchanges the code),
+//! tokens kept outside the library database in an owner-only file ([`store`]), and
+//! per-source sessions that refresh ahead of expiry, persist rotated refresh tokens at once and report a dead grant as "sign in
 //! again" ([`session`]). Tokens, codes and verifiers never reach a log line.
 
 pub mod session;
@@ -11,7 +11,7 @@ pub mod signin;
 pub mod store;
 
 pub use session::AuthSession;
-pub use signin::{OAuthApp, SignInError, sign_in};
+pub use signin::{Loopback, Redirect, SignInError};
 pub use store::{StoredTokens, TokenStore, TokenStoreError};
 
 /// Why a source has no usable token.

@@ -7,7 +7,6 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tonearm_core::auth::{describe, is_invalid_grant};
 
-use super::signin::send;
 use super::{AuthError, StoredTokens, TokenStore};
 use tonearm_core::events::{AuthEvent, CoreEvent, EventBus};
 
@@ -117,4 +116,33 @@ impl AuthSession {
             reason: reason.to_owned(),
         }
     }
+}
+
+/// Sends oauth2's requests with the host's reqwest client.
+async fn send(
+    client: reqwest::Client,
+    request: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, reqwest::Error> {
+    let (parts, body) = request.into_parts();
+    let span = tracing::info_span!("oauth", url = %crate::http::redact(&parts.uri.to_string()));
+    let _enter = span.enter();
+    let response = client
+        .request(parts.method, parts.uri.to_string())
+        .headers(parts.headers)
+        .body(body)
+        .send()
+        .await?;
+    tracing::debug!(
+        status = response.status().as_u16(),
+        "token endpoint answered"
+    );
+    let mut answer = oauth2::http::Response::builder().status(response.status());
+    if let Some(headers) = answer.headers_mut() {
+        *headers = response.headers().clone();
+    }
+    let body = response.bytes().await?.to_vec();
+    // The builder only fails on invalid parts, and these came from a parsed response.
+    Ok(answer
+        .body(body)
+        .unwrap_or_else(|_| oauth2::http::Response::new(Vec::new())))
 }

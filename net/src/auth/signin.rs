@@ -1,106 +1,78 @@
-//! The authorization code grant with PKCE and a loopback redirect (RFC 8252): the host
-//! listens on 127.0.0.1, a browser signs the person in, and the code comes back to us.
+//! The loopback redirect of a native sign-in (RFC 8252): the host listens on 127.0.0.1,
+//! a browser signs the person in, and the code comes back to us. The facade's
+//! `begin_sign_in` / `complete_sign_in` make the URL and exchange the code.
 
 use std::time::Duration;
 
-use oauth2::AuthorizationCode;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
-
-pub use tonearm_core::auth::OAuthApp;
-use tonearm_core::auth::{EndpointError, authorize, describe};
-
-use super::StoredTokens;
 
 /// Why signing in failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
-    /// An endpoint is not a URL.
-    #[error(transparent)]
-    Endpoint(#[from] EndpointError),
     /// The service or the person said no.
     #[error("sign-in was refused: {0}")]
     Denied(String),
-    /// The redirect carried another `state` than we sent: not our sign-in.
-    #[error("the sign-in answer does not match the request (state mismatch); try again")]
-    StateMismatch,
+    /// The redirect carried a code but no state, so it cannot be ours.
+    #[error("the sign-in answer carries no state; try again")]
+    NoState,
     /// Nobody finished signing in in time.
     #[error("no sign-in arrived within {0:?}")]
     Timeout(Duration),
     /// The loopback listener failed.
     #[error("the sign-in listener on 127.0.0.1 failed: {0}")]
     Listener(#[from] std::io::Error),
-    /// The code could not be exchanged for tokens.
-    #[error("exchanging the sign-in code failed: {0}")]
-    Exchange(String),
 }
 
-/// Sends oauth2's requests with the host's reqwest client.
-pub(crate) async fn send(
-    client: reqwest::Client,
-    request: oauth2::HttpRequest,
-) -> Result<oauth2::HttpResponse, reqwest::Error> {
-    let (parts, body) = request.into_parts();
-    let span = tracing::info_span!("oauth", url = %crate::http::redact(&parts.uri.to_string()));
-    let _enter = span.enter();
-    let response = client
-        .request(parts.method, parts.uri.to_string())
-        .headers(parts.headers)
-        .body(body)
-        .send()
-        .await?;
-    tracing::debug!(
-        status = response.status().as_u16(),
-        "token endpoint answered"
-    );
-    let mut answer = oauth2::http::Response::builder().status(response.status());
-    if let Some(headers) = answer.headers_mut() {
-        *headers = response.headers().clone();
-    }
-    let body = response.bytes().await?.to_vec();
-    // The builder only fails on invalid parts, and these came from a parsed response.
-    Ok(answer
-        .body(body)
-        .unwrap_or_else(|_| oauth2::http::Response::new(Vec::new())))
+/// A listener on 127.0.0.1 for one sign-in's redirect.
+#[derive(Debug)]
+pub struct Loopback {
+    listener: TcpListener,
 }
 
-/// Signs in: listens on 127.0.0.1, hands the authorization URL to `open` (print it, or
-/// start a browser), waits up to `timeout` for the redirect, checks its `state` and
-/// exchanges the code (with the PKCE verifier) for tokens.
-pub async fn sign_in(
-    app: &OAuthApp,
-    http: &reqwest::Client,
-    open: impl FnOnce(&str),
-    timeout: Duration,
-) -> Result<StoredTokens, SignInError> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-    let redirect = format!("http://127.0.0.1:{}/", listener.local_addr()?.port());
-    let authorization = authorize(app, &redirect)?;
-    open(&authorization.url);
+/// What the redirect carried: the code, and the state that names the sign-in. Its
+/// `Debug` shows nothing secret.
+pub struct Redirect {
+    /// The authorization code.
+    pub code: String,
+    /// The state the service sent back.
+    pub state: String,
+}
 
-    let (code, state) = tokio::time::timeout(timeout, wait_for_redirect(&listener))
-        .await
-        .map_err(|_| SignInError::Timeout(timeout))??;
-    if state.as_deref() != Some(authorization.state.secret().as_str()) {
-        return Err(SignInError::StateMismatch);
+impl std::fmt::Debug for Redirect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redirect").finish_non_exhaustive()
     }
-    let http = http.clone();
-    let send = move |r| send(http.clone(), r);
-    let token = authorization
-        .client
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(authorization.verifier)
-        .request_async(&send)
-        .await
-        .map_err(|e| SignInError::Exchange(describe(&e)))?;
-    Ok(StoredTokens::issued(app, &token, super::session::now()))
+}
+
+impl Loopback {
+    /// Listens on a free port of 127.0.0.1.
+    pub async fn bind() -> Result<Self, SignInError> {
+        Ok(Self {
+            listener: TcpListener::bind(("127.0.0.1", 0)).await?,
+        })
+    }
+
+    /// The redirect URI to sign in with.
+    pub fn redirect_uri(&self) -> Result<String, SignInError> {
+        Ok(format!(
+            "http://127.0.0.1:{}/",
+            self.listener.local_addr()?.port()
+        ))
+    }
+
+    /// Waits up to `timeout` for the redirect, answering the browser with a page that
+    /// says how it went.
+    pub async fn wait(&self, timeout: Duration) -> Result<Redirect, SignInError> {
+        tokio::time::timeout(timeout, wait_for_redirect(&self.listener))
+            .await
+            .map_err(|_| SignInError::Timeout(timeout))?
+    }
 }
 
 /// Serves the loopback redirect until one carries a code or an error; returns the code
 /// and the state it came with.
-async fn wait_for_redirect(
-    listener: &TcpListener,
-) -> Result<(String, Option<String>), SignInError> {
+async fn wait_for_redirect(listener: &TcpListener) -> Result<Redirect, SignInError> {
     loop {
         let (mut stream, _) = listener.accept().await?;
         let mut head = Vec::with_capacity(1024);
@@ -129,6 +101,10 @@ async fn wait_for_redirect(
         };
         let (code, error, state) = (get("code"), get("error"), get("state"));
         let (status, message) = match (&code, &error) {
+            (Some(_), _) if state.is_none() => (
+                "400 Bad Request",
+                "The sign-in answer carries no state; start again from Tonearm.",
+            ),
             (Some(_), _) => (
                 "200 OK",
                 "Signed in. You can close this tab and go back to Tonearm.",
@@ -146,7 +122,11 @@ async fn wait_for_redirect(
         let _ = stream.write_all(reply.as_bytes()).await;
         let _ = stream.shutdown().await;
         match (code, error) {
-            (Some(code), _) => return Ok((code, state)),
+            (Some(code), _) => {
+                return state
+                    .map(|state| Redirect { code, state })
+                    .ok_or(SignInError::NoState);
+            }
             (None, Some(error)) => return Err(SignInError::Denied(error)),
             (None, None) => continue,
         }

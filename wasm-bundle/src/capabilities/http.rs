@@ -59,7 +59,7 @@ fn describe(value: &wasm_bindgen::JsValue) -> String {
 
 /// Sends one request with a synchronous `XMLHttpRequest`. Logs and errors show the URL
 /// without its query.
-pub fn send_xhr(request: &HttpRequest) -> PluginResult<HttpResponse> {
+fn send_xhr(request: &HttpRequest) -> PluginResult<HttpResponse> {
     let shown = redact(&request.url);
     let _span = tracing::debug_span!("http", method = %request.method, url = %shown).entered();
     let xhr = web_sys::XmlHttpRequest::new().map_err(js_error("XMLHttpRequest"))?;

@@ -8,5 +8,3 @@ mod http;
 pub use folder::PickedFolder;
 #[cfg(feature = "_http")]
 pub use http::WorkerHttp;
-#[cfg(feature = "_oauth")]
-pub use http::send_xhr;
