@@ -14,7 +14,7 @@ pub struct ProviderByteSource {
     len: u64,
     block_size: u64,
     max_blocks: usize,
-    blocks: Mutex<BTreeMap<u64, Arc<[u8]>>>,
+    blocks: Mutex<BTreeMap<u64, Block>>,
     fetched: AtomicU64,
     /// The last failure of the provider itself, which a reader's error hides.
     failure: Mutex<Option<PluginError>>,
@@ -74,9 +74,17 @@ impl ProviderByteSource {
                 self.id, self.len
             )));
         }
+        // The blocks of one fetch share its buffer: nothing is copied until a read.
+        let data = Arc::new(bytes);
+        let size = self.block_size as usize;
         let mut blocks = self.blocks.lock().unwrap_or_else(PoisonError::into_inner);
-        for (i, chunk) in bytes.chunks(self.block_size as usize).enumerate() {
-            blocks.insert(first + i as u64, Arc::from(chunk));
+        for (i, start) in (0..data.len()).step_by(size).enumerate() {
+            let block = Block {
+                data: data.clone(),
+                start,
+                end: (start + size).min(data.len()),
+            };
+            blocks.insert(first + i as u64, block);
         }
         // Evict the blocks furthest from the ones just read.
         while blocks.len() > self.max_blocks {
@@ -93,6 +101,30 @@ impl ProviderByteSource {
     }
 }
 
+impl ProviderByteSource {
+    /// Copies `offset..end` into `buf` if every block of it is cached.
+    fn copy_cached(
+        blocks: &BTreeMap<u64, Block>,
+        block_size: u64,
+        offset: u64,
+        end: u64,
+        buf: &mut [u8],
+    ) -> Option<usize> {
+        let mut written = 0usize;
+        let mut pos = offset;
+        while pos < end {
+            let index = pos / block_size;
+            let block = blocks.get(&index)?.bytes();
+            let within = (pos - index * block_size) as usize;
+            let n = (block.len() - within).min((end - pos) as usize);
+            buf[written..written + n].copy_from_slice(&block[within..within + n]);
+            written += n;
+            pos += n as u64;
+        }
+        Some(written)
+    }
+}
+
 impl ByteSource for ProviderByteSource {
     fn len(&self) -> PluginResult<u64> {
         Ok(self.len)
@@ -106,26 +138,33 @@ impl ByteSource for ProviderByteSource {
         let (first, last) = (offset / self.block_size, (end - 1) / self.block_size);
         let missing: Vec<u64> = {
             let blocks = self.blocks.lock().unwrap_or_else(PoisonError::into_inner);
+            // Parsers make many small reads of what is already here: one lock for those.
+            if let Some(n) = Self::copy_cached(&blocks, self.block_size, offset, end, buf) {
+                return Ok(n);
+            }
             (first..=last).filter(|b| !blocks.contains_key(b)).collect()
         };
         if let (Some(&lo), Some(&hi)) = (missing.first(), missing.last()) {
             self.fetch(lo, hi)?;
         }
         let blocks = self.blocks.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut written = 0usize;
-        let mut pos = offset;
-        while pos < end {
-            let index = pos / self.block_size;
-            let block = blocks.get(&index).ok_or_else(|| {
-                PluginError::Internal("block evicted while reading; raise max_blocks".into())
-            })?;
-            let within = (pos - index * self.block_size) as usize;
-            let n = (block.len() - within).min((end - pos) as usize);
-            buf[written..written + n].copy_from_slice(&block[within..within + n]);
-            written += n;
-            pos += n as u64;
-        }
-        Ok(written)
+        Self::copy_cached(&blocks, self.block_size, offset, end, buf).ok_or_else(|| {
+            PluginError::Internal("block evicted while reading; raise max_blocks".into())
+        })
+    }
+}
+
+/// One cached block: a range of the buffer of the fetch that brought it.
+#[derive(Clone)]
+struct Block {
+    data: Arc<Vec<u8>>,
+    start: usize,
+    end: usize,
+}
+
+impl Block {
+    fn bytes(&self) -> &[u8] {
+        &self.data[self.start..self.end]
     }
 }
 

@@ -76,6 +76,8 @@ pub trait Capabilities: MaybeSend + MaybeSync + 'static {
 pub struct OpenSource {
     /// The provider instance.
     pub provider: Arc<dyn StorageProvider>,
+    /// Whether it reaches the network (else its reads are a disk's).
+    pub reaches_network: bool,
     /// Its plugin state, saved to the library as a sync progresses.
     state: Option<Arc<BufferedState>>,
 }
@@ -159,6 +161,10 @@ impl<S: LibraryStore, C: Capabilities> Sources<S, C> {
             provider: manifest.id,
             error,
         })?;
-        Ok(OpenSource { provider, state })
+        Ok(OpenSource {
+            provider,
+            reaches_network: manifest.capabilities.needs_network(),
+            state,
+        })
     }
 }

@@ -313,7 +313,7 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
         counts: &mut SyncCounts,
     ) -> Result<(), SyncError> {
         let err = self.provider_error(source);
-        let (generation, mut page) = match &source.pending_cursor {
+        let (generation, page) = match &source.pending_cursor {
             // A listing was interrupted: resume it where its last committed batch ended.
             Some(_) => (source.generation, source.pending_page.clone()),
             None => {
@@ -324,6 +324,33 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
                 (self.store().begin_listing(source.id, &cursor).await?, None)
             }
         };
+        // The last batch of a page is still being written while the next page is listed
+        // and read; it is waited for before the listing finishes, and on any error.
+        let mut writing = None;
+        let listed = self
+            .list_pages(source, generation, page, open, counts, &mut writing)
+            .await;
+        let written = finish(writing.take()).await;
+        listed?;
+        if let Some(tally) = written? {
+            self.report(source, tally, counts);
+        }
+        counts.removed += self.store().finish_listing(source.id, generation).await?;
+        Ok(())
+    }
+
+    /// Lists and applies every page of a full listing from `page` on.
+    #[allow(clippy::too_many_arguments)]
+    async fn list_pages(
+        &self,
+        source: &Source,
+        generation: i64,
+        mut page: Option<String>,
+        open: &OpenSource,
+        counts: &mut SyncCounts,
+        writing: &mut Option<Writing>,
+    ) -> Result<(), SyncError> {
+        let err = self.provider_error(source);
         let audio = self.audio_filter();
         loop {
             let token = page.clone();
@@ -353,15 +380,15 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
                 })
                 .collect();
             let end = CursorUpdate::ListingPage(listed.next_page.clone());
-            self.execute(source, generation, open, plans, &known, end, counts)
-                .await?;
+            self.execute(
+                source, generation, open, plans, &known, end, counts, writing,
+            )
+            .await?;
             match listed.next_page {
                 Some(next) => page = Some(next),
-                None => break,
+                None => return Ok(()),
             }
         }
-        counts.removed += self.store().finish_listing(source.id, generation).await?;
-        Ok(())
     }
 
     async fn incremental(
@@ -429,8 +456,26 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
             }
             let generation = source.generation;
             let end = CursorUpdate::Cursor(page.next_cursor.clone());
-            self.execute(source, generation, open, plans, &known, end, counts)
-                .await?;
+            // A later page may change a file of this one: it is compared with what this
+            // page committed, so each page is written before the next is read.
+            let mut writing = None;
+            let executed = self
+                .execute(
+                    source,
+                    generation,
+                    open,
+                    plans,
+                    &known,
+                    end,
+                    counts,
+                    &mut writing,
+                )
+                .await;
+            let written = finish(writing.take()).await;
+            executed?;
+            if let Some(tally) = written? {
+                self.report(source, tally, counts);
+            }
             cursor = page.next_cursor;
             if !page.has_more {
                 return Ok(());
@@ -456,6 +501,11 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
     }
 
     /// Reads tags where needed and writes `plans` in batches; the last batch carries `end`.
+    ///
+    /// The write of one batch overlaps the reading of the next (and the last one's, the
+    /// caller's next steps: it is left in `writing`), so the tag readers and the
+    /// library's writer work at once. Batches still commit in order, each with the
+    /// provider state and the position it led to.
     #[allow(clippy::too_many_arguments)]
     async fn execute(
         &self,
@@ -466,13 +516,20 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
         known: &HashMap<String, KnownFile>,
         end: CursorUpdate,
         counts: &mut SyncCounts,
+        writing: &mut Option<Writing>,
     ) -> Result<(), SyncError> {
         let batch_size = self.options.batch_size.max(1);
         let mut plans = plans.into_iter().peekable();
         loop {
             let batch: Vec<Plan> = plans.by_ref().take(batch_size).collect();
             let last = plans.peek().is_none();
-            let writes = self.scan_batch(open, batch, counts).await?;
+            let (writes, written) =
+                tokio::join!(self.scan_batch(open, batch, counts), finish(writing.take()));
+            if let Some(tally) = written? {
+                self.report(source, tally, counts);
+            }
+            let writes = writes?;
+            let tally = Tally::of(&writes, known);
             let position = if last {
                 end.clone()
             } else {
@@ -481,10 +538,13 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
             // The provider's state goes with the batch and position it led to: a resumed sync
             // never sees one without the other.
             let state = open.take_state_changes();
-            self.store()
-                .apply_batch(source.id, generation, &writes, &state, &position)
-                .await?;
-            self.report(source, &writes, known, counts);
+            let (store, source_id) = (self.store().clone(), source.id);
+            *writing = Some(Box::pin(async move {
+                store
+                    .apply_batch(source_id, generation, &writes, &state, &position)
+                    .await?;
+                Ok(tally)
+            }));
             if last {
                 return Ok(());
             }
@@ -517,21 +577,29 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
             slots.push(prefix.into_iter().collect());
             pending.push((index, entry));
         }
+        // A disk's reads are parsing once cached: more threads than cores only switch.
+        let (limits, concurrency) = if open.reaches_network {
+            (self.options.read_limits, self.options.concurrency)
+        } else {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (
+                self.options.read_limits.local(),
+                self.options.concurrency.min(cores),
+            )
+        };
         // Files the provider failed to serve for a temporary reason are read again after
         // the policy's wait, all of them together.
         let mut delays = Delays::new(self.options.retry);
         while !pending.is_empty() {
             let provider = open.provider.clone();
             let decoders = self.sources.registry().clone();
-            let limits = self.options.read_limits;
-            let reads =
-                rt::map_blocking(pending, self.options.concurrency, move |(index, entry)| {
-                    let _span = tracing::debug_span!("read_tags", path = %entry.path).entered();
-                    let read = tags::read(provider.clone(), &entry, limits, &decoders);
-                    (index, entry, read)
-                })
-                .await
-                .map_err(SyncError::Worker)?;
+            let reads = rt::map_blocking(pending, concurrency, move |(index, entry)| {
+                let _span = tracing::debug_span!("read_tags", path = %entry.path).entered();
+                let read = tags::read(provider.clone(), &entry, limits, &decoders);
+                (index, entry, read)
+            })
+            .await
+            .map_err(SyncError::Worker)?;
             pending = Vec::new();
             let mut wait = None;
             for (index, entry, read) in reads {
@@ -572,50 +640,82 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
         Ok(slots.into_iter().flatten().collect())
     }
 
-    fn report(
-        &self,
-        source: &Source,
-        writes: &[FileWrite],
-        known: &HashMap<String, KnownFile>,
-        counts: &mut SyncCounts,
-    ) {
-        let (mut added, mut updated, mut removed) = (0, 0, 0);
-        for write in writes {
-            match write {
-                FileWrite::Scanned { entry, .. } => match known.get(&entry.id) {
-                    Some(k) if k.ok => updated += 1,
-                    _ => added += 1,
-                },
-                FileWrite::Failed { entry, .. } => {
-                    counts.failed += 1;
-                    if known.get(&entry.id).is_some_and(|k| k.ok) {
-                        removed += 1;
-                    }
-                }
-                FileWrite::Unchanged { .. } => counts.unchanged += 1,
-                FileWrite::Moved { .. } => updated += 1,
-                FileWrite::Removed { remote_id } => {
-                    counts.removed += 1;
-                    if known.get(remote_id).is_some_and(|k| k.ok) {
-                        removed += 1;
-                    }
-                }
-            }
-        }
-        counts.added += added;
-        counts.updated += updated;
+    /// Counts a committed batch and reports it on the bus.
+    fn report(&self, source: &Source, tally: Tally, counts: &mut SyncCounts) {
+        counts.added += tally.added;
+        counts.updated += tally.updated;
+        counts.failed += tally.failed;
+        counts.unchanged += tally.unchanged;
+        counts.removed += tally.gone;
         self.bus().emit(CoreEvent::Sync(SyncEvent::Progress {
             source: source.name.clone(),
             counts: *counts,
         }));
-        if added + updated + removed > 0 {
+        if tally.added + tally.updated + tally.removed > 0 {
             self.bus()
                 .emit(CoreEvent::Library(LibraryEvent::TracksChanged {
-                    added,
-                    updated,
-                    removed,
+                    added: tally.added,
+                    updated: tally.updated,
+                    removed: tally.removed,
                 }));
         }
+    }
+}
+
+/// A batch being committed; yields what it did once it is.
+#[cfg(not(all(target_arch = "wasm32", not(target_os = "wasi"))))]
+type Writing = std::pin::Pin<Box<dyn Future<Output = Result<Tally, SyncError>> + Send>>;
+/// A batch being committed; yields what it did once it is.
+#[cfg(all(target_arch = "wasm32", not(target_os = "wasi")))]
+type Writing = std::pin::Pin<Box<dyn Future<Output = Result<Tally, SyncError>>>>;
+
+/// What one batch does to the library, counted before it is written.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    /// Tracks added.
+    added: u64,
+    /// Tracks changed (rescanned or moved).
+    updated: u64,
+    /// Tracks that leave the library.
+    removed: u64,
+    /// Files whose tags could not be read.
+    failed: u64,
+    /// Files found unchanged.
+    unchanged: u64,
+    /// Files gone from the source.
+    gone: u64,
+}
+
+impl Tally {
+    /// The tally of `writes`, given what the library knew of their files.
+    fn of(writes: &[FileWrite], known: &HashMap<String, KnownFile>) -> Self {
+        let was_track = |id: &str| known.get(id).is_some_and(|k| k.ok);
+        let mut tally = Self::default();
+        for write in writes {
+            match write {
+                FileWrite::Scanned { entry, .. } if was_track(&entry.id) => tally.updated += 1,
+                FileWrite::Scanned { .. } => tally.added += 1,
+                FileWrite::Failed { entry, .. } => {
+                    tally.failed += 1;
+                    tally.removed += u64::from(was_track(&entry.id));
+                }
+                FileWrite::Unchanged { .. } => tally.unchanged += 1,
+                FileWrite::Moved { .. } => tally.updated += 1,
+                FileWrite::Removed { remote_id } => {
+                    tally.gone += 1;
+                    tally.removed += u64::from(was_track(remote_id));
+                }
+            }
+        }
+        tally
+    }
+}
+
+/// Waits for `write`, if a batch is being written; returns what it did.
+async fn finish(write: Option<Writing>) -> Result<Option<Tally>, SyncError> {
+    match write {
+        Some(write) => write.await.map(Some),
+        None => Ok(None),
     }
 }
 

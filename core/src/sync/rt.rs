@@ -23,6 +23,11 @@ pub async fn blocking<T: Send + 'static>(
 }
 
 /// Applies blocking `f` to every item, up to `concurrency` at once; results in item order.
+///
+/// Each of `concurrency` blocking threads takes items from a shared queue until it is
+/// empty: one thread hand-off per thread, not per item (at thousands of files a second
+/// the hand-offs would cost more than the work), and a slow item holds up only its own
+/// thread.
 #[cfg(not(all(target_arch = "wasm32", not(target_os = "wasi"))))]
 pub async fn map_blocking<I, O>(
     items: Vec<I>,
@@ -33,28 +38,31 @@ where
     I: Send + 'static,
     O: Send + 'static,
 {
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex, PoisonError};
 
-    let f = Arc::new(f);
-    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
     let count = items.len();
-    for (index, item) in items.into_iter().enumerate() {
-        let permit = limit
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| e.to_string())?;
-        let f = f.clone();
+    let queue = Arc::new(Mutex::new(items.into_iter().enumerate()));
+    let f = Arc::new(f);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency.clamp(1, count.max(1)) {
+        let (queue, f) = (queue.clone(), f.clone());
         tasks.spawn_blocking(move || {
-            let _permit = permit;
-            (index, f(item))
+            let mut done = Vec::new();
+            loop {
+                // The guard is dropped before `f` runs: the queue is held for a pop only.
+                let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+                let Some((index, item)) = next else {
+                    return done;
+                };
+                done.push((index, f(item)));
+            }
         });
     }
     let mut out: Vec<Option<O>> = (0..count).map(|_| None).collect();
-    while let Some(done) = tasks.join_next().await {
-        let (index, value) = done.map_err(|e| e.to_string())?;
-        out[index] = Some(value);
+    while let Some(finished) = tasks.join_next().await {
+        for (index, value) in finished.map_err(|e| e.to_string())? {
+            out[index] = Some(value);
+        }
     }
     Ok(out.into_iter().flatten().collect())
 }

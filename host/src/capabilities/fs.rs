@@ -86,8 +86,9 @@ impl FileSystem for GrantedFolder {
                 tracing::warn!(folder = %dir.display(), name = ?entry.file_name(), "skipping a file name that is not valid UTF-8");
                 continue;
             };
-            // `symlink_metadata` does not follow links.
-            let meta = match entry.path().symlink_metadata() {
+            // A directory entry's metadata does not follow links, and is read relative to
+            // the open directory (or from the listing itself on Windows), not by path.
+            let meta = match entry.metadata() {
                 Ok(m) => m,
                 // Deleted between listing and stat: it is simply not there any more.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,

@@ -7,6 +7,7 @@ mod query;
 mod sources;
 mod store;
 mod write;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -26,6 +27,12 @@ pub enum LibraryError {
     /// The database failed.
     #[error("library database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database failed while a sync wrote to it.
+    #[error("library database error: {0}")]
+    Write(#[from] rusqlite::Error),
+    /// The writer's thread stopped.
+    #[error("the library's writer stopped: {0}")]
+    Worker(String),
     /// The schema could not be brought up to date.
     #[error("cannot migrate the library schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -47,6 +54,8 @@ pub enum LibraryError {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// What syncs write through (see `writer`).
+    writer: writer::Writer,
     path: PathBuf,
 }
 
@@ -75,8 +84,10 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        let writer = writer::Writer::open(path)?;
         Ok(Self {
             pool,
+            writer,
             path: path.to_owned(),
         })
     }

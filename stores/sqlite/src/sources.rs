@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 
+use super::write::remove_orphans;
 use super::{KnownFile, LibraryError, Source, SqliteStore, StoreError, now_ms};
 
 fn source_from_row(row: &SqliteRow) -> Result<Source, LibraryError> {
@@ -78,17 +79,18 @@ impl SqliteStore {
 
     /// Removes a source with its files, tracks and state.
     pub async fn remove_source(&self, name: &str) -> Result<(), LibraryError> {
-        let mut tx = self.write_tx().await?;
-        let done = sqlx::query("DELETE FROM sources WHERE name = ?")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NoSuchSource(name.to_owned()).into());
-        }
-        Self::remove_orphans(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        let name = name.to_owned();
+        self.writer
+            .transaction(move |tx| {
+                let deleted = tx
+                    .prepare_cached("DELETE FROM sources WHERE name = ?")?
+                    .execute([&name])?;
+                if deleted == 0 {
+                    return Err(StoreError::NoSuchSource(name).into());
+                }
+                remove_orphans(tx)
+            })
+            .await
     }
 
     /// The files of `source_id` among `remote_ids`, by remote id.
@@ -146,24 +148,23 @@ impl SqliteStore {
         source_id: i64,
         generation: i64,
     ) -> Result<u64, LibraryError> {
-        let mut tx = self.write_tx().await?;
-        let removed = sqlx::query("DELETE FROM files WHERE source_id = ? AND seen_generation <> ?")
-            .bind(source_id)
-            .bind(generation)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query(
-            "UPDATE sources SET cursor = pending_cursor, pending_cursor = NULL, pending_page = NULL, \
-             last_sync_at = ?, last_error = NULL WHERE id = ?",
-        )
-        .bind(now_ms())
-        .bind(source_id)
-        .execute(&mut *tx)
-        .await?;
-        Self::remove_orphans(&mut tx).await?;
-        tx.commit().await?;
-        Ok(removed)
+        let now = now_ms();
+        self.writer
+            .transaction(move |tx| {
+                let removed = tx
+                    .prepare_cached(
+                        "DELETE FROM files WHERE source_id = ? AND seen_generation <> ?",
+                    )?
+                    .execute(rusqlite::params![source_id, generation])?;
+                tx.prepare_cached(
+                    "UPDATE sources SET cursor = pending_cursor, pending_cursor = NULL, \
+                     pending_page = NULL, last_sync_at = ?, last_error = NULL WHERE id = ?",
+                )?
+                .execute(rusqlite::params![now, source_id])?;
+                remove_orphans(tx)?;
+                Ok(removed as u64)
+            })
+            .await
     }
 
     /// Forgets the change cursor so the next sync lists everything again.

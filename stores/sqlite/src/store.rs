@@ -31,49 +31,6 @@ impl SqliteStore {
                 .await?;
         Ok(rows.into_iter().collect())
     }
-
-    /// Applies changes to the plugin state of a source in one transaction.
-    pub async fn save_state(
-        &self,
-        source_id: i64,
-        changes: &[StateChange],
-    ) -> Result<(), LibraryError> {
-        let mut tx = self.write_tx().await?;
-        write_state(&mut tx, source_id, changes).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
-/// Applies plugin state changes of `source_id` inside `tx`.
-pub(super) async fn write_state(
-    tx: &mut sqlx::SqliteConnection,
-    source_id: i64,
-    changes: &[StateChange],
-) -> Result<(), LibraryError> {
-    for (key, value) in changes {
-        match value {
-            Some(value) => {
-                sqlx::query(
-                    "INSERT INTO plugin_state (source_id, key, value) VALUES (?, ?, ?) \
-                     ON CONFLICT (source_id, key) DO UPDATE SET value = excluded.value",
-                )
-                .bind(source_id)
-                .bind(key)
-                .bind(value)
-                .execute(&mut *tx)
-                .await?;
-            }
-            None => {
-                sqlx::query("DELETE FROM plugin_state WHERE source_id = ? AND key = ?")
-                    .bind(source_id)
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-    }
-    Ok(())
 }
 
 fn limit(n: u32) -> i64 {

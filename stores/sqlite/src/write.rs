@@ -1,18 +1,17 @@
 //! Batched writes: every batch is one transaction that also saves the provider's state
 //! and moves the sync position, so a killed process loses nothing and duplicates nothing.
+//! Batches go through the [`Writer`](super::writer::Writer): one blocking hop each.
 
 use std::collections::HashMap;
 
-use sqlx::{AssertSqlSafe, Sqlite, Transaction};
+use rusqlite::{OptionalExtension as _, Transaction, params};
 use tonearm_plugin_api::RemoteEntry;
 
-use tonearm_core::library::{display_names as display, hash_text};
-
-use tonearm_core::library::StateChange;
+use tonearm_core::library::{StateChange, display_names as display, hash_text};
 
 use super::{CursorUpdate, FileWrite, LibraryError, ScannedTrack, SqliteStore, now_ms};
 
-type Tx<'a> = Transaction<'a, Sqlite>;
+type Tx<'a> = Transaction<'a>;
 
 fn size_i64(size: u64) -> i64 {
     i64::try_from(size).unwrap_or(i64::MAX)
@@ -27,40 +26,37 @@ struct NameIds {
 }
 
 impl NameIds {
-    async fn artist(&mut self, tx: &mut Tx<'_>, name: &str) -> Result<i64, LibraryError> {
+    fn artist(&mut self, tx: &Tx<'_>, name: &str) -> Result<i64, LibraryError> {
         const SQL: &str = "INSERT INTO artists (name) VALUES (?) \
             ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id";
-        Self::name_id(&mut self.artists, tx, name, SQL).await
+        Self::name_id(&mut self.artists, tx, name, SQL)
     }
 
-    async fn genre(&mut self, tx: &mut Tx<'_>, name: &str) -> Result<i64, LibraryError> {
+    fn genre(&mut self, tx: &Tx<'_>, name: &str) -> Result<i64, LibraryError> {
         const SQL: &str = "INSERT INTO genres (name) VALUES (?) \
             ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id";
-        Self::name_id(&mut self.genres, tx, name, SQL).await
+        Self::name_id(&mut self.genres, tx, name, SQL)
     }
 
     /// The id of `name` through `cache`, created by `upsert` (which returns it) if new.
-    async fn name_id(
+    fn name_id(
         cache: &mut HashMap<String, i64>,
-        tx: &mut Tx<'_>,
+        tx: &Tx<'_>,
         name: &str,
         upsert: &'static str,
     ) -> Result<i64, LibraryError> {
         if let Some(&id) = cache.get(name) {
             return Ok(id);
         }
-        let id = sqlx::query_scalar(upsert)
-            .bind(name)
-            .fetch_one(&mut **tx)
-            .await?;
+        let id = tx.prepare_cached(upsert)?.query_row([name], |r| r.get(0))?;
         cache.insert(name.to_owned(), id);
         Ok(id)
     }
 
     /// The album `title` by `artists`, created with its artist links on first sight.
-    async fn album(
+    fn album(
         &mut self,
-        tx: &mut Tx<'_>,
+        tx: &Tx<'_>,
         title: &str,
         artists: &[String],
         year: Option<i32>,
@@ -69,19 +65,16 @@ impl NameIds {
         if let Some(&id) = self.albums.get(&key) {
             return Ok(id);
         }
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO albums (title, artist_display, year) VALUES (?, ?, ?) \
-             ON CONFLICT (title, artist_display) DO UPDATE SET year = coalesce(albums.year, excluded.year) \
-             RETURNING id",
-        )
-        .bind(title)
-        .bind(&key.1)
-        .bind(year)
-        .fetch_one(&mut **tx)
-        .await?;
+        let id: i64 = tx
+            .prepare_cached(
+                "INSERT INTO albums (title, artist_display, year) VALUES (?, ?, ?) \
+                 ON CONFLICT (title, artist_display) DO UPDATE SET year = coalesce(albums.year, excluded.year) \
+                 RETURNING id",
+            )?
+            .query_row(params![title, &key.1, year], |r| r.get(0))?;
         let mut artist_ids = Vec::with_capacity(artists.len());
         for name in artists {
-            artist_ids.push(self.artist(tx, name).await?);
+            artist_ids.push(self.artist(tx, name)?);
         }
         insert_links(
             tx,
@@ -89,10 +82,50 @@ impl NameIds {
             id,
             &artist_ids,
             true,
-        )
-        .await?;
+        )?;
         self.albums.insert(key, id);
         Ok(id)
+    }
+}
+
+/// Search rows of a batch, written together at its end.
+///
+/// FTS5 flushes its pending terms to a new segment at every statement savepoint once it
+/// has been written in a transaction, and every later insert opens one: a row at a time,
+/// a batch makes hundreds of one-row segments and merges them. Queued and written in a
+/// few multi-row statements, a batch makes one segment.
+#[derive(Default)]
+struct SearchRows {
+    deletes: Vec<i64>,
+    inserts: Vec<[rusqlite::types::Value; 7]>,
+}
+
+/// Rows per multi-row search insert (7 values each, far below SQLite's variable limit).
+const SEARCH_ROWS_PER_STATEMENT: usize = 64;
+
+impl SearchRows {
+    /// Writes what is queued, deletes first (an updated track is deleted and inserted).
+    fn flush(&mut self, tx: &Tx<'_>) -> Result<(), LibraryError> {
+        for chunk in self.deletes.chunks(SEARCH_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "DELETE FROM tracks_fts WHERE rowid IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            tx.prepare_cached(&sql)?
+                .execute(rusqlite::params_from_iter(chunk))?;
+        }
+        self.deletes.clear();
+        for chunk in self.inserts.chunks(SEARCH_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO tracks_fts (rowid, title, artists, album, album_artists, genres, path) \
+                 VALUES {}",
+                vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+            );
+            tx.prepare_cached(&sql)?
+                .execute(rusqlite::params_from_iter(chunk.iter().flatten()))?;
+        }
+        self.inserts.clear();
+        Ok(())
     }
 }
 
@@ -107,215 +140,261 @@ impl SqliteStore {
         state: &[StateChange],
         position: &CursorUpdate,
     ) -> Result<(), LibraryError> {
-        let mut tx = self.write_tx().await?;
-        let mut names = NameIds::default();
-        let now = now_ms();
-        for write in writes {
-            match write {
-                FileWrite::Scanned {
-                    entry,
-                    track,
-                    bytes_read,
-                } => {
-                    let (file_id, fresh) = upsert_file(
-                        &mut tx,
-                        source_id,
-                        generation,
-                        entry,
-                        None,
-                        *bytes_read,
-                        now,
-                    )
-                    .await?;
-                    write_track(&mut tx, &mut names, file_id, fresh, &entry.path, track).await?;
+        // The writer's thread needs the batch for itself.
+        let (writes, state, position) = (writes.to_vec(), state.to_vec(), position.clone());
+        self.writer
+            .transaction(move |tx| {
+                let mut batch = Batch {
+                    source_id,
+                    generation,
+                    now: now_ms(),
+                    names: NameIds::default(),
+                    search: SearchRows::default(),
+                };
+                for write in &writes {
+                    batch.apply(tx, write)?;
                 }
-                FileWrite::Failed {
-                    entry,
-                    reason,
-                    bytes_read,
-                } => {
-                    let (file_id, fresh) = upsert_file(
-                        &mut tx,
-                        source_id,
-                        generation,
-                        entry,
-                        Some(reason),
-                        *bytes_read,
-                        now,
-                    )
-                    .await?;
-                    // A file that used to be readable loses its track.
-                    if !fresh {
-                        sqlx::query("DELETE FROM tracks WHERE file_id = ?")
-                            .bind(file_id)
-                            .execute(&mut *tx)
-                            .await?;
+                batch.search.flush(tx)?;
+                write_state(tx, source_id, &state)?;
+                match &position {
+                    CursorUpdate::None => {}
+                    CursorUpdate::ListingPage(page) => {
+                        tx.prepare_cached("UPDATE sources SET pending_page = ? WHERE id = ?")?
+                            .execute(params![page, source_id])?;
+                    }
+                    CursorUpdate::Cursor(cursor) => {
+                        tx.prepare_cached("UPDATE sources SET cursor = ? WHERE id = ?")?
+                            .execute(params![cursor, source_id])?;
                     }
                 }
-                FileWrite::Unchanged { entry } => {
-                    let changed_path: Option<i64> = sqlx::query_scalar(
-                        "UPDATE files SET path = ?, modified_ms = ?, content_hash = coalesce(?, content_hash), \
-                         seen_generation = ? WHERE source_id = ? AND remote_id = ? AND path <> ? RETURNING id",
-                    )
-                    .bind(&entry.path)
-                    .bind(entry.modified_ms)
-                    .bind(hash_text(entry))
-                    .bind(generation)
-                    .bind(source_id)
-                    .bind(&entry.id)
-                    .bind(&entry.path)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    match changed_path {
-                        Some(file_id) => reindex_file(&mut tx, file_id).await?,
-                        None => {
-                            sqlx::query(
-                                "UPDATE files SET modified_ms = ?, content_hash = coalesce(?, content_hash), \
-                                 seen_generation = ? WHERE source_id = ? AND remote_id = ?",
-                            )
-                            .bind(entry.modified_ms)
-                            .bind(hash_text(entry))
-                            .bind(generation)
-                            .bind(source_id)
-                            .bind(&entry.id)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                    }
-                }
-                FileWrite::Moved { from_id, entry } => {
-                    let from: Option<i64> = sqlx::query_scalar(
-                        "SELECT id FROM files WHERE source_id = ? AND remote_id = ?",
-                    )
-                    .bind(source_id)
-                    .bind(from_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    // Already applied (a replayed page): nothing to move.
-                    let Some(file_id) = from else { continue };
-                    // A file moved over another one replaces it.
-                    if from_id != &entry.id {
-                        sqlx::query("DELETE FROM files WHERE source_id = ? AND remote_id = ?")
-                            .bind(source_id)
-                            .bind(&entry.id)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    sqlx::query(
-                        "UPDATE files SET remote_id = ?, path = ?, size = ?, modified_ms = ?, \
-                         content_hash = ?, seen_generation = ? WHERE id = ?",
-                    )
-                    .bind(&entry.id)
-                    .bind(&entry.path)
-                    .bind(size_i64(entry.size))
-                    .bind(entry.modified_ms)
-                    .bind(hash_text(entry))
-                    .bind(generation)
-                    .bind(file_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    reindex_file(&mut tx, file_id).await?;
-                }
-                FileWrite::Removed { remote_id } => {
-                    sqlx::query("DELETE FROM files WHERE source_id = ? AND remote_id = ?")
-                        .bind(source_id)
-                        .bind(remote_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-        }
-        super::store::write_state(&mut tx, source_id, state).await?;
-        match position {
-            CursorUpdate::None => {}
-            CursorUpdate::ListingPage(page) => {
-                sqlx::query("UPDATE sources SET pending_page = ? WHERE id = ?")
-                    .bind(page)
-                    .bind(source_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            CursorUpdate::Cursor(cursor) => {
-                sqlx::query("UPDATE sources SET cursor = ? WHERE id = ?")
-                    .bind(cursor)
-                    .bind(source_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
+                Ok(())
+            })
+            .await
+    }
+
+    /// Applies changes to the plugin state of a source in one transaction.
+    pub async fn save_state(
+        &self,
+        source_id: i64,
+        changes: &[StateChange],
+    ) -> Result<(), LibraryError> {
+        let changes = changes.to_vec();
+        self.writer
+            .transaction(move |tx| write_state(tx, source_id, &changes))
+            .await
     }
 
     /// Removes albums, artists, genres and artwork no track refers to any more.
     pub async fn remove_orphans_now(&self) -> Result<(), LibraryError> {
-        let mut tx = self.write_tx().await?;
-        Self::remove_orphans(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        self.writer.transaction(remove_orphans).await
     }
+}
 
-    pub(super) async fn remove_orphans(tx: &mut Tx<'_>) -> Result<(), LibraryError> {
-        for sql in [
-            "DELETE FROM albums WHERE id NOT IN (SELECT album_id FROM tracks WHERE album_id IS NOT NULL)",
-            "DELETE FROM artists WHERE id NOT IN (SELECT artist_id FROM track_artists) \
-             AND id NOT IN (SELECT artist_id FROM album_artists)",
-            "DELETE FROM genres WHERE id NOT IN (SELECT genre_id FROM track_genres)",
-            "DELETE FROM artwork WHERE id NOT IN (SELECT artwork_id FROM tracks WHERE artwork_id IS NOT NULL)",
-        ] {
-            sqlx::query(sql).execute(&mut **tx).await?;
+/// Removes albums, artists, genres and artwork no track refers to any more, in `tx`.
+pub(super) fn remove_orphans(tx: &Tx<'_>) -> Result<(), LibraryError> {
+    tx.execute_batch(
+        "DELETE FROM albums WHERE id NOT IN (SELECT album_id FROM tracks WHERE album_id IS NOT NULL); \
+         DELETE FROM artists WHERE id NOT IN (SELECT artist_id FROM track_artists) \
+           AND id NOT IN (SELECT artist_id FROM album_artists); \
+         DELETE FROM genres WHERE id NOT IN (SELECT genre_id FROM track_genres); \
+         DELETE FROM artwork WHERE id NOT IN (SELECT artwork_id FROM tracks WHERE artwork_id IS NOT NULL);",
+    )?;
+    Ok(())
+}
+
+/// Applies plugin state changes of `source_id` in `tx`.
+fn write_state(tx: &Tx<'_>, source_id: i64, changes: &[StateChange]) -> Result<(), LibraryError> {
+    for (key, value) in changes {
+        match value {
+            Some(value) => tx
+                .prepare_cached(
+                    "INSERT INTO plugin_state (source_id, key, value) VALUES (?, ?, ?) \
+                     ON CONFLICT (source_id, key) DO UPDATE SET value = excluded.value",
+                )?
+                .execute(params![source_id, key, value])?,
+            None => tx
+                .prepare_cached("DELETE FROM plugin_state WHERE source_id = ? AND key = ?")?
+                .execute(params![source_id, key])?,
+        };
+    }
+    Ok(())
+}
+
+/// One batch being written: where it writes, and what it keeps until its end.
+struct Batch {
+    source_id: i64,
+    generation: i64,
+    now: i64,
+    names: NameIds,
+    search: SearchRows,
+}
+
+impl Batch {
+    /// Applies one write of the batch.
+    fn apply(&mut self, tx: &Tx<'_>, write: &FileWrite) -> Result<(), LibraryError> {
+        let (source_id, generation, now) = (self.source_id, self.generation, self.now);
+        let file = |entry, error, bytes_read| FileRow {
+            source_id,
+            generation,
+            entry,
+            error,
+            bytes_read,
+            now,
+        };
+        // Writes that rebuild or drop search rows directly see the queued ones first.
+        if !matches!(
+            write,
+            FileWrite::Scanned { .. } | FileWrite::Unchanged { .. }
+        ) {
+            self.search.flush(tx)?;
+        }
+        match write {
+            FileWrite::Scanned {
+                entry,
+                track,
+                bytes_read,
+            } => {
+                let (file_id, fresh) = file(entry, None, *bytes_read).upsert(tx)?;
+                write_track(tx, self, file_id, fresh, &entry.path, track)?;
+            }
+            FileWrite::Failed {
+                entry,
+                reason,
+                bytes_read,
+            } => {
+                let (file_id, fresh) = file(entry, Some(reason), *bytes_read).upsert(tx)?;
+                // A file that used to be readable loses its track.
+                if !fresh {
+                    tx.prepare_cached("DELETE FROM tracks WHERE file_id = ?")?
+                        .execute([file_id])?;
+                }
+            }
+            FileWrite::Unchanged { entry } => {
+                let hash = hash_text(entry);
+                let changed_path: Option<i64> = tx
+                .prepare_cached(
+                    "UPDATE files SET path = ?, modified_ms = ?, content_hash = coalesce(?, content_hash), \
+                     seen_generation = ? WHERE source_id = ? AND remote_id = ? AND path <> ? RETURNING id",
+                )?
+                .query_row(
+                    params![
+                        &entry.path,
+                        entry.modified_ms,
+                        hash,
+                        generation,
+                        source_id,
+                        &entry.id,
+                        &entry.path
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+                match changed_path {
+                    Some(file_id) => {
+                        self.search.flush(tx)?;
+                        reindex_file(tx, file_id)?;
+                    }
+                    None => {
+                        tx.prepare_cached(
+                        "UPDATE files SET modified_ms = ?, content_hash = coalesce(?, content_hash), \
+                         seen_generation = ? WHERE source_id = ? AND remote_id = ?",
+                    )?
+                    .execute(params![entry.modified_ms, hash, generation, source_id, &entry.id])?;
+                    }
+                }
+            }
+            FileWrite::Moved { from_id, entry } => {
+                let from: Option<i64> = tx
+                    .prepare_cached("SELECT id FROM files WHERE source_id = ? AND remote_id = ?")?
+                    .query_row(params![source_id, from_id], |r| r.get(0))
+                    .optional()?;
+                // Already applied (a replayed page): nothing to move.
+                let Some(file_id) = from else {
+                    return Ok(());
+                };
+                // A file moved over another one replaces it.
+                if from_id != &entry.id {
+                    tx.prepare_cached("DELETE FROM files WHERE source_id = ? AND remote_id = ?")?
+                        .execute(params![source_id, &entry.id])?;
+                }
+                tx.prepare_cached(
+                    "UPDATE files SET remote_id = ?, path = ?, size = ?, modified_ms = ?, \
+                 content_hash = ?, seen_generation = ? WHERE id = ?",
+                )?
+                .execute(params![
+                    &entry.id,
+                    &entry.path,
+                    size_i64(entry.size),
+                    entry.modified_ms,
+                    hash_text(entry),
+                    generation,
+                    file_id
+                ])?;
+                reindex_file(tx, file_id)?;
+            }
+            FileWrite::Removed { remote_id } => {
+                tx.prepare_cached("DELETE FROM files WHERE source_id = ? AND remote_id = ?")?
+                    .execute(params![source_id, remote_id])?;
+            }
         }
         Ok(())
     }
 }
 
-/// Writes a file row; returns its id and whether it is new (so it cannot have a track yet).
-async fn upsert_file(
-    tx: &mut Tx<'_>,
+/// A file row as a batch writes it.
+struct FileRow<'a> {
     source_id: i64,
     generation: i64,
-    entry: &RemoteEntry,
-    error: Option<&String>,
+    entry: &'a RemoteEntry,
+    error: Option<&'a String>,
     bytes_read: u64,
     now: i64,
-) -> Result<(i64, bool), LibraryError> {
-    // Both statements take the same values in the same order, the key last.
-    let bind = |sql: &'static str| {
-        sqlx::query_scalar::<_, i64>(sql)
-            .bind(&entry.path)
-            .bind(size_i64(entry.size))
-            .bind(entry.modified_ms)
-            .bind(hash_text(entry))
-            .bind(&entry.mime)
-            .bind(if error.is_some() { "error" } else { "ok" })
-            .bind(error)
-            .bind(size_i64(bytes_read))
-            .bind(now)
-            .bind(generation)
-            .bind(source_id)
-            .bind(&entry.id)
-    };
-    let inserted = bind(
-        "INSERT OR IGNORE INTO files (path, size, modified_ms, content_hash, mime, status, error, bytes_read, \
-         scanned_at, seen_generation, source_id, remote_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some(id) = inserted {
-        return Ok((id, true));
-    }
-    let id = bind(
-        "UPDATE files SET path = ?, size = ?, modified_ms = ?, content_hash = ?, mime = ?, status = ?, error = ?, \
-         bytes_read = ?, scanned_at = ?, seen_generation = ? WHERE source_id = ? AND remote_id = ? RETURNING id",
-    )
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok((id, false))
 }
 
-async fn write_track(
-    tx: &mut Tx<'_>,
-    names: &mut NameIds,
+impl FileRow<'_> {
+    /// Writes the row; returns its id and whether it is new (so it cannot have a track yet).
+    fn upsert(&self, tx: &Tx<'_>) -> Result<(i64, bool), LibraryError> {
+        let entry = self.entry;
+        // Both statements take the same values in the same order, the key last.
+        let values = params![
+            &entry.path,
+            size_i64(entry.size),
+            entry.modified_ms,
+            hash_text(entry),
+            &entry.mime,
+            if self.error.is_some() { "error" } else { "ok" },
+            self.error,
+            size_i64(self.bytes_read),
+            self.now,
+            self.generation,
+            self.source_id,
+            &entry.id,
+        ];
+        let inserted: Option<i64> = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO files (path, size, modified_ms, content_hash, mime, status, error, \
+                 bytes_read, scanned_at, seen_generation, source_id, remote_id) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )?
+            .query_row(values, |r| r.get(0))
+            .optional()?;
+        if let Some(id) = inserted {
+            return Ok((id, true));
+        }
+        let id = tx
+            .prepare_cached(
+                "UPDATE files SET path = ?, size = ?, modified_ms = ?, content_hash = ?, mime = ?, \
+                 status = ?, error = ?, bytes_read = ?, scanned_at = ?, seen_generation = ? \
+                 WHERE source_id = ? AND remote_id = ? RETURNING id",
+            )?
+            .query_row(values, |r| r.get(0))?;
+        Ok((id, false))
+    }
+}
+
+fn write_track(
+    tx: &Tx<'_>,
+    batch: &mut Batch,
     file_id: i64,
     fresh: bool,
     path: &str,
@@ -330,67 +409,68 @@ async fn write_track(
     };
     let album_id = match &tags.album {
         None => None,
-        Some(title) => Some(names.album(tx, title, album_artists, tags.year).await?),
+        Some(title) => Some(batch.names.album(tx, title, album_artists, tags.year)?),
     };
     let artwork_id: Option<i64> = match &track.artwork {
         None => None,
         Some(art) => Some(
-            sqlx::query_scalar(
+            tx.prepare_cached(
                 "INSERT INTO artwork (sha256, mime, byte_len) VALUES (?, ?, ?) \
                  ON CONFLICT (sha256) DO UPDATE SET mime = coalesce(artwork.mime, excluded.mime) RETURNING id",
-            )
-            .bind(&art.sha256)
-            .bind(&art.mime)
-            .bind(size_i64(art.byte_len))
-            .fetch_one(&mut **tx)
-            .await?,
+            )?
+            .query_row(
+                params![&art.sha256, &art.mime, size_i64(art.byte_len)],
+                |r| r.get(0),
+            )?,
         ),
     };
     let audio = &track.audio;
     let gain = &track.gain;
-    let track_id: i64 = sqlx::query_scalar(TRACK_UPSERT)
-        .bind(file_id)
-        .bind(&tags.title)
-        .bind(display(&tags.artists))
-        .bind(album_id)
-        .bind(tags.track_number)
-        .bind(tags.track_total)
-        .bind(tags.disc_number)
-        .bind(tags.disc_total)
-        .bind(tags.year)
-        .bind(audio.duration_ms.map(size_i64))
-        .bind(audio.sample_rate)
-        .bind(audio.channels)
-        .bind(audio.bit_depth)
-        .bind(audio.bitrate_kbps)
-        .bind(&audio.file_type)
-        .bind(gain.track_gain)
-        .bind(gain.track_peak)
-        .bind(gain.album_gain)
-        .bind(gain.album_peak)
-        .bind(gain.r128_track_gain)
-        .bind(gain.r128_album_gain)
-        .bind(artwork_id)
-        .bind(&tags.musicbrainz_recording_id)
-        .bind(&tags.musicbrainz_release_id)
-        .bind(&tags.isrc)
-        .bind(&track.tag_problem)
-        .fetch_one(&mut **tx)
-        .await?;
+    let track_id: i64 = tx.prepare_cached(TRACK_UPSERT)?.query_row(
+        params![
+            file_id,
+            &tags.title,
+            display(&tags.artists),
+            album_id,
+            tags.track_number,
+            tags.track_total,
+            tags.disc_number,
+            tags.disc_total,
+            tags.year,
+            audio.duration_ms.map(size_i64),
+            audio.sample_rate,
+            audio.channels,
+            audio.bit_depth,
+            audio.bitrate_kbps,
+            &audio.file_type,
+            gain.track_gain,
+            gain.track_peak,
+            gain.album_gain,
+            gain.album_peak,
+            gain.r128_track_gain,
+            gain.r128_album_gain,
+            artwork_id,
+            &tags.musicbrainz_recording_id,
+            &tags.musicbrainz_release_id,
+            &tags.isrc,
+            &track.tag_problem,
+        ],
+        |r| r.get(0),
+    )?;
 
     // A new file cannot have relations or a search row yet; skip the deletes.
     if !fresh {
         for sql in [
             "DELETE FROM track_artists WHERE track_id = ?",
             "DELETE FROM track_genres WHERE track_id = ?",
-            "DELETE FROM tracks_fts WHERE rowid = ?",
         ] {
-            sqlx::query(sql).bind(track_id).execute(&mut **tx).await?;
+            tx.prepare_cached(sql)?.execute([track_id])?;
         }
+        batch.search.deletes.push(track_id);
     }
     let mut artist_ids = Vec::with_capacity(tags.artists.len());
     for name in &tags.artists {
-        artist_ids.push(names.artist(tx, name).await?);
+        artist_ids.push(batch.names.artist(tx, name)?);
     }
     insert_links(
         tx,
@@ -398,11 +478,10 @@ async fn write_track(
         track_id,
         &artist_ids,
         true,
-    )
-    .await?;
+    )?;
     let mut genre_ids = Vec::with_capacity(tags.genres.len());
     for name in &tags.genres {
-        genre_ids.push(names.genre(tx, name).await?);
+        genre_ids.push(batch.names.genre(tx, name)?);
     }
     insert_links(
         tx,
@@ -410,28 +489,29 @@ async fn write_track(
         track_id,
         &genre_ids,
         false,
-    )
-    .await?;
+    )?;
 
-    sqlx::query(
-        "INSERT INTO tracks_fts (rowid, title, artists, album, album_artists, genres, path) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(track_id)
-    .bind(tags.title.as_deref().unwrap_or_default())
-    .bind(display(&tags.artists))
-    .bind(tags.album.as_deref().unwrap_or_default())
-    .bind(if tags.album.is_some() { display(album_artists) } else { String::new() })
-    .bind(tags.genres.join(" "))
-    .bind(path)
-    .execute(&mut **tx)
-    .await?;
+    let text = |s: &str| rusqlite::types::Value::Text(s.to_owned());
+    batch.search.inserts.push([
+        rusqlite::types::Value::Integer(track_id),
+        text(tags.title.as_deref().unwrap_or_default()),
+        text(&display(&tags.artists)),
+        text(tags.album.as_deref().unwrap_or_default()),
+        text(&if tags.album.is_some() {
+            display(album_artists)
+        } else {
+            String::new()
+        }),
+        text(&tags.genres.join(" ")),
+        text(path),
+    ]);
     Ok(())
 }
 
-/// Links `owner` to `ids` in one statement (`table` names the table and its columns; with
-/// `positions`, each link also records its index).
-async fn insert_links(
-    tx: &mut Tx<'_>,
+/// Links `owner` to `ids`, one statement per link (`table` names the table and its
+/// columns; with `positions`, each link also records its index).
+fn insert_links(
+    tx: &Tx<'_>,
     table: &'static str,
     owner: i64,
     ids: &[i64],
@@ -440,20 +520,21 @@ async fn insert_links(
     if ids.is_empty() {
         return Ok(());
     }
-    let row = if positions { "(?, ?, ?)" } else { "(?, ?)" };
-    // Assembled from a constant table name and placeholders only.
-    let sql = format!(
-        "INSERT OR IGNORE INTO {table} VALUES {}",
-        vec![row; ids.len()].join(", ")
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    // Assembled from a constant table name and placeholders only; one prepared statement
+    // per table, reused for every link.
+    let sql = if positions {
+        format!("INSERT OR IGNORE INTO {table} VALUES (?, ?, ?)")
+    } else {
+        format!("INSERT OR IGNORE INTO {table} VALUES (?, ?)")
+    };
+    let mut insert = tx.prepare_cached(&sql)?;
     for (position, id) in ids.iter().enumerate() {
-        query = query.bind(owner).bind(id);
         if positions {
-            query = query.bind(position as i64);
+            insert.execute(params![owner, id, position as i64])?;
+        } else {
+            insert.execute(params![owner, id])?;
         }
     }
-    query.execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -476,33 +557,29 @@ const TRACK_UPSERT: &str = "INSERT INTO tracks (file_id, title, artist_display, 
     tag_problem = excluded.tag_problem RETURNING id";
 
 /// Rebuilds the search row of the track of `file_id`, if it has one.
-async fn reindex_file(tx: &mut Tx<'_>, file_id: i64) -> Result<(), LibraryError> {
-    let track: Option<i64> = sqlx::query_scalar("SELECT id FROM tracks WHERE file_id = ?")
-        .bind(file_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+fn reindex_file(tx: &Tx<'_>, file_id: i64) -> Result<(), LibraryError> {
+    let track: Option<i64> = tx
+        .prepare_cached("SELECT id FROM tracks WHERE file_id = ?")?
+        .query_row([file_id], |r| r.get(0))
+        .optional()?;
     match track {
-        Some(id) => reindex_track(tx, id).await,
+        Some(id) => reindex_track(tx, id),
         None => Ok(()),
     }
 }
 
 /// Rebuilds one track's search row from the tables.
-async fn reindex_track(tx: &mut Tx<'_>, track_id: i64) -> Result<(), LibraryError> {
-    sqlx::query("DELETE FROM tracks_fts WHERE rowid = ?")
-        .bind(track_id)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(
+fn reindex_track(tx: &Tx<'_>, track_id: i64) -> Result<(), LibraryError> {
+    tx.prepare_cached("DELETE FROM tracks_fts WHERE rowid = ?")?
+        .execute([track_id])?;
+    tx.prepare_cached(
         "INSERT INTO tracks_fts (rowid, title, artists, album, album_artists, genres, path) \
          SELECT t.id, coalesce(t.title, ''), t.artist_display, coalesce(al.title, ''), \
          coalesce(al.artist_display, ''), \
          coalesce((SELECT group_concat(g.name, ' ') FROM track_genres tg JOIN genres g ON g.id = tg.genre_id \
                    WHERE tg.track_id = t.id), ''), f.path \
          FROM tracks t JOIN files f ON f.id = t.file_id LEFT JOIN albums al ON al.id = t.album_id WHERE t.id = ?",
-    )
-    .bind(track_id)
-    .execute(&mut **tx)
-    .await?;
+    )?
+    .execute([track_id])?;
     Ok(())
 }

@@ -145,6 +145,7 @@ pub fn decode_all(
     all
 }
 
+pub mod bench_library;
 pub mod cloud;
 
 /// How far two builds of one lossy decoder may differ per sample: transcendental functions

@@ -57,6 +57,10 @@ pub struct ReadLimits {
     pub small_file: u64,
     /// The block size of on-demand reads of larger files.
     pub block: u64,
+    /// The block size, and whole-file size, for providers that reach no network (a
+    /// disk): there a read costs a system call, not a round trip, and a parser touches
+    /// a few kilobytes of a file's head and tail.
+    pub local_block: u64,
     /// Bytes fetched per file at most before giving up on it.
     pub max_bytes: u64,
 }
@@ -66,7 +70,19 @@ impl Default for ReadLimits {
         Self {
             small_file: 128 * 1024,
             block: 64 * 1024,
+            local_block: 16 * 1024,
             max_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+impl ReadLimits {
+    /// These limits for a provider that reaches no network.
+    pub fn local(self) -> Self {
+        Self {
+            small_file: self.local_block,
+            block: self.local_block,
+            ..self
         }
     }
 }
