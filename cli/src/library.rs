@@ -93,6 +93,8 @@ pub async fn failed(ctx: &Context, json: bool) -> Result<ExitCode> {
             .map(|f| {
                 serde_json::json!({
                     "source": f.source, "path": f.path, "error": f.reason, "playable": f.playable,
+                    "temporary": f.retry.is_some(),
+                    "retry_at_ms": f.retry.map(|r| r.at_ms),
                 })
             })
             .collect();
@@ -103,7 +105,12 @@ pub async fn failed(ctx: &Context, json: bool) -> Result<ExitCode> {
         let rows: Vec<Vec<String>> = failed
             .into_iter()
             .map(|f| {
-                let kept = if f.playable { "kept" } else { "skipped" };
+                let kept = match (f.playable, f.retry) {
+                    (true, _) => "kept",
+                    // The provider failed, not the file: a later sync reads it again.
+                    (false, Some(_)) => "retried by a later sync",
+                    (false, None) => "skipped until it changes",
+                };
                 vec![f.source, f.path, kept.to_owned(), f.reason]
             })
             .collect();

@@ -714,4 +714,19 @@ reason: string,
  * Whether its stream was read all the same: its track is in the library, with what
  * could be read of its tags.
  */
-playable: boolean, };
+playable: boolean, 
+/**
+ * When it is read again, if the failure may pass (the provider failed, not the
+ * file); absent, it is read again only when it changes.
+ */
+retry?: Retry, };
+
+export type Retry = { 
+/**
+ * Syncs in a row that failed to read the file.
+ */
+failures: number, 
+/**
+ * From when a sync reads it again, in milliseconds since the Unix epoch.
+ */
+at_ms: number, };

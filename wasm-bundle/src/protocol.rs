@@ -360,6 +360,7 @@ mod tests {
             TrackRow::decl(&cfg),
             LibraryStats::decl(&cfg),
             FailedFile::decl(&cfg),
+            tonearm_core::library::Retry::decl(&cfg),
         ];
         for decl in decls {
             out.push_str("export ");

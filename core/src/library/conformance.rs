@@ -17,8 +17,8 @@ use std::future::Future;
 use tonearm_plugin_api::{ContentHash, RemoteEntry, TrackTags};
 
 use super::{
-    ArtworkRef, AudioProperties, CursorUpdate, FileWrite, LibraryStore, ScannedTrack, StoreError,
-    TrackRow,
+    ArtworkRef, AudioProperties, CursorUpdate, FileWrite, LibraryStore, Retry, ScannedTrack,
+    StoreError, TrackRow,
 };
 
 /// Runs every check, each on a fresh store from `fresh`.
@@ -31,6 +31,7 @@ where
     sources_are_named_uniquely_and_keep_their_settings(fresh().await).await;
     listings_move_the_sync_position_with_their_batches(fresh().await).await;
     known_files_report_what_was_written(fresh().await).await;
+    passing_failures_are_kept_apart_and_come_due(fresh().await).await;
     tracks_are_listed_in_album_order_with_their_tags(fresh().await).await;
     rescans_replace_tags_and_orphans_go(fresh().await).await;
     search_matches_word_prefixes_ignoring_case_and_accents(fresh().await).await;
@@ -279,6 +280,7 @@ async fn known_files_report_what_was_written<S: LibraryStore>(store: S) {
                 entry: entry("2", "b.mp3", 7),
                 reason: "cannot parse".into(),
                 bytes_read: 7,
+                retry: None,
             },
         ],
     )
@@ -300,7 +302,75 @@ async fn known_files_report_what_was_written<S: LibraryStore>(store: S) {
     assert_eq!(one.content_hash.as_deref(), Some("md5:abc"));
     assert!(one.ok);
     assert!(!known["2"].ok, "a file that failed is known, not ok");
+    assert_eq!(known["2"].retry, None, "a failure of the file itself stays");
     assert!(store.known_files(id, &[]).await.unwrap().is_empty());
+}
+
+async fn passing_failures_are_kept_apart_and_come_due<S: LibraryStore>(store: S) {
+    let id = add(&store, "s").await;
+    let other = add(&store, "t").await;
+    let first = Retry::after(None, 1_000);
+    let second = Retry::after(Some(first), 2_000);
+    let failed = |id: &str, path: &str, retry| FileWrite::Failed {
+        entry: entry(id, path, 9),
+        reason: "the service answered 503".into(),
+        bytes_read: 0,
+        retry: Some(retry),
+    };
+    write(
+        &store,
+        id,
+        vec![
+            failed("1", "now.mp3", first),
+            failed("2", "later.mp3", second),
+            scanned(entry("3", "fine.flac", 1), tags("Fine", &["A"], None)),
+        ],
+    )
+    .await;
+    write(&store, other, vec![failed("4", "elsewhere.mp3", first)]).await;
+
+    let known = store.known_files(id, &["1", "2", "3"]).await.unwrap();
+    assert_eq!(known["1"].retry, Some(first));
+    assert_eq!(known["2"].retry, Some(second));
+    assert_eq!(known["3"].retry, None);
+    assert_eq!(store_retries(&store, id, 1_000).await, ["now.mp3"]);
+    assert_eq!(
+        store_retries(&store, id, second.at_ms).await,
+        ["later.mp3", "now.mp3"]
+    );
+    let listed = store.retries_due(id, second.at_ms).await.unwrap();
+    let again = listed.iter().find(|e| e.id == "1").unwrap();
+    assert_eq!((again.path.as_str(), again.size), ("now.mp3", 9));
+
+    let listed = store.failed_files(10).await.unwrap();
+    let now = listed.iter().find(|f| f.path == "now.mp3").unwrap();
+    assert_eq!(now.retry, Some(first), "`failed` says the failure may pass");
+
+    // Read at last: no longer due, nor failed.
+    write(
+        &store,
+        id,
+        vec![scanned(entry("1", "now.mp3", 9), tags("Now", &["A"], None))],
+    )
+    .await;
+    assert_eq!(store_retries(&store, id, second.at_ms).await, ["later.mp3"]);
+    assert_eq!(
+        store.known_files(id, &["1"]).await.unwrap()["1"].retry,
+        None
+    );
+}
+
+/// The paths of `source`'s files due for another read at `now_ms`, sorted.
+async fn store_retries<S: LibraryStore>(store: &S, source: i64, now_ms: i64) -> Vec<String> {
+    let mut paths: Vec<String> = store
+        .retries_due(source, now_ms)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
+    paths.sort();
+    paths
 }
 
 async fn tracks_are_listed_in_album_order_with_their_tags<S: LibraryStore>(store: S) {
@@ -580,6 +650,7 @@ async fn unreadable_files_lose_their_track_and_say_why<S: LibraryStore>(store: S
             entry: entry("1", "a.flac", 2),
             reason: "cannot parse Flac file".into(),
             bytes_read: 2,
+            retry: None,
         }],
     )
     .await;
@@ -810,6 +881,7 @@ async fn stats_count_the_whole_library<S: LibraryStore>(store: S) {
                 entry: entry("bad", "bad.mp3", 50),
                 reason: "truncated".into(),
                 bytes_read: 50,
+                retry: None,
             },
         ],
     )

@@ -16,7 +16,7 @@ use std::future::Future;
 
 pub use model::{
     ArtworkRef, AudioProperties, CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats,
-    ReplayGain, ScannedTrack, Source, TrackLocation, TrackRow,
+    ReplayGain, Retry, ScannedTrack, Source, TrackLocation, TrackRow,
 };
 
 use crate::{MaybeSend, MaybeSync};
@@ -89,6 +89,14 @@ pub trait LibraryStore: Clone + MaybeSend + MaybeSync + 'static {
         source_id: i64,
         remote_ids: &[&str],
     ) -> impl Future<Output = StoreResult<HashMap<String, KnownFile>>> + MaybeSend;
+
+    /// The files of `source_id` whose last read failed for a reason that may pass and is
+    /// due again at `now_ms`, as the provider last listed them.
+    fn retries_due(
+        &self,
+        source_id: i64,
+        now_ms: i64,
+    ) -> impl Future<Output = StoreResult<Vec<tonearm_plugin_api::RemoteEntry>>> + MaybeSend;
 
     /// Starts a full listing of `source_id` from the change cursor `cursor`; returns the
     /// listing's generation, stamped on every file it sees.
@@ -199,6 +207,15 @@ pub fn hash_text(entry: &tonearm_plugin_api::RemoteEntry) -> Option<String> {
         .content_hash
         .as_ref()
         .map(|h| format!("{}:{}", h.algorithm, h.value))
+}
+
+/// The content hash that [`hash_text`] wrote.
+pub fn hash_from_text(text: &str) -> Option<tonearm_plugin_api::ContentHash> {
+    let (algorithm, value) = text.split_once(':')?;
+    Some(tonearm_plugin_api::ContentHash {
+        algorithm: algorithm.to_owned(),
+        value: value.to_owned(),
+    })
 }
 
 /// Names joined for display: `A; B`.

@@ -109,6 +109,49 @@ pub struct KnownFile {
     pub content_hash: Option<String>,
     /// Whether its tags were read (`ok`) or failed (`error`).
     pub ok: bool,
+    /// When a read that failed for a passing reason is tried again.
+    pub retry: Option<Retry>,
+}
+
+/// A read that failed for a reason that may pass (the provider failed, not the file):
+/// when to try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+pub struct Retry {
+    /// Syncs in a row that failed to read the file.
+    pub failures: u32,
+    /// From when a sync reads it again, in milliseconds since the Unix epoch.
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
+    pub at_ms: i64,
+}
+
+impl Retry {
+    /// The wait after the second failure in a row; it doubles after each further one.
+    const FIRST_WAIT_MS: i64 = 60_000;
+    /// The longest wait.
+    const MAX_WAIT_MS: i64 = 24 * 3600 * 1000;
+
+    /// The retry after a failure at `now_ms`, `previous` being the retry that failed (if
+    /// any): the next sync tries again, and after that the waits double from a minute
+    /// to a day, so a file that keeps failing does not slow every sync.
+    pub fn after(previous: Option<Retry>, now_ms: i64) -> Self {
+        let failures = previous.map_or(1, |r| r.failures.saturating_add(1));
+        let wait = match failures {
+            1 => 0,
+            n => Self::FIRST_WAIT_MS
+                .saturating_mul(1i64 << (n - 2).min(20))
+                .min(Self::MAX_WAIT_MS),
+        };
+        Self {
+            failures,
+            at_ms: now_ms.saturating_add(wait),
+        }
+    }
+
+    /// Whether a sync at `now_ms` reads the file again.
+    pub fn due(&self, now_ms: i64) -> bool {
+        self.at_ms <= now_ms
+    }
 }
 
 /// One change to write in a batch.
@@ -131,6 +174,9 @@ pub enum FileWrite {
         reason: String,
         /// Bytes fetched before it failed.
         bytes_read: u64,
+        /// When to read it again, if the reason may pass; `None`: the file itself is at
+        /// fault (damaged, unsupported) and is read again only when it changes.
+        retry: Option<Retry>,
     },
     /// Contents unchanged; only path, time or hash may differ.
     Unchanged {
@@ -249,4 +295,9 @@ pub struct FailedFile {
     /// could be read of its tags.
     #[serde(default)]
     pub playable: bool,
+    /// When it is read again, if the failure may pass (the provider failed, not the
+    /// file); absent, it is read again only when it changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "typescript", ts(optional))]
+    pub retry: Option<Retry>,
 }

@@ -19,7 +19,7 @@ use tonearm_plugin_api::{Change, PluginError, PluginResult, RemoteEntry, Storage
 use tracing::Instrument;
 
 use crate::events::{CoreEvent, EventBus, LibraryEvent, SyncCounts, SyncEvent};
-use crate::library::{CursorUpdate, FileWrite, KnownFile, LibraryStore, Source, StoreError};
+use crate::library::{CursorUpdate, FileWrite, KnownFile, LibraryStore, Retry, Source, StoreError};
 use crate::registry::{Registry, RegistryError};
 use crate::sources::{Capabilities, OpenSource, Sources};
 
@@ -114,6 +114,17 @@ enum Plan {
         from_id: String,
         entry: RemoteEntry,
     },
+}
+
+/// Whether `entry` needs no reading: unchanged, and not a passing failure due again.
+fn settled(known: &KnownFile, entry: &RemoteEntry, now_ms: i64) -> bool {
+    unchanged(known, entry) && !known.retry.is_some_and(|r| r.due(now_ms))
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    use tonearm_plugin_api::Clock as _;
+    crate::log::SystemClock.now_unix_ms()
 }
 
 fn unchanged(known: &KnownFile, entry: &RemoteEntry) -> bool {
@@ -278,6 +289,7 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
             full: !incremental,
         }));
         if incremental {
+            self.read_retries(source, &open, &mut counts).await?;
             match self.incremental(source, &open, &mut counts).await {
                 Err(SyncError::Provider {
                     error: PluginError::CursorExpired(why),
@@ -372,10 +384,13 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
                 listed.entries.into_iter().filter(|e| audio(e)).collect();
             let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
             let known = self.store().known_files(source.id, &ids).await?;
+            let now = now_ms();
             let plans = entries
                 .into_iter()
                 .map(|entry| match known.get(&entry.id) {
-                    Some(k) if unchanged(k, &entry) => Plan::Write(FileWrite::Unchanged { entry }),
+                    Some(k) if settled(k, &entry, now) => {
+                        Plan::Write(FileWrite::Unchanged { entry })
+                    }
                     _ => Plan::Scan(entry),
                 })
                 .collect();
@@ -419,6 +434,7 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
                 }
             }
             let known = self.store().known_files(source.id, &ids).await?;
+            let now = now_ms();
             let mut plans = Vec::new();
             for change in changes {
                 let plan = match change {
@@ -434,19 +450,19 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
                             }))
                     }
                     Change::Moved { from_id, entry } => match known.get(&from_id) {
-                        Some(k) if unchanged(k, &entry) => {
+                        Some(k) if settled(k, &entry, now) => {
                             Some(Plan::Write(FileWrite::Moved { from_id, entry }))
                         }
                         Some(_) => Some(Plan::MoveAndScan { from_id, entry }),
                         None => Some(match known.get(&entry.id) {
-                            Some(k) if unchanged(k, &entry) => {
+                            Some(k) if settled(k, &entry, now) => {
                                 Plan::Write(FileWrite::Unchanged { entry })
                             }
                             _ => Plan::Scan(entry),
                         }),
                     },
                     Change::Upsert { entry } => Some(match known.get(&entry.id) {
-                        Some(k) if unchanged(k, &entry) => {
+                        Some(k) if settled(k, &entry, now) => {
                             Plan::Write(FileWrite::Unchanged { entry })
                         }
                         _ => Plan::Scan(entry),
@@ -481,6 +497,47 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
                 return Ok(());
             }
         }
+    }
+
+    /// Reads again the files of `source` whose last read failed for a passing reason and
+    /// is due: they are not among the changes, since they did not change. Runs before
+    /// the changes are read, so a file that fails in this sync waits for the next one.
+    async fn read_retries(
+        &self,
+        source: &Source,
+        open: &OpenSource,
+        counts: &mut SyncCounts,
+    ) -> Result<(), SyncError> {
+        let due = self.store().retries_due(source.id, now_ms()).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(
+            files = due.len(),
+            "reading files that failed for a passing reason again"
+        );
+        let ids: Vec<&str> = due.iter().map(|e| e.id.as_str()).collect();
+        let known = self.store().known_files(source.id, &ids).await?;
+        let plans = due.into_iter().map(Plan::Scan).collect();
+        let mut writing = None;
+        let executed = self
+            .execute(
+                source,
+                source.generation,
+                open,
+                plans,
+                &known,
+                CursorUpdate::None,
+                counts,
+                &mut writing,
+            )
+            .await;
+        let written = finish(writing.take()).await;
+        executed?;
+        if let Some(tally) = written? {
+            self.report(source, tally, counts);
+        }
+        Ok(())
     }
 
     /// Which entries are audio: an extension some decoder claims, or an `audio/` MIME type.
@@ -523,8 +580,10 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
         loop {
             let batch: Vec<Plan> = plans.by_ref().take(batch_size).collect();
             let last = plans.peek().is_none();
-            let (writes, written) =
-                tokio::join!(self.scan_batch(open, batch, counts), finish(writing.take()));
+            let (writes, written) = tokio::join!(
+                self.scan_batch(open, batch, known, counts),
+                finish(writing.take())
+            );
             if let Some(tally) = written? {
                 self.report(source, tally, counts);
             }
@@ -555,6 +614,7 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
         &self,
         open: &OpenSource,
         batch: Vec<Plan>,
+        known: &HashMap<String, KnownFile>,
         counts: &mut SyncCounts,
     ) -> Result<Vec<FileWrite>, SyncError> {
         let mut slots: Vec<Vec<FileWrite>> = Vec::with_capacity(batch.len());
@@ -623,11 +683,20 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
                         bytes_read: read.bytes_read,
                     },
                     Err(reason) => {
-                        tracing::info!(path = %entry.path, %reason, "skipping a file whose tags cannot be read");
+                        // The provider failing (down, throttling past the retries, a
+                        // dead sign-in, a vanished file) says nothing of the file: the
+                        // file is read again by a later sync. Only a failure of the file
+                        // itself is remembered until it changes.
+                        let retry = read.provider_error.as_ref().map(|_| {
+                            let previous = known.get(&entry.id).and_then(|k| k.retry);
+                            Retry::after(previous, now_ms())
+                        });
+                        tracing::info!(path = %entry.path, %reason, temporary = retry.is_some(), "a file's tags cannot be read");
                         FileWrite::Failed {
                             entry,
                             reason,
                             bytes_read: read.bytes_read,
+                            retry,
                         }
                     }
                 };

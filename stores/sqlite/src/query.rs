@@ -121,9 +121,10 @@ impl SqliteStore {
     /// Files whose tags could not be read, by source and path.
     pub async fn failed_files(&self, limit: i64) -> Result<Vec<FailedFile>, LibraryError> {
         let rows = sqlx::query(
-            "SELECT s.name, f.path, coalesce(f.error, '') AS error, 0 AS playable FROM files f \
+            "SELECT s.name, f.path, coalesce(f.error, '') AS error, 0 AS playable, \
+             f.retry_failures, f.retry_at FROM files f \
              JOIN sources s ON s.id = f.source_id WHERE f.status = 'error' \
-             UNION ALL SELECT s.name, f.path, t.tag_problem, 1 FROM tracks t \
+             UNION ALL SELECT s.name, f.path, t.tag_problem, 1, NULL, NULL FROM tracks t \
              JOIN files f ON f.id = t.file_id JOIN sources s ON s.id = f.source_id \
              WHERE t.tag_problem IS NOT NULL ORDER BY 1, 2 LIMIT ?",
         )
@@ -137,6 +138,7 @@ impl SqliteStore {
                     path: r.try_get("path")?,
                     reason: r.try_get("error")?,
                     playable: r.try_get("playable")?,
+                    retry: super::sources::retry_of(r)?,
                 })
             })
             .collect()

@@ -6,8 +6,21 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 
+use tonearm_core::library::{Retry, hash_from_text};
+use tonearm_plugin_api::RemoteEntry;
+
 use super::write::remove_orphans;
 use super::{KnownFile, LibraryError, Source, SqliteStore, StoreError, now_ms};
+
+/// The retry of a file row, if its failure may pass.
+pub(super) fn retry_of(row: &SqliteRow) -> Result<Option<Retry>, LibraryError> {
+    let failures: Option<i64> = row.try_get("retry_failures")?;
+    let at_ms: Option<i64> = row.try_get("retry_at")?;
+    Ok(failures.zip(at_ms).map(|(failures, at_ms)| Retry {
+        failures: u32::try_from(failures).unwrap_or(u32::MAX),
+        at_ms,
+    }))
+}
 
 fn source_from_row(row: &SqliteRow) -> Result<Source, LibraryError> {
     let settings: String = row.try_get("settings")?;
@@ -104,7 +117,8 @@ impl SqliteStore {
         for chunk in remote_ids.chunks(500) {
             let placeholders = vec!["?"; chunk.len()].join(",");
             let sql = format!(
-                "SELECT id, remote_id, path, size, modified_ms, content_hash, status FROM files \
+                "SELECT id, remote_id, path, size, modified_ms, content_hash, status, \
+                 retry_failures, retry_at FROM files \
                  WHERE source_id = ? AND remote_id IN ({placeholders})"
             );
             let mut query = sqlx::query(AssertSqlSafe(sql)).bind(source_id);
@@ -120,11 +134,42 @@ impl SqliteStore {
                     modified_ms: row.try_get("modified_ms")?,
                     content_hash: row.try_get("content_hash")?,
                     ok: row.try_get::<String, _>("status")? == "ok",
+                    retry: retry_of(&row)?,
                 };
                 known.insert(file.remote_id.clone(), file);
             }
         }
         Ok(known)
+    }
+
+    /// The files of `source_id` whose passing failure is due again at `now_ms`, as
+    /// last listed.
+    pub async fn retries_due(
+        &self,
+        source_id: i64,
+        now_ms: i64,
+    ) -> Result<Vec<RemoteEntry>, LibraryError> {
+        let rows = sqlx::query(
+            "SELECT remote_id, path, size, modified_ms, content_hash, mime FROM files \
+             WHERE source_id = ? AND retry_at IS NOT NULL AND retry_at <= ?",
+        )
+        .bind(source_id)
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let hash: Option<String> = row.try_get("content_hash")?;
+                Ok(RemoteEntry {
+                    id: row.try_get("remote_id")?,
+                    path: row.try_get("path")?,
+                    size: u64::try_from(row.try_get::<i64, _>("size")?).unwrap_or(0),
+                    modified_ms: row.try_get("modified_ms")?,
+                    content_hash: hash.as_deref().and_then(hash_from_text),
+                    mime: row.try_get("mime")?,
+                })
+            })
+            .collect()
     }
 
     /// Starts a full listing of `source_id` from `cursor` and returns its generation. A

@@ -68,6 +68,14 @@ impl LibraryStore for SqliteStore {
         Ok(SqliteStore::known_files(self, source_id, remote_ids).await?)
     }
 
+    async fn retries_due(
+        &self,
+        source_id: i64,
+        now_ms: i64,
+    ) -> StoreResult<Vec<tonearm_plugin_api::RemoteEntry>> {
+        Ok(SqliteStore::retries_due(self, source_id, now_ms).await?)
+    }
+
     async fn begin_listing(&self, source_id: i64, cursor: &str) -> StoreResult<i64> {
         Ok(SqliteStore::begin_listing(self, source_id, cursor).await?)
     }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension as _, Transaction, params};
 use tonearm_plugin_api::RemoteEntry;
 
-use tonearm_core::library::{StateChange, display_names as display, hash_text};
+use tonearm_core::library::{Retry, StateChange, display_names as display, hash_text};
 
 use super::{CursorUpdate, FileWrite, LibraryError, ScannedTrack, SqliteStore, now_ms};
 
@@ -233,11 +233,12 @@ impl Batch {
     /// Applies one write of the batch.
     fn apply(&mut self, tx: &Tx<'_>, write: &FileWrite) -> Result<(), LibraryError> {
         let (source_id, generation, now) = (self.source_id, self.generation, self.now);
-        let file = |entry, error, bytes_read| FileRow {
+        let file = |entry, error, retry, bytes_read| FileRow {
             source_id,
             generation,
             entry,
             error,
+            retry,
             bytes_read,
             now,
         };
@@ -254,15 +255,16 @@ impl Batch {
                 track,
                 bytes_read,
             } => {
-                let (file_id, fresh) = file(entry, None, *bytes_read).upsert(tx)?;
+                let (file_id, fresh) = file(entry, None, None, *bytes_read).upsert(tx)?;
                 write_track(tx, self, file_id, fresh, &entry.path, track)?;
             }
             FileWrite::Failed {
                 entry,
                 reason,
                 bytes_read,
+                retry,
             } => {
-                let (file_id, fresh) = file(entry, Some(reason), *bytes_read).upsert(tx)?;
+                let (file_id, fresh) = file(entry, Some(reason), *retry, *bytes_read).upsert(tx)?;
                 // A file that used to be readable loses its track.
                 if !fresh {
                     tx.prepare_cached("DELETE FROM tracks WHERE file_id = ?")?
@@ -347,6 +349,7 @@ struct FileRow<'a> {
     generation: i64,
     entry: &'a RemoteEntry,
     error: Option<&'a String>,
+    retry: Option<Retry>,
     bytes_read: u64,
     now: i64,
 }
@@ -364,6 +367,8 @@ impl FileRow<'_> {
             &entry.mime,
             if self.error.is_some() { "error" } else { "ok" },
             self.error,
+            self.retry.map(|r| i64::from(r.failures)),
+            self.retry.map(|r| r.at_ms),
             size_i64(self.bytes_read),
             self.now,
             self.generation,
@@ -373,8 +378,8 @@ impl FileRow<'_> {
         let inserted: Option<i64> = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO files (path, size, modified_ms, content_hash, mime, status, error, \
-                 bytes_read, scanned_at, seen_generation, source_id, remote_id) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                 retry_failures, retry_at, bytes_read, scanned_at, seen_generation, source_id, remote_id) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )?
             .query_row(values, |r| r.get(0))
             .optional()?;
@@ -384,8 +389,8 @@ impl FileRow<'_> {
         let id = tx
             .prepare_cached(
                 "UPDATE files SET path = ?, size = ?, modified_ms = ?, content_hash = ?, mime = ?, \
-                 status = ?, error = ?, bytes_read = ?, scanned_at = ?, seen_generation = ? \
-                 WHERE source_id = ? AND remote_id = ? RETURNING id",
+                 status = ?, error = ?, retry_failures = ?, retry_at = ?, bytes_read = ?, \
+                 scanned_at = ?, seen_generation = ? WHERE source_id = ? AND remote_id = ? RETURNING id",
             )?
             .query_row(values, |r| r.get(0))?;
         Ok((id, false))

@@ -41,6 +41,10 @@ pub trait FakeFiles: Send + Sync {
     fn delete(&self, id: &str) -> bool;
     /// Serves faults on a schedule.
     fn set_chaos(&self, chaos: tonearm_fakes::Chaos);
+    /// Answers the next request to `endpoint` with `fault`.
+    fn inject(&self, endpoint: tonearm_fakes::Endpoint, fault: tonearm_fakes::Fault);
+    /// Drops the faults not yet served.
+    fn clear_faults(&self);
 }
 
 macro_rules! fake_files {
@@ -69,6 +73,12 @@ macro_rules! fake_files {
             }
             fn delete(&self, id: &str) -> bool {
                 <$ty>::delete(self, id)
+            }
+            fn inject(&self, endpoint: tonearm_fakes::Endpoint, fault: tonearm_fakes::Fault) {
+                <$ty>::inject(self, endpoint, fault)
+            }
+            fn clear_faults(&self) {
+                <$ty>::clear_faults(self)
             }
             fn set_chaos(&self, chaos: tonearm_fakes::Chaos) {
                 <$ty>::set_chaos(self, chaos)
@@ -408,5 +418,63 @@ impl<S: FakeFiles> ProviderHarness for Cloud<S> {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(to.to_owned(), id);
         Ok(())
+    }
+}
+
+impl<S: FakeFiles> Cloud<S> {
+    /// A file whose download keeps failing through a whole sync (`fault`, more often than
+    /// the host retries) is recorded as a passing failure, and the next sync reads it
+    /// again and adds its track; a file the service serves but that is not audio stays
+    /// failed until it changes.
+    ///
+    /// # Panics
+    ///
+    /// If any of that does not hold.
+    pub fn check_passing_failures_are_read_again(&self, fault: tonearm_fakes::Fault) {
+        use tonearm_conformance::fixtures::FixtureSet;
+        let audio = &FixtureSet::bundled().audio;
+        self.service
+            .add_file_at(&format!("a/{}", audio[0].file), &audio[0].bytes);
+        self.service
+            .add_file_at("a/broken.flac", b"fLaC but nothing else");
+        self.runtime.block_on(async {
+            let (_dir, library, syncer) = self.library().await;
+            let counts = syncer.sync_source(SOURCE).await.expect("first sync");
+            assert_eq!(counts.failed, 1, "the damaged file: {counts:?}");
+            // A new file whose every download fails.
+            self.service
+                .add_file_at(&format!("a/{}", audio[1].file), &audio[1].bytes);
+            for _ in 0..200 {
+                self.service
+                    .inject(tonearm_fakes::Endpoint::Content, fault.clone());
+            }
+            let counts = syncer.sync_source(SOURCE).await.expect("the sync goes on");
+            assert_eq!(counts.failed, 1, "{counts:?}");
+            let failed = library.failed_files(10).await.expect("failed files");
+            let temporary: Vec<_> = failed
+                .iter()
+                .filter(|f| f.retry.is_some())
+                .map(|f| f.path.as_str())
+                .collect();
+            assert_eq!(
+                temporary,
+                [format!("a/{}", audio[1].file).as_str()],
+                "{failed:?}"
+            );
+            // The service recovers: the next sync (an incremental one, in which the file
+            // does not appear as changed) reads the file again.
+            self.service.clear_faults();
+            let counts = syncer.sync_source(SOURCE).await.expect("second sync");
+            assert_eq!(counts.added, 1, "{counts:?}");
+            let tracks = library.tracks(10, 0).await.expect("tracks");
+            assert_eq!(tracks.len(), 2, "{tracks:?}");
+            let failed = library.failed_files(10).await.expect("failed files");
+            assert_eq!(failed.len(), 1, "only the damaged file: {failed:?}");
+            assert_eq!(failed[0].path, "a/broken.flac");
+            assert!(failed[0].retry.is_none());
+            // The damaged file is not read again while it stays as it is.
+            let counts = syncer.sync_source(SOURCE).await.expect("third sync");
+            assert_eq!((counts.scanned, counts.failed), (0, 0), "{counts:?}");
+        });
     }
 }

@@ -365,3 +365,8 @@ fn a_shared_drive_is_listed_and_followed_on_its_own() {
         .collect();
     assert_eq!(upserts, ["Sessions/take 2.flac"]);
 }
+
+#[test]
+fn a_download_failing_through_a_sync_is_read_again_by_the_next() {
+    DriveCloud::start().check_passing_failures_are_read_again(Fault::Unavailable(None));
+}

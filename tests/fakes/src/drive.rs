@@ -377,6 +377,11 @@ impl FakeDrive {
         self.shared.lock().faults.pending()
     }
 
+    /// Drops the faults not yet served: the service recovers.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
     /// Caps every listing page at `limit` items whatever `pageSize` asks (Drive may return
     /// fewer items than asked, even none, before the end).
     pub fn set_page_limit(&self, limit: Option<usize>) {

@@ -292,6 +292,11 @@ impl FakeGraph {
         self.shared.lock().faults.pending()
     }
 
+    /// Drops the faults not yet served: the service recovers.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
     /// What has been served so far.
     pub fn stats(&self) -> GraphStats {
         self.shared.lock().stats
@@ -705,6 +710,14 @@ async fn download(
     let Some(content) = s.items.get(&id).and_then(|i| i.content.clone()) else {
         return error(StatusCode::NOT_FOUND, "itemNotFound", "The item is gone.");
     };
+    // The download host fails as the API does (its own outages, throttling).
+    if let Some(r) = s
+        .faults
+        .take(Endpoint::Content)
+        .and_then(|f| fault_response(&f))
+    {
+        return r;
+    }
     s.stats.downloads += 1;
     let len = content.len() as u64;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());

@@ -94,6 +94,10 @@ impl FaultPlan {
         self.queued.len()
     }
 
+    pub(crate) fn clear(&mut self) {
+        self.queued.clear();
+    }
+
     /// The fault for this request to `endpoint`, if any.
     pub(crate) fn take(&mut self, endpoint: Endpoint) -> Option<Fault> {
         let queued = self

@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "_oauth")]
 use tonearm_core::auth::StoredTokens;
 use tonearm_core::library::{
-    ArtworkRef, CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats, LibraryStore,
+    ArtworkRef, CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats, LibraryStore, Retry,
     ScannedTrack, Source, StateChange, StoreError, StoreResult, TrackLocation, TrackRow,
-    display_names, hash_text, search,
+    display_names, hash_from_text, hash_text, search,
 };
 use tonearm_plugin_api::RemoteEntry;
 use wasm_bindgen::closure::Closure;

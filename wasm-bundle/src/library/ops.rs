@@ -145,10 +145,12 @@ pub(super) async fn apply_one(
             entry,
             reason,
             bytes_read,
+            retry,
         } => {
             let existing = file_by_remote(tx, source_id, &entry.id).await?;
             let had = existing.as_ref().and_then(|f| f.id);
-            let record = file_record(source_id, generation, entry, Some(reason), *bytes_read, had);
+            let error = Some((reason.as_str(), *retry));
+            let record = file_record(source_id, generation, entry, error, *bytes_read, had);
             let id = put_file(tx, &record).await?;
             if had.is_some() {
                 delete_track(tx, id).await?;

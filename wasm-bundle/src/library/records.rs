@@ -16,6 +16,9 @@ pub(super) struct FileRecord {
     pub(super) content_hash: Option<String>,
     pub(super) mime: Option<String>,
     pub(super) error: Option<String>,
+    /// When a read that failed for a passing reason is tried again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) retry: Option<Retry>,
     pub(super) bytes_read: u64,
     pub(super) seen_generation: i64,
 }
@@ -139,7 +142,7 @@ pub(super) fn file_record(
     source_id: i64,
     generation: i64,
     entry: &RemoteEntry,
-    error: Option<&str>,
+    error: Option<(&str, Option<Retry>)>,
     bytes_read: u64,
     id: Option<i64>,
 ) -> FileRecord {
@@ -152,7 +155,8 @@ pub(super) fn file_record(
         modified_ms: entry.modified_ms,
         content_hash: hash_text(entry),
         mime: entry.mime.clone(),
-        error: error.map(str::to_owned),
+        error: error.map(|(reason, _)| reason.to_owned()),
+        retry: error.and_then(|(_, retry)| retry),
         bytes_read,
         seen_generation: generation,
     }

@@ -113,11 +113,32 @@ impl LibraryStore for IndexedDbStore {
                             modified_ms: file.modified_ms,
                             content_hash: file.content_hash,
                             ok: file.error.is_none(),
+                            retry: file.retry,
                         },
                     );
                 }
             }
             Ok(known)
+        })
+        .await
+    }
+
+    async fn retries_due(&self, source_id: i64, now_ms: i64) -> StoreResult<Vec<RemoteEntry>> {
+        self.read(&[FILES], async |tx| {
+            let files: Vec<FileRecord> =
+                get_all(&os(tx, FILES)?, Some("source"), &number(source_id)).await?;
+            Ok(files
+                .into_iter()
+                .filter(|f| f.retry.is_some_and(|r| r.due(now_ms)))
+                .map(|f| RemoteEntry {
+                    content_hash: f.content_hash.as_deref().and_then(hash_from_text),
+                    id: f.remote_id,
+                    path: f.path,
+                    size: f.size,
+                    modified_ms: f.modified_ms,
+                    mime: f.mime,
+                })
+                .collect())
         })
         .await
     }
@@ -314,6 +335,7 @@ impl LibraryStore for IndexedDbStore {
                     path: f.path,
                     reason: f.error?,
                     playable: false,
+                    retry: f.retry,
                 })
             });
             let damaged_tags = tracks.into_iter().filter_map(|t| {
@@ -322,6 +344,7 @@ impl LibraryStore for IndexedDbStore {
                     reason: t.track.tag_problem?,
                     path: t.path,
                     playable: true,
+                    retry: None,
                 })
             });
             let mut failed: Vec<FailedFile> = unreadable.chain(damaged_tags).collect();
