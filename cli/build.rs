@@ -10,12 +10,29 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::{env, fs};
 
-/// The components this build can embed: (cargo feature, package, plugin file name).
-const BUNDLES: &[(&str, &str, &str)] = &[(
-    "CARGO_FEATURE_BUNDLE_OPUS",
-    "tonearm-plugin-opus-component",
-    "opus",
-)];
+/// A component this build embeds.
+struct Bundle {
+    /// The package that builds it.
+    package: &'static str,
+    /// Its plugin file name.
+    name: &'static str,
+    /// The manifest of the plugin it is built from, as JSON.
+    manifest: fn() -> String,
+}
+
+/// The components this build embeds (cargo features `bundle-*`).
+const BUNDLES: &[Bundle] = &[
+    #[cfg(feature = "bundle-opus")]
+    Bundle {
+        package: "tonearm-plugin-opus-component",
+        name: "opus",
+        // The component built from the same source states the same manifest.
+        manifest: || {
+            serde_json::to_string(&(tonearm_plugin_opus::DESCRIPTOR.manifest)())
+                .expect("a manifest serializes")
+        },
+    },
+];
 
 /// Everything a bundled component is built from; a change here rebuilds it.
 const SOURCES: &[&str] = &[
@@ -30,10 +47,12 @@ fn main() {
     let manifest_dir =
         PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let mut entries = String::new();
-    for (feature, package, name) in BUNDLES {
-        if env::var_os(feature).is_none() {
-            continue;
-        }
+    for Bundle {
+        package,
+        name,
+        manifest,
+    } in BUNDLES
+    {
         for source in SOURCES {
             println!(
                 "cargo::rerun-if-changed={}",
@@ -47,9 +66,11 @@ fn main() {
         fs::write(&embedded, &bytes)
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", embedded.display()));
         entries.push_str(&format!(
-            "    BundledComponent {{ name: {name:?}, sha256: {:?}, bytes: include_bytes!({:?}) }},\n",
+            "    BundledComponent {{ name: {name:?}, sha256: {:?}, bytes: include_bytes!({:?}), \
+             manifest: Some({:?}) }},\n",
             sha256_hex(&bytes),
             embedded.display().to_string(),
+            manifest(),
         ));
     }
     let list = format!("&[\n{entries}]\n");

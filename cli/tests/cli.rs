@@ -490,6 +490,71 @@ fn the_bundled_opus_component_decodes_ogg_opus_by_default() {
     assert_eq!(&std::fs::read(&wav).unwrap()[..4], b"RIFF");
 }
 
+/// Compiled components in `cache`.
+fn compiled_components(cache: &Path) -> usize {
+    fn walk(dir: &Path, found: &mut usize) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "cwasm") {
+                *found += 1;
+            }
+        }
+    }
+    let mut found = 0;
+    walk(cache, &mut found);
+    found
+}
+
+#[test]
+fn the_bundled_component_compiles_only_when_a_file_needs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("fresh-cache");
+    let lib = dir.path().join("l.db");
+    let run = |args: &[&str]| {
+        command_in(dir.path())
+            .env("XDG_CACHE_HOME", &cache)
+            .arg("--library")
+            .arg(&lib)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Listing plugins, scanning a folder and decoding MP3 and Ogg Vorbis: no Opus file,
+    // so the Opus component is listed but never compiled.
+    assert!(ok(&run(&["plugins", "list"])).contains("opus"));
+    let music = samples(dir.path());
+    ok(&run(&["scan", music.to_str().unwrap()]));
+    let wav = dir.path().join("x.wav");
+    for file in ["02 pluck.mp3", "03 pad.ogg"] {
+        let out = ok(&run(&[
+            "decode",
+            music.join(file).to_str().unwrap(),
+            "-o",
+            wav.to_str().unwrap(),
+        ]));
+        assert!(!out.contains("with `opus`"), "{out}");
+    }
+    assert_eq!(compiled_components(&cache), 0, "nothing needed Opus");
+
+    // An Opus file compiles it, once, and the next run takes the compiled copy.
+    let opus =
+        FixtureSet::load(&tonearm_e2e::workspace().join("plugins/opus/tests/fixtures")).unwrap();
+    let file = dir.path().join("a.opus");
+    std::fs::write(&file, &opus.audio[0].bytes).unwrap();
+    for _ in 0..2 {
+        let out = ok(&run(&[
+            "decode",
+            file.to_str().unwrap(),
+            "-o",
+            wav.to_str().unwrap(),
+        ]));
+        assert!(out.contains("with `opus`"), "{out}");
+        assert_eq!(compiled_components(&cache), 1);
+    }
+}
+
 #[test]
 fn components_given_with_plugin_scan_and_decode_like_the_builtins() {
     let listed = scan_decode_and_certify_with(&[

@@ -27,6 +27,9 @@ pub struct BundledComponent {
     pub sha256: &'static str,
     /// The component.
     pub bytes: &'static [u8],
+    /// Its manifest as JSON, read at build time from the plugin's source, so the host can
+    /// register it without compiling it (`None`: compile it to read its manifest).
+    pub manifest: Option<&'static str>,
 }
 
 /// Why a plugin file was not loaded.
@@ -90,12 +93,12 @@ impl PluginFiles {
     pub fn load_bundled(
         &self,
         registry: &Registry,
-        bundled: &[BundledComponent],
+        bundled: &'static [BundledComponent],
     ) -> Vec<Result<Option<PluginInfo>, LoadError>> {
         bundled
             .iter()
             .map(|bundled| {
-                let plugin = self.runtime()?.load_bundled(bundled)?;
+                let plugin = self.runtime()?.load_bundled_lazily(bundled)?;
                 if registry.info(&plugin.manifest.id).is_ok() {
                     tracing::debug!(id = %plugin.manifest.id, "an installed plugin overrides the bundled one");
                     return Ok(None);

@@ -15,6 +15,7 @@ mod cache;
 mod decoder;
 mod exports;
 mod instance;
+mod lazy;
 mod provider;
 mod since_v0_1_0;
 mod since_v0_2_0;
@@ -139,6 +140,33 @@ impl WasmRuntime {
                 reason,
             })?;
         self.instantiate_checked(&label, component, Origin::Bundled)
+    }
+
+    /// Registers a component built into this binary from the manifest its build read,
+    /// compiling it only when first needed: a decoder compiles when a file it claims is
+    /// probed or opened. Other kinds, and a build that recorded no manifest, load now.
+    pub fn load_bundled_lazily(
+        &self,
+        bundled: &'static BundledComponent,
+    ) -> Result<LoadedPlugin, WasmLoadError> {
+        let manifest = match bundled.manifest.map(serde_json::from_str::<PluginManifest>) {
+            Some(Ok(manifest)) if manifest.kind == PluginKind::Decoder => manifest,
+            Some(Err(e)) => {
+                return Err(WasmLoadError::Invalid {
+                    path: PathBuf::from(format!("<bundled {}>", bundled.name)),
+                    reason: format!("its build-time manifest does not parse: {e}"),
+                });
+            }
+            _ => return self.load_bundled(bundled),
+        };
+        check_api_compatibility(&manifest.id, &manifest.api_version, &api_version())
+            .map_err(Box::new)?;
+        let decoder = lazy::LazyDecoder::new(self.clone(), bundled, manifest.clone());
+        Ok(LoadedPlugin {
+            manifest,
+            origin: Origin::Bundled,
+            handle: PluginHandle::Decoder(Arc::new(decoder)),
+        })
     }
 
     /// Checks `component`'s contract version, links it against that version's bindings,

@@ -28,7 +28,10 @@ pub fn manifest() -> PluginManifest {
         // `.ogg` files holding Opus are found too: Ogg is probed by content.
         extensions: vec!["opus".into()],
         mime_types: vec!["audio/opus".into()],
-        magic: vec![MagicPattern::new(0, b"OggS")],
+        // The identification header is alone on the first Ogg page (RFC 7845 §3), so it
+        // follows that page's 27-byte header and one-entry segment table: Ogg Vorbis and
+        // FLAC in Ogg do not match.
+        magic: vec![MagicPattern::new(28, b"OpusHead")],
     };
     // Specialised: on an equal score it beats a general-purpose decoder.
     m.rank = 10;
