@@ -342,11 +342,7 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
         let listed = self
             .list_pages(source, generation, page, open, counts, &mut writing)
             .await;
-        let written = finish(writing.take()).await;
-        listed?;
-        if let Some(tally) = written? {
-            self.report(source, tally, counts);
-        }
+        self.settle(source, listed, &mut writing, counts).await?;
         counts.removed += self.store().finish_listing(source.id, generation).await?;
         Ok(())
     }
@@ -487,11 +483,7 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
                     &mut writing,
                 )
                 .await;
-            let written = finish(writing.take()).await;
-            executed?;
-            if let Some(tally) = written? {
-                self.report(source, tally, counts);
-            }
+            self.settle(source, executed, &mut writing, counts).await?;
             cursor = page.next_cursor;
             if !page.has_more {
                 return Ok(());
@@ -532,8 +524,21 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
                 &mut writing,
             )
             .await;
+        self.settle(source, executed, &mut writing, counts).await
+    }
+
+    /// Waits for the batch still being written, if any, and reports it. The error of
+    /// what ran meanwhile (`done`) comes first; the write is waited for either way, so
+    /// nothing is left half-committed.
+    async fn settle(
+        &self,
+        source: &Source,
+        done: Result<(), SyncError>,
+        writing: &mut Option<Writing>,
+        counts: &mut SyncCounts,
+    ) -> Result<(), SyncError> {
         let written = finish(writing.take()).await;
-        executed?;
+        done?;
         if let Some(tally) = written? {
             self.report(source, tally, counts);
         }
