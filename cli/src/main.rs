@@ -14,6 +14,12 @@ mod sources;
 tonearm_plugin_api::register_builtin!(tonearm_plugin_local::DESCRIPTOR);
 #[cfg(feature = "plugin-symphonia")]
 tonearm_plugin_api::register_builtin!(tonearm_plugin_symphonia::DESCRIPTOR);
+#[cfg(all(feature = "plugin-opus", feature = "bundle-opus"))]
+compile_error!(
+    "`plugin-opus` links the Opus decoder and `bundle-opus` embeds it as a component: choose one"
+);
+#[cfg(feature = "plugin-opus")]
+tonearm_plugin_api::register_builtin!(tonearm_plugin_opus::DESCRIPTOR);
 #[cfg(feature = "plugin-gdrive")]
 tonearm_plugin_api::register_builtin!(tonearm_plugin_gdrive::DESCRIPTOR);
 #[cfg(feature = "plugin-onedrive")]

@@ -4,7 +4,8 @@
 //!
 //! A few originals per format are encoded from a tone under pink noise (so lossless files
 //! have realistic sizes), then every track is a stream copy of one of them with its own
-//! tags. The library is made once under `target/bench-data/` and reused.
+//! tags. The library is made once under `target/bench-data/` and reused. The decode
+//! benchmark's long files (one per format) are made the same way.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -121,6 +122,51 @@ fn format_of(i: usize) -> &'static Format {
     &FORMATS[0]
 }
 
+/// Encodes `seconds` of a tone under pink noise (tone and noise seed chosen by `k`) as
+/// `format` to `out`, unless `out` exists; a partial file never takes its name.
+fn encode(format: &Format, k: usize, seconds: u32, out: &Path) -> Result<(), String> {
+    if out.exists() {
+        return Ok(());
+    }
+    let tone = format!(
+        "sine=frequency={}:duration={seconds}:sample_rate=44100",
+        110 * (k + 2)
+    );
+    let noise = format!(
+        "anoisesrc=color=pink:amplitude=0.08:duration={seconds}:seed={k}:sample_rate=44100"
+    );
+    let partial = out.with_extension(format!("part.{}", format.ext));
+    let mut args = vec!["-f", "lavfi", "-i", &tone, "-f", "lavfi", "-i", &noise];
+    args.extend([
+        "-filter_complex",
+        "[0][1]amix=inputs=2:normalize=0,aformat=channel_layouts=stereo",
+    ]);
+    args.extend(format.codec);
+    let partial_s = partial.to_string_lossy().into_owned();
+    args.push(&partial_s);
+    ffmpeg(&args)?;
+    std::fs::rename(&partial, out).map_err(|e| e.to_string())
+}
+
+/// One long file per format (MP3 CBR and VBR, FLAC, Vorbis, Opus, AAC, ALAC), `seconds`
+/// long, under `dir`, made if missing; returns each format's name and file.
+///
+/// # Errors
+///
+/// If FFmpeg is missing or fails.
+pub fn long_files(dir: &Path, seconds: u32) -> Result<Vec<(&'static str, PathBuf)>, String> {
+    let folder = dir.join(format!("long-{seconds}s"));
+    std::fs::create_dir_all(&folder).map_err(|e| e.to_string())?;
+    let files: Vec<_> = FORMATS
+        .iter()
+        .map(|f| (f.name, folder.join(format!("{}.{}", f.name, f.ext))))
+        .collect();
+    parallel(FORMATS.len(), |i| {
+        encode(&FORMATS[i], i, seconds, &files[i].1)
+    })?;
+    Ok(files)
+}
+
 /// The library of `files` tracks under `dir`, made if missing; returns its music folder.
 ///
 /// # Errors
@@ -138,26 +184,7 @@ pub fn real_library(dir: &Path, files: usize) -> Result<PathBuf, String> {
     parallel(FORMATS.len() * ORIGINALS, |n| {
         let (format, k) = (&FORMATS[n / ORIGINALS], n % ORIGINALS);
         let out = originals.join(format!("{}-{k}.{}", format.name, format.ext));
-        if out.exists() {
-            return Ok(());
-        }
-        let tone = format!(
-            "sine=frequency={}:duration=30:sample_rate=44100",
-            110 * (k + 2)
-        );
-        let noise =
-            format!("anoisesrc=color=pink:amplitude=0.08:duration=30:seed={k}:sample_rate=44100");
-        let partial = out.with_extension(format!("part.{}", format.ext));
-        let mut args = vec!["-f", "lavfi", "-i", &tone, "-f", "lavfi", "-i", &noise];
-        args.extend([
-            "-filter_complex",
-            "[0][1]amix=inputs=2:normalize=0,aformat=channel_layouts=stereo",
-        ]);
-        args.extend(format.codec);
-        let partial_s = partial.to_string_lossy().into_owned();
-        args.push(&partial_s);
-        ffmpeg(&args)?;
-        std::fs::rename(&partial, &out).map_err(|e| e.to_string())
+        encode(format, k, 30, &out)
     })?;
 
     let _ = std::fs::remove_dir_all(&music);
