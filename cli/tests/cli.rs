@@ -2,85 +2,12 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::path::PathBuf;
 
 use tonearm_conformance::fixtures::FixtureSet;
 
-/// The `tonearm` command, blind to this machine's own config, plugins and library.
-///
-/// Compiled components are cached by content, so the cache is shared with the other tests.
-fn isolated() -> Command {
-    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    let home = HOME
-        .get_or_init(|| {
-            let home = tempfile::tempdir().unwrap();
-            let warm = command_in(home.path())
-                .args(["plugins", "list"])
-                .output()
-                .unwrap();
-            assert!(warm.status.success(), "{warm:?}");
-            home
-        })
-        .path();
-    command_in(home)
-}
-
-fn command_in(home: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tonearm"));
-    command
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env("XDG_CACHE_HOME", tonearm_e2e::xdg_cache_home())
-        .env_remove("TONEARM_LIBRARY")
-        .env_remove("TONEARM_CONFIG");
-    command
-}
-
-fn tonearm(library: &Path, args: &[&str]) -> Output {
-    isolated()
-        .arg("--library")
-        .arg(library)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the tonearm binary runs")
-}
-
-fn ok(output: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "failed: {}\nstdout: {stdout}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-}
-
-fn fails(output: &Output) -> String {
-    assert!(
-        !output.status.success(),
-        "should have failed: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn json(output: &Output) -> serde_json::Value {
-    serde_json::from_str(&ok(output)).expect("valid JSON")
-}
-
-fn samples(dir: &Path) -> PathBuf {
-    let music = dir.join("music with spaces & ünïcode");
-    std::fs::create_dir_all(&music).unwrap();
-    for f in &FixtureSet::bundled().audio {
-        std::fs::write(music.join(&f.file), &f.bytes).unwrap();
-    }
-    music
-}
+mod common;
+use common::*;
 
 #[test]
 fn demo_runs_on_the_embedded_samples() {
@@ -291,55 +218,6 @@ fn conformance_command_certifies_builtin_plugins() {
 }
 
 #[test]
-fn a_scan_killed_midway_resumes_and_ends_identical_to_a_clean_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let music = dir.path().join("big");
-    // Enough files that the scan takes a while.
-    for i in 0..600 {
-        let sub = music.join(format!("album {}", i / 20));
-        std::fs::create_dir_all(&sub).unwrap();
-        for f in &FixtureSet::bundled().audio[..2] {
-            std::fs::write(sub.join(format!("{i:03} {}", f.file)), &f.bytes).unwrap();
-        }
-    }
-    let killed = dir.path().join("killed.db");
-    // Staggered so that, whatever this machine's speed, some kill lands mid-batch.
-    for delay_ms in [150, 400, 700] {
-        let mut child = isolated()
-            .arg("--library")
-            .arg(&killed)
-            .args(["scan", music.to_str().unwrap(), "--name", "big"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill(); // SIGKILL: no cleanup runs.
-        let _ = child.wait();
-    }
-    ok(&tonearm(
-        &killed,
-        &["scan", music.to_str().unwrap(), "--name", "big"],
-    ));
-    let clean = dir.path().join("clean.db");
-    ok(&tonearm(
-        &clean,
-        &["scan", music.to_str().unwrap(), "--name", "big"],
-    ));
-    let stats = |lib: &Path| json(&tonearm(lib, &["library", "stats", "--json"]));
-    let (a, b) = (stats(&killed), stats(&clean));
-    assert_eq!(a["tracks"], 1200);
-    assert_eq!(a, b);
-    let sources = json(&tonearm(&killed, &["source", "list", "--json"]));
-    assert_eq!(
-        sources.as_array().unwrap().len(),
-        1,
-        "one source, however often it was interrupted"
-    );
-    assert!(sources[0]["pending_cursor"].is_null());
-}
-
-#[test]
 fn native_plugins_load_install_and_are_scanned_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("l.db");
@@ -494,8 +372,8 @@ fn ogg_opus_decodes_by_default() {
 
 /// Compiled components in `cache`.
 #[cfg(feature = "bundle-opus")]
-fn compiled_components(cache: &Path) -> usize {
-    fn walk(dir: &Path, found: &mut usize) {
+fn compiled_components(cache: &std::path::Path) -> usize {
+    fn walk(dir: &std::path::Path, found: &mut usize) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -578,36 +456,8 @@ fn components_given_with_plugin_scan_and_decode_like_the_builtins() {
     assert!(err.contains("is not a usable Tonearm component"), "{err}");
 }
 
-/// Follows the sign-in address as a browser would: the fake approves at once and
-/// redirects to the CLI's loopback listener. Returns the code the redirect carried.
-fn approve_in_browser(url: &str) -> String {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let answer = client.get(url).send().await.unwrap();
-        assert_eq!(answer.status().as_u16(), 302, "{answer:?}");
-        let location = answer.headers()["location"].to_str().unwrap().to_owned();
-        let page = client.get(&location).send().await.unwrap();
-        assert!(page.text().await.unwrap().contains("Signed in"));
-        let url = reqwest::Url::parse(&location).unwrap();
-        url.query_pairs()
-            .find(|(k, _)| k == "code")
-            .map(|(_, v)| v.into_owned())
-            .unwrap()
-    })
-}
-
 #[test]
 fn a_google_drive_source_signs_in_syncs_and_never_logs_a_secret() {
-    use std::io::{BufRead as _, BufReader, Read as _};
-
     let oauth = tonearm_fakes::oauth::FakeOAuth::start().unwrap();
     let drive = tonearm_fakes::drive::FakeDrive::start(oauth.authority().clone()).unwrap();
     oauth.authority().set_rotation(true);
@@ -616,50 +466,13 @@ fn a_google_drive_source_signs_in_syncs_and_never_logs_a_secret() {
     }
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("l.db");
-    let set = |k: &str, v: String| format!("{k}={v}");
-    let mut child = isolated()
-        .arg("--library")
-        .arg(&lib)
-        .args(["-vvv", "source", "add", "gdrive", "--name", "cloud"])
-        .args([
-            "--client-id",
-            "tonearm-test",
-            "--no-browser",
-            "--timeout",
-            "60",
-        ])
-        .args(["--set", &set("endpoint.api", drive.url())])
-        .args(["--set", &set("endpoint.authorize", oauth.authorize_url())])
-        .args(["--set", &set("endpoint.token", oauth.token_url())])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut logs = String::new();
-    let url = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "no sign-in URL in: {logs}"
-        );
-        logs.push_str(&line);
-        if let Some(url) = line.trim().strip_prefix(&oauth.authorize_url()) {
-            break format!("{}{url}", oauth.authorize_url());
-        }
-    };
+    let SignedIn {
+        url,
+        code,
+        out,
+        mut logs,
+    } = sign_in_gdrive(&lib, &oauth, &drive, "cloud");
     assert!(url.contains("code_challenge_method=S256"), "{url}");
-    let code = approve_in_browser(&url);
-    stderr.read_to_string(&mut logs).unwrap();
-    let status = child.wait().unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    assert!(status.success(), "{out}\n{logs}");
     assert!(out.contains("added source `cloud`"), "{out}");
     assert_eq!(oauth.authority().code_exchanges(), 1);
 

@@ -382,6 +382,11 @@ impl FakeDrive {
         self.shared.lock().faults.clear();
     }
 
+    /// Delays every answer by `wait`, as the real service's round trip does.
+    pub fn set_latency(&self, wait: std::time::Duration) {
+        self.server.set_latency(wait);
+    }
+
     /// Caps every listing page at `limit` items whatever `pageSize` asks (Drive may return
     /// fewer items than asked, even none, before the end).
     pub fn set_page_limit(&self, limit: Option<usize>) {

@@ -1,7 +1,10 @@
 //! Runs an axum router on its own thread and runtime, so any test can use it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -46,9 +49,23 @@ async fn cors(request: Request, next: Next) -> Response {
     response
 }
 
+/// Holds every answer back by a settable time, as a real service's round trip does.
+async fn latency(
+    axum::extract::State(micros): axum::extract::State<Arc<AtomicU64>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let wait = micros.load(Ordering::Relaxed);
+    if wait > 0 {
+        tokio::time::sleep(Duration::from_micros(wait)).await;
+    }
+    next.run(request).await
+}
+
 /// A server on 127.0.0.1 that stops when dropped.
 pub struct Server {
     addr: SocketAddr,
+    latency: Arc<AtomicU64>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -56,7 +73,13 @@ pub struct Server {
 impl Server {
     /// Serves `router` on 127.0.0.1 at `port` (0 for any free port).
     pub fn start(router: axum::Router, port: u16) -> std::io::Result<Self> {
-        let router = router.layer(axum::middleware::from_fn(cors));
+        let latency_micros = Arc::new(AtomicU64::new(0));
+        let router = router
+            .layer(axum::middleware::from_fn_with_state(
+                latency_micros.clone(),
+                latency,
+            ))
+            .layer(axum::middleware::from_fn(cors));
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -83,6 +106,7 @@ impl Server {
             })?;
         Ok(Self {
             addr,
+            latency: latency_micros,
             shutdown: Some(shutdown),
             thread: Some(thread),
         })
@@ -91,6 +115,12 @@ impl Server {
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Delays every answer by `wait` from now on (none at first).
+    pub fn set_latency(&self, wait: Duration) {
+        let micros = u64::try_from(wait.as_micros()).unwrap_or(u64::MAX);
+        self.latency.store(micros, Ordering::Relaxed);
     }
 
     /// The port it listens on.
