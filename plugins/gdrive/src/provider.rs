@@ -246,15 +246,11 @@ impl DriveProvider {
                     other => other,
                 })
                 .collect()),
-            // A deleted (not trashed) folder's files cannot be listed any more; they leave
-            // the library at the next full listing.
-            Err(PluginError::NotFound(why)) => {
-                self.log.log(
-                    LogLevel::Warn,
-                    &format!("the files of removed folder {id} cannot be listed: {why}"),
-                );
-                Ok(Vec::new())
-            }
+            // A deleted (not trashed) folder's files cannot be listed any more: only a new
+            // listing tells what went with it.
+            Err(PluginError::NotFound(why)) => Err(PluginError::CursorExpired(format!(
+                "folder {id} was deleted and what was in it can no longer be listed ({why})"
+            ))),
             // Anything else may pass: the page is tried again.
             Err(e) => Err(e),
         }
@@ -357,11 +353,15 @@ impl StorageProvider for DriveProvider {
             }
         };
         let mut guard = self.tree()?;
-        let Some(tree) = guard.as_mut() else {
+        let Some(kept) = guard.as_mut() else {
             return Err(PluginError::CursorExpired(
                 "the folder tree is missing".into(),
             ));
         };
+        // The page is applied to a copy: a failure halfway leaves the tree as it was, so
+        // that the host's retry of the page sees the same folder changes again.
+        let mut copy = kept.clone();
+        let tree = &mut copy;
         // Folders first: a new folder and a new file in it may arrive in either order.
         let (folders, files): (Vec<_>, Vec<_>) = list.changes.into_iter().partition(|c| {
             c.file.as_ref().is_some_and(File::is_folder)
@@ -381,6 +381,7 @@ impl StorageProvider for DriveProvider {
         }
         if tree_changed {
             self.save(tree)?;
+            *kept = copy;
         }
         Ok(ChangePage {
             changes: out,

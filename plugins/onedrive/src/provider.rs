@@ -356,24 +356,47 @@ impl StorageProvider for OneDriveProvider {
         }
         let page = self.api.page(cursor)?;
         let mut work = self.work()?;
-        if work.tree.as_ref().is_none_or(|t| t.root.is_empty()) {
+        let Some(tree) = work.tree.as_ref().filter(|t| !t.root.is_empty()) else {
             return Err(PluginError::CursorExpired(
                 "the folder tree is missing".into(),
             ));
+        };
+        // Graph may report a deleted folder without a tombstone for each item in it
+        // (OneDrive for Business and SharePoint do), and a deleted folder cannot be
+        // listed: only a new listing tells what went with it.
+        if let Some(folder) = page
+            .value
+            .iter()
+            .find(|item| item.deleted.is_some() && tree.folders.contains_key(&item.id))
+        {
+            let name = &tree.folders[&folder.id].name;
+            return Err(PluginError::CursorExpired(format!(
+                "folder {name:?} ({}) was deleted, and Graph need not report what was in it",
+                folder.id
+            )));
         }
-        let changes = self.absorb(page.value, &mut work)?;
-        let next_cursor = match (page.next_link.clone(), page.delta_link) {
-            (Some(next), _) => next,
-            (None, Some(delta)) => {
-                self.give_up_waiting(&mut work);
-                delta
-            }
-            (None, None) => {
-                return Err(PluginError::Transient(
+        // The page is applied to the tree in place; a failure halfway leaves the tree as it
+        // was, so that the host's retry of the page sees the same moves again.
+        let before = work.tree.clone();
+        let applied = self.absorb(page.value, &mut work).and_then(|changes| {
+            match (page.next_link.clone(), page.delta_link) {
+                (Some(next), _) => Ok((changes, next)),
+                (None, Some(delta)) => Ok((changes, delta)),
+                (None, None) => Err(PluginError::Transient(
                     "Graph's delta page carried no link".into(),
-                ));
+                )),
+            }
+        });
+        let (changes, next_cursor) = match applied {
+            Ok(applied) => applied,
+            Err(e) => {
+                *work.tree = before;
+                return Err(e);
             }
         };
+        if page.next_link.is_none() {
+            self.give_up_waiting(&mut work);
+        }
         self.save(&work)?;
         Ok(ChangePage {
             changes,

@@ -39,6 +39,8 @@ pub trait FakeFiles: Send + Sync {
     fn move_to(&self, id: &str, parent: &str) -> bool;
     /// Deletes an item.
     fn delete(&self, id: &str) -> bool;
+    /// Deletes a folder with everything in it, reporting only the folder as changed.
+    fn delete_folder_reporting_only_it(&self, id: &str) -> bool;
     /// Serves faults on a schedule.
     fn set_chaos(&self, chaos: tonearm_fakes::Chaos);
     /// Answers the next request to `endpoint` with `fault`.
@@ -73,6 +75,9 @@ macro_rules! fake_files {
             }
             fn delete(&self, id: &str) -> bool {
                 <$ty>::delete(self, id)
+            }
+            fn delete_folder_reporting_only_it(&self, id: &str) -> bool {
+                <$ty>::delete_folder_reporting_only_it(self, id)
             }
             fn inject(&self, endpoint: tonearm_fakes::Endpoint, fault: tonearm_fakes::Fault) {
                 <$ty>::inject(self, endpoint, fault)
@@ -475,6 +480,37 @@ impl<S: FakeFiles> Cloud<S> {
             // The damaged file is not read again while it stays as it is.
             let counts = syncer.sync_source(SOURCE).await.expect("third sync");
             assert_eq!((counts.scanned, counts.failed), (0, 0), "{counts:?}");
+        });
+    }
+
+    /// A folder deleted with everything in it, the change feed reporting only the folder,
+    /// takes its tracks out of the library in the next sync (not at some later full
+    /// listing); the rest stays.
+    ///
+    /// # Panics
+    ///
+    /// If any of that does not hold.
+    pub fn check_a_deleted_folder_takes_its_tracks_at_once(&self) {
+        use tonearm_conformance::fixtures::FixtureSet;
+        let audio = &FixtureSet::bundled().audio;
+        for (i, path) in ["gone/a", "gone/deeper/b", "kept/c"].iter().enumerate() {
+            self.service
+                .add_file_at(&format!("{path} {}", audio[i].file), &audio[i].bytes);
+        }
+        self.runtime.block_on(async {
+            let (_dir, library, syncer) = self.library().await;
+            let counts = syncer.sync_source(SOURCE).await.expect("first sync");
+            assert_eq!(counts.added, 3, "{counts:?}");
+            let folder = self.service.folder_at("gone");
+            assert!(self.service.delete_folder_reporting_only_it(&folder));
+            let counts = syncer.sync_source(SOURCE).await.expect("second sync");
+            assert_eq!(counts.removed, 2, "{counts:?}");
+            let tracks = library.tracks(10, 0).await.expect("tracks");
+            let paths: Vec<&str> = tracks.iter().map(|t| t.path.as_str()).collect();
+            assert_eq!(paths, [format!("kept/c {}", audio[2].file).as_str()]);
+            // The next sync follows the change feed again.
+            let counts = syncer.sync_source(SOURCE).await.expect("third sync");
+            assert_eq!((counts.added, counts.removed), (0, 0), "{counts:?}");
         });
     }
 }

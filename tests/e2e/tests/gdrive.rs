@@ -370,3 +370,8 @@ fn a_shared_drive_is_listed_and_followed_on_its_own() {
 fn a_download_failing_through_a_sync_is_read_again_by_the_next() {
     DriveCloud::start().check_passing_failures_are_read_again(Fault::Unavailable(None));
 }
+
+#[test]
+fn a_deleted_folder_takes_its_tracks_at_once() {
+    DriveCloud::start().check_a_deleted_folder_takes_its_tracks_at_once();
+}

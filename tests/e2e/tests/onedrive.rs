@@ -164,3 +164,8 @@ fn a_gone_delta_token_means_a_full_resync_that_loses_nothing() {
 fn a_download_failing_through_a_sync_is_read_again_by_the_next() {
     GraphCloud::start().check_passing_failures_are_read_again(Fault::Unavailable(None));
 }
+
+#[test]
+fn a_deleted_folder_takes_its_tracks_at_once() {
+    GraphCloud::start().check_a_deleted_folder_takes_its_tracks_at_once();
+}

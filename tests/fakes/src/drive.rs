@@ -362,6 +362,34 @@ impl FakeDrive {
         true
     }
 
+    /// Deletes a folder for good with everything in it, the change feed reporting only the
+    /// folder: what Drive reports for the files of a deleted folder is not documented, so
+    /// the fake does the least.
+    pub fn delete_folder_reporting_only_it(&self, id: &str) -> bool {
+        let mut s = self.shared.lock();
+        if !s.files.contains_key(id) {
+            return false;
+        }
+        let mut doomed = vec![id.to_owned()];
+        let mut i = 0;
+        while i < doomed.len() {
+            let parent = doomed[i].clone();
+            doomed.extend(
+                s.files
+                    .values()
+                    .filter(|f| f.parents.contains(&parent))
+                    .map(|f| f.id.clone()),
+            );
+            i += 1;
+        }
+        for gone in &doomed {
+            s.files.remove(gone);
+        }
+        s.folder_index.retain(|_, folder| !doomed.contains(folder));
+        s.touch(id);
+        true
+    }
+
     /// Answers the next request to `endpoint` with `fault` (faults queue up in order).
     pub fn inject(&self, endpoint: Endpoint, fault: Fault) {
         self.shared.lock().faults.push(endpoint, fault);
@@ -869,6 +897,20 @@ async fn files_list(
     s.stats.list_calls += 1;
     let size = s.page_limit.map_or(size, |l| size.min(l));
     let root = s.root.clone();
+    // Drive answers a query on the children of a folder that does not exist with 404.
+    for clause in &clauses {
+        if let Clause::InParents(parent) = clause
+            && parent != "root"
+            && !s.files.contains_key(parent)
+            && !s.drives.contains_key(parent)
+        {
+            return error(
+                StatusCode::NOT_FOUND,
+                "notFound",
+                &format!("File not found: {parent}."),
+            );
+        }
+    }
     let all: Vec<&File> = s
         .files
         .values()

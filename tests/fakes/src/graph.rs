@@ -230,6 +230,32 @@ impl FakeGraph {
         self.mutate(id, |i| i.parent = Some(parent.to_owned()))
     }
 
+    /// Deletes a folder with everything in it, the delta feed reporting only the folder
+    /// (OneDrive for Business and SharePoint may send no tombstone for the items in it).
+    pub fn delete_folder_reporting_only_it(&self, id: &str) -> bool {
+        let mut s = self.shared.lock();
+        if !s.items.contains_key(id) {
+            return false;
+        }
+        let mut doomed = vec![id.to_owned()];
+        let mut i = 0;
+        while i < doomed.len() {
+            let parent = doomed[i].clone();
+            doomed.extend(
+                s.items
+                    .values()
+                    .filter(|c| c.parent.as_deref() == Some(parent.as_str()))
+                    .map(|c| c.id.clone()),
+            );
+            i += 1;
+        }
+        for gone in &doomed {
+            s.items.remove(gone);
+        }
+        touch(&mut s, id, true);
+        true
+    }
+
     /// Deletes an item and everything under it (each reported as deleted, as Graph does).
     pub fn delete(&self, id: &str) -> bool {
         let mut s = self.shared.lock();
