@@ -19,7 +19,7 @@ use tonearm_plugin_api::{HostContext, PluginManifest};
 use wasm_bindgen::prelude::*;
 
 #[cfg(feature = "_oauth")]
-use crate::auth::{self, WorkerSession};
+use crate::auth::{self, TokenJournal, WorkerSession};
 use crate::capabilities::PickedFolder;
 #[cfg(feature = "_http")]
 use crate::capabilities::WorkerHttp;
@@ -37,6 +37,9 @@ struct WorkerCapabilities {
     /// The library, where tokens are kept; opened by `init`.
     #[cfg(feature = "_oauth")]
     library: Rc<RefCell<Option<IndexedDbStore>>>,
+    /// The synchronous copy of the tokens, where the browser allows one; opened by `init`.
+    #[cfg(feature = "_oauth")]
+    journal: Rc<RefCell<Option<Rc<TokenJournal>>>>,
     #[cfg(feature = "_oauth")]
     bus: EventBus,
 }
@@ -82,6 +85,9 @@ impl Capabilities for WorkerCapabilities {
 
     #[cfg(feature = "_oauth")]
     async fn tokens(&self, source: &str) -> Result<Option<StoredTokens>, String> {
+        if let Some(tokens) = self.journal().and_then(|j| j.get(source)) {
+            return Ok(Some(tokens));
+        }
         self.library()?
             .load_tokens(source)
             .await
@@ -90,6 +96,9 @@ impl Capabilities for WorkerCapabilities {
 
     #[cfg(feature = "_oauth")]
     async fn keep_tokens(&self, source: &str, tokens: StoredTokens) -> Result<(), String> {
+        if let Some(journal) = self.journal() {
+            journal.put(source, &tokens)?;
+        }
         self.library()?
             .save_tokens(source, &tokens)
             .await
@@ -101,6 +110,9 @@ impl Capabilities for WorkerCapabilities {
     #[cfg(feature = "_oauth")]
     async fn forget_tokens(&self, source: &str) -> Result<bool, String> {
         let had = self.sessions.borrow_mut().remove(source).is_some();
+        if let Some(journal) = self.journal() {
+            journal.remove(source)?;
+        }
         self.library()?
             .delete_tokens(source)
             .await
@@ -116,6 +128,10 @@ impl WorkerCapabilities {
             .borrow()
             .clone()
             .ok_or_else(|| "the library is not open: call `init` first".to_owned())
+    }
+
+    fn journal(&self) -> Option<Rc<TokenJournal>> {
+        self.journal.borrow().clone()
     }
 
     /// Uses `tokens` for `source`'s requests from now on.
@@ -227,6 +243,8 @@ impl Core {
             sessions: Rc::default(),
             #[cfg(feature = "_oauth")]
             library: Rc::default(),
+            #[cfg(feature = "_oauth")]
+            journal: Rc::default(),
             #[cfg(feature = "_oauth")]
             bus: registry.bus().clone(),
         };
@@ -464,13 +482,40 @@ impl Inner {
             let store = IndexedDbStore::open(database.unwrap_or("tonearm"))
                 .await
                 .map_err(error_text)?;
-            // Refreshed tokens are saved as soon as the worker is free to write them.
             #[cfg(feature = "_oauth")]
             let saver = store.clone();
             #[cfg(feature = "_oauth")]
             self.capabilities.library.replace(Some(store.clone()));
+            // Refreshed tokens go to the journal before the refreshing call goes on, and to
+            // IndexedDB as soon as the worker is free to write them.
+            #[cfg(feature = "_oauth")]
+            let journal = match TokenJournal::open().await {
+                Ok(journal) => Some(Rc::new(journal)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "refreshed tokens are kept in IndexedDB only");
+                    None
+                }
+            };
+            // What a worker that died wrote only to the journal reaches IndexedDB now, in
+            // case the next worker cannot take the journal (another tab holds it).
+            #[cfg(feature = "_oauth")]
+            if let Some(journal) = &journal {
+                for (source, tokens) in journal.all() {
+                    store
+                        .save_tokens(&source, &tokens)
+                        .await
+                        .map_err(error_text)?;
+                }
+            }
+            #[cfg(feature = "_oauth")]
+            self.capabilities.journal.replace(journal.clone());
             #[cfg(feature = "_oauth")]
             auth::set_saver(move |source, tokens| {
+                if let Some(journal) = &journal
+                    && let Err(e) = journal.put(source, tokens)
+                {
+                    tracing::error!(%source, error = %e, "cannot journal refreshed tokens");
+                }
                 let (store, source, tokens) = (saver.clone(), source.to_owned(), tokens.clone());
                 wasm_bindgen_futures::spawn_local(async move {
                     if let Err(e) = store.save_tokens(&source, &tokens).await {
@@ -488,7 +533,7 @@ impl Inner {
         let sources = store.sources().await.map_err(error_text)?;
         #[cfg(feature = "_oauth")]
         for source in &sources {
-            if let Some(tokens) = store.load_tokens(&source.name).await.map_err(error_text)? {
+            if let Some(tokens) = self.capabilities.tokens(&source.name).await? {
                 self.capabilities.start_session(&source.name, tokens);
             }
         }

@@ -37,7 +37,8 @@ const base = `http://127.0.0.1:${server.address().port}`;
 /** Starts the fake Drive holding the fixtures; resolves with its API and OAuth endpoints. */
 function startFakeDrive() {
   const binary = process.env.TONEARM_FAKES ?? join(root, '..', 'target', 'debug', 'tonearm-fakes');
-  const child = spawn(binary, ['drive', '--music', fixtures], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Refresh tokens rotate, as Microsoft's do: a lost one means signing in again.
+  const child = spawn(binary, ['drive', '--music', fixtures, '--rotate'], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`the fake Drive said nothing useful: ${out}`)), 20000);
@@ -46,9 +47,10 @@ function startFakeDrive() {
       out += bytes;
       const oauth = out.match(/fake OAuth:\s+(\S+) and (\S+)/);
       const drive = out.match(/fake Drive:\s+(\S+)/);
-      if (oauth && drive) {
+      const control = out.match(/fake control:\s+(\S+)/);
+      if (oauth && drive && control) {
         clearTimeout(timer);
-        resolve({ child, api: drive[1], authorize: oauth[1], token: oauth[2] });
+        resolve({ child, api: drive[1], authorize: oauth[1], token: oauth[2], control: control[1] });
       }
     });
   });
@@ -120,6 +122,37 @@ try {
   assert.match((await call('completeSignIn', { state: again.ok.state, code })).error, /state mismatch/);
   const resynced = await call('sync', { source: 'Drive' });
   assert.equal(resynced.ok?.results?.[0]?.error ?? null, null, JSON.stringify(resynced));
+
+  // A rotated refresh token outlives a worker that dies right after the refresh. The
+  // Drive rejects the access token and holds every answer back for 3 s; a sync gets the
+  // rejection, refreshes (the old refresh token dies), and waits on the Drive again; the
+  // worker is terminated as soon as the refresh is granted. A new worker must sync with
+  // what the dead one kept.
+  const control = async (path, method = 'POST') => {
+    const answer = await fetch(`${fake.control}${path}`, { method });
+    assert.ok(answer.ok, `${path}: ${answer.status}`);
+    return answer.text();
+  };
+  const refreshes = async () => Number(await control('/refreshes', 'GET'));
+  const refreshed = await refreshes();
+  await control('/expire-access-tokens');
+  await control('/latency?ms=3000');
+  const quiet = errors.length;
+  // Its worker dies and the page reloads: the call never answers.
+  const doomed = page.evaluate(() => window.tonearm.client.call('sync', { source: 'Drive' })).catch(() => 'gone');
+  for (const deadline = Date.now() + 30000; (await refreshes()) === refreshed;) {
+    assert.ok(Date.now() < deadline, 'the sync never refreshed its token');
+    await new Promise((ok) => setTimeout(ok, 5));
+  }
+  await page.evaluate(() => window.tonearm.client.worker.terminate());
+  await control('/latency?ms=0');
+  await page.reload();
+  await page.waitForFunction(() => window.tonearm?.ready === true, null, { timeout: 30000 });
+  const survived = await call('sync', { source: 'Drive' });
+  assert.equal(survived.ok?.results?.[0]?.error ?? null, null, `after the worker died mid-sync: ${JSON.stringify(survived)}`);
+  await doomed;
+  // The Drive's rejection of the expired token was the point.
+  errors.splice(quiet, errors.length - quiet, ...errors.slice(quiet).filter((e) => !e.startsWith(`401 ${fake.api}`)));
 
   // Search: every word as a prefix, accents and case ignored.
   await page.locator('#search').fill('PLUCK');

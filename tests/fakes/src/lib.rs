@@ -6,6 +6,7 @@
 //! faults injected on request. They know nothing of Tonearm's traits: a plugin that works
 //! against them speaks the real protocol.
 
+pub mod control;
 pub mod drive;
 pub mod graph;
 pub mod oauth;

@@ -98,13 +98,18 @@ fn main() -> Result<()> {
             authority.set_rotation(rotate);
             let oauth = FakeOAuth::start_on(authority.clone(), oauth_port)
                 .context("starting the OAuth server")?;
-            let drive = FakeDrive::start_on(authority, port).context("starting the Drive")?;
-            let count = upload(&drive, &music, &music)?;
+            let drive = std::sync::Arc::new(
+                FakeDrive::start_on(authority.clone(), port).context("starting the Drive")?,
+            );
+            let count = upload(drive.as_ref(), &music, &music)?;
+            let control = tonearm_fakes::control::start(authority, drive.clone())
+                .context("starting the control port")?;
             println!(
                 "fake Drive:  {} ({count} files from {})",
                 drive.url(),
                 music.display()
             );
+            println!("fake control: {}", control.url());
             print_usage("gdrive", "fake-drive", &drive.url(), &oauth);
             loop {
                 std::thread::park();

@@ -6,7 +6,7 @@
 //! word in a multi-entry index of word prefixes' owners and ranks the candidates as
 //! [`tonearm_core::library::search`] says.
 
-mod idb;
+pub(crate) mod idb;
 mod ops;
 mod records;
 mod store;

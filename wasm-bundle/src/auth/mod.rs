@@ -1,7 +1,10 @@
 //! Signed-in sources in the browser. Signing in is the facade's (`begin_sign_in`,
 //! `complete_sign_in`; the main thread shows the popup); the worker keeps the tokens in
-//! the library database's `tokens` store and refreshes them through the token endpoint
-//! (which, as Google's and Microsoft's do, must allow this page's origin).
+//! the library database's `tokens` store, and first in a [`TokenJournal`], and refreshes
+//! them through the token endpoint (which, as Google's and Microsoft's do, must allow
+//! this page's origin).
+
+mod journal;
 
 use std::sync::{Mutex, PoisonError};
 
@@ -11,6 +14,8 @@ use tonearm_core::net::host_of;
 use tonearm_plugin_api::{PluginError, PluginResult};
 
 use crate::capabilities::WorkerHttp;
+
+pub use journal::TokenJournal;
 
 /// Seconds since the Unix epoch.
 fn now() -> i64 {

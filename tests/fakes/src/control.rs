@@ -1,0 +1,62 @@
+//! A control port for fakes run as a separate process (`tonearm-fakes drive`), so that a
+//! test in another language (the browser end-to-end test) can change what the service
+//! does and read what it saw:
+//!
+//! - `POST /expire-access-tokens`: every access token issued so far expires now.
+//! - `POST /latency?ms=N`: the Drive holds every answer back by `N` ms.
+//! - `GET /refreshes`: successful refresh grants so far (a number).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+
+use crate::Server;
+use crate::drive::FakeDrive;
+use crate::oauth::Authority;
+
+#[derive(Clone)]
+struct Fakes {
+    authority: Authority,
+    drive: Arc<FakeDrive>,
+}
+
+/// Starts the control port of `drive` and its `authority` on a free port.
+///
+/// # Errors
+///
+/// If no port can be bound.
+pub fn start(authority: Authority, drive: Arc<FakeDrive>) -> std::io::Result<Server> {
+    let router = Router::new()
+        .route(
+            "/expire-access-tokens",
+            post(|State(f): State<Fakes>| async move {
+                f.authority.expire_access_tokens();
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/latency",
+            post(
+                |State(f): State<Fakes>, Query(q): Query<HashMap<String, String>>| async move {
+                    match q.get("ms").and_then(|ms| ms.parse::<u64>().ok()) {
+                        Some(ms) => {
+                            f.drive.set_latency(Duration::from_millis(ms));
+                            StatusCode::NO_CONTENT
+                        }
+                        None => StatusCode::BAD_REQUEST,
+                    }
+                },
+            ),
+        )
+        .route(
+            "/refreshes",
+            get(|State(f): State<Fakes>| async move { f.authority.refreshes().to_string() }),
+        )
+        .with_state(Fakes { authority, drive });
+    Server::start(router, 0)
+}
