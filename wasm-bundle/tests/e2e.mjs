@@ -1,7 +1,8 @@
 // End-to-end test of the web bundle in a real headless Chromium: serves wasm-bundle/ on
 // 127.0.0.1 and starts the fake Google Drive (tonearm-fakes, CORS on, as Google's APIs
 // are); on the demo page it adds picked files as a folder source and syncs them, connects
-// the fake Drive through the OAuth popup and syncs it, searches the library, plays a Drive
+// the fake Drive through the OAuth popup and syncs it, kills the worker right after a
+// rotating token refresh and syncs again from a new one, searches the library, plays a Drive
 // track and checks that PCM chunks arrived from the worker and were scheduled gaplessly,
 // seeks and stops, and saves a screenshot. Run by ./scripts/test after ./scripts/build-web
 // (and `cargo build -p tonearm-fakes`; TONEARM_FAKES names the binary).
