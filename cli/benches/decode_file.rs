@@ -24,11 +24,6 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use symphonia::core::codecs::audio::AudioDecoderOptions;
-use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, TrackType};
-use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
-use symphonia::core::meta::MetadataOptions;
 use tonearm_plugin_api::{Decoder as _, MemoryByteSource, ProbeHint};
 
 /// Bytes gathered before one write, as `tonearm decode` does.
@@ -66,41 +61,11 @@ fn floor(input: &Path, output: &Path) -> u64 {
             frames += emit(&samples, channels);
         }
     } else {
-        let mss = MediaSourceStream::new(
+        tonearm_e2e::symphonia_direct::decode(
             Box::new(File::open(input).unwrap()),
-            MediaSourceStreamOptions::default(),
+            ext,
+            |samples, channels| frames += emit(samples, channels),
         );
-        let mut hint = Hint::new();
-        hint.with_extension(ext);
-        let mut format = symphonia::default::get_probe()
-            .probe(
-                &hint,
-                mss,
-                FormatOptions::default(),
-                MetadataOptions::default(),
-            )
-            .unwrap();
-        let track = format.default_track(TrackType::Audio).unwrap();
-        let id = track.id;
-        let params = track
-            .codec_params
-            .as_ref()
-            .unwrap()
-            .audio()
-            .unwrap()
-            .clone();
-        let mut decoder = symphonia::default::get_codecs()
-            .make_audio_decoder(&params, &AudioDecoderOptions::default())
-            .unwrap();
-        while let Some(packet) = format.next_packet().unwrap() {
-            if packet.track_id != id {
-                continue;
-            }
-            let decoded = decoder.decode(&packet).unwrap();
-            let channels = decoded.spec().channels().count();
-            decoded.copy_to_vec_interleaved(&mut samples);
-            frames += emit(&samples, channels);
-        }
     }
     out.write_all(&bytes).unwrap();
     frames

@@ -14,11 +14,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use symphonia::core::codecs::audio::AudioDecoderOptions;
-use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, TrackType};
-use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
-use symphonia::core::meta::MetadataOptions;
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_host::{EventBus, Registry};
 use tonearm_loader::load_builtin;
@@ -26,42 +21,12 @@ use tonearm_loader::wasm::{WasmLimits, WasmRuntime};
 use tonearm_plugin_api::{Decoder, MemoryByteSource, ProbeHint};
 
 fn direct(bytes: &Arc<[u8]>, ext: &str) -> u64 {
-    let mss = MediaSourceStream::new(
-        Box::new(std::io::Cursor::new(bytes.to_vec())),
-        MediaSourceStreamOptions::default(),
-    );
-    let mut hint = Hint::new();
-    hint.with_extension(ext);
-    let mut format = symphonia::default::get_probe()
-        .probe(
-            &hint,
-            mss,
-            FormatOptions::default(),
-            MetadataOptions::default(),
-        )
-        .unwrap();
-    let track = format.default_track(TrackType::Audio).unwrap();
-    let id = track.id;
-    let params = track
-        .codec_params
-        .as_ref()
-        .unwrap()
-        .audio()
-        .unwrap()
-        .clone();
-    let mut decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(&params, &AudioDecoderOptions::default())
-        .unwrap();
-    let mut out: Vec<f32> = Vec::new();
     let mut samples = 0;
-    while let Some(packet) = format.next_packet().unwrap() {
-        if packet.track_id != id {
-            continue;
-        }
-        let buf = decoder.decode(&packet).unwrap();
-        buf.copy_to_vec_interleaved(&mut out);
-        samples += out.len() as u64;
-    }
+    tonearm_e2e::symphonia_direct::decode(
+        Box::new(std::io::Cursor::new(bytes.to_vec())),
+        ext,
+        |chunk, _| samples += chunk.len() as u64,
+    );
     samples
 }
 

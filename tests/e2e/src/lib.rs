@@ -147,6 +147,7 @@ pub fn decode_all(
 
 pub mod bench_library;
 pub mod cloud;
+pub mod symphonia_direct;
 
 /// How far two builds of one lossy decoder may differ per sample: transcendental functions
 /// come natively from the platform's libm and in wasm from Rust's own, and may differ in the

@@ -233,6 +233,16 @@ impl FakeGraph {
     /// Deletes a folder with everything in it, the delta feed reporting only the folder
     /// (OneDrive for Business and SharePoint may send no tombstone for the items in it).
     pub fn delete_folder_reporting_only_it(&self, id: &str) -> bool {
+        self.remove_tree(id, false)
+    }
+
+    /// Deletes an item and everything under it (each reported as deleted, as Graph does).
+    pub fn delete(&self, id: &str) -> bool {
+        self.remove_tree(id, true)
+    }
+
+    /// Removes `id` and everything under it; the feed reports each item, or only `id`.
+    fn remove_tree(&self, id: &str, report_each: bool) -> bool {
         let mut s = self.shared.lock();
         if !s.items.contains_key(id) {
             return false;
@@ -249,34 +259,12 @@ impl FakeGraph {
             );
             i += 1;
         }
-        for gone in &doomed {
+        // Children first, as Graph lists deletions.
+        for gone in doomed.iter().rev() {
             s.items.remove(gone);
-        }
-        touch(&mut s, id, true);
-        true
-    }
-
-    /// Deletes an item and everything under it (each reported as deleted, as Graph does).
-    pub fn delete(&self, id: &str) -> bool {
-        let mut s = self.shared.lock();
-        if !s.items.contains_key(id) {
-            return false;
-        }
-        let mut doomed = vec![id.to_owned()];
-        let mut i = 0;
-        while i < doomed.len() {
-            let children: Vec<String> = s
-                .items
-                .values()
-                .filter(|c| c.parent.as_deref() == Some(doomed[i].as_str()))
-                .map(|c| c.id.clone())
-                .collect();
-            doomed.extend(children);
-            i += 1;
-        }
-        for id in doomed.iter().rev() {
-            s.items.remove(id);
-            touch(&mut s, id, true);
+            if report_each || gone == id {
+                touch(&mut s, gone, true);
+            }
         }
         true
     }
