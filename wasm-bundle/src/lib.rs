@@ -281,6 +281,64 @@ mod tests {
     }
 
     #[wasm_bindgen_test]
+    async fn slow_plugin_calls_leave_the_worker_to_other_work_between_them() {
+        use std::cell::Cell;
+        use std::rc::Rc;
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use tonearm_core::sync::rt;
+        use wasm_bindgen::JsCast as _;
+
+        // A message to the worker, as the page's credit for a played chunk is: it must be
+        // handled while a run of blocking calls goes on, not after the last one.
+        let calls = Arc::new(AtomicUsize::new(0));
+        let handled_at = Rc::new(Cell::new(None::<usize>));
+        let channel = web_sys::MessageChannel::new().unwrap();
+        let on_message = {
+            let (handled_at, calls) = (handled_at.clone(), calls.clone());
+            wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+                handled_at.set(Some(calls.load(Ordering::Relaxed)));
+            })
+        };
+        channel
+            .port1()
+            .set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        let slow_call = {
+            let calls = calls.clone();
+            move || {
+                // 20 ms on the thread, as a synchronous request to a slow service takes.
+                let until = js_sys::Date::now() + 20.0;
+                while js_sys::Date::now() < until {}
+                calls.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+
+        channel.port2().post_message(&JsValue::NULL).unwrap();
+        let call = slow_call.clone();
+        rt::map_blocking((0..10).collect(), 1, move |_: u32| call())
+            .await
+            .unwrap();
+        let seen = handled_at.get();
+        assert!(
+            matches!(seen, Some(n) if n < 3),
+            "handled after {seen:?} of 10 calls"
+        );
+
+        handled_at.set(None);
+        calls.store(0, Ordering::Relaxed);
+        channel.port2().post_message(&JsValue::NULL).unwrap();
+        for _ in 0..10 {
+            rt::blocking(slow_call.clone()).await.unwrap();
+        }
+        let seen = handled_at.get();
+        assert!(
+            matches!(seen, Some(n) if n < 3),
+            "handled after {seen:?} of 10 calls"
+        );
+    }
+
+    #[wasm_bindgen_test]
     #[cfg(feature = "symphonia-mp3")]
     fn an_mp3_decodes_in_a_worker() {
         let core = Core::new().map_err(JsValue::from).unwrap();

@@ -4,7 +4,8 @@
 // the fake Drive through the OAuth popup and syncs it, kills the worker right after a
 // rotating token refresh and syncs again from a new one, searches the library, plays a Drive
 // track and checks that PCM chunks arrived from the worker and were scheduled gaplessly,
-// seeks and stops, and saves a screenshot. Run by ./scripts/test after ./scripts/build-web
+// seeks and stops, plays a long track while a slow Drive sync runs and checks that no
+// chunk came late, and saves a screenshot. Run by ./scripts/test after ./scripts/build-web
 // (and `cargo build -p tonearm-fakes`; TONEARM_FAKES names the binary).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -127,8 +128,9 @@ try {
   // A rotated refresh token outlives a worker that dies right after the refresh. The
   // Drive rejects the access token and holds every answer back for 3 s; a sync gets the
   // rejection, refreshes (the old refresh token dies), and waits on the Drive again; the
-  // worker is terminated as soon as the refresh is granted. A new worker must sync with
-  // what the dead one kept.
+  // worker is terminated as soon as its next request reaches the Drive (the earliest
+  // moment the outside can tell it has the new tokens), 3 s before that request answers.
+  // A new worker must sync with what the dead one kept.
   const control = async (path, method = 'POST') => {
     const answer = await fetch(`${fake.control}${path}`, { method });
     assert.ok(answer.ok, `${path}: ${answer.status}`);
@@ -141,8 +143,8 @@ try {
   const quiet = errors.length;
   // Its worker dies and the page reloads: the call never answers.
   const doomed = page.evaluate(() => window.tonearm.client.call('sync', { source: 'Drive' })).catch(() => 'gone');
-  for (const deadline = Date.now() + 30000; (await refreshes()) === refreshed;) {
-    assert.ok(Date.now() < deadline, 'the sync never refreshed its token');
+  for (const deadline = Date.now() + 30000; (await refreshes()) === refreshed || (await control('/called-after-refresh', 'GET')) !== 'true';) {
+    assert.ok(Date.now() < deadline, 'the sync never refreshed its token and went on');
     await new Promise((ok) => setTimeout(ok, 5));
   }
   await page.evaluate(() => window.tonearm.client.worker.terminate());
@@ -181,10 +183,73 @@ try {
   assert.match(status, /playing 02 pluck\.mp3 with symphonia/);
   assert.match(status, /seeked to frame \d+/);
 
+  // Playback goes on while a sync reads new files from a slow Drive. Plugins call HTTP as
+  // a blocking function, so in the worker it is a synchronous XMLHttpRequest, on the thread
+  // that also decodes for playback: the sync must hand that thread to the pump between its
+  // calls. Twelve new files are uploaded; each request of the sync waits 400 ms; a long
+  // picked WAV plays meanwhile, and no chunk may reach the speakers late.
+  const pluck = await readFile(join(fixtures, '02 pluck.mp3'));
+  const uploads = 12;
+  for (let i = 1; i <= uploads; i++) {
+    const path = `New album/${String(i).padStart(2, '0')} pluck.mp3`;
+    const answer = await fetch(`${fake.control}/files?path=${encodeURIComponent(path)}`, { method: 'POST', body: pluck });
+    assert.equal(answer.status, 201, `upload ${path}`);
+  }
+  const hum = await page.evaluate(async () => {
+    // 30 s of a quiet 220 Hz stereo sine, 16-bit PCM.
+    const rate = 44100, frames = rate * 30, channels = 2;
+    const view = new DataView(new ArrayBuffer(44 + frames * channels * 2));
+    const text = (at, s) => [...s].forEach((c, i) => view.setUint8(at + i, c.charCodeAt(0)));
+    text(0, 'RIFF'); view.setUint32(4, 36 + frames * channels * 2, true); text(8, 'WAVE');
+    text(12, 'fmt '); view.setUint32(16, 16, true); view.setUint16(20, 1, true);
+    view.setUint16(22, channels, true); view.setUint32(24, rate, true);
+    view.setUint32(28, rate * channels * 2, true); view.setUint16(32, channels * 2, true);
+    view.setUint16(34, 16, true); text(36, 'data'); view.setUint32(40, frames * channels * 2, true);
+    for (let i = 0; i < frames; i++) {
+      const sample = Math.round(3000 * Math.sin((2 * Math.PI * 220 * i) / rate));
+      view.setInt16(44 + i * 4, sample, true);
+      view.setInt16(46 + i * 4, sample, true);
+    }
+    const { client, scheduler } = window.tonearm;
+    const file = new File([view.buffer], 'hum.wav', { type: 'audio/wav' });
+    await client.call('addFolder', { name: 'Long', files: [file], paths: ['hum.wav'] });
+    await client.call('sync', { source: 'Long' });
+    const { tracks } = await client.call('tracks', { limit: 1000, offset: 0 });
+    const id = tracks.find((t) => t.source === 'Long')?.id;
+    const opened = await client.call('open', { track: id });
+    window.arrivals = [];
+    client.onPcm(() => window.arrivals.push(performance.now()));
+    await scheduler.play(opened.stream);
+    // A second played: the worker has filled its lead of chunks.
+    while (scheduler.stats.chunksPlayed < 4) await new Promise((ok) => setTimeout(ok, 20));
+    return { gaps: scheduler.stats.gaps };
+  });
+  await control('/latency?ms=400');
+  const concurrent = await page.evaluate(async () => {
+    const { client, scheduler } = window.tonearm;
+    const start = performance.now();
+    const { results } = await client.call('sync', { source: 'Drive' });
+    const end = performance.now();
+    // The longest the main thread waited for a chunk while the sync ran.
+    const times = [start, ...window.arrivals.filter((t) => t > start && t < end), end];
+    const longest = Math.max(...times.slice(1).map((t, i) => t - times[i]));
+    return { results, seconds: (end - start) / 1000, longest: Math.round(longest), gaps: scheduler.stats.gaps };
+  });
+  await control('/latency?ms=0');
+  await page.evaluate(() => window.tonearm.scheduler.stop());
+  const [synced] = concurrent.results;
+  assert.equal(synced.error ?? null, null, JSON.stringify(synced));
+  assert.equal(synced.counts.added, uploads, JSON.stringify(synced));
+  // The worker keeps two seconds of chunks ahead: a shorter sync would prove nothing.
+  assert.ok(concurrent.seconds > 3, `the sync outlasts the worker's lead: ${JSON.stringify(concurrent)}`);
+  assert.equal(concurrent.gaps, hum.gaps, `no chunk played late while the Drive synced: ${JSON.stringify(concurrent)}`);
+  assert.ok(concurrent.longest < 1000, `chunks kept coming while the Drive synced: ${JSON.stringify(concurrent)}`);
+
   await mkdir(join(root, 'test-results'), { recursive: true });
   await page.screenshot({ path: join(root, 'test-results', 'demo.png'), fullPage: true });
   assert.deepEqual(errors, [], 'no errors in the page or the worker');
-  console.log(`web e2e: ok (worker ready in ${ready} ms, ${driveTracks} tracks synced from the fake Drive, first PCM chunk ${firstChunk} ms after play; ${JSON.stringify(stats)})`);
+  console.log(`web e2e: ok (worker ready in ${ready} ms, ${driveTracks} tracks synced from the fake Drive, first PCM chunk ${firstChunk} ms after play; ${JSON.stringify(stats)}; ` +
+    `while a ${concurrent.seconds.toFixed(1)} s Drive sync ran, the longest wait for a chunk was ${concurrent.longest} ms, ${concurrent.gaps - hum.gaps} late chunks)`);
 } catch (e) {
   failed = true;
   console.error(e);

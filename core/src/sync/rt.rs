@@ -14,11 +14,13 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| e.to_string())
 }
 
-/// Runs a blocking plugin call: in the worker, right here.
+/// Runs a blocking plugin call: in the worker, right here, after letting the worker's other
+/// work run if the engine has held the thread for a while.
 #[cfg(all(target_arch = "wasm32", not(target_os = "wasi")))]
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, String> {
+    worker::share_the_thread().await;
     Ok(f())
 }
 
@@ -67,7 +69,8 @@ where
     Ok(out.into_iter().flatten().collect())
 }
 
-/// Applies blocking `f` to every item in turn.
+/// Applies blocking `f` to every item in turn, letting the worker's other work run between
+/// items once the engine has held the thread for a while.
 #[cfg(all(target_arch = "wasm32", not(target_os = "wasi")))]
 pub async fn map_blocking<I, O>(
     items: Vec<I>,
@@ -78,7 +81,74 @@ where
     I: Send + 'static,
     O: Send + 'static,
 {
-    Ok(items.into_iter().map(f).collect())
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        worker::share_the_thread().await;
+        out.push(f(item));
+    }
+    Ok(out)
+}
+
+/// Turn-taking on the worker's one thread. A plugin call blocks it (HTTP is a synchronous
+/// `XMLHttpRequest` there, because plugins call HTTP as a blocking function), and the same
+/// thread decodes for playback and answers the page. Awaiting IndexedDB lets that work run,
+/// but a sync that reads many files between two writes would hold the thread for all of
+/// their requests; so before each plugin call the engine yields to the event loop if it
+/// has run for [`worker::SLICE_MS`] since it last did. Playback then waits at most one
+/// plugin call (one HTTP request), not a whole batch.
+#[cfg(all(target_arch = "wasm32", not(target_os = "wasi")))]
+mod worker {
+    use std::cell::Cell;
+
+    use wasm_bindgen::{JsCast as _, JsValue};
+
+    /// How long the engine runs before it lets the rest of the worker run. Short enough for
+    /// the page's calls to feel immediate; long enough that a local scan, whose plugin calls
+    /// take microseconds, yields rarely (a yield costs one event-loop turn).
+    pub(super) const SLICE_MS: f64 = 8.0;
+
+    thread_local! {
+        /// When the engine last yielded (`Date.now()` milliseconds).
+        static YIELDED_AT: Cell<f64> = const { Cell::new(0.0) };
+    }
+
+    /// Yields to the event loop if the engine has run for [`SLICE_MS`] since it last did.
+    pub(super) async fn share_the_thread() {
+        let now = js_sys::Date::now();
+        if now - YIELDED_AT.with(Cell::get) < SLICE_MS {
+            return;
+        }
+        next_task().await;
+        YIELDED_AT.with(|at| at.set(js_sys::Date::now()));
+    }
+
+    /// Resolves in a new task of the event loop, after the messages and timers already due.
+    /// A `MessageChannel` message, not `setTimeout(0)`: browsers clamp nested timeouts to
+    /// 4 ms, which a sync yielding thousands of times would pay each time.
+    async fn next_task() {
+        let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+            if post_to_self(&resolve).is_err() {
+                // No MessageChannel in this global scope: go on rather than never wake.
+                let _ = resolve.call0(&JsValue::UNDEFINED);
+            }
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
+
+    /// Calls `resolve` from a message sent through a new `MessageChannel`.
+    fn post_to_self(resolve: &js_sys::Function) -> Result<(), JsValue> {
+        let global = js_sys::global();
+        let class: js_sys::Function =
+            js_sys::Reflect::get(&global, &JsValue::from_str("MessageChannel"))?.dyn_into()?;
+        let channel = js_sys::Reflect::construct(&class, &js_sys::Array::new())?;
+        let receiver = js_sys::Reflect::get(&channel, &JsValue::from_str("port1"))?;
+        let sender = js_sys::Reflect::get(&channel, &JsValue::from_str("port2"))?;
+        js_sys::Reflect::set(&receiver, &JsValue::from_str("onmessage"), resolve)?;
+        let post: js_sys::Function =
+            js_sys::Reflect::get(&sender, &JsValue::from_str("postMessage"))?.dyn_into()?;
+        post.call1(&sender, &JsValue::UNDEFINED)?;
+        Ok(())
+    }
 }
 
 /// Waits `duration` without holding a thread.

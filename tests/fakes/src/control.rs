@@ -5,12 +5,17 @@
 //! - `POST /expire-access-tokens`: every access token issued so far expires now.
 //! - `POST /latency?ms=N`: the Drive holds every answer back by `N` ms.
 //! - `GET /refreshes`: successful refresh grants so far (a number).
+//! - `GET /called-after-refresh`: `true` once a Drive request arrived after the latest
+//!   refresh grant (the client has the new tokens and went on), else `false`.
+//! - `POST /files?path=P`: the body becomes a new file at `/`-separated path `P` under My
+//!   Drive (missing folders are made), as if uploaded elsewhere; answers its id.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -31,32 +36,56 @@ struct Fakes {
 ///
 /// If no port can be bound.
 pub fn start(authority: Authority, drive: Arc<FakeDrive>) -> std::io::Result<Server> {
-    let router = Router::new()
-        .route(
-            "/expire-access-tokens",
-            post(|State(f): State<Fakes>| async move {
-                f.authority.expire_access_tokens();
-                StatusCode::NO_CONTENT
-            }),
-        )
-        .route(
-            "/latency",
-            post(
-                |State(f): State<Fakes>, Query(q): Query<HashMap<String, String>>| async move {
-                    match q.get("ms").and_then(|ms| ms.parse::<u64>().ok()) {
-                        Some(ms) => {
-                            f.drive.set_latency(Duration::from_millis(ms));
-                            StatusCode::NO_CONTENT
+    let router =
+        Router::new()
+            .route(
+                "/expire-access-tokens",
+                post(|State(f): State<Fakes>| async move {
+                    f.authority.expire_access_tokens();
+                    StatusCode::NO_CONTENT
+                }),
+            )
+            .route(
+                "/latency",
+                post(
+                    |State(f): State<Fakes>, Query(q): Query<HashMap<String, String>>| async move {
+                        match q.get("ms").and_then(|ms| ms.parse::<u64>().ok()) {
+                            Some(ms) => {
+                                f.drive.set_latency(Duration::from_millis(ms));
+                                StatusCode::NO_CONTENT
+                            }
+                            None => StatusCode::BAD_REQUEST,
                         }
-                        None => StatusCode::BAD_REQUEST,
-                    }
-                },
-            ),
-        )
-        .route(
-            "/refreshes",
-            get(|State(f): State<Fakes>| async move { f.authority.refreshes().to_string() }),
-        )
-        .with_state(Fakes { authority, drive });
+                    },
+                ),
+            )
+            .route(
+                "/called-after-refresh",
+                get(|State(f): State<Fakes>| async move {
+                    let after = match (f.authority.last_refresh(), f.drive.last_arrival()) {
+                        (Some(refresh), Some(arrival)) => arrival > refresh,
+                        _ => false,
+                    };
+                    after.to_string()
+                }),
+            )
+            .route(
+                "/files",
+                post(
+                    |State(f): State<Fakes>,
+                     Query(q): Query<HashMap<String, String>>,
+                     body: Bytes| async move {
+                        match q.get("path").filter(|p| !p.trim_matches('/').is_empty()) {
+                            Some(path) => (StatusCode::CREATED, f.drive.add_file_at(path, &body)),
+                            None => (StatusCode::BAD_REQUEST, "name the file: ?path=".to_owned()),
+                        }
+                    },
+                ),
+            )
+            .route(
+                "/refreshes",
+                get(|State(f): State<Fakes>| async move { f.authority.refreshes().to_string() }),
+            )
+            .with_state(Fakes { authority, drive });
     Server::start(router, 0)
 }

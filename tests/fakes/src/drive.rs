@@ -415,6 +415,11 @@ impl FakeDrive {
         self.server.set_latency(wait);
     }
 
+    /// When the latest API request arrived (before its latency), if any did.
+    pub fn last_arrival(&self) -> Option<std::time::Instant> {
+        self.server.last_arrival()
+    }
+
     /// Caps every listing page at `limit` items whatever `pageSize` asks (Drive may return
     /// fewer items than asked, even none, before the end).
     pub fn set_page_limit(&self, limit: Option<usize>) {

@@ -39,6 +39,7 @@ struct AuthState {
     rotate: bool,
     deny_next: bool,
     refreshes: u64,
+    last_refresh: Option<Instant>,
     code_exchanges: u64,
 }
 
@@ -94,6 +95,11 @@ impl Authority {
     /// Successful refresh grants so far.
     pub fn refreshes(&self) -> u64 {
         self.state().refreshes
+    }
+
+    /// When the latest successful refresh was granted, if one was.
+    pub fn last_refresh(&self) -> Option<Instant> {
+        self.state().last_refresh
     }
 
     /// Successful code exchanges so far.
@@ -338,6 +344,7 @@ async fn token(
                 return oauth_error("invalid_grant", "the refresh token is invalid or revoked");
             };
             state.refreshes += 1;
+            state.last_refresh = Some(Instant::now());
             if state.rotate {
                 state.refresh.remove(&old);
                 issue(&mut state, &scope, true)

@@ -1,10 +1,10 @@
 //! Runs an axum router on its own thread and runtime, so any test can use it.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -49,13 +49,25 @@ async fn cors(request: Request, next: Next) -> Response {
     response
 }
 
-/// Holds every answer back by a settable time, as a real service's round trip does.
+/// When requests arrive and how long their answers are held back.
+#[derive(Default)]
+struct Pace {
+    latency_micros: AtomicU64,
+    last_arrival: Mutex<Option<Instant>>,
+}
+
+/// Notes each request's arrival and holds its answer back by a settable time, as a real
+/// service's round trip does.
 async fn latency(
-    axum::extract::State(micros): axum::extract::State<Arc<AtomicU64>>,
+    axum::extract::State(pace): axum::extract::State<Arc<Pace>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let wait = micros.load(Ordering::Relaxed);
+    *pace
+        .last_arrival
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    let wait = pace.latency_micros.load(Ordering::Relaxed);
     if wait > 0 {
         tokio::time::sleep(Duration::from_micros(wait)).await;
     }
@@ -65,7 +77,7 @@ async fn latency(
 /// A server on 127.0.0.1 that stops when dropped.
 pub struct Server {
     addr: SocketAddr,
-    latency: Arc<AtomicU64>,
+    pace: Arc<Pace>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -73,12 +85,9 @@ pub struct Server {
 impl Server {
     /// Serves `router` on 127.0.0.1 at `port` (0 for any free port).
     pub fn start(router: axum::Router, port: u16) -> std::io::Result<Self> {
-        let latency_micros = Arc::new(AtomicU64::new(0));
+        let pace = Arc::new(Pace::default());
         let router = router
-            .layer(axum::middleware::from_fn_with_state(
-                latency_micros.clone(),
-                latency,
-            ))
+            .layer(axum::middleware::from_fn_with_state(pace.clone(), latency))
             .layer(axum::middleware::from_fn(cors));
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
@@ -106,7 +115,7 @@ impl Server {
             })?;
         Ok(Self {
             addr,
-            latency: latency_micros,
+            pace,
             shutdown: Some(shutdown),
             thread: Some(thread),
         })
@@ -120,7 +129,16 @@ impl Server {
     /// Delays every answer by `wait` from now on (none at first).
     pub fn set_latency(&self, wait: Duration) {
         let micros = u64::try_from(wait.as_micros()).unwrap_or(u64::MAX);
-        self.latency.store(micros, Ordering::Relaxed);
+        self.pace.latency_micros.store(micros, Ordering::Relaxed);
+    }
+
+    /// When the latest request arrived (before its answer was held back), if any did.
+    pub fn last_arrival(&self) -> Option<Instant> {
+        *self
+            .pace
+            .last_arrival
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The port it listens on.
