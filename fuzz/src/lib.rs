@@ -5,6 +5,9 @@
 //! Each target in `fuzz_targets/` is one line over a function here, so the seeds and the
 //! regression inputs under `corpus/` and `regressions/` replay through the same code.
 
+mod component;
+mod records;
+
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tonearm_core::registry::Registry;
@@ -195,6 +198,9 @@ pub fn provider(descriptor: &PluginDescriptor, data: &[u8]) {
     );
     let _ = provider.read_range("fuzz", ByteRange::Suffix { len: 4096 });
 }
+
+pub use component::provider_answers;
+pub use records::records;
 
 /// Checks `data` as a native library file before it would be mapped.
 pub fn elf(data: &[u8]) {

@@ -19,6 +19,12 @@ mod library;
 #[cfg(target_arch = "wasm32")]
 mod playback;
 pub mod protocol;
+// Public for the fuzz target alone; natively nothing else uses it.
+#[cfg(all(feature = "fuzzing", not(target_arch = "wasm32")))]
+#[doc(hidden)]
+pub mod records;
+#[cfg(target_arch = "wasm32")]
+mod records;
 #[cfg(target_arch = "wasm32")]
 mod worker;
 

@@ -360,6 +360,10 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
     ) -> Result<(), SyncError> {
         let err = self.provider_error(source);
         let audio = self.audio_filter();
+        // A provider is outside code: a listing whose tokens lead back to a page already
+        // listed, or that refuses its own tokens, would never end.
+        let mut tokens = HashSet::new();
+        let mut restarted = false;
         loop {
             let token = page.clone();
             let listed = match self
@@ -368,13 +372,23 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
             {
                 // A stale page token from an interrupted run: list again from the start;
                 // what was committed is recognised as unchanged.
-                Err(PluginError::Invalid(why)) if page.is_some() => {
+                Err(PluginError::Invalid(why)) if page.is_some() && !restarted => {
                     tracing::warn!(%why, "page token refused; restarting the listing");
                     page = None;
+                    restarted = true;
+                    tokens.clear();
                     continue;
                 }
                 other => other.map_err(&err)?,
             };
+            if let Some(next) = &listed.next_page
+                && !tokens.insert(next.clone())
+            {
+                return Err(err(PluginError::Invalid(format!(
+                    "the listing went back to page token `{next}`, which it gave before: it \
+                     would never end"
+                ))));
+            }
             counts.seen += listed.entries.len() as u64;
             let entries: Vec<RemoteEntry> =
                 listed.entries.into_iter().filter(|e| audio(e)).collect();
@@ -411,6 +425,8 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
         let err = self.provider_error(source);
         let audio = self.audio_filter();
         let mut cursor = source.cursor.clone().unwrap_or_default();
+        // A feed that says it has more at a cursor it gave before would never end.
+        let mut cursors = HashSet::from([cursor.clone()]);
         loop {
             let at = cursor.clone();
             let page = self
@@ -484,10 +500,17 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
                 )
                 .await;
             self.settle(source, executed, &mut writing, counts).await?;
-            cursor = page.next_cursor;
             if !page.has_more {
                 return Ok(());
             }
+            if !cursors.insert(page.next_cursor.clone()) {
+                return Err(err(PluginError::Invalid(format!(
+                    "the change feed has more at cursor `{}`, which it gave before: it would \
+                     never end",
+                    page.next_cursor
+                ))));
+            }
+            cursor = page.next_cursor;
         }
     }
 

@@ -97,7 +97,7 @@ pub fn from_js<T: DeserializeOwned>(value: &JsValue) -> StoreResult<T> {
     let text: String = js_sys::JSON::stringify(value)
         .map_err(js_error("decode"))?
         .into();
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("decode: {e}")))
+    crate::records::decode(&text)
 }
 
 /// The records of a `getAll` result.

@@ -8,18 +8,17 @@
 
 pub(crate) mod idb;
 mod ops;
-mod records;
 mod store;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 #[cfg(feature = "_oauth")]
 use tonearm_core::auth::StoredTokens;
 use tonearm_core::library::{
-    ArtworkRef, CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats, LibraryStore, Retry,
-    ScannedTrack, Source, StateChange, StoreError, StoreResult, TrackLocation, TrackRow,
-    display_names, hash_from_text, hash_text, search,
+    CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats, LibraryStore, Source,
+    StateChange, StoreError, StoreResult, TrackLocation, TrackRow, hash_from_text, hash_text,
+    search,
 };
 use tonearm_plugin_api::RemoteEntry;
 use wasm_bindgen::closure::Closure;
@@ -29,9 +28,9 @@ use web_sys::{
     IdbObjectStoreParameters, IdbOpenDbRequest, IdbTransaction, IdbTransactionMode,
 };
 
+use crate::records::*;
 use idb::{all, js_error, key, numeric_key, put, record, request, to_js};
 use ops::*;
-use records::*;
 
 const SCHEMA_VERSION: u32 = 1;
 const SOURCES: &str = "sources";

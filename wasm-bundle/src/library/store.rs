@@ -275,18 +275,7 @@ impl LibraryStore for IndexedDbStore {
             .map_err(js_error("key range"))?;
             let candidates: Vec<TrackRecord> =
                 get_all(&os(tx, TRACKS)?, Some("words"), &range.into()).await?;
-            let mut seen = BTreeSet::new();
-            let mut scored: Vec<(f64, TrackRecord)> = candidates
-                .into_iter()
-                .filter(|t| seen.insert(t.id))
-                .filter_map(|t| search::score(&query, &t.fields).map(|s| (s, t)))
-                .collect();
-            scored.sort_by(|(a, x), (b, y)| b.total_cmp(a).then_with(|| x.order.cmp(&y.order)));
-            Ok(scored
-                .iter()
-                .take(limit as usize)
-                .map(|(_, t)| t.row(&names))
-                .collect())
+            Ok(ranked(&query, candidates, &names, limit))
         })
         .await
     }
@@ -324,33 +313,11 @@ impl LibraryStore for IndexedDbStore {
     async fn failed_files(&self, limit: u32) -> StoreResult<Vec<FailedFile>> {
         self.read(&[SOURCES, FILES, TRACKS], async |tx| {
             let names = source_names(tx).await?;
-            let source = |id: i64| names.get(&id).cloned().unwrap_or_default();
             let files: Vec<FileRecord> =
                 get_all(&os(tx, FILES)?, None, &JsValue::UNDEFINED).await?;
             let tracks: Vec<TrackRecord> =
                 get_all(&os(tx, TRACKS)?, None, &JsValue::UNDEFINED).await?;
-            let unreadable = files.into_iter().filter_map(|f| {
-                Some(FailedFile {
-                    source: source(f.source_id),
-                    path: f.path,
-                    reason: f.error?,
-                    playable: false,
-                    retry: f.retry,
-                })
-            });
-            let damaged_tags = tracks.into_iter().filter_map(|t| {
-                Some(FailedFile {
-                    source: source(t.source_id),
-                    reason: t.track.tag_problem?,
-                    path: t.path,
-                    playable: true,
-                    retry: None,
-                })
-            });
-            let mut failed: Vec<FailedFile> = unreadable.chain(damaged_tags).collect();
-            failed.sort_by(|a, b| (&a.source, &a.path).cmp(&(&b.source, &b.path)));
-            failed.truncate(limit as usize);
-            Ok(failed)
+            Ok(failed_files(files, tracks, &names, limit))
         })
         .await
     }
@@ -362,42 +329,7 @@ impl LibraryStore for IndexedDbStore {
                 get_all(&os(tx, TRACKS)?, None, &JsValue::UNDEFINED).await?;
             let files: Vec<FileRecord> =
                 get_all(&os(tx, FILES)?, None, &JsValue::UNDEFINED).await?;
-            let (mut albums, mut artists, mut genres, mut artwork) = (
-                BTreeSet::new(),
-                BTreeSet::new(),
-                BTreeSet::new(),
-                BTreeSet::new(),
-            );
-            let (mut duration, mut bytes) = (0i64, 0i64);
-            for t in &tracks {
-                let tags = &t.track.tags;
-                if let Some(album) = &tags.album {
-                    albums.insert((album.clone(), display_names(&t.album_artists)));
-                    artists.extend(t.album_artists.iter().cloned());
-                }
-                artists.extend(tags.artists.iter().cloned());
-                genres.extend(tags.genres.iter().cloned());
-                artwork.extend(
-                    t.track
-                        .artwork
-                        .as_ref()
-                        .map(|a: &ArtworkRef| a.sha256.clone()),
-                );
-                duration += t.track.audio.duration_ms.map_or(0, |d| d as i64);
-                bytes += t.size as i64;
-            }
-            let count = |n: usize| n as i64;
-            Ok(LibraryStats {
-                sources: count(sources),
-                tracks: count(tracks.len()),
-                albums: count(albums.len()),
-                artists: count(artists.len()),
-                genres: count(genres.len()),
-                failed_files: count(files.iter().filter(|f| f.error.is_some()).count()),
-                total_duration_ms: duration,
-                total_bytes: bytes,
-                artwork: count(artwork.len()),
-            })
+            Ok(stats(sources, &tracks, &files))
         })
         .await
     }
