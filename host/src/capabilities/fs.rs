@@ -1,10 +1,11 @@
 //! Read access to one folder the user granted, and nothing outside it.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use super::os::NotRegular;
 use tonearm_plugin_api::{DirEntry, EntryKind, FileStat, FileSystem, PluginError, PluginResult};
 
 /// A granted folder. Paths are relative and `/`-separated; `..`, `.`, empty components and
@@ -123,15 +124,17 @@ impl FileSystem for GrantedFolder {
 
     fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> PluginResult<usize> {
         let full = self.resolve(path)?;
-        if full
-            .symlink_metadata()
-            .map_err(|e| io_error(path, e))?
-            .file_type()
-            .is_symlink()
-        {
-            return Err(PluginError::NotFound(format!("{path} is a symbolic link")));
-        }
-        let file = File::open(&full).map_err(|e| io_error(path, e))?;
+        let file = match super::os::open_regular(&full).map_err(|e| io_error(path, e))? {
+            Ok(file) => file,
+            Err(NotRegular::Link) => {
+                return Err(PluginError::NotFound(format!("{path} is a symbolic link")));
+            }
+            Err(NotRegular::Other) => {
+                return Err(PluginError::NotFound(format!(
+                    "{path} is not a regular file"
+                )));
+            }
+        };
         super::os::read_full_at(&file, offset, buf).map_err(|e| io_error(path, e))
     }
 }
@@ -161,7 +164,31 @@ mod tests {
         let entries = granted.read_dir("").unwrap();
         assert_eq!(entries[0].kind, EntryKind::Other);
         let mut buf = [0u8; 4];
-        assert!(granted.read_at("link", 0, &mut buf).is_err());
+        let refused = granted.read_at("link", 0, &mut buf).unwrap_err();
+        assert!(refused.to_string().contains("symbolic link"), "{refused}");
+    }
+
+    #[test]
+    fn fifos_and_folders_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        std::fs::create_dir(dir.path().join("folder")).unwrap();
+        let granted = GrantedFolder::new(dir.path()).unwrap();
+        let mut buf = [0u8; 4];
+        if made.is_ok_and(|s| s.success()) {
+            // Opening a FIFO for reading would wait for a writer forever.
+            let refused = granted.read_at("fifo", 0, &mut buf).unwrap_err();
+            assert!(
+                refused.to_string().contains("not a regular file"),
+                "{refused}"
+            );
+        }
+        let refused = granted.read_at("folder", 0, &mut buf).unwrap_err();
+        assert!(
+            refused.to_string().contains("not a regular file"),
+            "{refused}"
+        );
     }
 
     #[test]

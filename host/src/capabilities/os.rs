@@ -2,6 +2,52 @@
 
 use std::fs::{File, Metadata};
 use std::io;
+use std::path::Path;
+
+/// Why [`open_regular`] refused a path that exists.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum NotRegular {
+    /// A symbolic link, which is never followed.
+    Link,
+    /// A folder, a FIFO, a device or a socket.
+    Other,
+}
+
+/// Opens `path` for reading if it is a regular file, without following a symbolic link at
+/// its end: `Ok(Err(_))` says what it is instead. One path lookup: the open refuses a link
+/// itself, and what was opened is checked by its handle (a FIFO opens without blocking).
+#[cfg(unix)]
+pub(crate) fn open_regular(path: &Path) -> io::Result<Result<File, NotRegular>> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path);
+    let file = match opened {
+        Ok(file) => file,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Err(NotRegular::Link)),
+        Err(e) => return Err(e),
+    };
+    Ok(if file.metadata()?.is_file() {
+        Ok(file)
+    } else {
+        Err(NotRegular::Other)
+    })
+}
+
+/// Opens `path` for reading if it is a regular file and not a symbolic link.
+#[cfg(not(unix))]
+pub(crate) fn open_regular(path: &Path) -> io::Result<Result<File, NotRegular>> {
+    let meta = path.symlink_metadata()?;
+    if meta.file_type().is_symlink() {
+        return Ok(Err(NotRegular::Link));
+    }
+    if !meta.is_file() {
+        return Ok(Err(NotRegular::Other));
+    }
+    File::open(path).map(Ok)
+}
 
 /// Reads into `buf` from `offset` of `file` until it is full or the file ends, without a
 /// shared cursor (several readers may use one file); returns how many bytes were read.

@@ -17,6 +17,8 @@ const SNAPSHOT_PREFIX: &str = "snapshot/";
 const CURSOR_PREFIX: &str = "v1:";
 /// The largest single read we allocate for; longer spans are cut to this.
 const MAX_READ: u64 = 64 * 1024 * 1024;
+/// The buffer a read starts with; it doubles while the file has more of the span.
+const FIRST_BUFFER: usize = 1024 * 1024;
 
 /// A folder on this machine, as the host grants it.
 pub struct LocalProvider {
@@ -191,26 +193,40 @@ impl StorageProvider for LocalProvider {
     }
 
     fn read_range(&self, id: &str, range: ByteRange) -> PluginResult<Vec<u8>> {
-        let size = self.fs.stat(id)?.size;
+        // A span within the read limit needs no stat: the read stops at the file's end.
+        // Tag reads ask for such spans, a few per file, and a stat is a path lookup more.
         let (offset, len) = match range {
-            ByteRange::Span { offset, len } => (offset, len.min(size.saturating_sub(offset))),
-            ByteRange::Suffix { len } => (size.saturating_sub(len), len.min(size)),
+            ByteRange::Span { offset, len } if len <= MAX_READ => (offset, len),
+            ByteRange::Span { offset, len } => {
+                let size = self.fs.stat(id)?.size;
+                (offset, len.min(size.saturating_sub(offset)))
+            }
+            ByteRange::Suffix { len } => {
+                let size = self.fs.stat(id)?.size;
+                (size.saturating_sub(len), len.min(size))
+            }
         };
         if len > MAX_READ {
             return Err(PluginError::Invalid(format!(
                 "a single read is limited to {MAX_READ} bytes; {len} were asked for"
             )));
         }
-        let mut buf = vec![0u8; len as usize];
+        // Without a stat the file may be far shorter than the span: the buffer grows with
+        // what is read, from at most 1 MiB.
+        let len = len as usize;
+        let mut buf = vec![0u8; len.min(FIRST_BUFFER)];
         let mut filled = 0;
-        while filled < buf.len() {
+        loop {
+            let want = buf.len() - filled;
             let n = self
                 .fs
                 .read_at(id, offset + filled as u64, &mut buf[filled..])?;
-            if n == 0 {
-                break; // The file shrank since the stat.
-            }
             filled += n;
+            // A file system reads less than asked only at the file's end.
+            if n < want || filled == len {
+                break;
+            }
+            buf.resize(len.min(filled.saturating_mul(2)), 0);
         }
         buf.truncate(filled);
         Ok(buf)
