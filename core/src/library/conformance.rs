@@ -87,7 +87,7 @@ async fn add<S: LibraryStore>(store: &S, name: &str) -> i64 {
 
 async fn write<S: LibraryStore>(store: &S, source: i64, writes: Vec<FileWrite>) {
     store
-        .apply_batch(source, 0, &writes, &[], &CursorUpdate::None)
+        .apply_batch(source, 0, writes, vec![], CursorUpdate::None)
         .await
         .unwrap_or_else(|e| panic!("apply_batch: {e}"));
 }
@@ -183,12 +183,12 @@ async fn listings_move_the_sync_position_with_their_batches<S: LibraryStore>(sto
         .apply_batch(
             id,
             first,
-            &writes,
-            &[
+            writes,
+            vec![
                 ("snapshot".into(), Some(b"page 1 seen".to_vec())),
                 ("stale".into(), None),
             ],
-            &CursorUpdate::ListingPage(Some("page-2".into())),
+            CursorUpdate::ListingPage(Some("page-2".into())),
         )
         .await
         .unwrap();
@@ -219,11 +219,11 @@ async fn listings_move_the_sync_position_with_their_batches<S: LibraryStore>(sto
         .apply_batch(
             id,
             second,
-            &[FileWrite::Unchanged {
+            vec![FileWrite::Unchanged {
                 entry: entry("1", "a.flac", 10),
             }],
-            &[("snapshot".into(), None)],
-            &CursorUpdate::ListingPage(None),
+            vec![("snapshot".into(), None)],
+            CursorUpdate::ListingPage(None),
         )
         .await
         .unwrap();
@@ -247,9 +247,9 @@ async fn listings_move_the_sync_position_with_their_batches<S: LibraryStore>(sto
         .apply_batch(
             id,
             second,
-            &[],
-            &[],
-            &CursorUpdate::Cursor("cursor-3".into()),
+            vec![],
+            vec![],
+            CursorUpdate::Cursor("cursor-3".into()),
         )
         .await
         .unwrap();
@@ -624,11 +624,11 @@ async fn moves_and_renames_keep_tracks_and_follow_paths<S: LibraryStore>(store: 
         .apply_batch(
             id,
             0,
-            &[FileWrite::Removed {
+            vec![FileWrite::Removed {
                 remote_id: "2b".into(),
             }],
-            &[],
-            &CursorUpdate::None,
+            vec![],
+            CursorUpdate::None,
         )
         .await
         .unwrap();

@@ -131,9 +131,9 @@ pub trait LibraryStore: Clone + MaybeSend + MaybeSync + 'static {
         &self,
         source_id: i64,
         generation: i64,
-        writes: &[FileWrite],
-        state: &[StateChange],
-        position: &CursorUpdate,
+        writes: Vec<FileWrite>,
+        state: Vec<StateChange>,
+        position: CursorUpdate,
     ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
 
     /// Removes albums, artists, genres and artwork no track refers to any more.

@@ -628,7 +628,7 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
             let (store, source_id) = (self.store().clone(), source.id);
             *writing = Some(Box::pin(async move {
                 store
-                    .apply_batch(source_id, generation, &writes, &state, &position)
+                    .apply_batch(source_id, generation, writes, state, position)
                     .await?;
                 Ok(tally)
             }));

@@ -178,9 +178,9 @@ mod tests {
             .apply_batch(
                 id,
                 0,
-                &[track("One", &["A"], "X")],
-                &[],
-                &CursorUpdate::None,
+                vec![track("One", &["A"], "X")],
+                vec![],
+                CursorUpdate::None,
             )
             .await
             .unwrap();
@@ -204,7 +204,7 @@ mod tests {
             track("Three", &["A", "B"], "Y"),
         ];
         library
-            .apply_batch(id, 0, &writes, &[], &CursorUpdate::None)
+            .apply_batch(id, 0, writes.to_vec(), vec![], CursorUpdate::None)
             .await
             .unwrap();
         let ids: Vec<i64> = library
@@ -239,9 +239,9 @@ mod tests {
             .apply_batch(
                 id,
                 0,
-                &[FileWrite::Removed { remote_id: remote }],
-                &[],
-                &CursorUpdate::None,
+                vec![FileWrite::Removed { remote_id: remote }],
+                vec![],
+                CursorUpdate::None,
             )
             .await
             .unwrap();
@@ -260,7 +260,13 @@ mod tests {
         let (_dir, library, id) = library().await;
         let writes = [track("One", &["A"], "X"), track("Two", &["B"], "Y")];
         library
-            .apply_batch(id, 0, &writes, &[], &CursorUpdate::Cursor("c1".into()))
+            .apply_batch(
+                id,
+                0,
+                writes.to_vec(),
+                vec![],
+                CursorUpdate::Cursor("c1".into()),
+            )
             .await
             .unwrap();
         sqlx::query("INSERT INTO plugin_state (source_id, key, value) VALUES (?, 'k', x'00')")
@@ -300,7 +306,7 @@ mod tests {
         let (_dir, library, id) = library().await;
         let first = track("One", &["Alpha", "Beta"], "X");
         library
-            .apply_batch(id, 0, &[first], &[], &CursorUpdate::None)
+            .apply_batch(id, 0, vec![first], vec![], CursorUpdate::None)
             .await
             .unwrap();
         let FileWrite::Scanned {
@@ -318,7 +324,7 @@ mod tests {
             bytes_read,
         };
         library
-            .apply_batch(id, 0, &[again], &[], &CursorUpdate::None)
+            .apply_batch(id, 0, vec![again], vec![], CursorUpdate::None)
             .await
             .unwrap();
         library.remove_orphans_now().await.unwrap();

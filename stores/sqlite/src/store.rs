@@ -96,9 +96,9 @@ impl LibraryStore for SqliteStore {
         &self,
         source_id: i64,
         generation: i64,
-        writes: &[FileWrite],
-        state: &[StateChange],
-        position: &CursorUpdate,
+        writes: Vec<FileWrite>,
+        state: Vec<StateChange>,
+        position: CursorUpdate,
     ) -> StoreResult<()> {
         Ok(SqliteStore::apply_batch(self, source_id, generation, writes, state, position).await?)
     }

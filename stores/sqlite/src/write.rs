@@ -136,12 +136,10 @@ impl SqliteStore {
         &self,
         source_id: i64,
         generation: i64,
-        writes: &[FileWrite],
-        state: &[StateChange],
-        position: &CursorUpdate,
+        writes: Vec<FileWrite>,
+        state: Vec<StateChange>,
+        position: CursorUpdate,
     ) -> Result<(), LibraryError> {
-        // The writer's thread needs the batch for itself.
-        let (writes, state, position) = (writes.to_vec(), state.to_vec(), position.clone());
         self.writer
             .transaction(move |tx| {
                 let mut batch = Batch {

@@ -287,9 +287,9 @@ mod tests {
             .apply_batch(
                 source.id,
                 0,
-                &[write],
-                &[],
-                &CursorUpdate::Cursor("c".into()),
+                vec![write],
+                vec![],
+                CursorUpdate::Cursor("c".into()),
             )
             .await
             .unwrap();

@@ -205,16 +205,16 @@ impl LibraryStore for IndexedDbStore {
         &self,
         source_id: i64,
         generation: i64,
-        writes: &[FileWrite],
-        state: &[StateChange],
-        position: &CursorUpdate,
+        writes: Vec<FileWrite>,
+        state: Vec<StateChange>,
+        position: CursorUpdate,
     ) -> StoreResult<()> {
         self.write(&[SOURCES, FILES, TRACKS, PLAYLISTS, STATE], async |tx| {
-            for write in writes {
+            for write in &writes {
                 apply_one(tx, source_id, generation, write).await?;
             }
-            write_state(tx, source_id, state).await?;
-            match position {
+            write_state(tx, source_id, &state).await?;
+            match &position {
                 CursorUpdate::None => {}
                 CursorUpdate::ListingPage(page) => {
                     let mut source = source_by_id(tx, source_id).await?;
