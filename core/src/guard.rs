@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tonearm_plugin_api::{
-    ByteRange, ByteSource, Candidate, ChangePage, DecodeSession, Decoder, HostContext, ListPage,
-    MediaInfo, MetadataSource, PluginError, PluginResult, ProbeHint, StorageProvider, StreamSpec,
-    TrackQuery,
+    Artwork, ArtworkRequest, ByteRange, ByteSource, Candidate, ChangePage, DecodeSession, Decoder,
+    HostContext, ListPage, Lyrics, MediaInfo, MetadataSource, PluginError, PluginResult, ProbeHint,
+    StorageProvider, StreamSpec, TrackQuery,
 };
 
 use crate::events::{CoreEvent, EventBus, PluginEvent};
-use crate::plugin::{PluginHandle, ProviderFactory};
+use crate::plugin::{MetadataFactory, PluginHandle, ProviderFactory};
 
 /// Whether a plugin is still usable, shared by every adapter of that plugin.
 #[derive(Debug)]
@@ -106,7 +106,7 @@ pub fn wrap(handle: PluginHandle, health: Arc<Health>) -> PluginHandle {
             PluginHandle::Decoder(Arc::new(GuardedDecoder { inner, health }))
         }
         PluginHandle::MetadataSource(inner) => {
-            PluginHandle::MetadataSource(Arc::new(GuardedMetadata { inner, health }))
+            PluginHandle::MetadataSource(Arc::new(GuardedMetadataFactory { inner, health }))
         }
     }
 }
@@ -210,14 +210,37 @@ impl DecodeSession for GuardedSession {
     }
 }
 
+struct GuardedMetadataFactory {
+    inner: Arc<dyn MetadataFactory>,
+    health: Arc<Health>,
+}
+
+impl MetadataFactory for GuardedMetadataFactory {
+    fn create(&self, ctx: &HostContext) -> PluginResult<Arc<dyn MetadataSource>> {
+        let inner = self.health.call("create", || self.inner.create(ctx))?;
+        Ok(Arc::new(GuardedMetadata {
+            inner,
+            health: self.health.clone(),
+        }))
+    }
+}
+
 struct GuardedMetadata {
     inner: Arc<dyn MetadataSource>,
     health: Arc<Health>,
 }
 
 impl MetadataSource for GuardedMetadata {
-    fn lookup(&self, query: &TrackQuery) -> PluginResult<Vec<Candidate>> {
-        self.health.call("lookup", || self.inner.lookup(query))
+    fn identify(&self, query: &TrackQuery) -> PluginResult<Vec<Candidate>> {
+        self.health.call("identify", || self.inner.identify(query))
+    }
+
+    fn artwork(&self, request: &ArtworkRequest) -> PluginResult<Option<Artwork>> {
+        self.health.call("artwork", || self.inner.artwork(request))
+    }
+
+    fn lyrics(&self, query: &TrackQuery) -> PluginResult<Option<Lyrics>> {
+        self.health.call("lyrics", || self.inner.lyrics(query))
     }
 }
 

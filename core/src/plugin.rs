@@ -45,6 +45,12 @@ pub trait ProviderFactory: Send + Sync {
     fn create(&self, ctx: &HostContext) -> PluginResult<Arc<dyn StorageProvider>>;
 }
 
+/// Creates metadata source instances, one per use (an enrichment run, a conformance run).
+pub trait MetadataFactory: Send + Sync {
+    /// A metadata source over the capabilities in `ctx`.
+    fn create(&self, ctx: &HostContext) -> PluginResult<Arc<dyn MetadataSource>>;
+}
+
 /// A loaded plugin's entry point, by kind.
 #[derive(Clone)]
 pub enum PluginHandle {
@@ -52,8 +58,8 @@ pub enum PluginHandle {
     StorageProvider(Arc<dyn ProviderFactory>),
     /// The decoder.
     Decoder(Arc<dyn Decoder>),
-    /// The metadata source.
-    MetadataSource(Arc<dyn MetadataSource>),
+    /// Makes a metadata source per use, with the capabilities granted for it.
+    MetadataSource(Arc<dyn MetadataFactory>),
 }
 
 /// A plugin ready to register.
@@ -75,7 +81,16 @@ impl ProviderFactory for BuiltinFactory {
     }
 }
 
-/// The context decoders and metadata sources are created with: a log and a clock.
+struct BuiltinMetadata(fn(&HostContext) -> PluginResult<Box<dyn MetadataSource>>);
+
+impl MetadataFactory for BuiltinMetadata {
+    fn create(&self, ctx: &HostContext) -> PluginResult<Arc<dyn MetadataSource>> {
+        (self.0)(ctx).map(Arc::from)
+    }
+}
+
+/// The context decoders are created with, and that providers and metadata sources start
+/// from before the platform grants them more: a log and a clock.
 pub fn base_context(plugin_id: &str) -> HostContext {
     HostContext::new(Arc::new(TracingLog::new(plugin_id)), Arc::new(SystemClock))
 }
@@ -92,7 +107,7 @@ pub fn load_builtin(descriptor: &PluginDescriptor) -> PluginResult<LoadedPlugin>
             PluginHandle::Decoder(Arc::from(guard::catch("create", || create(&ctx))?))
         }
         Instantiate::MetadataSource(create) => {
-            PluginHandle::MetadataSource(Arc::from(guard::catch("create", || create(&ctx))?))
+            PluginHandle::MetadataSource(Arc::new(BuiltinMetadata(create)))
         }
     };
     if descriptor.instantiate.kind() != manifest.kind {

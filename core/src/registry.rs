@@ -6,13 +6,13 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::Serialize;
 use tonearm_plugin_api::{
-    Decoder, MetadataSource, PluginError, PluginKind, PluginManifest, ProbeHint, VersionMismatch,
-    api_version, check_api_compatibility,
+    Decoder, PluginError, PluginKind, PluginManifest, ProbeHint, VersionMismatch, api_version,
+    check_api_compatibility,
 };
 
 use crate::events::{CoreEvent, EventBus, PluginEvent};
 use crate::guard::{self, Health};
-use crate::plugin::{self, LoadedPlugin, Origin, PluginHandle, ProviderFactory};
+use crate::plugin::{self, LoadedPlugin, MetadataFactory, Origin, PluginHandle, ProviderFactory};
 
 /// Why a plugin cannot be registered or found.
 #[derive(Debug, thiserror::Error)]
@@ -141,11 +141,16 @@ impl Registry {
     /// Registers a loaded plugin after checking its API version.
     pub fn register(&self, plugin: LoadedPlugin) -> Result<(), RegistryError> {
         let LoadedPlugin {
-            manifest,
+            mut manifest,
             origin,
             handle,
         } = plugin;
         check_api_compatibility(&manifest.id, &manifest.api_version, &api_version())?;
+        // Before API 0.3 a manifest could not say what a metadata source offers, and the
+        // only thing it could do was identify.
+        if manifest.kind == PluginKind::MetadataSource && manifest.api_version.minor < 3 {
+            manifest.metadata.identify = true;
+        }
         let id = manifest.id.clone();
         let health = Health::new(&id, self.bus.clone());
         let handle = guard::wrap(handle, health.clone());
@@ -259,8 +264,8 @@ impl Registry {
         })
     }
 
-    /// The metadata source with this id.
-    pub fn metadata_source(&self, id: &str) -> Result<Arc<dyn MetadataSource>, RegistryError> {
+    /// The metadata source with this id, which makes an instance per use.
+    pub fn metadata_source(&self, id: &str) -> Result<Arc<dyn MetadataFactory>, RegistryError> {
         self.with_entry(id, |e| match &e.handle {
             PluginHandle::MetadataSource(m) => e.usable().map(|()| m.clone()),
             _ => Err(Self::wrong_kind(e, PluginKind::MetadataSource)),

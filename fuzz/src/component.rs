@@ -29,7 +29,7 @@ use tonearm_store_sqlite::SqliteStore;
 mod bindings {
     #![allow(missing_docs)]
     wasmtime::component::bindgen!({
-        path: "../plugin-component/wit/since_v0.2.0",
+        path: "../plugin-component/wit/since_v0.3.0",
         world: "plugin-component",
         additional_derives: [arbitrary::Arbitrary, PartialEq],
     });

@@ -91,6 +91,9 @@ pub struct HttpConfig {
     pub attempts: usize,
     /// The longest `Retry-After` waited out, in seconds.
     pub max_retry_after_s: u64,
+    /// How services can reach you (an e-mail or a URL), sent in the User-Agent as
+    /// MusicBrainz's terms ask.
+    pub contact: String,
 }
 
 impl Eq for HttpConfig {}
@@ -103,6 +106,7 @@ impl Default for HttpConfig {
             concurrency: s.concurrency,
             attempts: s.attempts,
             max_retry_after_s: s.max_retry_after.as_secs(),
+            contact: s.contact,
         }
     }
 }
@@ -115,6 +119,7 @@ impl HttpConfig {
             concurrency: self.concurrency.max(1),
             attempts: self.attempts.max(1),
             max_retry_after: std::time::Duration::from_secs(self.max_retry_after_s),
+            contact: self.contact.clone(),
             ..HttpSettings::default()
         }
     }

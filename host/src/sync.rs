@@ -97,7 +97,7 @@ impl Capabilities for HostCapabilities {
             .ok_or_else(|| format!("the token endpoint {} is not a URL", redact(token_url)))?;
         self.network()?
             .http
-            .client_for("oauth", vec![host], None)
+            .client_for("oauth", vec![host], &[], None)
             .map_err(|e| e.to_string())
     }
 

@@ -14,8 +14,8 @@ use tonearm_core::registry::{PluginInfo, Registry, RegistryError};
 
 pub use tonearm_core::guard;
 pub use tonearm_core::plugin::{
-    LoadedPlugin, Origin, PluginHandle, ProviderFactory, base_context, builtin_descriptors,
-    load_builtin,
+    LoadedPlugin, MetadataFactory, Origin, PluginHandle, ProviderFactory, base_context,
+    builtin_descriptors, load_builtin,
 };
 
 /// A wasm component embedded in the final binary (its build script makes the list).

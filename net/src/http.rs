@@ -9,16 +9,18 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use backon::BackoffBuilder as _;
-use tokio::sync::Semaphore;
-use tonearm_plugin_api::{HttpClient, HttpRequest, HttpResponse, PluginError, PluginResult};
+use tonearm_plugin_api::{
+    HttpClient, HttpRequest, HttpResponse, PluginError, PluginResult, RateLimit,
+};
 use tracing::Instrument as _;
 
 pub use tonearm_core::net::{allowed_hosts, host_allowed, origin, redact};
 
 use crate::auth::{AuthError, AuthSession};
+use crate::pace::{Budgets, Limiter, SharedBudgets};
 
 /// How the host sends plugins' requests.
 #[derive(Debug, Clone)]
@@ -39,6 +41,9 @@ pub struct HttpSettings {
     pub concurrency: usize,
     /// The largest response body accepted.
     pub max_body: usize,
+    /// How services can reach whoever runs this copy (an e-mail or a URL), sent in the
+    /// User-Agent, which MusicBrainz and others ask for: `Tonearm/VERSION ( contact )`.
+    pub contact: String,
 }
 
 impl Default for HttpSettings {
@@ -54,6 +59,7 @@ impl Default for HttpSettings {
             requests_per_second: Some(100.0),
             concurrency: 8,
             max_body: 64 << 20,
+            contact: env!("CARGO_PKG_REPOSITORY").to_owned(),
         }
     }
 }
@@ -68,6 +74,7 @@ pub struct HttpService {
     client: reqwest::Client,
     settings: HttpSettings,
     limiters: Mutex<HashMap<String, Arc<Limiter>>>,
+    budgets: SharedBudgets,
 }
 
 impl HttpService {
@@ -78,13 +85,14 @@ impl HttpService {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)
-            .user_agent(concat!("tonearm/", env!("CARGO_PKG_VERSION")))
+            .user_agent(user_agent(&settings.contact))
             .build()
             .map_err(|e| HttpStartError(e.to_string()))?;
         Ok(Self {
             client,
             settings,
             limiters: Mutex::new(HashMap::new()),
+            budgets: Arc::new(Budgets::default()),
         })
     }
 
@@ -116,19 +124,28 @@ impl HttpService {
                 Some((session, tonearm_core::auth::token_origins(spec, settings)))
             }
         };
-        self.client_for(&manifest.id, allowed, auth)
-            .map_err(|e| SourceHttpError::Start(e.to_string()))
+        self.client_for(
+            &manifest.id,
+            allowed,
+            &manifest.capabilities.rate_limits,
+            auth,
+        )
+        .map_err(|e| SourceHttpError::Start(e.to_string()))
     }
 
-    /// A client for one plugin instance: it may reach `allowed` hosts, and sends `auth`'s
-    /// token to the `token_origins` only. Must be called inside a tokio runtime; the
-    /// client's `send` must then be called outside it (plugins run on blocking threads).
+    /// A client for one plugin instance: it may reach `allowed` hosts, within the
+    /// services' `rate_limits` (a budget per host shared by every client of this
+    /// service), and sends `auth`'s token to the `token_origins` only. Must be called
+    /// inside a tokio runtime; the client's `send` must then be called outside it
+    /// (plugins run on blocking threads).
     pub fn client_for(
         &self,
         plugin: &str,
         allowed: Vec<String>,
+        rate_limits: &[RateLimit],
         auth: Option<(Arc<AuthSession>, Vec<String>)>,
     ) -> Result<Arc<dyn HttpClient>, HttpStartError> {
+        self.budgets.declare(rate_limits);
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| HttpStartError(format!("no async runtime: {e}")))?;
         let limiter = self
@@ -151,6 +168,7 @@ impl HttpService {
             auth,
             token_origins,
             limiter,
+            budgets: self.budgets.clone(),
         }))
     }
 }
@@ -169,41 +187,6 @@ pub enum SourceHttpError {
     Start(String),
 }
 
-/// Spaces and bounds one plugin's requests.
-struct Limiter {
-    slots: Semaphore,
-    interval: Option<Duration>,
-    next: Mutex<Instant>,
-}
-
-impl Limiter {
-    fn new(settings: &HttpSettings) -> Self {
-        Self {
-            slots: Semaphore::new(settings.concurrency.max(1)),
-            interval: settings
-                .requests_per_second
-                .filter(|r| *r > 0.0)
-                .map(|r| Duration::from_secs_f64(1.0 / r)),
-            next: Mutex::new(Instant::now()),
-        }
-    }
-
-    /// Waits for a slot and for this request's turn.
-    async fn admit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
-        let permit = self.slots.acquire().await.ok()?;
-        if let Some(interval) = self.interval {
-            let start = {
-                let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
-                let start = (*next).max(Instant::now());
-                *next = start + interval;
-                start
-            };
-            tokio::time::sleep_until(start.into()).await;
-        }
-        Some(permit)
-    }
-}
-
 struct PluginHttp {
     plugin: String,
     client: reqwest::Client,
@@ -213,6 +196,7 @@ struct PluginHttp {
     auth: Option<Arc<AuthSession>>,
     token_origins: Vec<String>,
     limiter: Arc<Limiter>,
+    budgets: SharedBudgets,
 }
 
 /// What one attempt came to.
@@ -319,6 +303,8 @@ impl PluginHttp {
             builder = builder.body(request.body.clone());
         }
         let _permit = self.limiter.admit().await;
+        let host = tonearm_core::net::host_of(&request.url).unwrap_or_default();
+        self.budgets.admit(&host).await;
         let response = match builder.send().await {
             Ok(r) => r,
             Err(e) if e.is_builder() => {
@@ -371,6 +357,11 @@ impl PluginHttp {
         tracing::debug!(status, bytes = response.body.len(), "answered");
         if matches!(status, 429 | 500 | 502 | 503 | 504) {
             let retry_after = response.header("retry-after").and_then(parse_retry_after);
+            if let (429 | 503, Some(wait)) = (status, retry_after) {
+                // The whole service asked for the pause, not this request: every client
+                // of it waits.
+                self.budgets.pause(&host, wait);
+            }
             return Ok(Outcome::Retry {
                 error: format!("HTTP {status}"),
                 response: Some(response),
@@ -397,6 +388,16 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// The User-Agent services are sent: `Tonearm/VERSION ( contact )`, the form MusicBrainz
+/// asks for.
+pub fn user_agent(contact: &str) -> String {
+    format!(
+        "Tonearm/{} ( {} )",
+        env!("CARGO_PKG_VERSION"),
+        contact.trim()
+    )
 }
 
 /// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3).

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod http;
+mod pace;
 
 use std::sync::Arc;
 

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use tonearm_fakes::Server;
 use tonearm_net::{HttpService, HttpSettings};
-use tonearm_plugin_api::{HttpClient, HttpRequest, PluginError};
+use tonearm_plugin_api::{HttpClient, HttpRequest, PluginError, RateLimit};
 
 fn get_request(url: String) -> HttpRequest {
     HttpRequest {
@@ -27,7 +27,7 @@ fn client(settings: HttpSettings, runtime: &tokio::runtime::Runtime) -> Arc<dyn 
     let _entered = runtime.enter();
     HttpService::new(settings)
         .unwrap()
-        .client_for("test", vec!["127.0.0.1".into()], None)
+        .client_for("test", vec!["127.0.0.1".into()], &[], None)
         .unwrap()
 }
 
@@ -214,4 +214,133 @@ fn throttling_is_waited_out_and_redirects_are_returned() {
         .send(get_request(format!("{}/echo-auth", server.url())))
         .unwrap();
     assert_eq!(echoed.body, b"none");
+}
+
+/// Start times, as the server saw them, of requests two plugins send to one rate-limited
+/// service at once; the service answers 503 with `Retry-After` to the `pause`th request.
+fn starts_under_a_shared_budget(pause: Option<usize>) -> Vec<Duration> {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<Instant>::new()));
+    let s = seen.clone();
+    let server = Server::start(
+        Router::new().route(
+            "/ws/2/recording",
+            get(move || {
+                let s = s.clone();
+                async move {
+                    let mut seen = s.lock().unwrap();
+                    seen.push(Instant::now());
+                    if Some(seen.len()) == pause {
+                        return (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            [("retry-after", "1")],
+                            "slow down",
+                        );
+                    }
+                    (StatusCode::OK, [("retry-after", "0")], "{}")
+                }
+            }),
+        ),
+        0,
+    )
+    .unwrap();
+    let rt = runtime();
+    let service = {
+        let _entered = rt.enter();
+        Arc::new(
+            HttpService::new(HttpSettings {
+                requests_per_second: None,
+                min_delay: Duration::from_millis(1),
+                ..HttpSettings::default()
+            })
+            .unwrap(),
+        )
+    };
+    // Two plugins of one service, each declaring 1 request per 200 ms for it.
+    let limit = [RateLimit {
+        host: "127.0.0.1".into(),
+        requests: 1,
+        period_ms: 200,
+    }];
+    let clients: Vec<Arc<dyn HttpClient>> = ["musicbrainz", "coverart"]
+        .iter()
+        .map(|id| {
+            let _entered = rt.enter();
+            service
+                .client_for(id, vec!["127.0.0.1".into()], &limit, None)
+                .unwrap()
+        })
+        .collect();
+    let threads: Vec<_> = (0..6)
+        .map(|i| {
+            let http = clients[i % 2].clone();
+            let url = format!("{}/ws/2/recording", server.url());
+            std::thread::spawn(move || http.send(get_request(url)).unwrap().status)
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 200);
+    }
+    let seen = seen.lock().unwrap();
+    let first = seen[0];
+    let mut starts: Vec<Duration> = seen.iter().map(|t| *t - first).collect();
+    starts.sort();
+    starts
+}
+
+#[test]
+fn plugins_reaching_one_service_share_its_rate_limit() {
+    let starts = starts_under_a_shared_budget(None);
+    assert_eq!(starts.len(), 6);
+    for pair in starts.windows(2) {
+        // The server's clock reads a little after the start; allow it 20 ms of slack.
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(180),
+            "two requests closer than the declared 200 ms: {starts:?}"
+        );
+    }
+}
+
+#[test]
+fn a_503_with_retry_after_pauses_every_client_of_the_service() {
+    // The second request is told to wait a second: the one retried, and every other
+    // plugin's request, waits it out.
+    let starts = starts_under_a_shared_budget(Some(2));
+    assert_eq!(starts.len(), 7, "six requests and one retry: {starts:?}");
+    assert!(
+        starts[2] - starts[1] >= Duration::from_millis(950),
+        "the request after the 503 did not wait: {starts:?}"
+    );
+}
+
+#[test]
+fn services_are_told_who_is_asking() {
+    let server = Server::start(
+        Router::new().route(
+            "/ua",
+            get(|headers: HeaderMap| async move {
+                headers
+                    .get("user-agent")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned()
+            }),
+        ),
+        0,
+    )
+    .unwrap();
+    let rt = runtime();
+    let http = client(
+        HttpSettings {
+            contact: "ops@example.org".into(),
+            ..HttpSettings::default()
+        },
+        &rt,
+    );
+    let answer = http
+        .send(get_request(format!("{}/ua", server.url())))
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(answer.body).unwrap(),
+        format!("Tonearm/{} ( ops@example.org )", env!("CARGO_PKG_VERSION"))
+    );
 }

@@ -30,9 +30,12 @@ pub use host::{
     HttpClient, HttpRequest, HttpResponse, KeyValueStore, Log, LogLevel, MemoryByteSource,
 };
 pub use manifest::{
-    Capabilities, FormatClaims, MagicPattern, OAuthSpec, PluginKind, PluginManifest,
+    Capabilities, FormatClaims, MagicPattern, OAuthSpec, PluginKind, PluginManifest, RateLimit,
 };
-pub use metadata::{Candidate, Lyrics, MetadataSource, TrackQuery, TrackTags};
+pub use metadata::{
+    Artwork, ArtworkRequest, Candidate, Fingerprint, Lyrics, MetadataFeatures, MetadataSource,
+    TrackQuery, TrackTags,
+};
 pub use registration::{BuiltinPlugin, Instantiate, PluginDescriptor, builtin_plugins};
 pub use storage::{
     ByteRange, Change, ChangePage, ContentHash, ListPage, RemoteEntry, StorageProvider,

@@ -3,6 +3,7 @@
 use semver::Version;
 use serde::{Deserialize, Serialize};
 
+use crate::metadata::MetadataFeatures;
 use crate::version::api_version;
 
 /// The three kinds of plugin.
@@ -45,6 +46,32 @@ pub struct OAuthSpec {
     pub token_hosts: Vec<String>,
 }
 
+/// How fast the host may send requests to one service, as the service's terms ask: at
+/// most `requests` in any `period_ms`.
+///
+/// The host keeps one budget per host name for everything it runs: every plugin and every
+/// source that reaches `musicbrainz.org` shares its one request a second.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    /// The host name the limit applies to (`musicbrainz.org`, or `*.example.com`).
+    pub host: String,
+    /// Requests allowed per period.
+    pub requests: u32,
+    /// The period, in milliseconds.
+    pub period_ms: u32,
+}
+
+impl RateLimit {
+    /// At most `requests` a second to `host`.
+    pub fn per_second(host: &str, requests: u32) -> Self {
+        Self {
+            host: host.to_owned(),
+            requests,
+            period_ms: 1000,
+        }
+    }
+}
+
 /// What a plugin needs from the host; the host grants nothing beyond it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Capabilities {
@@ -56,6 +83,10 @@ pub struct Capabilities {
     pub filesystem: bool,
     /// Whether the plugin keeps state (such as a change snapshot) in the host's store.
     pub state: bool,
+    /// The rate each service among `http_hosts` allows (API 0.3); hosts without one are
+    /// sent requests as fast as the host's general limits allow.
+    #[serde(default)]
+    pub rate_limits: Vec<RateLimit>,
 }
 
 impl Capabilities {
@@ -131,6 +162,9 @@ pub struct PluginManifest {
     pub formats: FormatClaims,
     /// For decoders: the tie-breaker between equal probe scores; higher wins.
     pub rank: i32,
+    /// For metadata sources: what they offer (API 0.3; a 0.2 source only identifies).
+    #[serde(default)]
+    pub metadata: MetadataFeatures,
 }
 
 impl PluginManifest {
@@ -146,6 +180,7 @@ impl PluginManifest {
             capabilities: Capabilities::default(),
             formats: FormatClaims::default(),
             rank: 0,
+            metadata: MetadataFeatures::default(),
         }
     }
 }

@@ -20,7 +20,8 @@ pub enum Instantiate {
     StorageProvider(fn(&HostContext) -> PluginResult<Box<dyn StorageProvider>>),
     /// A decoder: one instance shared by every decode.
     Decoder(fn(&HostContext) -> PluginResult<Box<dyn Decoder>>),
-    /// A metadata source: one instance shared by every lookup.
+    /// A metadata source: an instance per use (an enrichment run, a conformance run),
+    /// with the capabilities its manifest asks for.
     MetadataSource(fn(&HostContext) -> PluginResult<Box<dyn MetadataSource>>),
 }
 

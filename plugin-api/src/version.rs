@@ -6,7 +6,7 @@ use semver::Version;
 ///
 /// Bump the minor for additive changes (a plugin built against an older minor keeps
 /// working) and the major for anything else. See `docs/versioning.md`.
-pub const API_VERSION: &str = "0.2.0";
+pub const API_VERSION: &str = "0.3.0";
 
 /// The plugin API version as a parsed [`Version`].
 pub fn api_version() -> Version {

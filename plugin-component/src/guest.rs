@@ -1,6 +1,6 @@
 //! The guest side of sandboxed plugins: a plugin's ordinary impl, exported as a wasm
 //! component for `wasm32-wasip2` with [`export_component!`](crate::export_component),
-//! against the newest WIT version (`wit/since_v0.2.0`).
+//! against the newest WIT version (`wit/since_v0.3.0`).
 //!
 //! A component instance holds one plugin instance (and, for a decoder, at most one open
 //! session): the host instantiates components cheaply and gives each decode its own.
@@ -8,17 +8,18 @@
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use tonearm_plugin_api::{Artwork, ArtworkRequest};
 use tonearm_plugin_api::{
     ByteSource, Clock, DecodeSession, Decoder, DirEntry, FileStat, FileSystem, HostContext,
     HttpClient, HttpRequest, HttpResponse, Instantiate, KeyValueStore, Log, LogLevel,
     MetadataSource, PluginDescriptor, PluginError, PluginResult, StorageProvider, TrackQuery,
 };
 
-/// Bindings generated from `wit/since_v0.2.0`.
+/// Bindings generated from `wit/since_v0.3.0`.
 #[allow(missing_docs, clippy::all, unsafe_code)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "wit/since_v0.2.0",
+        path: "wit/since_v0.3.0",
         world: "plugin-component",
         pub_export_macro: true,
         export_macro_name: "__export_plugin_component",
@@ -264,16 +265,58 @@ impl<P: ComponentPlugin> exports::storage_provider::Guest for Component<P> {
 }
 
 impl<P: ComponentPlugin> exports::metadata_source::Guest for Component<P> {
-    fn lookup(query_json: String) -> Result<String, wit::PluginError> {
+    fn identify(query_json: String) -> Result<String, wit::PluginError> {
         with_state(|s| {
-            let query: TrackQuery = serde_json::from_str(&query_json)
-                .map_err(|e| PluginError::Invalid(format!("track query: {e}")))?;
-            let candidates = Self::metadata(s)?.lookup(&query)?;
-            serde_json::to_string(&candidates)
-                .map_err(|e| PluginError::Internal(format!("candidates: {e}")))
+            let query: TrackQuery = from_json(&query_json, "track query")?;
+            let candidates = Self::metadata(s)?.identify(&query)?;
+            to_json(&candidates, "candidates")
         })
         .map_err(Into::into)
     }
+
+    fn artwork(
+        request_json: String,
+    ) -> Result<Option<exports::metadata_source::Image>, wit::PluginError> {
+        with_state(|s| {
+            let request: ArtworkRequest = from_json(&request_json, "artwork request")?;
+            let art = Self::metadata(s)?.artwork(&request)?;
+            Ok(art.map(
+                |Artwork {
+                     mime,
+                     max_edge,
+                     bytes,
+                 }| {
+                    exports::metadata_source::Image {
+                        mime,
+                        max_edge,
+                        bytes,
+                    }
+                },
+            ))
+        })
+        .map_err(Into::into)
+    }
+
+    fn lyrics(query_json: String) -> Result<Option<String>, wit::PluginError> {
+        with_state(|s| {
+            let query: TrackQuery = from_json(&query_json, "track query")?;
+            match Self::metadata(s)?.lyrics(&query)? {
+                Some(lyrics) => to_json(&lyrics, "lyrics").map(Some),
+                None => Ok(None),
+            }
+        })
+        .map_err(Into::into)
+    }
+}
+
+/// Parses the host's JSON argument `what`.
+fn from_json<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> PluginResult<T> {
+    serde_json::from_str(json).map_err(|e| PluginError::Invalid(format!("{what}: {e}")))
+}
+
+/// Encodes an answer `what` as JSON.
+fn to_json<T: serde::Serialize>(value: &T, what: &str) -> PluginResult<String> {
+    serde_json::to_string(value).map_err(|e| PluginError::Internal(format!("{what}: {e}")))
 }
 
 /// The host's capabilities, reached through the `host` imports.

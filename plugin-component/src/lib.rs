@@ -3,7 +3,7 @@
 //! A plugin crate implements the contract of `tonearm-plugin-api` once; a thin `cdylib`
 //! crate next to it exports its descriptor with [`export_component!`] and is built with
 //! `cargo build --target wasm32-wasip2`. The result is a component of the WIT world in
-//! `wit/since_v0.2.0/`, which the host runs in wasmtime with only the capabilities the
+//! `wit/since_v0.3.0/`, which the host runs in wasmtime with only the capabilities the
 //! plugin's manifest asks for.
 //!
 //! `wit/` keeps one frozen folder per API version: hosts bind every version they still
@@ -21,10 +21,10 @@ pub use tonearm_plugin_api as __api;
 
 /// The version of the WIT package `tonearm:plugin` that [`export_component!`] builds
 /// against: the newest folder under `wit/`.
-pub const WIT_VERSION: &str = "0.2.0";
+pub const WIT_VERSION: &str = "0.3.0";
 
 /// Every WIT version in `wit/`, oldest first, each with its folder name.
-pub const WIT_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
+pub const WIT_VERSIONS: &[&str] = &["0.1.0", "0.2.0", "0.3.0"];
 
 /// Exports a plugin descriptor as a wasm component (on `wasm32-wasip*` targets; elsewhere
 /// it expands to nothing, so the crate still builds in a native workspace build).

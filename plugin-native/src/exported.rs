@@ -14,7 +14,7 @@ use super::traits::{
     FfiFileSystem, FfiHttpClient, FfiKeyValueStore, FfiLog, FfiMetadataSource, FfiStorageProvider,
 };
 use super::types::{
-    FfiByteRange, FfiChangePage, FfiDirEntry, FfiError, FfiFileStat, FfiHttpRequest,
+    FfiArtwork, FfiByteRange, FfiChangePage, FfiDirEntry, FfiError, FfiFileStat, FfiHttpRequest,
     FfiHttpResponse, FfiListPage, FfiProbeHint, FfiRead, FfiStreamSpec,
 };
 use tonearm_plugin_api::decoder::{DecodeSession, Decoder};
@@ -22,7 +22,7 @@ use tonearm_plugin_api::error::{PluginError, PluginResult};
 use tonearm_plugin_api::host::{
     ByteSource, Clock, FileSystem, HttpClient, KeyValueStore, Log, LogLevel,
 };
-use tonearm_plugin_api::metadata::{MetadataSource, TrackQuery};
+use tonearm_plugin_api::metadata::{ArtworkRequest, MetadataSource, TrackQuery};
 use tonearm_plugin_api::storage::StorageProvider;
 
 /// Runs `f`, turning a panic into [`PluginError::Internal`] and the result into an FFI one.
@@ -189,16 +189,41 @@ impl FfiStorageProvider for ExportedProvider {
 pub(crate) struct ExportedMetadata(pub(crate) Box<dyn MetadataSource>);
 
 impl FfiMetadataSource for ExportedMetadata {
-    fn lookup(&self, query_json: RStr<'_>) -> RResult<RString, FfiError> {
+    fn identify(&self, query_json: RStr<'_>) -> RResult<RString, FfiError> {
         guard(|| {
-            let query: TrackQuery = serde_json::from_str(query_json.as_str())
-                .map_err(|e| PluginError::Invalid(format!("track query: {e}")))?;
-            let candidates = self.0.lookup(&query)?;
-            serde_json::to_string(&candidates)
-                .map(Into::into)
-                .map_err(|e| PluginError::Internal(format!("cannot encode candidates: {e}")))
+            let query: TrackQuery = parse(query_json, "track query")?;
+            encode(&self.0.identify(&query)?, "candidates").map(Into::into)
         })
     }
+
+    fn artwork(&self, request_json: RStr<'_>) -> RResult<ROption<FfiArtwork>, FfiError> {
+        guard(|| {
+            let request: ArtworkRequest = parse(request_json, "artwork request")?;
+            Ok(self.0.artwork(&request)?.map(FfiArtwork::from).into())
+        })
+    }
+
+    fn lyrics(&self, query_json: RStr<'_>) -> RResult<ROption<RString>, FfiError> {
+        guard(|| {
+            let query: TrackQuery = parse(query_json, "track query")?;
+            let lyrics = match self.0.lyrics(&query)? {
+                Some(lyrics) => Some(RString::from(encode(&lyrics, "lyrics")?)),
+                None => None,
+            };
+            Ok(lyrics.into())
+        })
+    }
+}
+
+/// Parses the host's JSON argument `what`.
+fn parse<T: serde::de::DeserializeOwned>(json: RStr<'_>, what: &str) -> PluginResult<T> {
+    serde_json::from_str(json.as_str()).map_err(|e| PluginError::Invalid(format!("{what}: {e}")))
+}
+
+/// Encodes an answer `what` as JSON.
+fn encode<T: serde::Serialize>(value: &T, what: &str) -> PluginResult<String> {
+    serde_json::to_string(value)
+        .map_err(|e| PluginError::Internal(format!("cannot encode {what}: {e}")))
 }
 
 /// A [`ByteSource`] as an [`FfiByteSource`].

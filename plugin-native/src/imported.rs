@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RArc, RBox, RSlice, RSliceMut, RStr};
+use abi_stable::std_types::{RArc, RBox, RSlice, RSliceMut, RStr, RString};
 
 use super::exported::{
     ExportedByteSource, ExportedClock, ExportedFileSystem, ExportedHttp, ExportedLog,
@@ -20,7 +20,9 @@ use tonearm_plugin_api::host::{
     ByteSource, Clock, DirEntry, FileStat, FileSystem, HostContext, HttpClient, HttpRequest,
     HttpResponse, KeyValueStore, Log, LogLevel,
 };
-use tonearm_plugin_api::metadata::{Candidate, MetadataSource, TrackQuery};
+use tonearm_plugin_api::metadata::{
+    Artwork, ArtworkRequest, Candidate, Lyrics, MetadataSource, TrackQuery,
+};
 use tonearm_plugin_api::storage::{ByteRange, ChangePage, ListPage, StorageProvider};
 
 fn from_ffi<T>(r: abi_stable::std_types::RResult<T, super::types::FfiError>) -> PluginResult<T> {
@@ -136,16 +138,38 @@ impl StorageProvider for ImportedProvider {
 pub struct ImportedMetadata(pub(crate) FfiMetadataSource_TO<'static, RBox<()>>);
 
 impl MetadataSource for ImportedMetadata {
-    fn lookup(&self, query: &TrackQuery) -> PluginResult<Vec<Candidate>> {
-        let json = serde_json::to_string(query)
-            .map_err(|e| PluginError::Internal(format!("cannot encode query: {e}")))?;
-        let answer = from_ffi(self.0.lookup(RStr::from_str(&json)))?;
-        serde_json::from_str(answer.as_str()).map_err(|e| {
-            PluginError::Corrupt(format!(
-                "the plugin answered candidates that do not parse: {e}"
-            ))
-        })
+    fn identify(&self, query: &TrackQuery) -> PluginResult<Vec<Candidate>> {
+        let json = to_json(query, "query")?;
+        let answer = from_ffi(self.0.identify(RStr::from_str(&json)))?;
+        from_json(&answer, "candidates")
     }
+
+    fn artwork(&self, request: &ArtworkRequest) -> PluginResult<Option<Artwork>> {
+        let json = to_json(request, "artwork request")?;
+        let answer = from_ffi(self.0.artwork(RStr::from_str(&json)))?;
+        Ok(answer.into_option().map(Artwork::from))
+    }
+
+    fn lyrics(&self, query: &TrackQuery) -> PluginResult<Option<Lyrics>> {
+        let json = to_json(query, "query")?;
+        match from_ffi(self.0.lyrics(RStr::from_str(&json)))?.into_option() {
+            Some(answer) => from_json(&answer, "lyrics").map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Encodes the host's argument `what` as JSON.
+fn to_json<T: serde::Serialize>(value: &T, what: &str) -> PluginResult<String> {
+    serde_json::to_string(value)
+        .map_err(|e| PluginError::Internal(format!("cannot encode {what}: {e}")))
+}
+
+/// Parses the plugin's JSON answer `what`.
+fn from_json<T: serde::de::DeserializeOwned>(json: &RString, what: &str) -> PluginResult<T> {
+    serde_json::from_str(json.as_str()).map_err(|e| {
+        PluginError::Corrupt(format!("the plugin answered {what} that do not parse: {e}"))
+    })
 }
 
 struct ImportedFileSystem(FfiFileSystem_TO<'static, RArc<()>>);

@@ -7,7 +7,7 @@ use abi_stable::sabi_trait;
 use abi_stable::std_types::{RBox, ROption, RResult, RSlice, RSliceMut, RStr, RString, RVec};
 
 use super::types::{
-    FfiByteRange, FfiChangePage, FfiDirEntry, FfiError, FfiFileStat, FfiHttpRequest,
+    FfiArtwork, FfiByteRange, FfiChangePage, FfiDirEntry, FfiError, FfiFileStat, FfiHttpRequest,
     FfiHttpResponse, FfiListPage, FfiProbeHint, FfiRead, FfiStreamSpec,
 };
 
@@ -123,11 +123,16 @@ pub trait FfiDecoder: Send + Sync {
     ) -> RResult<RString, FfiError>;
 }
 
-/// [`MetadataSource`](tonearm_plugin_api::MetadataSource), implemented by the plugin. Queries and
-/// candidates cross as JSON: rich nested data, never on a hot path.
+/// [`MetadataSource`](tonearm_plugin_api::MetadataSource), implemented by the plugin. Queries,
+/// candidates and lyrics cross as JSON: rich nested data, never on a hot path. Images cross
+/// as bytes.
 #[sabi_trait]
 pub trait FfiMetadataSource: Send + Sync {
-    /// Looks up a JSON [`TrackQuery`](tonearm_plugin_api::TrackQuery); answers JSON candidates.
+    /// Identifies a JSON [`TrackQuery`](tonearm_plugin_api::TrackQuery); answers JSON candidates.
+    fn identify(&self, query_json: RStr<'_>) -> RResult<RString, FfiError>;
+    /// The image a JSON [`ArtworkRequest`](tonearm_plugin_api::ArtworkRequest) names, if any.
+    fn artwork(&self, request_json: RStr<'_>) -> RResult<ROption<FfiArtwork>, FfiError>;
+    /// JSON [`Lyrics`](tonearm_plugin_api::Lyrics) of a JSON `TrackQuery`'s track, if any.
     #[sabi(last_prefix_field)]
-    fn lookup(&self, query_json: RStr<'_>) -> RResult<RString, FfiError>;
+    fn lyrics(&self, query_json: RStr<'_>) -> RResult<ROption<RString>, FfiError>;
 }

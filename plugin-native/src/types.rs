@@ -8,6 +8,7 @@ use abi_stable::std_types::{RNone, ROption, RSome, RString, RVec};
 use tonearm_plugin_api::decoder::{ProbeHint, StreamSpec};
 use tonearm_plugin_api::error::PluginError;
 use tonearm_plugin_api::host::{DirEntry, EntryKind, FileStat, HttpRequest, HttpResponse};
+use tonearm_plugin_api::metadata::Artwork;
 use tonearm_plugin_api::storage::{
     ByteRange, Change, ChangePage, ContentHash, ListPage, RemoteEntry,
 };
@@ -585,5 +586,37 @@ mod tests {
             has_more: true,
         };
         assert_eq!(ChangePage::from(FfiChangePage::from(page.clone())), page);
+    }
+}
+
+/// FFI mirror of [`Artwork`].
+#[repr(C)]
+#[derive(StableAbi, Debug, Clone, PartialEq, Eq)]
+pub struct FfiArtwork {
+    /// The stated MIME type.
+    pub mime: RString,
+    /// The longest edge in pixels, if known.
+    pub max_edge: ROption<u32>,
+    /// The image.
+    pub bytes: RVec<u8>,
+}
+
+impl From<Artwork> for FfiArtwork {
+    fn from(a: Artwork) -> Self {
+        Self {
+            mime: a.mime.into(),
+            max_edge: ropt(a.max_edge),
+            bytes: a.bytes.into(),
+        }
+    }
+}
+
+impl From<FfiArtwork> for Artwork {
+    fn from(a: FfiArtwork) -> Self {
+        Self {
+            mime: a.mime.into(),
+            max_edge: opt(a.max_edge),
+            bytes: a.bytes.into_vec(),
+        }
     }
 }

@@ -14,12 +14,14 @@ mod preflight;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tonearm_plugin_api::{HostContext, PluginError, PluginKind, PluginResult, StorageProvider};
+use tonearm_plugin_api::{
+    HostContext, MetadataSource, PluginError, PluginKind, PluginResult, StorageProvider,
+};
 use tonearm_plugin_native::Imported;
 
 pub use library::{NativeLibrary, NativeLoadError};
 
-use crate::{LoadedPlugin, Origin, PluginHandle, ProviderFactory, base_context};
+use crate::{LoadedPlugin, MetadataFactory, Origin, PluginHandle, ProviderFactory, base_context};
 
 /// Loads every plugin in the native library at `path`.
 pub fn load_native(path: &Path) -> Result<Vec<LoadedPlugin>, NativeLoadError> {
@@ -36,16 +38,19 @@ pub fn load_native(path: &Path) -> Result<Vec<LoadedPlugin>, NativeLoadError> {
                 library: library.clone(),
                 index,
             })),
-            PluginKind::Decoder | PluginKind::MetadataSource => {
+            PluginKind::MetadataSource => PluginHandle::MetadataSource(Arc::new(NativeFactory {
+                library: library.clone(),
+                index,
+            })),
+            PluginKind::Decoder => {
                 match library
                     .instantiate(index, &base_context(&manifest.id))
                     .map_err(instance_error)?
                 {
                     Imported::Decoder(d) => PluginHandle::Decoder(Arc::new(d)),
-                    Imported::MetadataSource(m) => PluginHandle::MetadataSource(Arc::new(m)),
-                    Imported::StorageProvider(_) => {
+                    Imported::StorageProvider(_) | Imported::MetadataSource(_) => {
                         return Err(instance_error(PluginError::Invalid(format!(
-                            "plugin `{}` declares kind {} but exports a storage provider",
+                            "plugin `{}` declares kind {} but exports another kind",
                             manifest.id, manifest.kind
                         ))));
                     }
@@ -81,6 +86,17 @@ pub fn libraries_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 struct NativeFactory {
     library: Arc<NativeLibrary>,
     index: usize,
+}
+
+impl MetadataFactory for NativeFactory {
+    fn create(&self, ctx: &HostContext) -> PluginResult<Arc<dyn MetadataSource>> {
+        match self.library.instantiate(self.index, ctx)? {
+            Imported::MetadataSource(m) => Ok(Arc::new(m)),
+            _ => Err(PluginError::Invalid(
+                "the library did not return a metadata source".into(),
+            )),
+        }
+    }
 }
 
 impl ProviderFactory for NativeFactory {

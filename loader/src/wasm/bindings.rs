@@ -8,15 +8,17 @@ use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre, Linker};
 
 use super::store::HostState;
-use super::{since_v0_1_0, since_v0_2_0};
+use super::{since_v0_1_0, since_v0_2_0, since_v0_3_0};
 
 /// A WIT version of `tonearm:plugin` this host binds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WitVersion {
     /// 0.1.0 (frozen).
     V0_1_0,
-    /// 0.2.0, the current version.
+    /// 0.2.0 (frozen).
     V0_2_0,
+    /// 0.3.0, the current version.
+    V0_3_0,
 }
 
 impl WitVersion {
@@ -26,6 +28,7 @@ impl WitVersion {
         match (version.major, version.minor) {
             (0, 1) => Some(Self::V0_1_0),
             (0, 2) => Some(Self::V0_2_0),
+            (0, 3) => Some(Self::V0_3_0),
             _ => None,
         }
     }
@@ -35,6 +38,7 @@ impl WitVersion {
         match self {
             Self::V0_1_0 => "0.1.0",
             Self::V0_2_0 => "0.2.0",
+            Self::V0_3_0 => "0.3.0",
         }
     }
 }
@@ -52,6 +56,10 @@ macro_rules! per_version {
                 use since_v0_2_0 as $v;
                 $body
             }
+            Self::V0_3_0($b) => {
+                use since_v0_3_0 as $v;
+                $body
+            }
         }
     };
 }
@@ -60,6 +68,7 @@ macro_rules! per_version {
 pub(super) enum Pre {
     V0_1_0(since_v0_1_0::PluginComponentPre<HostState>),
     V0_2_0(since_v0_2_0::PluginComponentPre<HostState>),
+    V0_3_0(since_v0_3_0::PluginComponentPre<HostState>),
 }
 
 impl Pre {
@@ -71,6 +80,7 @@ impl Pre {
         match version {
             WitVersion::V0_1_0 => since_v0_1_0::add_to_linker(linker),
             WitVersion::V0_2_0 => since_v0_2_0::add_to_linker(linker),
+            WitVersion::V0_3_0 => since_v0_3_0::add_to_linker(linker),
         }
     }
 
@@ -79,6 +89,7 @@ impl Pre {
         Ok(match version {
             WitVersion::V0_1_0 => Self::V0_1_0(since_v0_1_0::PluginComponentPre::new(pre)?),
             WitVersion::V0_2_0 => Self::V0_2_0(since_v0_2_0::PluginComponentPre::new(pre)?),
+            WitVersion::V0_3_0 => Self::V0_3_0(since_v0_3_0::PluginComponentPre::new(pre)?),
         })
     }
 
@@ -87,6 +98,7 @@ impl Pre {
         Ok(match self {
             Self::V0_1_0(pre) => Bindings::V0_1_0(pre.instantiate(store)?),
             Self::V0_2_0(pre) => Bindings::V0_2_0(pre.instantiate(store)?),
+            Self::V0_3_0(pre) => Bindings::V0_3_0(pre.instantiate(store)?),
         })
     }
 }
@@ -96,6 +108,7 @@ impl Pre {
 pub(super) enum Bindings {
     V0_1_0(since_v0_1_0::PluginComponent),
     V0_2_0(since_v0_2_0::PluginComponent),
+    V0_3_0(since_v0_3_0::PluginComponent),
 }
 
 type Call<T> = wasmtime::Result<PluginResult<T>>;
@@ -160,8 +173,24 @@ impl Bindings {
         per_version!(self, b, v => v::read_range(b, s, id, range))
     }
 
-    pub(super) fn lookup(&self, s: &mut Store<HostState>, query_json: &str) -> Call<String> {
-        per_version!(self, b, v => v::lookup(b, s, query_json))
+    pub(super) fn identify(&self, s: &mut Store<HostState>, query_json: &str) -> Call<String> {
+        per_version!(self, b, v => v::identify(b, s, query_json))
+    }
+
+    pub(super) fn artwork(
+        &self,
+        s: &mut Store<HostState>,
+        request_json: &str,
+    ) -> Call<Option<tonearm_plugin_api::Artwork>> {
+        per_version!(self, b, v => v::artwork(b, s, request_json))
+    }
+
+    pub(super) fn lyrics(
+        &self,
+        s: &mut Store<HostState>,
+        query_json: &str,
+    ) -> Call<Option<String>> {
+        per_version!(self, b, v => v::lyrics(b, s, query_json))
     }
 }
 

@@ -2,8 +2,8 @@
 //! 0.1.0, as a macro each binding module expands over its own generated types. A version
 //! that changes one of these writes that call by hand instead (as 0.2.0 did `probe`).
 
-/// Free functions `manifest`, `open`, `read`, `seek`, `change_cursor`, `list`, `changes`,
-/// `read_range` and `lookup` over the module's `PluginComponent`, each answering
+/// Free functions `manifest`, `open`, `read`, `seek`, `change_cursor`, `list`, `changes`
+/// and `read_range` over the module's `PluginComponent`, each answering
 /// `wasmtime::Result` (a trap) around `PluginResult` (the plugin's own answer), in the
 /// contract's types.
 macro_rules! common_exports {
@@ -95,8 +95,16 @@ macro_rules! common_exports {
                     .call_read_range(s, id, range.into())?,
             ))
         }
+    };
+}
 
-        pub(super) fn lookup(
+pub(super) use common_exports;
+
+/// The metadata calls of WIT versions before 0.3.0, where a source could only identify
+/// (its `lookup`): `identify`, and `artwork` and `lyrics` answering `unsupported`.
+macro_rules! metadata_before_v0_3 {
+    () => {
+        pub(super) fn identify(
             b: &PluginComponent,
             s: &mut Store<HostState>,
             query_json: &str,
@@ -106,7 +114,27 @@ macro_rules! common_exports {
                     .call_lookup(s, query_json)?,
             ))
         }
+
+        pub(super) fn artwork(
+            _: &PluginComponent,
+            _: &mut Store<HostState>,
+            _: &str,
+        ) -> wasmtime::Result<PluginResult<Option<tonearm_plugin_api::Artwork>>> {
+            Ok(Err(tonearm_plugin_api::PluginError::Unsupported(
+                "a metadata source built for API 0.1 or 0.2 has no artwork".into(),
+            )))
+        }
+
+        pub(super) fn lyrics(
+            _: &PluginComponent,
+            _: &mut Store<HostState>,
+            _: &str,
+        ) -> wasmtime::Result<PluginResult<Option<String>>> {
+            Ok(Err(tonearm_plugin_api::PluginError::Unsupported(
+                "a metadata source built for API 0.1 or 0.2 has no lyrics".into(),
+            )))
+        }
     };
 }
 
-pub(super) use common_exports;
+pub(super) use metadata_before_v0_3;

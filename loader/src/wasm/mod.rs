@@ -19,6 +19,7 @@ mod lazy;
 mod provider;
 mod since_v0_1_0;
 mod since_v0_2_0;
+mod since_v0_3_0;
 mod store;
 
 use std::path::{Path, PathBuf};
@@ -37,7 +38,7 @@ pub use self::store::HostState;
 use self::bindings::Pre;
 use self::decoder::WasmDecoder;
 use self::instance::WasmPlugin;
-use self::provider::{WasmFactory, WasmMetadata};
+use self::provider::{WasmFactory, WasmMetadataFactory};
 use crate::{BundledComponent, LoadedPlugin, Origin, PluginHandle, base_context};
 
 /// The WIT package every component's contract interfaces belong to.
@@ -238,10 +239,9 @@ impl WasmRuntime {
             PluginKind::StorageProvider => {
                 PluginHandle::StorageProvider(Arc::new(WasmFactory(plugin.clone())))
             }
-            PluginKind::MetadataSource => PluginHandle::MetadataSource(Arc::new(WasmMetadata {
-                plugin: plugin.clone(),
-                instance: Mutex::new(Some(instance)),
-            })),
+            PluginKind::MetadataSource => {
+                PluginHandle::MetadataSource(Arc::new(WasmMetadataFactory(plugin.clone())))
+            }
         };
         Ok(LoadedPlugin {
             manifest,

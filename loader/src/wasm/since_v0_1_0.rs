@@ -1,7 +1,7 @@
 //! Components built against WIT 0.1.0 (frozen): `probe` answers a bare score, and there is
 //! no `describe`, so the host describes a file through a decode session.
 
-use super::exports::common_exports;
+use super::exports::{common_exports, metadata_before_v0_3};
 use super::store::host_impl;
 
 mod bindings {
@@ -20,6 +20,7 @@ pub(super) use self::bindings::{PluginComponent, PluginComponentPre};
 
 host_impl!();
 common_exports!();
+metadata_before_v0_3!();
 
 /// Adds this version's host interface to `linker`.
 pub(super) fn add_to_linker(

@@ -1,9 +1,9 @@
-//! Components built against WIT 0.2.0, the current version: `probe` answers a result, and
-//! `describe` reports a file's stream and tags.
+//! Components built against WIT 0.2.0 (frozen): `probe` answers a result, and `describe`
+//! reports a file's stream and tags; a metadata source only identifies.
 
 use tonearm_plugin_api::MediaInfo;
 
-use super::exports::common_exports;
+use super::exports::{common_exports, metadata_before_v0_3};
 use super::store::host_impl;
 
 mod bindings {
@@ -22,6 +22,7 @@ pub(super) use self::bindings::{PluginComponent, PluginComponentPre};
 
 host_impl!();
 common_exports!();
+metadata_before_v0_3!();
 
 /// Adds this version's host interface to `linker`.
 pub(super) fn add_to_linker(

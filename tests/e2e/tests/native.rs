@@ -80,7 +80,7 @@ fn libraries_for_other_api_versions_are_refused_naming_both_versions() {
         ),
         (
             "tonearm-test-plugin-newer-minor",
-            "0.3.0",
+            "0.4.0",
             "needs a newer host",
         ),
     ] {

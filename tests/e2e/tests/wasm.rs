@@ -280,10 +280,10 @@ fn requests_to_undeclared_hosts_are_refused() {
 fn components_for_another_contract_or_not_components_are_refused() {
     let err = match runtime().load(&wasm_component("tonearm-test-plugin-future-api-component")) {
         Err(e) => e.to_string(),
-        Ok(_) => panic!("a component for contract 0.3.0 was accepted"),
+        Ok(_) => panic!("a component for contract 0.4.0 was accepted"),
     };
     assert!(
-        err.contains("0.3.0") && err.contains(tonearm_plugin_api::API_VERSION),
+        err.contains("0.4.0") && err.contains(tonearm_plugin_api::API_VERSION),
         "{err}"
     );
 

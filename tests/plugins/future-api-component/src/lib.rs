@@ -1,4 +1,4 @@
-//! A wasm component built against contract 0.2.0 (build with --target wasm32-wasip2).
+//! A wasm component built against a future contract, 0.4.0 (build with --target wasm32-wasip2).
 #![cfg(target_arch = "wasm32")]
 #![allow(missing_docs, unsafe_code)] // wit-bindgen's generated exports.
 

@@ -36,7 +36,7 @@ extern "C" fn answer() -> u64 {
 #[abi_stable::export_root_module]
 pub fn root_module() -> PluginLibrary_Ref {
     PluginLibrary {
-        api_version: RStr::from_str("0.2.0"),
+        api_version: RStr::from_str("0.3.0"),
         answer,
     }
     .leak_into_prefix()
