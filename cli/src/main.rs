@@ -2,6 +2,7 @@
 
 mod bundled;
 mod decode;
+mod enrich;
 mod library;
 mod output;
 mod plugins;
@@ -24,6 +25,8 @@ tonearm_plugin_api::register_builtin!(tonearm_plugin_opus::DESCRIPTOR);
 tonearm_plugin_api::register_builtin!(tonearm_plugin_gdrive::DESCRIPTOR);
 #[cfg(feature = "plugin-onedrive")]
 tonearm_plugin_api::register_builtin!(tonearm_plugin_onedrive::DESCRIPTOR);
+#[cfg(feature = "plugin-musicbrainz")]
+tonearm_plugin_api::register_builtin!(tonearm_plugin_musicbrainz::DESCRIPTOR);
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,6 +105,8 @@ enum Command {
         #[arg(long)]
         decoder: Option<String>,
     },
+    /// Better tags from metadata sources (MusicBrainz, …), written with their provenance.
+    Enrich(enrich::EnrichArgs),
     /// List and inspect plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -175,6 +180,21 @@ enum LibraryCommand {
     Stats(JsonFlag),
     /// Files whose tags could not be read, and why.
     Failed(JsonFlag),
+    /// Set a track's fields by hand; enrichment never writes over them.
+    Edit {
+        /// The track id.
+        track: i64,
+        /// A field and its value (repeatable): `title=…`, `artists=A; B`, `year=1999`, …
+        #[arg(long = "set", value_name = "FIELD=VALUE", required = true)]
+        values: Vec<String>,
+    },
+    /// Where each written or edited field of a track came from.
+    Provenance {
+        /// The track id.
+        track: i64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -439,6 +459,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Library(LibraryCommand::Stats(f)) => library::stats(&ctx, f.json).await,
         Command::Library(LibraryCommand::Failed(f)) => library::failed(&ctx, f.json).await,
+        Command::Library(LibraryCommand::Edit { track, values }) => {
+            enrich::edit(&ctx, track, &values).await
+        }
+        Command::Library(LibraryCommand::Provenance { track, json }) => {
+            enrich::provenance(&ctx, track, json.json).await
+        }
+        Command::Enrich(args) => enrich::run(&ctx, args).await,
         Command::Decode {
             track,
             output,

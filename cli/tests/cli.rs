@@ -39,7 +39,11 @@ fn builtin_plugins_are_registered_through_inventory() {
         .iter()
         .map(|p| p["manifest"]["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["gdrive", "local", "onedrive", "opus", "symphonia"]);
+    let mut expected = vec!["gdrive", "local", "onedrive", "opus", "symphonia"];
+    if cfg!(feature = "plugin-musicbrainz") {
+        expected.insert(2, "musicbrainz");
+    }
+    assert_eq!(ids, expected);
     let origins: Vec<&str> = plugins
         .as_array()
         .unwrap()
@@ -52,7 +56,11 @@ fn builtin_plugins_are_registered_through_inventory() {
     } else {
         "builtin"
     };
-    assert_eq!(origins, ["builtin", "builtin", "builtin", opus, "builtin"]);
+    let expected: Vec<&str> = ids
+        .iter()
+        .map(|id| if *id == "opus" { opus } else { "builtin" })
+        .collect();
+    assert_eq!(origins, expected);
     let bare = json(&tonearm(
         &dir.path().join("l.db"),
         &["--no-builtins", "plugins", "list", "--json"],
@@ -530,4 +538,88 @@ fn a_google_drive_source_signs_in_syncs_and_never_logs_a_secret() {
     ok(&tonearm(&lib, &["source", "remove", "cloud"]));
     let stored = std::fs::read_to_string(&token_file).unwrap();
     assert!(!stored.contains(refresh));
+}
+
+/// `tonearm enrich` against a fake MusicBrainz: the matches written with their
+/// provenance, a field the user set kept, and a second run that asks nothing.
+#[cfg(feature = "plugin-musicbrainz")]
+#[test]
+fn enrich_writes_matches_with_provenance_and_keeps_user_edits() {
+    use tonearm_fakes::musicbrainz::{FakeMusicBrainz, Recording, ReleaseEntry};
+
+    let mb = FakeMusicBrainz::start().unwrap();
+    for (n, title, artists) in [
+        (
+            1,
+            "Chord in C — Überstürzt",
+            vec!["Ånström Quartet", "Zoë Keating"],
+        ),
+        (3, "Pad?", vec!["Zoë Keating"]),
+    ] {
+        mb.add(Recording {
+            id: format!("5b11f4ce-a62d-471e-81fc-a69a8278c7{n:02}"),
+            title: title.into(),
+            artists: artists.into_iter().map(str::to_owned).collect(),
+            length_ms: 1000,
+            isrcs: vec![],
+            releases: vec![ReleaseEntry {
+                id: "0b4f1a6e-3c1d-4b7e-9a39-5f7a3b2c1d00".into(),
+                title: "Tonearm Samples".into(),
+                artist: "Tonearm Ensemble".into(),
+                date: "2024".into(),
+                disc: 1,
+                discs: 2,
+                track: n,
+                tracks: 3,
+            }],
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lib = dir.path().join("library.db");
+    let music = samples(dir.path());
+    ok(&tonearm(&lib, &["scan", music.to_str().unwrap()]));
+    let tracks = json(&tonearm(&lib, &["library", "search", "pad", "--json"]));
+    let pad = tracks[0]["id"].as_i64().unwrap().to_string();
+    ok(&tonearm(
+        &lib,
+        &["library", "edit", &pad, "--set", "track_total=5"],
+    ));
+
+    let endpoint = format!("musicbrainz.endpoint.api={}", mb.url());
+    let out = ok(&tonearm(&lib, &["enrich", "--set", &endpoint]));
+    assert!(
+        out.contains("7 tracks: 2 written") && out.contains("5 without a match"),
+        "{out}"
+    );
+    assert!(
+        out.contains("musicbrainz_recording_id: (none) -> \"5b11f4ce"),
+        "{out}"
+    );
+    let origin = json(&tonearm(&lib, &["library", "provenance", &pad, "--json"]));
+    let fields: Vec<(&str, &str)> = origin
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["field"].as_str().unwrap(), f["source"].as_str().unwrap()))
+        .collect();
+    assert!(fields.contains(&("track_total", "user")), "{origin}");
+    assert!(
+        fields.contains(&("musicbrainz_release_id", "musicbrainz")),
+        "{origin}"
+    );
+    let track_total = origin
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "track_total")
+        .unwrap();
+    assert_eq!(track_total["value"], 5, "the user's value stays: {origin}");
+
+    let again = ok(&tonearm(&lib, &["enrich", "--set", &endpoint]));
+    assert!(again.contains("7 answered before"), "{again}");
+    assert_eq!(mb.counts().forbidden, 0);
+    assert_eq!(mb.counts().requests, 7, "the second run asked nothing");
+
+    let err = fails(&tonearm(&lib, &["enrich", "nowhere"]));
+    assert!(err.contains("no source named `nowhere`"), "{err}");
 }

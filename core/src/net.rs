@@ -20,6 +20,47 @@ pub fn allowed_hosts(declared: &[String], settings: &BTreeMap<String, String>) -
     hosts
 }
 
+/// The rate limits a plugin's requests keep to: those its manifest declares, and for each
+/// host an `endpoint.*` setting points to instead (a mirror, a local test server), the
+/// strictest of them: a mirror of a service is owed the service's courtesy.
+pub fn rate_limits(
+    declared: &[tonearm_plugin_api::RateLimit],
+    settings: &BTreeMap<String, String>,
+) -> Vec<tonearm_plugin_api::RateLimit> {
+    let mut limits = declared.to_vec();
+    // The fewest requests per millisecond: compare a/p by cross-multiplying.
+    let strictest = declared
+        .iter()
+        .min_by_key(|l| (u64::from(l.requests.max(1)) << 32) / u64::from(l.period_ms.max(1)))
+        .cloned();
+    if let Some(strictest) = strictest {
+        for (key, value) in settings {
+            // With its port: a test server on 127.0.0.1 must not slow down others there.
+            if key.starts_with("endpoint.")
+                && let Some(host) = authority_of(value)
+                && !limits.iter().any(|l| l.host.eq_ignore_ascii_case(&host))
+            {
+                limits.push(tonearm_plugin_api::RateLimit {
+                    host,
+                    ..strictest.clone()
+                });
+            }
+        }
+    }
+    limits
+}
+
+/// The host of `url` with its port if it names one (`127.0.0.1:8080`), lowercased; `None`
+/// if it is not a URL with a host.
+pub fn authority_of(url: &str) -> Option<String> {
+    let parsed = Url::parse(url).ok()?;
+    let host = parsed.host_str()?.to_ascii_lowercase();
+    Some(match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
+}
+
 /// The host of `url`, lowercased; `None` if it is not a URL with a host.
 pub fn host_of(url: &str) -> Option<String> {
     Url::parse(url)
@@ -111,5 +152,29 @@ mod tests {
         );
         assert_eq!(redact("http://127.0.0.1:9/a/b"), "http://127.0.0.1:9/a/b");
         assert_eq!(origin("https://Example.com/x"), "https://example.com:443");
+    }
+
+    #[test]
+    fn configured_endpoints_keep_the_strictest_declared_rate() {
+        use tonearm_plugin_api::RateLimit;
+        let declared = [
+            RateLimit::per_second("musicbrainz.org", 1),
+            RateLimit::per_second("api.acoustid.org", 3),
+        ];
+        let settings = BTreeMap::from([
+            (
+                "endpoint.api".to_owned(),
+                "http://127.0.0.1:8080".to_owned(),
+            ),
+            ("page_size".to_owned(), "http://not.an.endpoint".to_owned()),
+        ]);
+        let limits = rate_limits(&declared, &settings);
+        assert_eq!(limits.len(), 3);
+        assert_eq!(limits[2].host, "127.0.0.1:8080");
+        assert_eq!((limits[2].requests, limits[2].period_ms), (1, 1000));
+        assert!(
+            rate_limits(&[], &settings).is_empty(),
+            "no limit declared, none made up"
+        );
     }
 }

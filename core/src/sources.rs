@@ -34,6 +34,26 @@ pub trait Capabilities: MaybeSend + MaybeSync + 'static {
         ctx: HostContext,
     ) -> Result<HostContext, String>;
 
+    /// Adds to `ctx` what metadata source `manifest` asks for, given its `settings` (the
+    /// user's, such as `endpoint.api`); `Err` says why it cannot have them. The default
+    /// grants only sources that ask for nothing.
+    fn grant_metadata(
+        &self,
+        manifest: &PluginManifest,
+        settings: &std::collections::BTreeMap<String, String>,
+        ctx: HostContext,
+    ) -> Result<HostContext, String> {
+        let _ = settings;
+        let asks = &manifest.capabilities;
+        if asks.needs_network() || asks.state || asks.filesystem {
+            return Err(format!(
+                "this platform grants metadata sources nothing, and `{}` needs more",
+                manifest.id
+            ));
+        }
+        Ok(ctx)
+    }
+
     /// HTTP to the OAuth token endpoint `token_url`, to exchange a sign-in's code.
     fn token_http(&self, token_url: &str) -> Result<Arc<dyn HttpClient>, String> {
         Err(format!(
@@ -133,6 +153,11 @@ impl<S: LibraryStore, C: Capabilities> Sources<S, C> {
     /// What the platform grants.
     pub fn capabilities(&self) -> &C {
         &self.capabilities
+    }
+
+    /// What the platform grants, shared.
+    pub fn shared_capabilities(&self) -> Arc<C> {
+        self.capabilities.clone()
     }
 
     /// Creates the provider instance of `source`, with its saved plugin state and exactly

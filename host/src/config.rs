@@ -6,7 +6,9 @@
 //!   "plugin_dirs": ["/opt/tonearm/plugins"],
 //!   "wasm": { "memory_mib": 256, "call_timeout_ms": 10000, "fuel": null },
 //!   "oauth_clients": { "gdrive": { "client_id": "….apps.googleusercontent.com" } },
-//!   "http": { "requests_per_second": 100, "concurrency": 8, "max_retry_after_s": 120 }
+//!   "http": { "requests_per_second": 100, "concurrency": 8, "max_retry_after_s": 120,
+//!             "contact": "you@example.org" },
+//!   "metadata": { "musicbrainz": { "endpoint.api": "https://musicbrainz.org" } }
 //! }
 //! ```
 
@@ -59,6 +61,9 @@ pub struct Config {
     /// How plugins' HTTP requests are paced and retried.
     #[serde(default)]
     pub http: HttpConfig,
+    /// Metadata source id → its settings (`endpoint.api`, …).
+    #[serde(default)]
+    pub metadata: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// An OAuth client registration.

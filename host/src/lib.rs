@@ -22,5 +22,5 @@ pub use sync::{HostCapabilities, Tonearm};
 pub use tonearm_core::{CoreEvent, EventBus, Received, Subscription};
 pub use tonearm_core::{OAuthClient, SignIn, SignInError, SignInStart};
 pub use tonearm_core::{SyncOutcome, SyncRequest, TonearmError};
-pub use tonearm_core::{events, registry};
+pub use tonearm_core::{enrich, events, registry};
 pub use tonearm_store_sqlite::SqliteStore;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use tonearm_core::auth::StoredTokens;
-use tonearm_core::net::{host_of, redact};
+use tonearm_core::net::{allowed_hosts, host_of, rate_limits, redact};
 use tonearm_core::sources::Capabilities;
 use tonearm_plugin_api::{HostContext, HttpClient, PluginManifest};
 
@@ -85,6 +85,51 @@ impl Capabilities for HostCapabilities {
                     &source.settings,
                     &network.tokens,
                     bus,
+                )
+                .map_err(|e| e.to_string())?;
+            ctx = ctx.with_http(http);
+        }
+        Ok(ctx)
+    }
+
+    fn grant_metadata(
+        &self,
+        manifest: &PluginManifest,
+        settings: &std::collections::BTreeMap<String, String>,
+        mut ctx: HostContext,
+    ) -> Result<HostContext, String> {
+        let asks = &manifest.capabilities;
+        // A catalogue is read with its own keys in its settings, not with a user's
+        // sign-in; and it has no folder of the user's to read.
+        if asks.oauth.is_some() {
+            return Err(format!(
+                "metadata source `{}` asks to sign in, which metadata sources cannot",
+                manifest.id
+            ));
+        }
+        if asks.filesystem {
+            return Err(format!(
+                "metadata source `{}` asks for a folder, which metadata sources cannot have",
+                manifest.id
+            ));
+        }
+        if asks.state {
+            return Err(format!(
+                "metadata source `{}` asks to keep state, which this host does not grant metadata sources yet",
+                manifest.id
+            ));
+        }
+        if asks.needs_network() {
+            let network = self
+                .network()
+                .map_err(|e| format!("metadata source `{}` needs the network: {e}", manifest.id))?;
+            let http = network
+                .http
+                .client_for(
+                    &manifest.id,
+                    allowed_hosts(&asks.http_hosts, settings),
+                    &rate_limits(&asks.rate_limits, settings),
+                    None,
                 )
                 .map_err(|e| e.to_string())?;
             ctx = ctx.with_http(http);

@@ -303,7 +303,7 @@ impl PluginHttp {
             builder = builder.body(request.body.clone());
         }
         let _permit = self.limiter.admit().await;
-        let host = tonearm_core::net::host_of(&request.url).unwrap_or_default();
+        let host = tonearm_core::net::authority_of(&request.url).unwrap_or_default();
         self.budgets.admit(&host).await;
         let response = match builder.send().await {
             Ok(r) => r,

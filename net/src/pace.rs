@@ -134,9 +134,18 @@ impl Budgets {
         }
     }
 
-    /// The budget key for `host`: the host itself, or the `*.domain` pattern it falls under.
-    fn key_for(budgets: &HashMap<String, Budget>, host: &str) -> Option<String> {
-        let host = host.to_ascii_lowercase();
+    /// The budget key for `authority` (`host` or `host:port`): itself, its host, or the
+    /// `*.domain` pattern its host falls under.
+    fn key_for(budgets: &HashMap<String, Budget>, authority: &str) -> Option<String> {
+        let authority = authority.to_ascii_lowercase();
+        if budgets.contains_key(&authority) {
+            return Some(authority);
+        }
+        let host = match authority.rsplit_once(':') {
+            // Not the colons of an IPv6 address in brackets.
+            Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host.to_owned(),
+            _ => authority,
+        };
         if budgets.contains_key(&host) {
             return Some(host);
         }
@@ -241,5 +250,9 @@ mod tests {
         );
         assert_eq!(Budgets::key_for(&map, "example.com"), None);
         assert_eq!(Budgets::key_for(&map, "lrclib.net"), None);
+        assert_eq!(
+            Budgets::key_for(&map, "musicbrainz.org:443").as_deref(),
+            Some("musicbrainz.org")
+        );
     }
 }

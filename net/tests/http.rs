@@ -257,7 +257,7 @@ fn starts_under_a_shared_budget(pause: Option<usize>) -> Vec<Duration> {
     };
     // Two plugins of one service, each declaring 1 request per 200 ms for it.
     let limit = [RateLimit {
-        host: "127.0.0.1".into(),
+        host: format!("127.0.0.1:{}", server.port()),
         requests: 1,
         period_ms: 200,
     }];

@@ -37,6 +37,7 @@ use crate::registry::{PluginInfo, Registry, RegistryError};
 use crate::sources::{Capabilities, Sources};
 use crate::sync::{SyncError, SyncOptions, Syncer, rt};
 
+mod enrich;
 #[cfg(feature = "oauth")]
 mod sign_in;
 #[cfg(feature = "oauth")]
@@ -58,6 +59,9 @@ pub enum TonearmError {
     /// A track could not be opened for decoding.
     #[error(transparent)]
     Playback(#[from] PlaybackError),
+    /// Enrichment could not run.
+    #[error(transparent)]
+    Enrich(#[from] crate::enrich::EnrichError),
     /// A sign-in could not start or finish.
     #[cfg(feature = "oauth")]
     #[error(transparent)]

@@ -3,6 +3,7 @@
 //! `LibraryStore`: [`SqliteStore`], the native counterpart of the browser's
 //! `IndexedDbStore`.
 
+mod enrich;
 mod query;
 mod sources;
 mod store;
@@ -125,12 +126,12 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use tonearm_plugin_api::{RemoteEntry, TrackTags};
 
     use super::*;
 
-    fn entry(id: &str, size: u64) -> RemoteEntry {
+    pub(crate) fn entry(id: &str, size: u64) -> RemoteEntry {
         RemoteEntry {
             id: id.into(),
             path: id.into(),
@@ -141,7 +142,7 @@ mod tests {
         }
     }
 
-    fn track(title: &str, artists: &[&str], album: &str) -> FileWrite {
+    pub(crate) fn track(title: &str, artists: &[&str], album: &str) -> FileWrite {
         let tags = TrackTags {
             title: Some(title.into()),
             artists: artists.iter().map(|a| a.to_string()).collect(),
@@ -159,7 +160,7 @@ mod tests {
         }
     }
 
-    async fn library() -> (tempfile::TempDir, SqliteStore, i64) {
+    pub(crate) async fn library() -> (tempfile::TempDir, SqliteStore, i64) {
         let dir = tempfile::tempdir().unwrap();
         let library = SqliteStore::open(&dir.path().join("nested/dir/library.db"))
             .await

@@ -11,7 +11,7 @@ use tonearm_core::library::{Retry, StateChange, display_names as display, hash_t
 
 use super::{CursorUpdate, FileWrite, LibraryError, ScannedTrack, SqliteStore, now_ms};
 
-type Tx<'a> = Transaction<'a>;
+pub(super) type Tx<'a> = Transaction<'a>;
 
 fn size_i64(size: u64) -> i64 {
     i64::try_from(size).unwrap_or(i64::MAX)
@@ -19,14 +19,14 @@ fn size_i64(size: u64) -> i64 {
 
 /// Get-or-create ids for names, cached for the batch.
 #[derive(Default)]
-struct NameIds {
+pub(super) struct NameIds {
     artists: HashMap<String, i64>,
     genres: HashMap<String, i64>,
     albums: HashMap<(String, String), i64>,
 }
 
 impl NameIds {
-    fn artist(&mut self, tx: &Tx<'_>, name: &str) -> Result<i64, LibraryError> {
+    pub(super) fn artist(&mut self, tx: &Tx<'_>, name: &str) -> Result<i64, LibraryError> {
         const SQL: &str = "INSERT INTO artists (name) VALUES (?) \
             ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id";
         Self::name_id(&mut self.artists, tx, name, SQL)
@@ -54,7 +54,7 @@ impl NameIds {
     }
 
     /// The album `title` by `artists`, created with its artist links on first sight.
-    fn album(
+    pub(super) fn album(
         &mut self,
         tx: &Tx<'_>,
         title: &str,
@@ -254,7 +254,21 @@ impl Batch {
                 bytes_read,
             } => {
                 let (file_id, fresh) = file(entry, None, None, *bytes_read).upsert(tx)?;
-                write_track(tx, self, file_id, fresh, &entry.path, track)?;
+                // A rescanned file keeps what enrichment and the user wrote over its tags.
+                let overrides = if fresh {
+                    Vec::new()
+                } else {
+                    super::enrich::overrides_of_file(tx, file_id)?
+                };
+                if overrides.is_empty() {
+                    write_track(tx, self, file_id, fresh, &entry.path, track)?;
+                } else {
+                    let mut track = track.as_ref().clone();
+                    for (field, value) in &overrides {
+                        field.set(&mut track.tags, value);
+                    }
+                    write_track(tx, self, file_id, fresh, &entry.path, &track)?;
+                }
             }
             FileWrite::Failed {
                 entry,
@@ -513,7 +527,7 @@ fn write_track(
 
 /// Links `owner` to `ids`, one statement per link (`table` names the table and its
 /// columns; with `positions`, each link also records its index).
-fn insert_links(
+pub(super) fn insert_links(
     tx: &Tx<'_>,
     table: &'static str,
     owner: i64,
@@ -572,7 +586,7 @@ fn reindex_file(tx: &Tx<'_>, file_id: i64) -> Result<(), LibraryError> {
 }
 
 /// Rebuilds one track's search row from the tables.
-fn reindex_track(tx: &Tx<'_>, track_id: i64) -> Result<(), LibraryError> {
+pub(super) fn reindex_track(tx: &Tx<'_>, track_id: i64) -> Result<(), LibraryError> {
     tx.prepare_cached("DELETE FROM tracks_fts WHERE rowid = ?")?
         .execute([track_id])?;
     tx.prepare_cached(

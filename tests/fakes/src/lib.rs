@@ -1,4 +1,4 @@
-//! Faithful fakes of the services Tonearm's cloud providers talk to: Google Drive v3,
+//! Faithful fakes of the services Tonearm's plugins talk to: Google Drive v3, MusicBrainz,
 //! Microsoft Graph and an OAuth 2 authorization server, as real HTTP servers on 127.0.0.1.
 //!
 //! They are stateful (files can be added, changed, renamed, moved and deleted between
@@ -9,6 +9,7 @@
 pub mod control;
 pub mod drive;
 pub mod graph;
+pub mod musicbrainz;
 pub mod oauth;
 mod server;
 
