@@ -1,12 +1,16 @@
-//! `tonearm enrich`, `tonearm library edit` and `tonearm library provenance`: better tags
-//! from metadata sources, the user's own, and where each came from.
+//! `tonearm enrich`, `tonearm artwork`, `tonearm lyrics`, `tonearm library edit` and
+//! `tonearm library provenance`: tags, covers and lyrics from metadata sources, the user's
+//! own tags, and where each came from.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
-use tonearm_host::enrich::{EnrichOptions, EnrichReport, Field, Outcome, Recommendation, Value};
+use tonearm_host::enrich::{
+    EnrichOptions, EnrichReport, Field, Kind, Outcome, Recommendation, Value,
+};
 
 use super::Context;
 use super::output::{self, table};
@@ -16,6 +20,20 @@ use super::output::{self, table};
 pub enum Only {
     /// Tags and catalogue ids.
     Tags,
+    /// Front covers.
+    Artwork,
+    /// Lyrics.
+    Lyrics,
+}
+
+impl Only {
+    fn kind(self) -> Kind {
+        match self {
+            Only::Tags => Kind::Tags,
+            Only::Artwork => Kind::Artwork,
+            Only::Lyrics => Kind::Lyrics,
+        }
+    }
 }
 
 /// The weakest match written.
@@ -32,9 +50,12 @@ pub enum Accept {
 pub struct EnrichArgs {
     /// The source whose tracks to enrich [default: every source].
     source: Option<String>,
-    /// What to look for.
-    #[arg(long, value_enum, default_value = "tags")]
-    only: Only,
+    /// Look only for this (repeatable) [default: tags, then artwork, then lyrics].
+    #[arg(long, value_enum)]
+    only: Vec<Only>,
+    /// The longest edge of covers to fetch, in pixels; 0 for the original.
+    #[arg(long, default_value_t = 500)]
+    size: u32,
     /// Print what would change, writing nothing.
     #[arg(long)]
     dry_run: bool,
@@ -75,8 +96,13 @@ fn settings(ctx: &Context, extra: &[String]) -> Result<BTreeMap<String, BTreeMap
 }
 
 pub async fn run(ctx: &Context, args: EnrichArgs) -> Result<ExitCode> {
-    let Only::Tags = args.only;
+    let kinds: Vec<Kind> = if args.only.is_empty() {
+        Kind::ALL.to_vec()
+    } else {
+        args.only.iter().map(|o| o.kind()).collect()
+    };
     let options = EnrichOptions {
+        artwork_size: (args.size > 0).then_some(args.size),
         dry_run: args.dry_run,
         accept: match args.accept {
             Accept::Strong => Recommendation::Strong,
@@ -88,25 +114,29 @@ pub async fn run(ctx: &Context, args: EnrichArgs) -> Result<ExitCode> {
     };
     let tonearm = ctx.tonearm().await?;
     let bar = indicatif::ProgressBar::new(0).with_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} tracks {elapsed}")
+        indicatif::ProgressStyle::with_template("{msg:8} {bar:30} {pos}/{len} tracks {elapsed}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     if args.json {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let report = tonearm
-        .enrich_tags(args.source.as_deref(), options, |p| {
+    let reports = tonearm
+        .enrich(args.source.as_deref(), &kinds, options, |p| {
+            bar.set_message(p.kind.name());
             bar.set_length(p.total);
             bar.set_position(p.done);
         })
         .await?;
     bar.finish_and_clear();
     if args.json {
-        output::json(&report)?;
+        output::json(&reports)?;
     } else {
-        print_report(&report, args.dry_run);
+        for report in &reports {
+            print_report(report, args.dry_run);
+        }
     }
-    Ok(if report.count(Outcome::Failed) > 0 {
+    let failed = reports.iter().any(|r| r.count(Outcome::Failed) > 0);
+    Ok(if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
@@ -125,12 +155,16 @@ fn print_report(report: &EnrichReport, dry_run: bool) {
             }
             Outcome::Written => println!("{} ({}, {best}):", result.path, result.plugin),
             Outcome::Unchanged => continue,
-            Outcome::NoMatch => {
+            Outcome::NoMatch if report.kind == Kind::Tags => {
                 println!(
                     "{} ({}): no match written ({best})",
                     result.path, result.plugin
                 );
             }
+            Outcome::NoMatch => match &result.error {
+                Some(why) => println!("{} ({}): nothing kept: {why}", result.path, result.plugin),
+                None => println!("{} ({}): none found", result.path, result.plugin),
+            },
             Outcome::Failed => println!(
                 "{} ({}): failed: {}",
                 result.path,
@@ -152,7 +186,8 @@ fn print_report(report: &EnrichReport, dry_run: bool) {
         "written"
     };
     println!(
-        "{} tracks: {} {verb}, {} already right, {} without a match, {} failed, {} answered before",
+        "{}: {} tracks: {} {verb}, {} already right, {} without a match, {} failed, {} answered before",
+        report.kind.name(),
         report.tracks,
         report.count(Outcome::Written),
         report.count(Outcome::Unchanged),
@@ -231,6 +266,54 @@ pub async fn provenance(ctx: &Context, track: i64, json: bool) -> Result<ExitCod
         })
         .collect();
     table(&["FIELD", "VALUE", "SOURCE", "SCORE", "AT (ms)"], &rows, 48);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn artwork(ctx: &Context, track: i64, output: &Path, album: bool) -> Result<ExitCode> {
+    let tonearm = ctx.tonearm().await?;
+    let image = if album {
+        tonearm.album_artwork(track).await?
+    } else {
+        tonearm.track_artwork(track).await?
+    };
+    let Some(image) = image else {
+        bail!(
+            "track {track} has no {}cover in the library (run `tonearm enrich --only artwork`)",
+            if album { "album " } else { "" }
+        );
+    };
+    std::fs::write(output, &image.bytes)
+        .with_context(|| format!("writing {}", output.display()))?;
+    println!(
+        "{}: {} ({}, sha256 {})",
+        output.display(),
+        image.mime,
+        output::bytes(image.bytes.len() as u64),
+        &image.sha256[..12]
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn lyrics(ctx: &Context, track: i64, synced: bool) -> Result<ExitCode> {
+    let Some(lyrics) = ctx.tonearm().await?.lyrics(track).await? else {
+        bail!("track {track} has no lyrics in the library (run `tonearm enrich --only lyrics`)");
+    };
+    if lyrics.instrumental {
+        println!("(instrumental)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = if synced {
+        lyrics.synced_lrc.as_deref()
+    } else {
+        lyrics.plain.as_deref().or(lyrics.synced_lrc.as_deref())
+    };
+    match text {
+        Some(text) => println!("{}", text.trim_end()),
+        None => bail!(
+            "track {track} has no {} lyrics",
+            if synced { "time-synced" } else { "plain" }
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

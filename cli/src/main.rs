@@ -27,6 +27,10 @@ tonearm_plugin_api::register_builtin!(tonearm_plugin_gdrive::DESCRIPTOR);
 tonearm_plugin_api::register_builtin!(tonearm_plugin_onedrive::DESCRIPTOR);
 #[cfg(feature = "plugin-musicbrainz")]
 tonearm_plugin_api::register_builtin!(tonearm_plugin_musicbrainz::DESCRIPTOR);
+#[cfg(feature = "plugin-coverart")]
+tonearm_plugin_api::register_builtin!(tonearm_plugin_coverart::DESCRIPTOR);
+#[cfg(feature = "plugin-lrclib")]
+tonearm_plugin_api::register_builtin!(tonearm_plugin_lrclib::DESCRIPTOR);
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,8 +109,27 @@ enum Command {
         #[arg(long)]
         decoder: Option<String>,
     },
-    /// Better tags from metadata sources (MusicBrainz, …), written with their provenance.
+    /// Better tags, cover art and lyrics from metadata sources, written with their provenance.
     Enrich(enrich::EnrichArgs),
+    /// Write a track's front cover (or its album's) to a file.
+    Artwork {
+        /// The track id.
+        track: i64,
+        /// The file to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// The cover of the track's album (from any of its tracks).
+        #[arg(long)]
+        album: bool,
+    },
+    /// Print a track's lyrics.
+    Lyrics {
+        /// The track id.
+        track: i64,
+        /// The time-synced LRC instead of the plain text.
+        #[arg(long)]
+        synced: bool,
+    },
     /// List and inspect plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -466,6 +489,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             enrich::provenance(&ctx, track, json.json).await
         }
         Command::Enrich(args) => enrich::run(&ctx, args).await,
+        Command::Artwork {
+            track,
+            output,
+            album,
+        } => enrich::artwork(&ctx, track, &output, album).await,
+        Command::Lyrics { track, synced } => enrich::lyrics(&ctx, track, synced).await,
         Command::Decode {
             track,
             output,

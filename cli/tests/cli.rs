@@ -40,9 +40,16 @@ fn builtin_plugins_are_registered_through_inventory() {
         .map(|p| p["manifest"]["id"].as_str().unwrap())
         .collect();
     let mut expected = vec!["gdrive", "local", "onedrive", "opus", "symphonia"];
-    if cfg!(feature = "plugin-musicbrainz") {
-        expected.insert(2, "musicbrainz");
+    for (on, id) in [
+        (cfg!(feature = "plugin-coverart"), "coverart"),
+        (cfg!(feature = "plugin-lrclib"), "lrclib"),
+        (cfg!(feature = "plugin-musicbrainz"), "musicbrainz"),
+    ] {
+        if on {
+            expected.push(id);
+        }
     }
+    expected.sort_unstable();
     assert_eq!(ids, expected);
     let origins: Vec<&str> = plugins
         .as_array()
@@ -586,9 +593,12 @@ fn enrich_writes_matches_with_provenance_and_keeps_user_edits() {
     ));
 
     let endpoint = format!("musicbrainz.endpoint.api={}", mb.url());
-    let out = ok(&tonearm(&lib, &["enrich", "--set", &endpoint]));
+    let out = ok(&tonearm(
+        &lib,
+        &["enrich", "--only", "tags", "--set", &endpoint],
+    ));
     assert!(
-        out.contains("7 tracks: 2 written") && out.contains("5 without a match"),
+        out.contains("tags: 7 tracks: 2 written") && out.contains("5 without a match"),
         "{out}"
     );
     assert!(
@@ -615,7 +625,10 @@ fn enrich_writes_matches_with_provenance_and_keeps_user_edits() {
         .unwrap();
     assert_eq!(track_total["value"], 5, "the user's value stays: {origin}");
 
-    let again = ok(&tonearm(&lib, &["enrich", "--set", &endpoint]));
+    let again = ok(&tonearm(
+        &lib,
+        &["enrich", "--only", "tags", "--set", &endpoint],
+    ));
     assert!(again.contains("7 answered before"), "{again}");
     assert_eq!(mb.counts().forbidden, 0);
     assert_eq!(mb.counts().requests, 7, "the second run asked nothing");

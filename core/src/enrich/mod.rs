@@ -1,29 +1,38 @@
-//! Enrichment: better tags from metadata sources, written to the library with where each
-//! value came from.
+//! Enrichment: better tags, cover art and lyrics from metadata sources, written to the
+//! library with where each came from.
 //!
-//! For each track the [`Enricher`] asks the metadata sources that identify, in order,
+//! Tags: for each track the [`Enricher`] asks the metadata sources that identify, in order,
 //! ranks their candidates by one distance ([`matching`]), and writes the best one's fields
 //! when it is close enough: field by field, never over a field the user edited, each with
 //! its source plugin, the candidate's score and the time ([`Provenance`]). Every track's
 //! result is committed on its own, with a record of what each source answered, so a run
 //! that is killed loses nothing and the next run asks nothing again for a track whose
 //! file has not changed since.
+//!
+//! Artwork: for each release the library's tracks name (a MusicBrainz release id, which
+//! identification writes), the sources that have artwork are asked once; the image is
+//! checked to be one and stored once, by its SHA-256, for every track of the release
+//! that has none. Lyrics: each track is asked of the sources that have lyrics; time-synced
+//! lyrics are kept only if they are LRC that fits the track ([`checks`]).
 
+mod artwork;
+pub mod checks;
 pub mod fields;
+mod lyrics;
 pub mod matching;
+mod tags;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
 use serde::Serialize;
-use tonearm_plugin_api::{MetadataSource, PluginError, PluginKind, TrackQuery, TrackTags};
+use tonearm_plugin_api::{MetadataSource, PluginError, PluginKind, TrackTags};
 
 use crate::library::{StoreError, StoreResult};
 use crate::plugin::base_context;
 use crate::registry::{Registry, RegistryError};
 use crate::sources::Capabilities;
-use crate::sync::rt;
 use crate::{MaybeSend, MaybeSync};
 
 pub use fields::{Field, FieldChange, Value, diff};
@@ -35,13 +44,32 @@ pub use matching::{Match, Recommendation};
 pub enum Kind {
     /// Tags and catalogue ids, from sources that identify.
     Tags,
+    /// Front covers, by release.
+    Artwork,
+    /// Plain and time-synced lyrics.
+    Lyrics,
 }
 
 impl Kind {
+    /// Every kind, in the order a run does them (artwork needs the release ids that
+    /// identification writes).
+    pub const ALL: [Kind; 3] = [Kind::Tags, Kind::Artwork, Kind::Lyrics];
+
     /// The kind's name, as stored.
     pub fn name(self) -> &'static str {
         match self {
             Kind::Tags => "tags",
+            Kind::Artwork => "artwork",
+            Kind::Lyrics => "lyrics",
+        }
+    }
+
+    /// Whether a source whose manifest says `features` offers this kind.
+    pub fn offered_by(self, features: &tonearm_plugin_api::MetadataFeatures) -> bool {
+        match self {
+            Kind::Tags => features.identify,
+            Kind::Artwork => features.artwork,
+            Kind::Lyrics => features.lyrics,
         }
     }
 }
@@ -119,6 +147,61 @@ pub struct Target {
     pub locked: Vec<Field>,
     /// Sources that answered finally for this kind since the file last changed.
     pub done: Vec<String>,
+    /// Whether it has a front cover (embedded or fetched).
+    pub has_artwork: bool,
+    /// Whether it has lyrics.
+    pub has_lyrics: bool,
+}
+
+/// An image as the library keeps it: once per content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Image {
+    /// SHA-256 of `bytes`, hex.
+    pub sha256: String,
+    /// Its MIME type, from its signature.
+    pub mime: String,
+    /// The image.
+    #[serde(skip)]
+    pub bytes: Vec<u8>,
+}
+
+impl Image {
+    /// `bytes` as an image, or why they are not one.
+    pub fn check(bytes: Vec<u8>) -> Result<Self, String> {
+        use sha2::Digest as _;
+        let Some(mime) = checks::image_type(&bytes) else {
+            let head: String = String::from_utf8_lossy(&bytes[..bytes.len().min(24)])
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect();
+            return Err(format!(
+                "the answer is not an image ({} bytes starting {head:?})",
+                bytes.len()
+            ));
+        };
+        let sha256 = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(Self {
+            sha256,
+            mime: mime.to_owned(),
+            bytes,
+        })
+    }
+}
+
+/// Lyrics as the library keeps them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredLyrics {
+    /// Plain text.
+    pub plain: Option<String>,
+    /// Time-synced LRC, checked.
+    pub synced_lrc: Option<String>,
+    /// The track has no lyrics, on purpose.
+    pub instrumental: bool,
+    /// The plugin they came from, or `embedded`.
+    pub source: String,
 }
 
 /// Where enrichment reads tracks and writes what it found: the library.
@@ -149,6 +232,41 @@ pub trait EnrichStore: Clone + MaybeSend + MaybeSync + 'static {
         outcome: Outcome,
         detail: Option<String>,
     ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
+
+    /// Stores `image` once and makes it the front cover of `track_ids`, recording the
+    /// source's outcome as written for each, in one transaction.
+    fn write_artwork(
+        &self,
+        track_ids: Vec<i64>,
+        image: Image,
+        provenance: Provenance,
+    ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
+
+    /// Stores a track's lyrics and records the source's outcome as written.
+    fn write_lyrics(
+        &self,
+        track_id: i64,
+        lyrics: StoredLyrics,
+        provenance: Provenance,
+    ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
+
+    /// A track's front cover, if it has one.
+    fn track_artwork(
+        &self,
+        track_id: i64,
+    ) -> impl Future<Output = StoreResult<Option<Image>>> + MaybeSend;
+
+    /// The front cover of the album of a track, from any of the album's tracks.
+    fn album_artwork(
+        &self,
+        track_id: i64,
+    ) -> impl Future<Output = StoreResult<Option<Image>>> + MaybeSend;
+
+    /// A track's lyrics, if it has any.
+    fn lyrics(
+        &self,
+        track_id: i64,
+    ) -> impl Future<Output = StoreResult<Option<StoredLyrics>>> + MaybeSend;
 
     /// Sets fields as the user: enrichment never writes over them.
     fn edit_tags(
@@ -211,6 +329,8 @@ pub struct EnrichOptions {
     pub sources: Option<Vec<String>>,
     /// Each source's settings (`endpoint.api`, …), by plugin id.
     pub settings: BTreeMap<String, BTreeMap<String, String>>,
+    /// The longest edge of the covers to fetch, in pixels (`None`: the original).
+    pub artwork_size: Option<u32>,
 }
 
 impl Default for EnrichOptions {
@@ -221,6 +341,7 @@ impl Default for EnrichOptions {
             refresh: false,
             sources: None,
             settings: BTreeMap::new(),
+            artwork_size: Some(500),
         }
     }
 }
@@ -228,6 +349,8 @@ impl Default for EnrichOptions {
 /// What happened to one track.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrackResult {
+    /// What was looked for.
+    pub kind: Kind,
     /// The track.
     pub track_id: i64,
     /// Its path.
@@ -244,9 +367,11 @@ pub struct TrackResult {
     pub error: Option<String>,
 }
 
-/// What a run did.
-#[derive(Debug, Clone, Default, Serialize)]
+/// What a run did for one kind.
+#[derive(Debug, Clone, Serialize)]
 pub struct EnrichReport {
+    /// What was looked for.
+    pub kind: Kind,
     /// Tracks looked at.
     pub tracks: u64,
     /// Tracks every source had answered already (no request sent).
@@ -256,6 +381,16 @@ pub struct EnrichReport {
 }
 
 impl EnrichReport {
+    /// An empty report of `kind` over `tracks` tracks.
+    pub fn new(kind: Kind, tracks: u64) -> Self {
+        Self {
+            kind,
+            tracks,
+            skipped: 0,
+            results: Vec::new(),
+        }
+    }
+
     /// How many results came to `outcome`.
     pub fn count(&self, outcome: Outcome) -> usize {
         self.results.iter().filter(|r| r.outcome == outcome).count()
@@ -265,6 +400,8 @@ impl EnrichReport {
 /// Progress of a run, after each track.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
+    /// What is being looked for.
+    pub kind: Kind,
     /// Tracks done, skipped ones included.
     pub done: u64,
     /// Tracks in the run.
@@ -285,6 +422,12 @@ struct Opened {
     source: Arc<dyn MetadataSource>,
 }
 
+/// Now, in Unix milliseconds.
+fn now_ms() -> i64 {
+    use tonearm_plugin_api::Clock as _;
+    crate::log::SystemClock.now_unix_ms()
+}
+
 impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
     /// An enricher writing into `store`.
     pub fn new(
@@ -303,9 +446,7 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
 
     /// The sources to ask for `kind`, created with their capabilities.
     fn open(&self, kind: Kind) -> Result<Vec<Opened>, EnrichError> {
-        let offers = |info: &crate::registry::PluginInfo| match kind {
-            Kind::Tags => info.manifest.metadata.identify,
-        };
+        let offers = |info: &crate::registry::PluginInfo| kind.offered_by(&info.manifest.metadata);
         let ids: Vec<String> = match &self.options.sources {
             Some(ids) => ids.clone(),
             None => {
@@ -346,145 +487,10 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
         if opened.is_empty() {
             return Err(EnrichError::NoSource(match kind {
                 Kind::Tags => "identification (tags)",
+                Kind::Artwork => "artwork",
+                Kind::Lyrics => "lyrics",
             }));
         }
         Ok(opened)
-    }
-
-    /// Enriches the tags of `source`'s tracks (every source's if `None`), calling
-    /// `progress` after each track.
-    pub async fn tags(
-        &self,
-        source: Option<&str>,
-        mut progress: impl FnMut(Progress),
-    ) -> Result<EnrichReport, EnrichError> {
-        let sources = self.open(Kind::Tags)?;
-        let targets = self.store.enrich_targets(source, Kind::Tags).await?;
-        let total = targets.len() as u64;
-        let mut report = EnrichReport {
-            tracks: total,
-            ..EnrichReport::default()
-        };
-        for (i, target) in targets.into_iter().enumerate() {
-            let ask: Vec<&Opened> = sources
-                .iter()
-                .filter(|s| self.options.refresh || !target.done.contains(&s.id))
-                .collect();
-            if ask.is_empty() {
-                report.skipped += 1;
-            } else {
-                let result = self.identify(&target, &ask).await?;
-                report.results.push(result);
-            }
-            progress(Progress {
-                done: i as u64 + 1,
-                total,
-            });
-        }
-        Ok(report)
-    }
-
-    /// Asks `sources` in turn about one track until one matches, and writes the match.
-    async fn identify(
-        &self,
-        target: &Target,
-        sources: &[&Opened],
-    ) -> Result<TrackResult, EnrichError> {
-        let query = TrackQuery {
-            tags: target.tags.clone(),
-            duration_ms: target.duration_ms,
-            fingerprint: None,
-        };
-        let mut result = TrackResult {
-            track_id: target.track_id,
-            path: target.path.clone(),
-            plugin: String::new(),
-            outcome: Outcome::NoMatch,
-            best: None,
-            changes: Vec::new(),
-            error: None,
-        };
-        for opened in sources {
-            result.plugin = opened.id.clone();
-            let source = opened.source.clone();
-            let asked = query.clone();
-            let answer = rt::blocking(move || source.identify(&asked))
-                .await
-                .map_err(EnrichError::Worker)?;
-            let candidates = match answer {
-                Ok(candidates) => candidates,
-                Err(error) => {
-                    tracing::warn!(plugin = %opened.id, path = %target.path, %error, "identify failed");
-                    result.outcome = Outcome::Failed;
-                    result.error = Some(error.to_string());
-                    if !self.options.dry_run {
-                        self.store
-                            .record_outcome(
-                                target.track_id,
-                                Kind::Tags,
-                                &opened.id,
-                                Outcome::Failed,
-                                Some(error.to_string()),
-                            )
-                            .await?;
-                    }
-                    continue;
-                }
-            };
-            let best = matching::rank(&query, candidates).into_iter().next();
-            result.best = best.as_ref().map(|m| (m.recommendation, m.score()));
-            let accepted = best.filter(|m| m.recommendation >= self.options.accept);
-            let Some(best) = accepted else {
-                result.outcome = Outcome::NoMatch;
-                result.error = None;
-                if !self.options.dry_run {
-                    self.store
-                        .record_outcome(
-                            target.track_id,
-                            Kind::Tags,
-                            &opened.id,
-                            Outcome::NoMatch,
-                            None,
-                        )
-                        .await?;
-                }
-                continue;
-            };
-            let changes = diff(&target.tags, &best.candidate.tags, &target.locked);
-            result.error = None;
-            result.outcome = if changes.is_empty() {
-                Outcome::Unchanged
-            } else {
-                Outcome::Written
-            };
-            result.changes = changes.clone();
-            if !self.options.dry_run {
-                if changes.is_empty() {
-                    self.store
-                        .record_outcome(
-                            target.track_id,
-                            Kind::Tags,
-                            &opened.id,
-                            Outcome::Unchanged,
-                            None,
-                        )
-                        .await?;
-                } else {
-                    let provenance = Provenance {
-                        plugin: opened.id.clone(),
-                        score: best.score(),
-                        at_ms: {
-                            use tonearm_plugin_api::Clock as _;
-                            crate::log::SystemClock.now_unix_ms()
-                        },
-                    };
-                    self.store
-                        .write_tags(target.track_id, changes, provenance)
-                        .await?;
-                }
-            }
-            return Ok(result);
-        }
-        Ok(result)
     }
 }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension as _, params};
 use tonearm_core::enrich::{
-    EnrichStore, Field, FieldChange, FieldSource, Kind, Outcome, Provenance, Target, Value,
+    EnrichStore, Field, FieldChange, FieldSource, Image, Kind, Outcome, Provenance, StoredLyrics,
+    Target, Value,
 };
 use tonearm_core::library::{StoreError, StoreResult, display_names as display};
 use tonearm_plugin_api::TrackTags;
@@ -179,6 +180,20 @@ fn override_fields(
     remove_orphans(tx)
 }
 
+/// The image `sql` selects (sha256, mime, bytes) for `id`, if any.
+fn image(tx: &Tx<'_>, sql: &str, id: i64) -> Result<Option<Image>, LibraryError> {
+    Ok(tx
+        .prepare_cached(sql)?
+        .query_row([id], |r| {
+            Ok(Image {
+                sha256: r.get(0)?,
+                mime: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                bytes: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
 fn record(
     tx: &Tx<'_>,
     id: i64,
@@ -207,12 +222,18 @@ impl SqliteStore {
         self.writer
             .transaction(move |tx| {
                 let mut statement = tx.prepare_cached(
-                    "SELECT t.id, f.path, t.duration_ms, f.scanned_at FROM tracks t \
-                     JOIN files f ON f.id = t.file_id JOIN sources s ON s.id = f.source_id \
+                    "SELECT t.id, f.path, t.duration_ms, f.scanned_at, \
+                     EXISTS (SELECT 1 FROM artwork a JOIN artwork_images i ON i.sha256 = a.sha256 \
+                       WHERE a.id = t.artwork_id), \
+                     EXISTS (SELECT 1 FROM lyrics l WHERE l.track_id = t.id) \
+                     FROM tracks t JOIN files f ON f.id = t.file_id JOIN sources s ON s.id = f.source_id \
                      WHERE ?1 IS NULL OR s.name = ?1 ORDER BY f.path",
                 )?;
-                let rows: Vec<(i64, String, Option<i64>, i64)> = statement
-                    .query_map([&source], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                type Row = (i64, String, Option<i64>, i64, bool, bool);
+                let rows: Vec<Row> = statement
+                    .query_map([&source], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                    })?
                     .collect::<Result<_, _>>()?;
                 let mut locked: HashMap<i64, Vec<Field>> = HashMap::new();
                 let mut statement =
@@ -234,7 +255,7 @@ impl SqliteStore {
                     answered.entry(id).or_default().push((plugin, at));
                 }
                 let mut targets = Vec::with_capacity(rows.len());
-                for (id, path, duration_ms, scanned_at) in rows {
+                for (id, path, duration_ms, scanned_at, has_artwork, has_lyrics) in rows {
                     let Some(tags) = load_tags(tx, id)? else {
                         continue;
                     };
@@ -252,6 +273,8 @@ impl SqliteStore {
                         duration_ms: duration_ms.and_then(|d| u64::try_from(d).ok()),
                         locked: locked.remove(&id).unwrap_or_default(),
                         done,
+                        has_artwork,
+                        has_lyrics,
                     });
                 }
                 Ok(targets)
@@ -318,6 +341,135 @@ impl EnrichStore for SqliteStore {
                     detail.as_deref(),
                     now_ms(),
                 )
+            })
+            .await?)
+    }
+
+    async fn write_artwork(
+        &self,
+        track_ids: Vec<i64>,
+        image: Image,
+        provenance: Provenance,
+    ) -> StoreResult<()> {
+        Ok(self
+            .writer
+            .transaction(move |tx| {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO artwork_images (sha256, bytes) VALUES (?, ?)",
+                )?
+                .execute(params![image.sha256, image.bytes])?;
+                let artwork_id: i64 = tx
+                    .prepare_cached(
+                        "INSERT INTO artwork (sha256, mime, byte_len, source) VALUES (?, ?, ?, ?) \
+                         ON CONFLICT (sha256) DO UPDATE SET mime = excluded.mime, \
+                         source = coalesce(artwork.source, excluded.source) RETURNING id",
+                    )?
+                    .query_row(
+                        params![
+                            image.sha256,
+                            image.mime,
+                            image.bytes.len() as i64,
+                            provenance.plugin
+                        ],
+                        |r| r.get(0),
+                    )?;
+                for id in &track_ids {
+                    let changed = tx
+                        .prepare_cached("UPDATE tracks SET artwork_id = ? WHERE id = ?")?
+                        .execute(params![artwork_id, id])?;
+                    if changed == 0 {
+                        return Err(StoreError::NoSuchTrack(*id).into());
+                    }
+                    record(
+                        tx,
+                        *id,
+                        Kind::Artwork,
+                        &provenance.plugin,
+                        Outcome::Written,
+                        None,
+                        provenance.at_ms,
+                    )?;
+                }
+                remove_orphans(tx)
+            })
+            .await?)
+    }
+
+    async fn write_lyrics(
+        &self,
+        track_id: i64,
+        lyrics: StoredLyrics,
+        provenance: Provenance,
+    ) -> StoreResult<()> {
+        Ok(self
+            .writer
+            .transaction(move |tx| {
+                tx.prepare_cached(
+                    "INSERT INTO lyrics (track_id, plain, synced_lrc, source, instrumental, written_at) \
+                     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (track_id) DO UPDATE SET plain = excluded.plain, \
+                     synced_lrc = excluded.synced_lrc, source = excluded.source, \
+                     instrumental = excluded.instrumental, written_at = excluded.written_at",
+                )?
+                .execute(params![
+                    track_id,
+                    lyrics.plain,
+                    lyrics.synced_lrc,
+                    lyrics.source,
+                    lyrics.instrumental,
+                    provenance.at_ms
+                ])?;
+                record(tx, track_id, Kind::Lyrics, &provenance.plugin, Outcome::Written, None, provenance.at_ms)
+            })
+            .await?)
+    }
+
+    async fn track_artwork(&self, track_id: i64) -> StoreResult<Option<Image>> {
+        Ok(self
+            .writer
+            .transaction(move |tx| {
+                image(
+                    tx,
+                    "SELECT a.sha256, a.mime, i.bytes FROM tracks t JOIN artwork a ON a.id = t.artwork_id \
+                     JOIN artwork_images i ON i.sha256 = a.sha256 WHERE t.id = ?",
+                    track_id,
+                )
+            })
+            .await?)
+    }
+
+    async fn album_artwork(&self, track_id: i64) -> StoreResult<Option<Image>> {
+        Ok(self
+            .writer
+            .transaction(move |tx| {
+                image(
+                    tx,
+                    "SELECT a.sha256, a.mime, i.bytes FROM tracks me JOIN tracks t ON t.album_id = me.album_id \
+                     JOIN artwork a ON a.id = t.artwork_id JOIN artwork_images i ON i.sha256 = a.sha256 \
+                     WHERE me.id = ? ORDER BY t.disc_number, t.track_number LIMIT 1",
+                    track_id,
+                )
+            })
+            .await?)
+    }
+
+    async fn lyrics(&self, track_id: i64) -> StoreResult<Option<StoredLyrics>> {
+        Ok(self
+            .writer
+            .transaction(move |tx| {
+                Ok(tx
+                    .prepare_cached(
+                        "SELECT plain, synced_lrc, instrumental, coalesce(source, 'embedded') FROM lyrics \
+                         WHERE track_id = ?",
+                    )?
+                    .query_row([track_id], |r| {
+                        Ok(StoredLyrics {
+                            plain: r.get(0)?,
+                            synced_lrc: r.get(1)?,
+                            instrumental: r.get(2)?,
+                            source: r.get(3)?,
+                        })
+                    })
+                    .optional()?)
             })
             .await?)
     }

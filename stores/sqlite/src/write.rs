@@ -195,7 +195,8 @@ pub(super) fn remove_orphans(tx: &Tx<'_>) -> Result<(), LibraryError> {
          DELETE FROM artists WHERE id NOT IN (SELECT artist_id FROM track_artists) \
            AND id NOT IN (SELECT artist_id FROM album_artists); \
          DELETE FROM genres WHERE id NOT IN (SELECT genre_id FROM track_genres); \
-         DELETE FROM artwork WHERE id NOT IN (SELECT artwork_id FROM tracks WHERE artwork_id IS NOT NULL);",
+         DELETE FROM artwork WHERE id NOT IN (SELECT artwork_id FROM tracks WHERE artwork_id IS NOT NULL); \
+         DELETE FROM artwork_images WHERE sha256 NOT IN (SELECT sha256 FROM artwork);",
     )?;
     Ok(())
 }
@@ -569,7 +570,9 @@ const TRACK_UPSERT: &str = "INSERT INTO tracks (file_id, title, artist_display, 
     replaygain_track_gain = excluded.replaygain_track_gain, replaygain_track_peak = excluded.replaygain_track_peak, \
     replaygain_album_gain = excluded.replaygain_album_gain, replaygain_album_peak = excluded.replaygain_album_peak, \
     r128_track_gain = excluded.r128_track_gain, r128_album_gain = excluded.r128_album_gain, \
-    artwork_id = excluded.artwork_id, musicbrainz_recording_id = excluded.musicbrainz_recording_id, \
+    artwork_id = CASE WHEN excluded.artwork_id IS NULL \
+      AND (SELECT source FROM artwork WHERE id = tracks.artwork_id) IS NOT NULL \
+      THEN tracks.artwork_id ELSE excluded.artwork_id END, musicbrainz_recording_id = excluded.musicbrainz_recording_id, \
     musicbrainz_release_id = excluded.musicbrainz_release_id, isrc = excluded.isrc, \
     tag_problem = excluded.tag_problem RETURNING id";
 

@@ -73,6 +73,10 @@ struct Setup {
 }
 
 async fn setup(plugin: tonearm_loader::LoadedPlugin) -> Setup {
+    setup_with(vec![plugin]).await
+}
+
+async fn setup_with(plugins: Vec<tonearm_loader::LoadedPlugin>) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let music = dir.path().join("music");
     copy_dir(
@@ -88,7 +92,9 @@ async fn setup(plugin: tonearm_loader::LoadedPlugin) -> Setup {
             .register(tonearm_loader::load_builtin(d).unwrap())
             .unwrap();
     }
-    registry.register(plugin).unwrap();
+    for plugin in plugins {
+        registry.register(plugin).unwrap();
+    }
     let network = Network {
         http: Arc::new(HttpService::new(test_http_settings()).unwrap()),
         tokens: Arc::new(TokenStore::new(dir.path().join("tokens.json"))),
@@ -350,4 +356,280 @@ async fn the_fake_refuses_bursts_and_anonymous_clients_as_musicbrainz_does() {
         .await
         .unwrap();
     assert_eq!(missing.status(), 404);
+}
+
+/// A real JPEG's first bytes, as a cover's.
+const JPEG: &[u8] = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01 a small cover";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn covers_and_lyrics_are_fetched_checked_and_kept_once() {
+    use tonearm_fakes::coverart::FakeCoverArt;
+    use tonearm_fakes::lrclib::{FakeLrclib, LyricsRecord};
+    use tonearm_host::enrich::Kind;
+
+    let (with_art, garbage, without) = (
+        "0b4f1a6e-3c1d-4b7e-9a39-5f7a3b2c1d0a",
+        "0b4f1a6e-3c1d-4b7e-9a39-5f7a3b2c1d0b",
+        "0b4f1a6e-3c1d-4b7e-9a39-5f7a3b2c1d0c",
+    );
+    let caa = FakeCoverArt::start().unwrap();
+    caa.add(with_art, "image/jpeg", JPEG);
+    caa.add(garbage, "image/jpeg", b"<html>an error page</html>");
+    let lrclib = FakeLrclib::start().unwrap();
+    let record = |track: &str, artist: &str, album: &str, synced: Option<&str>| LyricsRecord {
+        track: track.into(),
+        artist: artist.into(),
+        album: album.into(),
+        duration_s: 1.0,
+        plain: Some(format!("words of {track}")),
+        synced: synced.map(str::to_owned),
+        instrumental: false,
+    };
+    lrclib.add(record(
+        "Chord in C — Überstürzt",
+        "Ånström Quartet",
+        "Tonearm Samples",
+        Some("[00:00.10] words\n[00:00.90] more"),
+    ));
+    lrclib.add(record(
+        "Pad?",
+        "Zoë Keating",
+        "Tonearm Samples",
+        Some("not lrc at all"),
+    ));
+    // Only on another edition: /api/get misses by album, the search finds it.
+    let mut bell = record("Bell (AAC)", "Tonearm Ensemble", "Deluxe Edition", None);
+    bell.duration_s = 1.6;
+    lrclib.add(bell);
+    lrclib.add(LyricsRecord {
+        instrumental: true,
+        plain: None,
+        ..record("Tone (WAV)", "Tonearm Ensemble", "Tonearm Samples", None)
+    });
+
+    let plugins = [
+        &tonearm_plugin_coverart::DESCRIPTOR,
+        &tonearm_plugin_lrclib::DESCRIPTOR,
+    ]
+    .map(|d| tonearm_loader::load_builtin(d).unwrap())
+    .to_vec();
+    let Setup { _dir, tonearm } = setup_with(plugins).await;
+    let tracks = tonearm.tracks(10, 0).await.unwrap();
+    let id = |prefix: &str| {
+        tracks
+            .iter()
+            .find(|t| t.path.starts_with(prefix))
+            .unwrap()
+            .id
+    };
+    // The releases as identification would have written them.
+    for (prefix, release) in [
+        ("01", with_art),
+        ("02", with_art),
+        ("03", with_art),
+        ("04", garbage),
+        ("05", without),
+    ] {
+        tonearm
+            .edit_tags(
+                id(prefix),
+                vec![(Field::MusicbrainzReleaseId, Value::Text(release.into()))],
+            )
+            .await
+            .unwrap();
+    }
+    let mut settings = BTreeMap::new();
+    settings.insert(
+        "coverart".to_owned(),
+        BTreeMap::from([("endpoint.api".to_owned(), caa.url())]),
+    );
+    settings.insert(
+        "lrclib".to_owned(),
+        BTreeMap::from([("endpoint.api".to_owned(), lrclib.url())]),
+    );
+    let options = EnrichOptions {
+        settings,
+        artwork_size: Some(400),
+        ..EnrichOptions::default()
+    };
+    let reports = tonearm
+        .enrich(
+            None,
+            &[Kind::Artwork, Kind::Lyrics],
+            options.clone(),
+            |_| {},
+        )
+        .await
+        .unwrap();
+    let (art, words) = (&reports[0], &reports[1]);
+
+    // Covers: one request per release, the size asked for, checked, stored once.
+    assert_eq!(
+        caa.served(),
+        ["front-500", "front-500"],
+        "one image per release with art"
+    );
+    assert_eq!(art.count(Outcome::Written), 3, "{art:#?}");
+    let refused = art.results.iter().find(|r| r.track_id == id("04")).unwrap();
+    assert_eq!(refused.outcome, Outcome::NoMatch);
+    assert!(
+        refused.error.as_deref().unwrap().contains("not an image"),
+        "{refused:#?}"
+    );
+    let cover = tonearm.track_artwork(id("01")).await.unwrap().unwrap();
+    assert_eq!(
+        (cover.mime.as_str(), cover.bytes.as_slice()),
+        ("image/jpeg", JPEG)
+    );
+    let same = tonearm.track_artwork(id("03")).await.unwrap().unwrap();
+    assert_eq!(same.sha256, cover.sha256);
+    assert!(tonearm.track_artwork(id("04")).await.unwrap().is_none());
+    assert!(tonearm.track_artwork(id("05")).await.unwrap().is_none());
+    let album = tonearm.album_artwork(id("05")).await.unwrap();
+    assert_eq!(
+        album.map(|a| a.sha256),
+        Some(cover.sha256.clone()),
+        "05 is on the same album"
+    );
+
+    // Lyrics: LRC kept, non-LRC dropped with the reason, the search fallback, instrumental.
+    let chord = tonearm.lyrics(id("01")).await.unwrap().unwrap();
+    assert!(chord.synced_lrc.unwrap().starts_with("[00:00.10]"));
+    assert_eq!(chord.source, "lrclib");
+    let pad = tonearm.lyrics(id("03")).await.unwrap().unwrap();
+    assert_eq!(
+        (pad.plain.as_deref(), pad.synced_lrc),
+        (Some("words of Pad?"), None)
+    );
+    let why = words
+        .results
+        .iter()
+        .find(|r| r.track_id == id("03"))
+        .unwrap();
+    assert!(
+        why.error.as_deref().unwrap().contains("not LRC"),
+        "{why:#?}"
+    );
+    let bell = tonearm.lyrics(id("04")).await.unwrap();
+    let bell = bell.unwrap_or_else(|| {
+        panic!(
+            "{:#?}",
+            words.results.iter().find(|r| r.track_id == id("04"))
+        )
+    });
+    assert_eq!(bell.plain.as_deref(), Some("words of Bell (AAC)"));
+    assert!(
+        tonearm
+            .lyrics(id("06"))
+            .await
+            .unwrap()
+            .unwrap()
+            .instrumental
+    );
+    assert!(tonearm.lyrics(id("02")).await.unwrap().is_none());
+    assert_eq!(words.count(Outcome::Written), 4, "{words:#?}");
+
+    // Nothing is asked again for files that did not change.
+    let before = lrclib.requests();
+    let again = tonearm
+        .enrich(None, &[Kind::Artwork, Kind::Lyrics], options, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(caa.served().len(), 2);
+    assert_eq!(lrclib.requests(), before);
+    assert!(again.iter().all(|r| r.results.is_empty()), "{again:#?}");
+}
+
+/// Cover art and lyrics from the sandboxed components: the same answers as the linked-in
+/// plugins, the archive's redirect followed by the component to the second origin.
+#[test]
+fn the_artwork_and_lyrics_components_answer_as_the_builtin_plugins_do() {
+    use tonearm_fakes::coverart::FakeCoverArt;
+    use tonearm_fakes::lrclib::{FakeLrclib, LyricsRecord};
+    use tonearm_loader::PluginHandle;
+    use tonearm_loader::wasm::{WasmLimits, WasmRuntime};
+    use tonearm_plugin_api::{ArtworkRequest, MetadataSource, TrackQuery, TrackTags};
+
+    let release = "0b4f1a6e-3c1d-4b7e-9a39-5f7a3b2c1d0a";
+    let caa = FakeCoverArt::start().unwrap();
+    caa.add(release, "image/jpeg", JPEG);
+    let lrclib = FakeLrclib::start().unwrap();
+    lrclib.add(LyricsRecord {
+        track: "Pad?".into(),
+        artist: "Zoë Keating".into(),
+        album: "Tonearm Samples".into(),
+        duration_s: 1.5,
+        plain: Some("words".into()),
+        synced: Some("[00:00.50] words".into()),
+        instrumental: false,
+    });
+    let runtime = WasmRuntime::new(WasmLimits {
+        cache_dir: Some(tonearm_e2e::component_cache()),
+        ..WasmLimits::default()
+    })
+    .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let service = {
+        let _entered = rt.enter();
+        HttpService::new(test_http_settings()).unwrap()
+    };
+    type Opened = (
+        std::sync::Arc<dyn MetadataSource>,
+        tonearm_plugin_api::HostContext,
+    );
+    let open = |package: &str, id: &str, url: String| -> Opened {
+        let plugin = runtime.load(&tonearm_e2e::wasm_component(package)).unwrap();
+        let PluginHandle::MetadataSource(factory) = plugin.handle else {
+            panic!("{package} is not a metadata source")
+        };
+        let http = {
+            let _entered = rt.enter();
+            service
+                .client_for(id, vec!["127.0.0.1".into()], &[], None)
+                .unwrap()
+        };
+        let ctx = tonearm_loader::base_context(id)
+            .with_http(http)
+            .with_setting("endpoint.api", &url);
+        (factory.create(&ctx).unwrap(), ctx)
+    };
+
+    let (covers, ctx) = open("tonearm-plugin-coverart-component", "coverart", caa.url());
+    let linked = tonearm_plugin_coverart::CoverArt::new(&ctx).unwrap();
+    let request = ArtworkRequest {
+        release_id: Some(release.into()),
+        recording_id: None,
+        max_edge: Some(1000),
+    };
+    let art = covers.artwork(&request).unwrap().unwrap();
+    assert_eq!(
+        (art.mime.as_str(), art.bytes.as_slice(), art.max_edge),
+        ("image/jpeg", JPEG, Some(1200))
+    );
+    assert_eq!(Some(art), linked.artwork(&request).unwrap());
+    let none = ArtworkRequest {
+        release_id: Some("0b4f1a6e-3c1d-4b7e-9a39-5f7a3b2c1dff".into()),
+        ..request
+    };
+    assert_eq!(
+        covers.artwork(&none).unwrap(),
+        None,
+        "a release without art is no error"
+    );
+
+    let (words, ctx) = open("tonearm-plugin-lrclib-component", "lrclib", lrclib.url());
+    let linked = tonearm_plugin_lrclib::Lrclib::new(&ctx).unwrap();
+    let query = TrackQuery {
+        tags: TrackTags {
+            title: Some("Pad?".into()),
+            artists: vec!["Zoë Keating".into()],
+            album: Some("Tonearm Samples".into()),
+            ..TrackTags::default()
+        },
+        duration_ms: Some(1500),
+        fingerprint: None,
+    };
+    let found = words.lyrics(&query).unwrap().unwrap();
+    assert_eq!(found.synced_lrc.as_deref(), Some("[00:00.50] words"));
+    assert_eq!(Some(found), linked.lyrics(&query).unwrap());
 }

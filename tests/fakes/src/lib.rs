@@ -7,8 +7,10 @@
 //! against them speaks the real protocol.
 
 pub mod control;
+pub mod coverart;
 pub mod drive;
 pub mod graph;
+pub mod lrclib;
 pub mod musicbrainz;
 pub mod oauth;
 mod server;

@@ -1,0 +1,3 @@
+//! The `coverart` plugin as a wasm component: the same implementation, behind the WIT contract.
+
+tonearm_plugin_component::export_component!(tonearm_plugin_coverart::DESCRIPTOR);

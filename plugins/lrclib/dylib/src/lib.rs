@@ -1,0 +1,3 @@
+//! The `lrclib` plugin as a native library: the same implementation, exported over the FFI.
+
+tonearm_plugin_native::export_plugins!(tonearm_plugin_lrclib::DESCRIPTOR);
