@@ -77,6 +77,32 @@ pub struct EnrichArgs {
     json: bool,
 }
 
+/// After a sync: enriches `source`'s tracks (every source's if `None`) with every kind
+/// when asked (`--enrich`) or configured (`enrich_after_sync`); a sync that failed is
+/// not followed by enrichment.
+pub async fn after_sync(
+    ctx: &Context,
+    source: Option<String>,
+    asked: bool,
+    code: ExitCode,
+) -> Result<ExitCode> {
+    if !(asked || ctx.config.enrich_after_sync) || code != ExitCode::SUCCESS {
+        return Ok(code);
+    }
+    let args = EnrichArgs {
+        source,
+        only: Vec::new(),
+        size: 500,
+        dry_run: false,
+        accept: Accept::Strong,
+        refresh: false,
+        from: Vec::new(),
+        settings: Vec::new(),
+        json: false,
+    };
+    run(ctx, args).await
+}
+
 /// Each source's settings: the config file's, then the command line's.
 fn settings(ctx: &Context, extra: &[String]) -> Result<BTreeMap<String, BTreeMap<String, String>>> {
     let mut settings = ctx.config.metadata.clone();

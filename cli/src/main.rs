@@ -83,6 +83,10 @@ enum Command {
         /// List everything even if nothing changed since the last sync.
         #[arg(long)]
         full: bool,
+        /// Then enrich its tracks (tags, covers, lyrics); the config's `enrich_after_sync`
+        /// does this always.
+        #[arg(long)]
+        enrich: bool,
     },
     /// Sync one source, or all of them.
     Sync {
@@ -91,6 +95,9 @@ enum Command {
         /// List everything instead of only the changes since the last sync.
         #[arg(long)]
         full: bool,
+        /// Then enrich the synced tracks (tags, covers, lyrics).
+        #[arg(long)]
+        enrich: bool,
     },
     /// Manage sources.
     #[command(subcommand)]
@@ -288,8 +295,13 @@ impl Context {
         }
         let dirs = directories::ProjectDirs::from("", "", "tonearm")
             .context("cannot find a home folder for the token store")?;
+        // Catalogues' answers are kept for as long as they say they stay good.
+        let settings = tonearm_net::HttpSettings {
+            cache_dir: Some(dirs.cache_dir().join("http")),
+            ..self.config.http.settings()
+        };
         let network = tonearm_net::Network {
-            http: Arc::new(tonearm_net::HttpService::new(self.config.http.settings())?),
+            http: Arc::new(tonearm_net::HttpService::new(settings)?),
             tokens: Arc::new(tonearm_net::auth::TokenStore::new(
                 dirs.data_dir().join("auth/tokens.json"),
             )),
@@ -449,8 +461,23 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     };
     match cli.command {
         Command::Demo { keep } => decode::demo(&ctx, keep).await,
-        Command::Scan { dir, name, full } => sources::scan(&ctx, &dir, name, full).await,
-        Command::Sync { source, full } => sources::sync(&ctx, source, full).await,
+        Command::Scan {
+            dir,
+            name,
+            full,
+            enrich,
+        } => {
+            let (code, source) = sources::scan(&ctx, &dir, name, full).await?;
+            enrich::after_sync(&ctx, Some(source), enrich, code).await
+        }
+        Command::Sync {
+            source,
+            full,
+            enrich,
+        } => {
+            let code = sources::sync(&ctx, source.clone(), full).await?;
+            enrich::after_sync(&ctx, source, enrich, code).await
+        }
         Command::Source(SourceCommand::Add {
             provider,
             location,

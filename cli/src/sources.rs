@@ -126,7 +126,13 @@ async fn unique_name(tonearm: &Tonearm, root: &Path) -> Result<String> {
     Ok(name)
 }
 
-pub async fn scan(ctx: &Context, dir: &Path, name: Option<String>, full: bool) -> Result<ExitCode> {
+/// Syncs the folder's source (added first if new); answers the exit code and its name.
+pub async fn scan(
+    ctx: &Context,
+    dir: &Path,
+    name: Option<String>,
+    full: bool,
+) -> Result<(ExitCode, String)> {
     let tonearm = ctx.tonearm().await?;
     let root = dir
         .canonicalize()
@@ -139,7 +145,8 @@ pub async fn scan(ctx: &Context, dir: &Path, name: Option<String>, full: bool) -
         Some(source) => source,
         None => add_folder(&tonearm, LOCAL, &root, name).await?,
     };
-    run_sync(&tonearm, Some(source.name), full).await
+    let code = run_sync(&tonearm, Some(source.name.clone()), full).await?;
+    Ok((code, source.name))
 }
 
 pub async fn sync(ctx: &Context, source: Option<String>, full: bool) -> Result<ExitCode> {

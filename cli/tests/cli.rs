@@ -226,7 +226,18 @@ fn the_config_file_is_applied_and_its_mistakes_reported() {
 #[test]
 fn conformance_command_certifies_builtin_plugins() {
     let dir = tempfile::tempdir().unwrap();
-    for id in ["symphonia", "local"] {
+    let mut ids = vec!["symphonia", "local"];
+    // Metadata sources are certified against a scripted service, without the network.
+    for (on, id) in [
+        (cfg!(feature = "plugin-musicbrainz"), "musicbrainz"),
+        (cfg!(feature = "plugin-coverart"), "coverart"),
+        (cfg!(feature = "plugin-lrclib"), "lrclib"),
+    ] {
+        if on {
+            ids.push(id);
+        }
+    }
+    for id in ids {
         let out = ok(&tonearm(&dir.path().join("l.db"), &["conformance", id]));
         assert!(out.contains(" 0 failed"), "{out}");
     }
@@ -635,4 +646,53 @@ fn enrich_writes_matches_with_provenance_and_keeps_user_edits() {
 
     let err = fails(&tonearm(&lib, &["enrich", "nowhere"]));
     assert!(err.contains("no source named `nowhere`"), "{err}");
+}
+
+/// `tonearm scan --enrich` syncs, then enriches with the config file's endpoints.
+#[cfg(all(
+    feature = "plugin-musicbrainz",
+    feature = "plugin-coverart",
+    feature = "plugin-lrclib"
+))]
+#[test]
+fn scan_then_enrich_uses_the_configured_endpoints() {
+    use tonearm_fakes::coverart::FakeCoverArt;
+    use tonearm_fakes::lrclib::FakeLrclib;
+    use tonearm_fakes::musicbrainz::FakeMusicBrainz;
+
+    let (mb, caa, lrclib) = (
+        FakeMusicBrainz::start().unwrap(),
+        FakeCoverArt::start().unwrap(),
+        FakeLrclib::start().unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    let endpoint = |url: String| serde_json::json!({ "endpoint.api": url });
+    let settings = serde_json::json!({
+        "metadata": {
+            "musicbrainz": endpoint(mb.url()),
+            "coverart": endpoint(caa.url()),
+            "lrclib": endpoint(lrclib.url()),
+        },
+        "http": { "contact": "tests@example.org" }
+    });
+    std::fs::write(&config, settings.to_string()).unwrap();
+    let lib = dir.path().join("library.db");
+    let music = samples(dir.path());
+    let out = ok(&tonearm(
+        &lib,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "scan",
+            music.to_str().unwrap(),
+            "--enrich",
+        ],
+    ));
+    assert!(out.contains("7 added"), "{out}");
+    // An empty catalogue: every track asked once, nothing written, nothing failed.
+    assert!(out.contains("tags: 7 tracks: 0 written"), "{out}");
+    assert!(out.contains("lyrics: 7 tracks: 0 written"), "{out}");
+    assert_eq!(mb.counts().requests, 7);
+    assert_eq!(lrclib.requests(), 14, "a lookup and a search per track");
 }

@@ -18,6 +18,50 @@ pub enum CoreEvent {
     Plugin(PluginEvent),
     /// Signing in to the services sources live in.
     Auth(AuthEvent),
+    /// Enriching tracks from metadata sources.
+    Metadata(MetadataEvent),
+}
+
+/// Enrichment's progress: tags, covers and lyrics from metadata sources.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+pub enum MetadataEvent {
+    /// A run for one kind (`tags`, `artwork`, `lyrics`) began.
+    Started {
+        /// What is looked for.
+        kind: String,
+        /// Tracks in the run.
+        tracks: u64,
+    },
+    /// A source answered about one track.
+    Track {
+        /// What was looked for.
+        kind: String,
+        /// The track.
+        track_id: i64,
+        /// The metadata source.
+        plugin: String,
+        /// `written`, `unchanged`, `no_match` or `failed`.
+        outcome: String,
+        /// Fields written (for tags).
+        fields: Vec<String>,
+    },
+    /// The run for one kind ended.
+    Finished {
+        /// What was looked for.
+        kind: String,
+        /// Tracks something was written for.
+        written: u64,
+        /// Tracks whose best match the library already had.
+        unchanged: u64,
+        /// Tracks nothing usable was found for.
+        no_match: u64,
+        /// Tracks a source failed on (asked again next run).
+        failed: u64,
+        /// Tracks not asked about (answered before, or nothing to ask with).
+        skipped: u64,
+    },
 }
 
 /// Sign-in state of sources.

@@ -8,7 +8,8 @@
 //!   "oauth_clients": { "gdrive": { "client_id": "….apps.googleusercontent.com" } },
 //!   "http": { "requests_per_second": 100, "concurrency": 8, "max_retry_after_s": 120,
 //!             "contact": "you@example.org" },
-//!   "metadata": { "musicbrainz": { "endpoint.api": "https://musicbrainz.org" } }
+//!   "metadata": { "musicbrainz": { "endpoint.api": "https://musicbrainz.org" } },
+//!   "enrich_after_sync": false
 //! }
 //! ```
 
@@ -64,6 +65,9 @@ pub struct Config {
     /// Metadata source id → its settings (`endpoint.api`, …).
     #[serde(default)]
     pub metadata: BTreeMap<String, BTreeMap<String, String>>,
+    /// Enrich the synced tracks after every `tonearm sync` and `scan`.
+    #[serde(default)]
+    pub enrich_after_sync: bool,
 }
 
 /// An OAuth client registration.

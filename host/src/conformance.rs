@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_conformance::provider::ProviderHarness;
 use tonearm_conformance::{Report, decoder, provider};
-use tonearm_plugin_api::{HostContext, PluginKind, StorageProvider};
+use tonearm_plugin_api::{HostContext, StorageProvider};
 
 use crate::capabilities::{GrantedFolder, MemoryState, SystemClock, TracingLog};
 use crate::registry::{Registry, RegistryError};
@@ -112,9 +112,9 @@ pub fn run(
             "network providers are certified against their fake servers (see docs/conformance.md)"
                 .into(),
         )),
-        PluginHandle::MetadataSource(_) => Err(ConformanceError::NoHarness(
-            id.to_owned(),
-            format!("the suite has no {} checks yet", PluginKind::MetadataSource),
+        PluginHandle::MetadataSource(factory) => Ok(tonearm_conformance::metadata::check(
+            &manifest,
+            Arc::new(move |ctx| factory.create(ctx)),
         )),
     }
 }

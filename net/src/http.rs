@@ -20,6 +20,7 @@ use tracing::Instrument as _;
 pub use tonearm_core::net::{allowed_hosts, host_allowed, origin, redact};
 
 use crate::auth::{AuthError, AuthSession};
+use crate::cache::{self, HttpCache, Lookup};
 use crate::pace::{Budgets, Limiter, SharedBudgets};
 
 /// How the host sends plugins' requests.
@@ -44,6 +45,8 @@ pub struct HttpSettings {
     /// How services can reach whoever runs this copy (an e-mail or a URL), sent in the
     /// User-Agent, which MusicBrainz and others ask for: `Tonearm/VERSION ( contact )`.
     pub contact: String,
+    /// Where unauthenticated answers are cached (see [`crate::cache`]); none for no cache.
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpSettings {
@@ -60,6 +63,7 @@ impl Default for HttpSettings {
             concurrency: 8,
             max_body: 64 << 20,
             contact: env!("CARGO_PKG_REPOSITORY").to_owned(),
+            cache_dir: None,
         }
     }
 }
@@ -75,6 +79,40 @@ pub struct HttpService {
     settings: HttpSettings,
     limiters: Mutex<HashMap<String, Arc<Limiter>>>,
     budgets: SharedBudgets,
+    shared: Arc<Shared>,
+}
+
+/// An answer some caller is waiting for; every identical request waits for the same one.
+type InFlight = Arc<tokio::sync::OnceCell<PluginResult<HttpResponse>>>;
+
+/// What every client of one service shares beyond pacing: the cache, the requests in
+/// flight, and the counts.
+#[derive(Default)]
+struct Shared {
+    cache: Option<HttpCache>,
+    in_flight: Mutex<HashMap<String, InFlight>>,
+    stats: Counters,
+}
+
+#[derive(Default)]
+struct Counters {
+    sent: std::sync::atomic::AtomicU64,
+    cached: std::sync::atomic::AtomicU64,
+    revalidated: std::sync::atomic::AtomicU64,
+    coalesced: std::sync::atomic::AtomicU64,
+}
+
+/// What the service did with the requests plugins asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpStats {
+    /// Requests sent to a server (each attempt of a retried one counts once).
+    pub sent: u64,
+    /// Requests answered from the cache with no request at all.
+    pub cached: u64,
+    /// Stale cached answers the server said are still good (`304`).
+    pub revalidated: u64,
+    /// Requests that waited for an identical one in flight instead of being sent.
+    pub coalesced: u64,
 }
 
 impl HttpService {
@@ -88,12 +126,29 @@ impl HttpService {
             .user_agent(user_agent(&settings.contact))
             .build()
             .map_err(|e| HttpStartError(e.to_string()))?;
+        let shared = Arc::new(Shared {
+            cache: settings.cache_dir.clone().map(HttpCache::new),
+            ..Shared::default()
+        });
         Ok(Self {
             client,
             settings,
             limiters: Mutex::new(HashMap::new()),
             budgets: Arc::new(Budgets::default()),
+            shared,
         })
+    }
+
+    /// What the service did with plugins' requests so far.
+    pub fn stats(&self) -> HttpStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.shared.stats;
+        HttpStats {
+            sent: c.sent.load(Relaxed),
+            cached: c.cached.load(Relaxed),
+            revalidated: c.revalidated.load(Relaxed),
+            coalesced: c.coalesced.load(Relaxed),
+        }
     }
 
     /// The underlying client, for the host's own requests (OAuth token endpoints).
@@ -169,6 +224,7 @@ impl HttpService {
             token_origins,
             limiter,
             budgets: self.budgets.clone(),
+            shared: self.shared.clone(),
         }))
     }
 }
@@ -197,6 +253,7 @@ struct PluginHttp {
     token_origins: Vec<String>,
     limiter: Arc<Limiter>,
     budgets: SharedBudgets,
+    shared: Arc<Shared>,
 }
 
 /// What one attempt came to.
@@ -228,11 +285,82 @@ impl HttpClient for PluginHttp {
             status = tracing::field::Empty,
         );
         self.runtime
-            .block_on(self.send_with_retries(request).instrument(span))
+            .block_on(self.send_shared(request).instrument(span))
     }
 }
 
 impl PluginHttp {
+    /// Sends `request`, from the cache when it may be answered from there, and as one
+    /// request with any identical one already in flight.
+    async fn send_shared(&self, request: HttpRequest) -> PluginResult<HttpResponse> {
+        use std::sync::atomic::Ordering::Relaxed;
+
+        let authorized = self.auth.is_some() && self.token_origins.contains(&origin(&request.url));
+        if authorized || !cache::cacheable(&request) {
+            return self.send_with_retries(request).await;
+        }
+        let key = cache::key(&request);
+        let (cell, first) = {
+            let mut in_flight = self
+                .shared
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match in_flight.get(&key) {
+                Some(cell) => (cell.clone(), false),
+                None => {
+                    let cell = InFlight::default();
+                    in_flight.insert(key.clone(), cell.clone());
+                    (cell, true)
+                }
+            }
+        };
+        if !first {
+            self.shared.stats.coalesced.fetch_add(1, Relaxed);
+        }
+        let answer = cell.get_or_init(|| self.fetch(request)).await.clone();
+        if first {
+            self.shared
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&key);
+        }
+        answer
+    }
+
+    /// One cacheable request: from the cache if fresh, revalidated if stale, else sent
+    /// and kept if the answer allows.
+    async fn fetch(&self, request: HttpRequest) -> PluginResult<HttpResponse> {
+        use std::sync::atomic::Ordering::Relaxed;
+
+        let Some(cache) = &self.shared.cache else {
+            return self.send_with_retries(request).await;
+        };
+        match cache.lookup(&request) {
+            Lookup::Fresh(answer) => {
+                self.shared.stats.cached.fetch_add(1, Relaxed);
+                tracing::debug!("answered from the HTTP cache");
+                Ok(answer)
+            }
+            Lookup::Miss => {
+                let answer = self.send_with_retries(request.clone()).await?;
+                cache.store(&request, &answer);
+                Ok(answer)
+            }
+            Lookup::Stale {
+                request: asked,
+                entry,
+            } => {
+                let answer = self.send_with_retries(asked.clone()).await?;
+                if answer.status == 304 {
+                    self.shared.stats.revalidated.fetch_add(1, Relaxed);
+                }
+                Ok(cache.revalidated(&asked, *entry, answer))
+            }
+        }
+    }
+
     async fn send_with_retries(&self, request: HttpRequest) -> PluginResult<HttpResponse> {
         let mut delays = backon::ExponentialBuilder::default()
             .with_min_delay(self.settings.min_delay)
@@ -305,6 +433,10 @@ impl PluginHttp {
         let _permit = self.limiter.admit().await;
         let host = tonearm_core::net::authority_of(&request.url).unwrap_or_default();
         self.budgets.admit(&host).await;
+        self.shared
+            .stats
+            .sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let response = match builder.send().await {
             Ok(r) => r,
             Err(e) if e.is_builder() => {

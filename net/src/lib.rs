@@ -6,12 +6,14 @@
 //! redirect), keeps their tokens and refreshes them. Secrets never reach a log line.
 
 pub mod auth;
+pub mod cache;
 pub mod http;
 mod pace;
 
 use std::sync::Arc;
 
-pub use http::{HttpService, HttpSettings};
+pub use cache::HttpCache;
+pub use http::{HttpService, HttpSettings, HttpStats};
 
 /// What providers that reach the network need from the host: the HTTP stack and where
 /// sources' tokens are kept.

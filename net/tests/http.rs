@@ -82,9 +82,10 @@ fn requests_are_paced_and_bounded_per_plugin() {
     );
     let started = Instant::now();
     let threads: Vec<_> = (0..8)
-        .map(|_| {
+        .map(|i| {
             let http = http.clone();
-            let url = format!("{}/slow", server.url());
+            // Distinct requests: identical ones in flight would be sent once.
+            let url = format!("{}/slow?n={i}", server.url());
             std::thread::spawn(move || http.send(get_request(url)).unwrap().status)
         })
         .collect();
@@ -273,7 +274,7 @@ fn starts_under_a_shared_budget(pause: Option<usize>) -> Vec<Duration> {
     let threads: Vec<_> = (0..6)
         .map(|i| {
             let http = clients[i % 2].clone();
-            let url = format!("{}/ws/2/recording", server.url());
+            let url = format!("{}/ws/2/recording?n={i}", server.url());
             std::thread::spawn(move || http.send(get_request(url)).unwrap().status)
         })
         .collect();
@@ -343,4 +344,90 @@ fn services_are_told_who_is_asking() {
         String::from_utf8(answer.body).unwrap(),
         format!("Tonearm/{} ( ops@example.org )", env!("CARGO_PKG_VERSION"))
     );
+}
+
+/// Identical requests at once are sent once; an answer the server says is fresh for a
+/// while is not asked for again; a stale one is revalidated with its ETag.
+#[test]
+fn identical_requests_are_sent_once_and_cached_answers_reused_as_their_headers_allow() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let conditional = Arc::new(AtomicUsize::new(0));
+    let (h, c) = (hits.clone(), conditional.clone());
+    let server = Server::start(
+        Router::new()
+            .route(
+                "/fresh",
+                get(move || {
+                    h.fetch_add(1, Ordering::SeqCst);
+                    async {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        ([("cache-control", "max-age=3600")], "fresh")
+                    }
+                }),
+            )
+            .route(
+                "/tagged",
+                get(move |headers: HeaderMap| {
+                    let c = c.clone();
+                    async move {
+                        if headers.get("if-none-match").is_some_and(|v| v == "\"v1\"") {
+                            c.fetch_add(1, Ordering::SeqCst);
+                            return (StatusCode::NOT_MODIFIED, [("etag", "\"v1\"")], "");
+                        }
+                        (StatusCode::OK, [("etag", "\"v1\"")], "tagged")
+                    }
+                }),
+            ),
+        0,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime();
+    let service = {
+        let _entered = rt.enter();
+        HttpService::new(HttpSettings {
+            cache_dir: Some(dir.path().to_owned()),
+            requests_per_second: None,
+            ..HttpSettings::default()
+        })
+        .unwrap()
+    };
+    let http = {
+        let _entered = rt.enter();
+        service
+            .client_for("test", vec!["127.0.0.1".into()], &[], None)
+            .unwrap()
+    };
+    let url = format!("{}/fresh", server.url());
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let (http, url) = (http.clone(), url.clone());
+            std::thread::spawn(move || http.send(get_request(url)).unwrap().body)
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), b"fresh");
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 1, "six at once, one sent");
+    assert_eq!(http.send(get_request(url)).unwrap().body, b"fresh");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "a fresh answer is not asked for again"
+    );
+
+    let tagged = format!("{}/tagged", server.url());
+    assert_eq!(
+        http.send(get_request(tagged.clone())).unwrap().body,
+        b"tagged"
+    );
+    assert_eq!(http.send(get_request(tagged)).unwrap().body, b"tagged");
+    assert_eq!(
+        conditional.load(Ordering::SeqCst),
+        1,
+        "revalidated with If-None-Match"
+    );
+    let stats = service.stats();
+    assert_eq!((stats.cached, stats.revalidated), (1, 1), "{stats:?}");
+    assert!(stats.coalesced >= 4, "{stats:?}");
 }

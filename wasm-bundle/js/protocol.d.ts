@@ -397,7 +397,7 @@ counts: SyncCounts | null,
  */
 error: string | null, };
 
-export type CoreEvent = { "domain": "sync", "event": SyncEvent } | { "domain": "library", "event": LibraryEvent } | { "domain": "playback", "event": PlaybackEvent } | { "domain": "plugin", "event": PluginEvent } | { "domain": "auth", "event": AuthEvent };
+export type CoreEvent = { "domain": "sync", "event": SyncEvent } | { "domain": "library", "event": LibraryEvent } | { "domain": "playback", "event": PlaybackEvent } | { "domain": "plugin", "event": PluginEvent } | { "domain": "auth", "event": AuthEvent } | { "domain": "metadata", "event": MetadataEvent };
 
 export type SyncEvent = { "type": "started", 
 /**
@@ -524,6 +524,60 @@ source: string,
  * What the server said.
  */
 reason: string, };
+
+export type MetadataEvent = { "type": "started", 
+/**
+ * What is looked for.
+ */
+kind: string, 
+/**
+ * Tracks in the run.
+ */
+tracks: number, } | { "type": "track", 
+/**
+ * What was looked for.
+ */
+kind: string, 
+/**
+ * The track.
+ */
+track_id: number, 
+/**
+ * The metadata source.
+ */
+plugin: string, 
+/**
+ * `written`, `unchanged`, `no_match` or `failed`.
+ */
+outcome: string, 
+/**
+ * Fields written (for tags).
+ */
+fields: Array<string>, } | { "type": "finished", 
+/**
+ * What was looked for.
+ */
+kind: string, 
+/**
+ * Tracks something was written for.
+ */
+written: number, 
+/**
+ * Tracks whose best match the library already had.
+ */
+unchanged: number, 
+/**
+ * Tracks nothing usable was found for.
+ */
+no_match: number, 
+/**
+ * Tracks a source failed on (asked again next run).
+ */
+failed: number, 
+/**
+ * Tracks not asked about (answered before, or nothing to ask with).
+ */
+skipped: number, };
 
 export type SyncCounts = { 
 /**

@@ -355,6 +355,7 @@ mod tests {
             tonearm_core::events::PlaybackEvent::decl(&cfg),
             tonearm_core::events::PluginEvent::decl(&cfg),
             tonearm_core::events::AuthEvent::decl(&cfg),
+            tonearm_core::events::MetadataEvent::decl(&cfg),
             SyncCounts::decl(&cfg),
             Source::decl(&cfg),
             TrackRow::decl(&cfg),

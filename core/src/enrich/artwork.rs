@@ -23,6 +23,7 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
         let targets = self.store.enrich_targets(source, Kind::Artwork).await?;
         let total = targets.len() as u64;
         let mut report = EnrichReport::new(Kind::Artwork, total);
+        self.announce_start(Kind::Artwork, total);
         // One request per release: every track of it gets the same cover.
         let mut releases: BTreeMap<String, Vec<Target>> = BTreeMap::new();
         let mut done = 0u64;
@@ -56,6 +57,7 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
                     max_edge: self.options.artwork_size,
                 };
                 let results = self.fetch_cover(&request, &tracks, &ask).await?;
+                results.iter().for_each(|r| self.announce(r));
                 report.results.extend(results);
             }
             done += tracks.len() as u64;
@@ -65,7 +67,7 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
                 total,
             });
         }
-        Ok(report)
+        Ok(self.finish(report))
     }
 
     /// Asks `sources` in turn for one release's cover until one has it, and stores it for

@@ -53,6 +53,7 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
         let targets = self.store.enrich_targets(source, Kind::Lyrics).await?;
         let total = targets.len() as u64;
         let mut report = EnrichReport::new(Kind::Lyrics, total);
+        self.announce_start(Kind::Lyrics, total);
         for (i, target) in targets.iter().enumerate() {
             let ask: Vec<_> = sources
                 .iter()
@@ -63,7 +64,9 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
             if ask.is_empty() {
                 report.skipped += 1;
             } else {
-                report.results.push(self.find_lyrics(target, &ask).await?);
+                let result = self.find_lyrics(target, &ask).await?;
+                self.announce(&result);
+                report.results.push(result);
             }
             progress(Progress {
                 kind: Kind::Lyrics,
@@ -71,7 +74,7 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
                 total,
             });
         }
-        Ok(report)
+        Ok(self.finish(report))
     }
 
     async fn find_lyrics(

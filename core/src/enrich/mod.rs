@@ -29,6 +29,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tonearm_plugin_api::{MetadataSource, PluginError, PluginKind, TrackTags};
 
+use crate::events::{CoreEvent, MetadataEvent};
 use crate::library::{StoreError, StoreResult};
 use crate::plugin::base_context;
 use crate::registry::{Registry, RegistryError};
@@ -420,6 +421,50 @@ pub struct Enricher<S, C> {
 struct Opened {
     id: String,
     source: Arc<dyn MetadataSource>,
+}
+
+impl<S, C> Enricher<S, C> {
+    /// Tells the bus a run of `kind` over `tracks` began.
+    fn announce_start(&self, kind: Kind, tracks: u64) {
+        self.registry
+            .bus()
+            .emit(CoreEvent::Metadata(MetadataEvent::Started {
+                kind: kind.name().into(),
+                tracks,
+            }));
+    }
+
+    /// Tells the bus what came of one track.
+    fn announce(&self, result: &TrackResult) {
+        self.registry
+            .bus()
+            .emit(CoreEvent::Metadata(MetadataEvent::Track {
+                kind: result.kind.name().into(),
+                track_id: result.track_id,
+                plugin: result.plugin.clone(),
+                outcome: result.outcome.name().into(),
+                fields: result
+                    .changes
+                    .iter()
+                    .map(|c| c.field.name().to_owned())
+                    .collect(),
+            }));
+    }
+
+    /// Tells the bus a run ended, and returns its report.
+    fn finish(&self, report: EnrichReport) -> EnrichReport {
+        self.registry
+            .bus()
+            .emit(CoreEvent::Metadata(MetadataEvent::Finished {
+                kind: report.kind.name().into(),
+                written: report.count(Outcome::Written) as u64,
+                unchanged: report.count(Outcome::Unchanged) as u64,
+                no_match: report.count(Outcome::NoMatch) as u64,
+                failed: report.count(Outcome::Failed) as u64,
+                skipped: report.skipped,
+            }));
+        report
+    }
 }
 
 /// Now, in Unix milliseconds.

@@ -21,6 +21,7 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
         let targets = self.store.enrich_targets(source, Kind::Tags).await?;
         let total = targets.len() as u64;
         let mut report = EnrichReport::new(Kind::Tags, total);
+        self.announce_start(Kind::Tags, total);
         for (i, target) in targets.into_iter().enumerate() {
             let ask: Vec<&Opened> = sources
                 .iter()
@@ -30,6 +31,7 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
                 report.skipped += 1;
             } else {
                 let result = self.identify(&target, &ask).await?;
+                self.announce(&result);
                 report.results.push(result);
             }
             progress(Progress {
@@ -38,7 +40,7 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
                 total,
             });
         }
-        Ok(report)
+        Ok(self.finish(report))
     }
 
     /// Asks `sources` in turn about one track until one matches, and writes the match.

@@ -5,6 +5,9 @@
 //!   [`fixtures`] (or your own) for every format its manifest claims.
 //! - [`provider::check`] drives a [`StorageProvider`](tonearm_plugin_api::StorageProvider)
 //!   through a [`provider::ProviderHarness`] that can change the files it serves.
+//! - [`metadata::check`] puts a [`MetadataSource`](tonearm_plugin_api::MetadataSource)
+//!   before a scripted service: odd queries, a service with nothing, down, or answering
+//!   garbage, and where its requests go.
 //! - [`host::test_context`] is the `HostContext` to create a plugin with in its own tests.
 //!
 //! Every check runs on its own thread with a deadline and its panics caught, so a hanging
@@ -13,6 +16,7 @@
 pub mod decoder;
 pub mod fixtures;
 pub mod host;
+pub mod metadata;
 pub mod provider;
 mod reference;
 

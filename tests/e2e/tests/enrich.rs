@@ -452,6 +452,7 @@ async fn covers_and_lyrics_are_fetched_checked_and_kept_once() {
         artwork_size: Some(400),
         ..EnrichOptions::default()
     };
+    let mut events = tonearm.events();
     let reports = tonearm
         .enrich(
             None,
@@ -462,6 +463,29 @@ async fn covers_and_lyrics_are_fetched_checked_and_kept_once() {
         .await
         .unwrap();
     let (art, words) = (&reports[0], &reports[1]);
+
+    // The bus tells apps what happened, kind by kind and track by track.
+    use tonearm_host::events::MetadataEvent;
+    let mut told = Vec::new();
+    while let Some(received) = events.try_recv() {
+        if let tonearm_host::Received::Event(tonearm_host::CoreEvent::Metadata(e)) = received {
+            told.push(e);
+        }
+    }
+    let tracks = told
+        .iter()
+        .filter(|e| matches!(e, MetadataEvent::Track { .. }))
+        .count();
+    assert_eq!(tracks, art.results.len() + words.results.len(), "{told:#?}");
+    let finished = MetadataEvent::Finished {
+        kind: "artwork".into(),
+        written: 3,
+        unchanged: 0,
+        no_match: 2,
+        failed: 0,
+        skipped: 2,
+    };
+    assert!(told.contains(&finished), "{told:#?}");
 
     // Covers: one request per release, the size asked for, checked, stored once.
     assert_eq!(
@@ -632,4 +656,77 @@ fn the_artwork_and_lyrics_components_answer_as_the_builtin_plugins_do() {
     let found = words.lyrics(&query).unwrap().unwrap();
     assert_eq!(found.synced_lrc.as_deref(), Some("[00:00.50] words"));
     assert_eq!(Some(found), linked.lyrics(&query).unwrap());
+}
+
+/// The metadata suite certifies the three plugins as sandboxed components, and fails a
+/// source that reaches an undeclared host, makes up answers when its service is down,
+/// or panics.
+#[test]
+fn the_metadata_suite_passes_the_components_and_fails_a_bad_source() {
+    use std::sync::Arc;
+
+    use tonearm_conformance::metadata;
+    use tonearm_loader::PluginHandle;
+    use tonearm_loader::wasm::{WasmLimits, WasmRuntime};
+    use tonearm_plugin_api::{
+        Candidate, HttpRequest, MetadataFeatures, MetadataSource, PluginKind, PluginManifest,
+        PluginResult, TrackQuery,
+    };
+
+    let runtime = WasmRuntime::new(WasmLimits {
+        cache_dir: Some(tonearm_e2e::component_cache()),
+        ..WasmLimits::default()
+    })
+    .unwrap();
+    for package in [
+        "tonearm-plugin-musicbrainz-component",
+        "tonearm-plugin-coverart-component",
+        "tonearm-plugin-lrclib-component",
+    ] {
+        let plugin = runtime.load(&tonearm_e2e::wasm_component(package)).unwrap();
+        let PluginHandle::MetadataSource(factory) = plugin.handle else {
+            panic!("{package} is not a metadata source")
+        };
+        let report = metadata::check(&plugin.manifest, Arc::new(move |ctx| factory.create(ctx)));
+        assert!(report.is_success(), "{package}: {report}");
+    }
+
+    struct Bad(Arc<dyn tonearm_plugin_api::HttpClient>);
+    impl MetadataSource for Bad {
+        fn identify(&self, query: &TrackQuery) -> PluginResult<Vec<Candidate>> {
+            let title = query.tags.title.clone().unwrap_or_default();
+            assert!(title.len() < 1000, "titles this long were not expected");
+            let answer = self.0.send(HttpRequest {
+                method: "GET".into(),
+                url: format!("https://tracker.example/?t={}", title.len()),
+                headers: vec![],
+                body: vec![],
+            });
+            // Whatever happened, claim a match.
+            let _ = answer;
+            Ok(vec![Candidate::default()])
+        }
+    }
+    let mut manifest = PluginManifest::new(
+        "bad",
+        "Bad",
+        semver::Version::new(1, 0, 0),
+        PluginKind::MetadataSource,
+    );
+    manifest.capabilities.http_hosts = vec!["api.example".into()];
+    manifest.metadata = MetadataFeatures {
+        identify: true,
+        ..MetadataFeatures::default()
+    };
+    let report = metadata::check(
+        &manifest,
+        Arc::new(|ctx| Ok(Arc::new(Bad(ctx.require_http()?)) as Arc<dyn MetadataSource>)),
+    );
+    let failures = report.failures().join("\n");
+    assert!(
+        failures.contains("whose host its manifest does not declare"),
+        "{report}"
+    );
+    assert!(failures.contains("panicked"), "{report}");
+    assert!(!report.is_success());
 }
