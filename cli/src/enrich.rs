@@ -122,8 +122,18 @@ fn settings(ctx: &Context, extra: &[String]) -> Result<BTreeMap<String, BTreeMap
 }
 
 pub async fn run(ctx: &Context, args: EnrichArgs) -> Result<ExitCode> {
+    let tonearm = ctx.tonearm().await?;
     let kinds: Vec<Kind> = if args.only.is_empty() {
-        Kind::ALL.to_vec()
+        // Every kind some loaded source offers; asking for one none offers is an error.
+        let loaded = tonearm.registry().list();
+        let kinds: Vec<Kind> = Kind::ALL
+            .into_iter()
+            .filter(|k| loaded.iter().any(|p| k.offered_by(&p.manifest.metadata)))
+            .collect();
+        if kinds.is_empty() {
+            bail!("no metadata source is loaded (see `tonearm plugins list`)");
+        }
+        kinds
     } else {
         args.only.iter().map(|o| o.kind()).collect()
     };
@@ -138,7 +148,6 @@ pub async fn run(ctx: &Context, args: EnrichArgs) -> Result<ExitCode> {
         sources: (!args.from.is_empty()).then(|| args.from.clone()),
         settings: settings(ctx, &args.settings)?,
     };
-    let tonearm = ctx.tonearm().await?;
     let bar = indicatif::ProgressBar::new(0).with_style(
         indicatif::ProgressStyle::with_template("{msg:8} {bar:30} {pos}/{len} tracks {elapsed}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
