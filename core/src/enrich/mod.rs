@@ -257,7 +257,8 @@ pub trait EnrichStore: Clone + MaybeSend + MaybeSync + 'static {
         track_id: i64,
     ) -> impl Future<Output = StoreResult<Option<Image>>> + MaybeSend;
 
-    /// The front cover of the album of a track, from any of the album's tracks.
+    /// The front cover of the album of a track: the one most of its tracks have (the
+    /// earliest track's on a tie).
     fn album_artwork(
         &self,
         track_id: i64,

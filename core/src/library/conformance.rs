@@ -796,6 +796,7 @@ async fn removing_a_source_removes_everything_it_brought<S: LibraryStore>(store:
         sha256: "ab".repeat(32),
         mime: Some("image/png".into()),
         byte_len: 10,
+        bytes: None,
     });
     write(
         &store,
@@ -864,6 +865,7 @@ async fn stats_count_the_whole_library<S: LibraryStore>(store: S) {
                     sha256: art.repeat(64),
                     mime: None,
                     byte_len: 5,
+                    bytes: None,
                 }),
                 ..ScannedTrack::default()
             }),

@@ -16,7 +16,7 @@ use std::future::Future;
 
 pub use model::{
     ArtworkRef, AudioProperties, CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats,
-    ReplayGain, Retry, ScannedTrack, Source, TrackLocation, TrackRow,
+    MAX_EMBEDDED_IMAGE, ReplayGain, Retry, ScannedTrack, Source, TrackLocation, TrackRow,
 };
 
 use crate::{MaybeSend, MaybeSync};

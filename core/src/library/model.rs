@@ -74,7 +74,15 @@ pub struct ArtworkRef {
     pub mime: Option<String>,
     /// Its size in bytes.
     pub byte_len: u64,
+    /// The image, for a store that keeps images (shared by every track of a sync that
+    /// embeds the same one); `None` past [`MAX_EMBEDDED_IMAGE`] or where not kept.
+    #[serde(skip)]
+    pub bytes: Option<std::sync::Arc<[u8]>>,
 }
+
+/// The largest embedded image kept: covers are far smaller; a larger one is referenced
+/// only.
+pub const MAX_EMBEDDED_IMAGE: usize = 16 << 20;
 
 /// Everything read from one audio file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

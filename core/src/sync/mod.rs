@@ -678,12 +678,24 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
         // Files the provider failed to serve for a temporary reason are read again after
         // the policy's wait, all of them together.
         let mut delays = Delays::new(self.options.retry);
+        // Tracks of one album embed the same cover: the batch holds each image once.
+        let images: Arc<std::sync::Mutex<HashMap<String, Arc<[u8]>>>> = Arc::default();
         while !pending.is_empty() {
             let provider = open.provider.clone();
             let decoders = self.sources.registry().clone();
+            let images = images.clone();
             let reads = rt::map_blocking(pending, concurrency, move |(index, entry)| {
                 let _span = tracing::debug_span!("read_tags", path = %entry.path).entered();
-                let read = tags::read(provider.clone(), &entry, limits, &decoders);
+                let mut read = tags::read(provider.clone(), &entry, limits, &decoders);
+                if let Ok(track) = &mut read.result
+                    && let Some(art) = &mut track.artwork
+                    && let Some(bytes) = art.bytes.take()
+                {
+                    let mut images = images
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    art.bytes = Some(images.entry(art.sha256.clone()).or_insert(bytes).clone());
+                }
                 (index, entry, read)
             })
             .await

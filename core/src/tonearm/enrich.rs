@@ -68,7 +68,8 @@ impl<S: LibraryStore + EnrichStore, C: Capabilities> Tonearm<S, C> {
         Ok(self.store().track_artwork(track_id).await?)
     }
 
-    /// The front cover of a track's album (any of its tracks'), if the library holds one.
+    /// The front cover of a track's album (the one most of its tracks have), if the
+    /// library holds one.
     pub async fn album_artwork(&self, track_id: i64) -> Result<Option<Image>, TonearmError> {
         Ok(self.store().album_artwork(track_id).await?)
     }

@@ -445,7 +445,9 @@ impl EnrichStore for SqliteStore {
                     tx,
                     "SELECT a.sha256, a.mime, i.bytes FROM tracks me JOIN tracks t ON t.album_id = me.album_id \
                      JOIN artwork a ON a.id = t.artwork_id JOIN artwork_images i ON i.sha256 = a.sha256 \
-                     WHERE me.id = ? ORDER BY t.disc_number, t.track_number LIMIT 1",
+                     WHERE me.id = ? GROUP BY a.sha256 \
+                     ORDER BY count(*) DESC, min(coalesce(t.disc_number, 999999) * 100000 \
+                       + coalesce(t.track_number, 99999)) LIMIT 1",
                     track_id,
                 )
             })

@@ -429,6 +429,15 @@ fn write_track(
         None => None,
         Some(title) => Some(batch.names.album(tx, title, album_artists, tags.year)?),
     };
+    if let Some(bytes) = track
+        .artwork
+        .as_ref()
+        .and_then(|art| art.bytes.as_ref().map(|b| (&art.sha256, b)))
+    {
+        // The embedded image itself, kept once however many tracks embed it.
+        tx.prepare_cached("INSERT OR IGNORE INTO artwork_images (sha256, bytes) VALUES (?, ?)")?
+            .execute(params![bytes.0, &bytes.1[..]])?;
+    }
     let artwork_id: Option<i64> = match &track.artwork {
         None => None,
         Some(art) => Some(

@@ -155,6 +155,18 @@ async fn a_full_sync_reads_every_tag_the_fixtures_declare() {
     assert_eq!(flac.album_artists.as_deref(), Some("Tonearm Ensemble"));
     let stats = env.library.stats().await.unwrap();
     assert_eq!(stats.artwork, 1, "three files embed the same cover");
+    // The embedded cover itself is kept, once, and reads back as the image it is.
+    {
+        use tonearm_host::enrich::EnrichStore as _;
+        let cover = env.library.track_artwork(flac.id).await.unwrap().unwrap();
+        assert_eq!(
+            tonearm_host::enrich::checks::image_type(&cover.bytes),
+            Some(cover.mime.as_str()),
+            "{} bytes of {}",
+            cover.bytes.len(),
+            cover.mime
+        );
+    }
     assert_eq!(stats.genres, 1);
 
     // Hidden and non-audio files never enter the library; unreadable ones are recorded.

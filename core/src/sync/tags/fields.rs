@@ -54,6 +54,7 @@ pub(super) fn artwork(data: &[u8], mime: Option<String>) -> Option<ArtworkRef> {
         sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
         mime,
         byte_len: data.len() as u64,
+        bytes: (data.len() <= crate::library::MAX_EMBEDDED_IMAGE).then(|| data.into()),
     })
 }
 
