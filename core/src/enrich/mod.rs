@@ -169,7 +169,6 @@ pub struct Image {
 impl Image {
     /// `bytes` as an image, or why they are not one.
     pub fn check(bytes: Vec<u8>) -> Result<Self, String> {
-        use sha2::Digest as _;
         let Some(mime) = checks::image_type(&bytes) else {
             let head: String = String::from_utf8_lossy(&bytes[..bytes.len().min(24)])
                 .chars()
@@ -180,16 +179,21 @@ impl Image {
                 bytes.len()
             ));
         };
-        let sha256 = sha2::Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
         Ok(Self {
-            sha256,
+            sha256: image_hash(&bytes),
             mime: mime.to_owned(),
             bytes,
         })
     }
+}
+
+/// The SHA-256 of an image, in hex: the key it is stored under, embedded or fetched.
+pub fn image_hash(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Lyrics as the library keeps them.
@@ -468,11 +472,7 @@ impl<S, C> Enricher<S, C> {
     }
 }
 
-/// Now, in Unix milliseconds.
-fn now_ms() -> i64 {
-    use tonearm_plugin_api::Clock as _;
-    crate::log::SystemClock.now_unix_ms()
-}
+use crate::sync::now_ms;
 
 impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
     /// An enricher writing into `store`.

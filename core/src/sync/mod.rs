@@ -122,7 +122,7 @@ fn settled(known: &KnownFile, entry: &RemoteEntry, now_ms: i64) -> bool {
 }
 
 /// Milliseconds since the Unix epoch.
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     use tonearm_plugin_api::Clock as _;
     crate::log::SystemClock.now_unix_ms()
 }

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use crate::Server;
+use crate::{Server, is_mbid};
 
 /// One release's front cover.
 #[derive(Debug, Clone)]
@@ -103,14 +103,6 @@ impl FakeCoverArt {
     fn lock(&self) -> std::sync::MutexGuard<'_, Archive> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-fn is_mbid(id: &str) -> bool {
-    id.len() == 36
-        && id.chars().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
 }
 
 fn redirect(to: String) -> Response {

@@ -17,6 +17,16 @@ mod server;
 
 pub use server::Server;
 
+/// Whether `id` has the shape of a MusicBrainz id (a hyphenated UUID), as the services
+/// check before anything else.
+pub(crate) fn is_mbid(id: &str) -> bool {
+    id.len() == 36
+        && id.chars().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
 /// An HTTP status and a body to answer one request with instead of the normal answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::Server;
+use crate::{Server, is_mbid};
 
 /// One release a recording appears on, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,14 +206,6 @@ fn refusal(
         ));
     }
     None
-}
-
-fn is_mbid(id: &str) -> bool {
-    id.len() == 36
-        && id.chars().enumerate().all(|(i, ch)| match i {
-            8 | 13 | 18 | 23 => ch == '-',
-            _ => ch.is_ascii_hexdigit(),
-        })
 }
 
 /// An artist credit of `names`, joined with "&" as MusicBrainz shows collaborations; each

@@ -1,6 +1,5 @@
 //! Field values as taggers write them, for both readers.
 
-use sha2::{Digest, Sha256};
 use tonearm_plugin_api::TrackTags;
 
 use crate::library::{ArtworkRef, ReplayGain};
@@ -49,9 +48,8 @@ pub(super) fn artwork(data: &[u8], mime: Option<String>) -> Option<ArtworkRef> {
     if data.is_empty() {
         return None;
     }
-    let digest = Sha256::digest(data);
     Some(ArtworkRef {
-        sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+        sha256: crate::enrich::image_hash(data),
         mime,
         byte_len: data.len() as u64,
         bytes: (data.len() <= crate::library::MAX_EMBEDDED_IMAGE).then(|| data.into()),
