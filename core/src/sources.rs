@@ -17,6 +17,33 @@ use crate::state::BufferedState;
 use crate::sync::SyncError;
 use crate::{MaybeSend, MaybeSync};
 
+/// Whether metadata source `manifest` asks only for what metadata sources may have on
+/// any host; `Err` says what it asks for that they cannot.
+pub fn metadata_asks_allowed(manifest: &PluginManifest) -> Result<(), String> {
+    let asks = &manifest.capabilities;
+    // A catalogue is read with its own keys in its settings, not with a user's sign-in;
+    // and it has no folder of the user's to read.
+    if asks.oauth.is_some() {
+        return Err(format!(
+            "metadata source `{}` asks to sign in, which metadata sources cannot",
+            manifest.id
+        ));
+    }
+    if asks.filesystem {
+        return Err(format!(
+            "metadata source `{}` asks for a folder, which metadata sources cannot have",
+            manifest.id
+        ));
+    }
+    if asks.state {
+        return Err(format!(
+            "metadata source `{}` asks to keep state, which hosts do not grant metadata sources yet",
+            manifest.id
+        ));
+    }
+    Ok(())
+}
+
 /// What the platform grants a source's provider beyond its settings, log, clock and state:
 /// a folder, the network, and the tokens of a source that signed in.
 ///
@@ -52,6 +79,15 @@ pub trait Capabilities: MaybeSend + MaybeSync + 'static {
             ));
         }
         Ok(ctx)
+    }
+
+    /// Waits until metadata source `plugin`'s next request could start within the budgets
+    /// of the services it reaches. A host whose HTTP waits for its turn without blocking a
+    /// thread (the native one) answers at once; the worker's requests are synchronous, so
+    /// it waits here, between calls, instead of inside one.
+    fn metadata_turn(&self, plugin: &str) -> impl Future<Output = ()> + MaybeSend {
+        let _ = plugin;
+        std::future::ready(())
     }
 
     /// HTTP to the OAuth token endpoint `token_url`, to exchange a sign-in's code.

@@ -98,27 +98,8 @@ impl Capabilities for HostCapabilities {
         settings: &std::collections::BTreeMap<String, String>,
         mut ctx: HostContext,
     ) -> Result<HostContext, String> {
+        tonearm_core::sources::metadata_asks_allowed(manifest)?;
         let asks = &manifest.capabilities;
-        // A catalogue is read with its own keys in its settings, not with a user's
-        // sign-in; and it has no folder of the user's to read.
-        if asks.oauth.is_some() {
-            return Err(format!(
-                "metadata source `{}` asks to sign in, which metadata sources cannot",
-                manifest.id
-            ));
-        }
-        if asks.filesystem {
-            return Err(format!(
-                "metadata source `{}` asks for a folder, which metadata sources cannot have",
-                manifest.id
-            ));
-        }
-        if asks.state {
-            return Err(format!(
-                "metadata source `{}` asks to keep state, which this host does not grant metadata sources yet",
-                manifest.id
-            ));
-        }
         if asks.needs_network() {
             let network = self
                 .network()

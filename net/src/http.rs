@@ -127,7 +127,7 @@ impl HttpService {
             .build()
             .map_err(|e| HttpStartError(e.to_string()))?;
         let shared = Arc::new(Shared {
-            cache: settings.cache_dir.clone().map(HttpCache::new),
+            cache: settings.cache_dir.clone().map(cache::in_folder),
             ..Shared::default()
         });
         Ok(Self {
@@ -337,7 +337,8 @@ impl PluginHttp {
         let Some(cache) = &self.shared.cache else {
             return self.send_with_retries(request).await;
         };
-        match cache.lookup(&request) {
+        let now = std::time::SystemTime::now();
+        match cache.lookup(&request, now) {
             Lookup::Fresh(answer) => {
                 self.shared.stats.cached.fetch_add(1, Relaxed);
                 tracing::debug!("answered from the HTTP cache");
@@ -345,7 +346,7 @@ impl PluginHttp {
             }
             Lookup::Miss => {
                 let answer = self.send_with_retries(request.clone()).await?;
-                cache.store(&request, &answer);
+                cache.keep(&request, &answer, std::time::SystemTime::now());
                 Ok(answer)
             }
             Lookup::Stale {
@@ -356,7 +357,7 @@ impl PluginHttp {
                 if answer.status == 304 {
                     self.shared.stats.revalidated.fetch_add(1, Relaxed);
                 }
-                Ok(cache.revalidated(&asked, *entry, answer))
+                Ok(cache.revalidated(&asked, *entry, answer, std::time::SystemTime::now()))
             }
         }
     }
@@ -534,15 +535,7 @@ pub fn user_agent(contact: &str) -> String {
 
 /// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3).
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(
-        at.duration_since(std::time::SystemTime::now())
-            .unwrap_or_default(),
-    )
+    tonearm_core::net::retry_after(value, std::time::SystemTime::now())
 }
 
 #[cfg(test)]

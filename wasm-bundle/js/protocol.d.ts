@@ -116,7 +116,59 @@ frame: number, } } | { "method": "stop", "params": {
 /**
  * The stream.
  */
-stream: number, } });
+stream: number, } } | { "method": "enrich", "params": { 
+/**
+ * The library source whose tracks to enrich; all of them when absent.
+ */
+source?: string, 
+/**
+ * What to look for; everything the loaded sources offer when absent.
+ */
+only?: Array<Kind>, 
+/**
+ * Report what would change, writing nothing.
+ */
+dryRun?: boolean, 
+/**
+ * Ask again where a source answered before.
+ */
+refresh?: boolean, 
+/**
+ * Also write medium matches, not only strong ones.
+ */
+acceptMedium?: boolean, 
+/**
+ * The metadata sources to ask, in order; every loaded one when absent.
+ */
+plugins?: Array<string>, 
+/**
+ * Each metadata source's settings (`endpoint.api`, …), by plugin id.
+ */
+settings?: { [key in string]: { [key in string]: string } }, } } | { "method": "artwork", "params": { 
+/**
+ * The track's id.
+ */
+track: number, 
+/**
+ * The album's cover rather than the track's own.
+ */
+album?: boolean, } } | { "method": "lyrics", "params": { 
+/**
+ * The track's id.
+ */
+track: number, } } | { "method": "editTags", "params": { 
+/**
+ * The track's id.
+ */
+track: number, 
+/**
+ * New values, by field.
+ */
+values: { [key in Field]?: Value }, } } | { "method": "provenance", "params": { 
+/**
+ * The track's id.
+ */
+track: number, } });
 
 export type Request = { "method": "init", "params": { 
 /**
@@ -229,7 +281,59 @@ frame: number, } } | { "method": "stop", "params": {
 /**
  * The stream.
  */
-stream: number, } };
+stream: number, } } | { "method": "enrich", "params": { 
+/**
+ * The library source whose tracks to enrich; all of them when absent.
+ */
+source?: string, 
+/**
+ * What to look for; everything the loaded sources offer when absent.
+ */
+only?: Array<Kind>, 
+/**
+ * Report what would change, writing nothing.
+ */
+dryRun?: boolean, 
+/**
+ * Ask again where a source answered before.
+ */
+refresh?: boolean, 
+/**
+ * Also write medium matches, not only strong ones.
+ */
+acceptMedium?: boolean, 
+/**
+ * The metadata sources to ask, in order; every loaded one when absent.
+ */
+plugins?: Array<string>, 
+/**
+ * Each metadata source's settings (`endpoint.api`, …), by plugin id.
+ */
+settings?: { [key in string]: { [key in string]: string } }, } } | { "method": "artwork", "params": { 
+/**
+ * The track's id.
+ */
+track: number, 
+/**
+ * The album's cover rather than the track's own.
+ */
+album?: boolean, } } | { "method": "lyrics", "params": { 
+/**
+ * The track's id.
+ */
+track: number, } } | { "method": "editTags", "params": { 
+/**
+ * The track's id.
+ */
+track: number, 
+/**
+ * New values, by field.
+ */
+values: { [key in Field]?: Value }, } } | { "method": "provenance", "params": { 
+/**
+ * The track's id.
+ */
+track: number, } };
 
 export type Reply = { "type": "ready", 
 /**
@@ -295,7 +399,27 @@ totalFrames: number | null,
 /**
  * The track.
  */
-track: TrackRow, } | { "type": "seeked", 
+track: TrackRow, } | { "type": "enriched", 
+/**
+ * One per kind looked for.
+ */
+reports: Array<EnrichReport>, 
+/**
+ * The HTTP of metadata sources, since the worker started.
+ */
+http: HttpStats, } | { "type": "artwork", 
+/**
+ * It.
+ */
+image: Cover | null, } | { "type": "lyrics", 
+/**
+ * Them.
+ */
+lyrics: StoredLyrics | null, } | { "type": "provenance", 
+/**
+ * One per field.
+ */
+fields: Array<FieldSource>, } | { "type": "seeked", 
 /**
  * The frame it landed on.
  */
@@ -396,6 +520,150 @@ counts: SyncCounts | null,
  * Why it stopped, when it failed (what was committed stays).
  */
 error: string | null, };
+
+export type HttpStats = { 
+/**
+ * Requests sent to a server.
+ */
+sent: number, 
+/**
+ * Requests answered from the cache, with nothing sent.
+ */
+cached: number, 
+/**
+ * Stale cached answers the server said are still good (`304`).
+ */
+revalidated: number, };
+
+export type Cover = { 
+/**
+ * Its MIME type.
+ */
+mime: string, 
+/**
+ * The SHA-256 of its bytes, hex: the same image has the same one.
+ */
+sha256: string, 
+/**
+ * A `data:` URL of it.
+ */
+dataUrl: string, };
+
+export type EnrichReport = { 
+/**
+ * What was looked for.
+ */
+kind: Kind, 
+/**
+ * Tracks looked at.
+ */
+tracks: number, 
+/**
+ * Tracks every source had answered already (no request sent).
+ */
+skipped: number, 
+/**
+ * One entry per track that was asked about.
+ */
+results: Array<TrackResult>, };
+
+export type TrackResult = { 
+/**
+ * What was looked for.
+ */
+kind: Kind, 
+/**
+ * The track.
+ */
+track_id: number, 
+/**
+ * Its path.
+ */
+path: string, 
+/**
+ * The source whose answer decided it (the last one asked if none matched).
+ */
+plugin: string, 
+/**
+ * What came of it.
+ */
+outcome: Outcome, 
+/**
+ * The best candidate's recommendation and score, if there was one.
+ */
+best: [Recommendation, number] | null, 
+/**
+ * The fields written (or, in a dry run, that would be).
+ */
+changes: Array<FieldChange>, 
+/**
+ * Why it failed, for a failure.
+ */
+error: string | null, };
+
+export type FieldChange = { 
+/**
+ * The field.
+ */
+field: Field, 
+/**
+ * Its value now, if any.
+ */
+old: Value | null, 
+/**
+ * The value written.
+ */
+new: Value, };
+
+export type FieldSource = { 
+/**
+ * The field.
+ */
+field: Field, 
+/**
+ * Its value.
+ */
+value: Value, 
+/**
+ * `user` for an edit, else the plugin that wrote it.
+ */
+source: string, 
+/**
+ * The candidate's score (none for an edit).
+ */
+score: number | null, 
+/**
+ * When, in Unix milliseconds.
+ */
+at_ms: number, };
+
+export type StoredLyrics = { 
+/**
+ * Plain text.
+ */
+plain: string | null, 
+/**
+ * Time-synced LRC, checked.
+ */
+synced_lrc: string | null, 
+/**
+ * The track has no lyrics, on purpose.
+ */
+instrumental: boolean, 
+/**
+ * The plugin they came from, or `embedded`.
+ */
+source: string, };
+
+export type Kind = "tags" | "artwork" | "lyrics";
+
+export type Outcome = "written" | "unchanged" | "no_match" | "failed";
+
+export type Recommendation = "none" | "medium" | "strong";
+
+export type Field = "title" | "artists" | "album" | "album_artists" | "track_number" | "track_total" | "disc_number" | "disc_total" | "year" | "musicbrainz_recording_id" | "musicbrainz_release_id" | "isrc";
+
+export type Value = number | string | Array<string>;
 
 export type CoreEvent = { "domain": "sync", "event": SyncEvent } | { "domain": "library", "event": LibraryEvent } | { "domain": "playback", "event": PlaybackEvent } | { "domain": "plugin", "event": PluginEvent } | { "domain": "auth", "event": AuthEvent } | { "domain": "metadata", "event": MetadataEvent };
 

@@ -49,6 +49,12 @@ tonearm_plugin_api::register_builtin!(tonearm_plugin_onedrive::DESCRIPTOR);
 tonearm_plugin_api::register_builtin!(tonearm_plugin_symphonia::DESCRIPTOR);
 #[cfg(feature = "opus")]
 tonearm_plugin_api::register_builtin!(tonearm_plugin_opus::DESCRIPTOR);
+#[cfg(feature = "musicbrainz")]
+tonearm_plugin_api::register_builtin!(tonearm_plugin_musicbrainz::DESCRIPTOR);
+#[cfg(feature = "coverart")]
+tonearm_plugin_api::register_builtin!(tonearm_plugin_coverart::DESCRIPTOR);
+#[cfg(feature = "lrclib")]
+tonearm_plugin_api::register_builtin!(tonearm_plugin_lrclib::DESCRIPTOR);
 
 #[cfg(all(test, target_arch = "wasm32"))]
 mod tests {
@@ -64,11 +70,20 @@ mod tests {
     /// What the features of this build select, by plugin id.
     fn selected() -> Vec<&'static str> {
         let mut ids = Vec::new();
+        if cfg!(feature = "coverart") {
+            ids.push("coverart");
+        }
         if cfg!(feature = "gdrive") {
             ids.push("gdrive");
         }
         if cfg!(feature = "local") {
             ids.push("local");
+        }
+        if cfg!(feature = "lrclib") {
+            ids.push("lrclib");
+        }
+        if cfg!(feature = "musicbrainz") {
+            ids.push("musicbrainz");
         }
         if cfg!(feature = "onedrive") {
             ids.push("onedrive");
@@ -342,6 +357,26 @@ mod tests {
             matches!(seen, Some(n) if n < 3),
             "handled after {seen:?} of 10 calls"
         );
+    }
+
+    #[wasm_bindgen_test]
+    #[cfg(feature = "metadata")]
+    fn the_bundled_metadata_sources_pass_the_conformance_suite() {
+        use std::sync::Arc;
+
+        // As the worker registers and creates them.
+        let (registry, errors) =
+            tonearm_core::Registry::with_builtins(tonearm_core::events::EventBus::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        for id in ["musicbrainz", "coverart", "lrclib"] {
+            let manifest = registry.info(id).unwrap().manifest;
+            let factory = registry.metadata_source(id).unwrap();
+            let report = tonearm_conformance::metadata::check(
+                &manifest,
+                Arc::new(move |ctx| factory.create(ctx)),
+            );
+            assert!(report.is_success(), "{id}: {report}");
+        }
     }
 
     #[wasm_bindgen_test]

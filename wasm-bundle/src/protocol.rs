@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use tonearm_core::enrich::{EnrichReport, Field, FieldSource, Kind, StoredLyrics, Value};
 use tonearm_core::events::{CoreEvent, SyncCounts};
 use tonearm_core::library::{FailedFile, LibraryStats, Source, TrackRow};
 
@@ -157,6 +158,82 @@ pub enum Request {
         /// The stream.
         stream: u32,
     },
+    /// Looks the library's tracks up in the metadata sources and writes what matches
+    /// closely enough (tags with their provenance, covers, lyrics), then what each
+    /// source answered, so the next run asks nothing again about unchanged tracks.
+    /// Progress arrives as `metadata` events. Answers [`Reply::Enriched`].
+    Enrich {
+        /// The library source whose tracks to enrich; all of them when absent.
+        #[serde(default)]
+        #[cfg_attr(test, ts(optional))]
+        source: Option<String>,
+        /// What to look for; everything the loaded sources offer when absent.
+        #[serde(default)]
+        #[cfg_attr(test, ts(optional))]
+        only: Option<Vec<Kind>>,
+        /// Report what would change, writing nothing.
+        #[serde(default, rename = "dryRun")]
+        #[cfg_attr(test, ts(as = "Option<_>", optional))]
+        dry_run: bool,
+        /// Ask again where a source answered before.
+        #[serde(default)]
+        #[cfg_attr(test, ts(as = "Option<_>", optional))]
+        refresh: bool,
+        /// Also write medium matches, not only strong ones.
+        #[serde(default, rename = "acceptMedium")]
+        #[cfg_attr(test, ts(as = "Option<_>", optional))]
+        accept_medium: bool,
+        /// The metadata sources to ask, in order; every loaded one when absent.
+        #[serde(default)]
+        #[cfg_attr(test, ts(optional))]
+        plugins: Option<Vec<String>>,
+        /// Each metadata source's settings (`endpoint.api`, …), by plugin id.
+        #[serde(default)]
+        #[cfg_attr(test, ts(as = "Option<_>", optional))]
+        settings: BTreeMap<String, BTreeMap<String, String>>,
+    },
+    /// A track's front cover, or its album's (the one most of its tracks have). Answers
+    /// [`Reply::Artwork`].
+    Artwork {
+        /// The track's id.
+        track: i64,
+        /// The album's cover rather than the track's own.
+        #[serde(default)]
+        #[cfg_attr(test, ts(as = "Option<_>", optional))]
+        album: bool,
+    },
+    /// A track's lyrics. Answers [`Reply::Lyrics`].
+    Lyrics {
+        /// The track's id.
+        track: i64,
+    },
+    /// Sets fields of a track as the user: enrichment never writes over them. Answers
+    /// [`Reply::Done`].
+    EditTags {
+        /// The track's id.
+        track: i64,
+        /// New values, by field.
+        values: BTreeMap<Field, Value>,
+    },
+    /// Where each written or edited field of a track came from. Answers
+    /// [`Reply::Provenance`].
+    Provenance {
+        /// The track's id.
+        track: i64,
+    },
+}
+
+/// A cover image, ready for an `<img>`.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Cover {
+    /// Its MIME type.
+    pub mime: String,
+    /// The SHA-256 of its bytes, hex: the same image has the same one.
+    pub sha256: String,
+    /// A `data:` URL of it.
+    #[serde(rename = "dataUrl")]
+    pub data_url: String,
 }
 
 /// A plugin as the app lists it.
@@ -175,6 +252,18 @@ pub struct PluginSummary {
     pub origin: String,
     /// Why it was disabled, if it was.
     pub failure: Option<String>,
+}
+
+/// What the worker's HTTP for metadata sources did, since the worker started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct HttpStats {
+    /// Requests sent to a server.
+    pub sent: u64,
+    /// Requests answered from the cache, with nothing sent.
+    pub cached: u64,
+    /// Stale cached answers the server said are still good (`304`).
+    pub revalidated: u64,
 }
 
 /// How syncing one source ended.
@@ -254,6 +343,28 @@ pub enum Reply {
         total_frames: Option<u64>,
         /// The track.
         track: TrackRow,
+    },
+    /// An enrichment run ended.
+    Enriched {
+        /// One per kind looked for.
+        reports: Vec<EnrichReport>,
+        /// The HTTP of metadata sources, since the worker started.
+        http: HttpStats,
+    },
+    /// A cover, if there is one.
+    Artwork {
+        /// It.
+        image: Option<Cover>,
+    },
+    /// Lyrics, if the track has any.
+    Lyrics {
+        /// Them.
+        lyrics: Option<StoredLyrics>,
+    },
+    /// Where a track's written and edited fields came from.
+    Provenance {
+        /// One per field.
+        fields: Vec<FieldSource>,
     },
     /// A stream moved.
     Seeked {
@@ -349,6 +460,18 @@ mod tests {
             StreamEvent::decl(&cfg),
             PluginSummary::decl(&cfg),
             SyncResult::decl(&cfg),
+            HttpStats::decl(&cfg),
+            Cover::decl(&cfg),
+            EnrichReport::decl(&cfg),
+            tonearm_core::enrich::TrackResult::decl(&cfg),
+            tonearm_core::enrich::FieldChange::decl(&cfg),
+            FieldSource::decl(&cfg),
+            StoredLyrics::decl(&cfg),
+            Kind::decl(&cfg),
+            tonearm_core::enrich::Outcome::decl(&cfg),
+            tonearm_core::enrich::Recommendation::decl(&cfg),
+            Field::decl(&cfg),
+            Value::decl(&cfg),
             CoreEvent::decl(&cfg),
             tonearm_core::events::SyncEvent::decl(&cfg),
             tonearm_core::events::LibraryEvent::decl(&cfg),
@@ -404,5 +527,22 @@ mod tests {
         .unwrap();
         assert!(matches!(call.request, Request::AddFolder { ref files, .. } if files.len() == 2));
         assert!(serde_json::from_str::<Call>(r#"{"id":3,"method":"format"}"#).is_err());
+        let call: Call = serde_json::from_str(
+            r#"{"id":4,"method":"enrich","params":{"only":["tags","lyrics"],"dryRun":true,
+                "settings":{"musicbrainz":{"endpoint.api":"http://127.0.0.1:9/ws/2"}}}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            call.request,
+            Request::Enrich { only: Some(ref only), dry_run: true, ref settings, .. }
+                if only == &[Kind::Tags, Kind::Lyrics] && settings["musicbrainz"].len() == 1
+        ));
+        let call: Call = serde_json::from_str(
+            r#"{"id":5,"method":"editTags","params":{"track":3,"values":{"title":"T","year":1999,"artists":["A","B"]}}}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(call.request, Request::EditTags { track: 3, ref values } if values.len() == 3)
+        );
     }
 }

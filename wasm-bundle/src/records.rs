@@ -9,11 +9,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tonearm_core::enrich::{Field, Value};
 use tonearm_core::library::{
     ArtworkRef, FailedFile, LibraryStats, Retry, ScannedTrack, StoreError, StoreResult, TrackRow,
     display_names, hash_text, search,
 };
-use tonearm_plugin_api::RemoteEntry;
+use tonearm_plugin_api::{RemoteEntry, TrackTags};
 
 /// A record from its JSON text (what `JSON.stringify` makes of the stored object).
 pub fn decode<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
@@ -56,6 +57,56 @@ pub struct TrackRecord {
     pub words: Vec<String>,
     /// The search words of each field, in [`search::FIELD_WEIGHTS`] order.
     pub fields: [Vec<String>; 6],
+    /// The SHA-256 of the front cover a metadata source found, used while the file
+    /// embeds none; kept when the file is scanned again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_cover: Option<String>,
+}
+
+/// A value written over a track's tags: by a metadata source, or by the user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OverrideRecord {
+    pub track_id: i64,
+    /// The field's name ([`Field::name`]).
+    pub field: String,
+    pub value: Value,
+    /// `user` for an edit, else the plugin.
+    pub source: String,
+    pub score: Option<f64>,
+    pub at: i64,
+}
+
+/// What a metadata source answered for one track and kind, since its file last changed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutcomeRecord {
+    pub track_id: i64,
+    /// The kind's name ([`tonearm_core::enrich::Kind::name`]).
+    pub kind: String,
+    pub plugin: String,
+    /// The outcome's name ([`tonearm_core::enrich::Outcome::name`]).
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub at: i64,
+}
+
+/// A track's lyrics.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LyricsRecord {
+    pub track_id: i64,
+    pub plain: Option<String>,
+    pub synced_lrc: Option<String>,
+    #[serde(default)]
+    pub instrumental: bool,
+    pub source: String,
+    pub at: i64,
+}
+
+impl OverrideRecord {
+    /// The field and value, if this version knows the field (a newer one may have written
+    /// others: they are kept and skipped).
+    pub fn parsed(&self) -> Option<(Field, Value)> {
+        Some((Field::parse(&self.field)?, self.value.clone()))
+    }
 }
 
 /// A playlist as stored.
@@ -65,6 +116,15 @@ pub struct PlaylistRecord {
     pub id: Option<i64>,
     pub name: String,
     pub tracks: Vec<i64>,
+}
+
+/// The album artists a track is listed under: its artists when the tags name none.
+fn album_artists(tags: &TrackTags) -> Vec<String> {
+    match &tags.album {
+        None => Vec::new(),
+        Some(_) if tags.album_artists.is_empty() => tags.artists.clone(),
+        Some(_) => tags.album_artists.clone(),
+    }
 }
 
 /// Strips accents the way the SQLite store's tokenizer does: decompose, drop the marks.
@@ -77,12 +137,7 @@ pub fn fold(text: &str) -> String {
 
 impl TrackRecord {
     pub fn new(file_id: i64, source_id: i64, entry: &RemoteEntry, track: ScannedTrack) -> Self {
-        let tags = &track.tags;
-        let album_artists = match &tags.album {
-            None => Vec::new(),
-            Some(_) if tags.album_artists.is_empty() => tags.artists.clone(),
-            Some(_) => tags.album_artists.clone(),
-        };
+        let album_artists = album_artists(&track.tags);
         let mut record = Self {
             id: file_id,
             source_id,
@@ -93,9 +148,28 @@ impl TrackRecord {
             fields: Default::default(),
             album_artists,
             track,
+            fetched_cover: None,
         };
         record.set_path(&entry.path);
         record
+    }
+
+    /// Replaces the track's tags (with values written over them), and with them its
+    /// album artists, sort key and search words.
+    pub fn set_tags(&mut self, tags: TrackTags) {
+        self.album_artists = album_artists(&tags);
+        self.track.tags = tags;
+        let path = std::mem::take(&mut self.path);
+        self.set_path(&path);
+    }
+
+    /// The SHA-256 of its front cover: the embedded one, else the one fetched.
+    pub fn cover(&self) -> Option<&str> {
+        self.track
+            .artwork
+            .as_ref()
+            .map(|a| a.sha256.as_str())
+            .or(self.fetched_cover.as_deref())
     }
 
     /// Moves the track to `path`, with its sort key and search words.

@@ -7,25 +7,28 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 #[cfg(feature = "_oauth")]
 use tonearm_core::auth::{StoredTokens, token_origins};
+use tonearm_core::enrich::{EnrichOptions, Kind, Recommendation};
 use tonearm_core::events::EventBus;
 use tonearm_core::library::{LibraryStore, Source, StoreError};
 #[cfg(feature = "_http")]
-use tonearm_core::net::allowed_hosts;
+use tonearm_core::net::{allowed_hosts, rate_limits};
 use tonearm_core::sources::Capabilities;
 use tonearm_core::{Received, Registry, SyncRequest, Tonearm};
-use tonearm_plugin_api::{HostContext, PluginManifest};
+use tonearm_plugin_api::{HostContext, PluginKind, PluginManifest};
 use wasm_bindgen::prelude::*;
 
 #[cfg(feature = "_oauth")]
 use crate::auth::{self, TokenJournal, WorkerSession};
 use crate::capabilities::PickedFolder;
 #[cfg(feature = "_http")]
-use crate::capabilities::WorkerHttp;
+use crate::capabilities::{WorkerHttp, WorkerNet};
 use crate::library::IndexedDbStore;
 use crate::playback::Stream;
-use crate::protocol::{Call, PluginSummary, Reply, Request, SyncResult, WorkerMessage};
+use crate::protocol::{Call, Cover, PluginSummary, Reply, Request, SyncResult, WorkerMessage};
 
 /// What the worker grants providers: the folders picked in this session, and HTTP with the
 /// source's tokens, which it keeps in the library's database.
@@ -42,6 +45,9 @@ struct WorkerCapabilities {
     journal: Rc<RefCell<Option<Rc<TokenJournal>>>>,
     #[cfg(feature = "_oauth")]
     bus: EventBus,
+    /// The services' budgets and the HTTP cache every metadata source shares.
+    #[cfg(feature = "_http")]
+    net: Arc<WorkerNet>,
 }
 
 impl Capabilities for WorkerCapabilities {
@@ -71,6 +77,24 @@ impl Capabilities for WorkerCapabilities {
             ctx = ctx.with_http(self.network(source, manifest)?);
         }
         Ok(ctx)
+    }
+
+    fn grant_metadata(
+        &self,
+        manifest: &PluginManifest,
+        settings: &BTreeMap<String, String>,
+        ctx: HostContext,
+    ) -> Result<HostContext, String> {
+        tonearm_core::sources::metadata_asks_allowed(manifest)?;
+        if !manifest.capabilities.needs_network() {
+            return Ok(ctx);
+        }
+        self.metadata_http(manifest, settings, ctx)
+    }
+
+    #[cfg(feature = "_http")]
+    async fn metadata_turn(&self, plugin: &str) {
+        self.net.turn(plugin).await;
     }
 
     #[cfg(feature = "_oauth")]
@@ -144,6 +168,36 @@ impl WorkerCapabilities {
 }
 
 impl WorkerCapabilities {
+    /// HTTP for a metadata source: to its declared hosts and configured endpoints, within
+    /// the services' budgets, through the worker's HTTP cache.
+    #[cfg(feature = "_http")]
+    fn metadata_http(
+        &self,
+        manifest: &PluginManifest,
+        settings: &BTreeMap<String, String>,
+        ctx: HostContext,
+    ) -> Result<HostContext, String> {
+        let asks = &manifest.capabilities;
+        self.net
+            .declare(&manifest.id, &rate_limits(&asks.rate_limits, settings));
+        let http = WorkerHttp::new(&manifest.id, allowed_hosts(&asks.http_hosts, settings))
+            .with_net(self.net.clone());
+        Ok(ctx.with_http(Arc::new(http)))
+    }
+
+    #[cfg(not(feature = "_http"))]
+    fn metadata_http(
+        &self,
+        manifest: &PluginManifest,
+        _: &BTreeMap<String, String>,
+        _: HostContext,
+    ) -> Result<HostContext, String> {
+        Err(format!(
+            "metadata source `{}` needs the network, which this bundle was built without",
+            manifest.id
+        ))
+    }
+
     /// HTTP to the hosts the manifest and the source's settings name, signed in if the
     /// provider signs in.
     #[cfg(feature = "_http")]
@@ -214,6 +268,9 @@ struct Inner {
     capabilities: WorkerCapabilities,
     streams: RefCell<HashMap<u32, Stream>>,
     next_stream: Cell<u32>,
+    /// Whether the HTTP cache kept in the library was read into memory.
+    #[cfg(feature = "_http")]
+    cache_loaded: Cell<bool>,
 }
 
 /// The Tonearm core of one worker.
@@ -247,6 +304,8 @@ impl Core {
             journal: Rc::default(),
             #[cfg(feature = "_oauth")]
             bus: registry.bus().clone(),
+            #[cfg(feature = "_http")]
+            net: Arc::new(WorkerNet::new()),
         };
         Ok(Core {
             inner: Rc::new(Inner {
@@ -255,6 +314,8 @@ impl Core {
                 capabilities,
                 streams: RefCell::default(),
                 next_stream: Cell::new(1),
+                #[cfg(feature = "_http")]
+                cache_loaded: Cell::new(false),
             }),
         })
     }
@@ -474,7 +535,112 @@ impl Inner {
                 self.streams.borrow_mut().remove(&stream);
                 Ok(Reply::Done)
             }
+            Request::Enrich {
+                source,
+                only,
+                dry_run,
+                refresh,
+                accept_medium,
+                plugins,
+                settings,
+            } => {
+                let options = EnrichOptions {
+                    dry_run,
+                    refresh,
+                    accept: if accept_medium {
+                        Recommendation::Medium
+                    } else {
+                        Recommendation::Strong
+                    },
+                    sources: plugins,
+                    settings,
+                    ..EnrichOptions::default()
+                };
+                let kinds = only.unwrap_or_else(|| self.offered_kinds());
+                self.enrich(source.as_deref(), &kinds, options).await
+            }
+            Request::Artwork { track, album } => {
+                let tonearm = self.tonearm()?;
+                let image = if album {
+                    tonearm.album_artwork(track).await
+                } else {
+                    tonearm.track_artwork(track).await
+                }
+                .map_err(error_text)?;
+                Ok(Reply::Artwork {
+                    image: image.map(|i| Cover {
+                        data_url: format!("data:{};base64,{}", i.mime, BASE64.encode(&i.bytes)),
+                        mime: i.mime,
+                        sha256: i.sha256,
+                    }),
+                })
+            }
+            Request::Lyrics { track } => Ok(Reply::Lyrics {
+                lyrics: self.tonearm()?.lyrics(track).await.map_err(error_text)?,
+            }),
+            Request::EditTags { track, values } => {
+                self.tonearm()?
+                    .edit_tags(track, values.into_iter().collect())
+                    .await
+                    .map_err(error_text)?;
+                Ok(Reply::Done)
+            }
+            Request::Provenance { track } => Ok(Reply::Provenance {
+                fields: self
+                    .tonearm()?
+                    .tag_provenance(track)
+                    .await
+                    .map_err(error_text)?,
+            }),
         }
+    }
+
+    /// What the loaded metadata sources offer between them.
+    fn offered_kinds(&self) -> Vec<Kind> {
+        let plugins = self.registry.list();
+        Kind::ALL
+            .into_iter()
+            .filter(|kind| {
+                plugins.iter().any(|p| {
+                    p.manifest.kind == PluginKind::MetadataSource
+                        && p.failure.is_none()
+                        && kind.offered_by(&p.manifest.metadata)
+                })
+            })
+            .collect()
+    }
+
+    /// Runs enrichment with the worker's HTTP cache loaded from the library before and
+    /// what the run added kept there after, even when the run failed part way.
+    async fn enrich(
+        &self,
+        source: Option<&str>,
+        kinds: &[Kind],
+        options: EnrichOptions,
+    ) -> Result<Reply, String> {
+        let tonearm = self.tonearm()?;
+        #[cfg(feature = "_http")]
+        if !self.cache_loaded.replace(true) {
+            let kept = tonearm.store().http_cache().await.map_err(error_text)?;
+            self.capabilities.net.load(kept);
+        }
+        let run = tonearm.enrich(source, kinds, options, |_| {}).await;
+        #[cfg(feature = "_http")]
+        {
+            let changed = self.capabilities.net.take_changed();
+            if !changed.is_empty()
+                && let Err(e) = tonearm.store().keep_http_answers(changed).await
+            {
+                tracing::warn!(error = %e, "cannot keep the HTTP cache");
+            }
+        }
+        Ok(Reply::Enriched {
+            reports: run.map_err(error_text)?,
+            #[cfg(feature = "_http")]
+            http: self.capabilities.net.stats(),
+            #[cfg(not(feature = "_http"))]
+            http: crate::protocol::HttpStats::default(),
+        })
     }
 
     async fn init(&self, database: Option<&str>) -> Result<Reply, String> {

@@ -9,7 +9,8 @@
 // (and `cargo build -p tonearm-fakes`; TONEARM_FAKES names the binary).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { readFile, mkdir } from 'node:fs/promises';
+import { readFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { extname, join, normalize, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
@@ -58,6 +59,27 @@ function startFakeDrive() {
   });
 }
 const fake = await startFakeDrive();
+
+/** Starts the fake MusicBrainz, Cover Art Archive and LRCLIB over `catalogue` (a file). */
+function startFakeMetadata(catalogue) {
+  const binary = process.env.TONEARM_FAKES ?? join(root, '..', 'target', 'debug', 'tonearm-fakes');
+  const child = spawn(binary, ['metadata', '--catalogue', catalogue], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`the metadata fakes said nothing useful: ${out}`)), 20000);
+    child.on('error', reject);
+    child.stdout.on('data', (bytes) => {
+      out += bytes;
+      const found = (name) => out.match(new RegExp(`fake ${name}:\\s+(\\S+)`))?.[1];
+      const [mb, caa, lrclib, control] = ['MusicBrainz', 'Cover Art Archive', 'LRCLIB', 'control'].map(found);
+      if (mb && caa && lrclib && control) {
+        clearTimeout(timer);
+        resolve({ child, mb, caa, lrclib, control });
+      }
+    });
+  });
+}
+let metadata;
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -156,6 +178,92 @@ try {
   await doomed;
   // The Drive's rejection of the expired token was the point.
   errors.splice(quiet, errors.length - quiet, ...errors.slice(quiet).filter((e) => !e.startsWith(`401 ${fake.api}`)));
+
+  // Enrichment in the worker: the picked tracks are identified by the fake MusicBrainz,
+  // get the release's cover from the fake Cover Art Archive (through its redirect to the
+  // image host) and lyrics from the fake LRCLIB, paced to MusicBrainz's one request a
+  // second and written to IndexedDB with their provenance. A second run asks nothing.
+  // The picked MP3 and FLAC embed covers; an Ogg file that embeds none is added as a
+  // folder of its own, to get its cover from the archive.
+  const pad = [...await readFile(join(fixtures, '03 pad.ogg'))];
+  const addedPad = await page.evaluate(async (bytes) => {
+    const file = new File([new Uint8Array(bytes)], '03 pad.ogg', { type: 'audio/ogg' });
+    await window.tonearm.client.call('addFolder', { name: 'Pad', files: [file], paths: ['03 pad.ogg'] });
+    return window.tonearm.client.call('sync', { source: 'Pad' });
+  }, pad);
+  assert.equal(addedPad.results[0].counts?.added, 1, JSON.stringify(addedPad));
+  const listed = async () => (await call('tracks', { limit: 100 })).ok.tracks;
+  const picked = (await listed()).filter((t) => t.source === 'My music' || t.source === 'Pad');
+  assert.equal(picked.length, 3, JSON.stringify(picked));
+  const release = '0b4f1a6e-3c1d-4b7e-9a39-5f7a3b2c1d00';
+  const dir = await mkdtemp(join(tmpdir(), 'tonearm-e2e-'));
+  // A 1×1 PNG.
+  await writeFile(join(dir, 'cover.png'), Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64'));
+  const artistsOf = {
+    'Chord in C — Überstürzt': ['Ånström Quartet', 'Zoë Keating'],
+    'Pluck “quoted” #2': ['Ånström Quartet', '坂本龍一'],
+    'Pad?': ['Zoë Keating'],
+  };
+  const recordings = picked.map((t, i) => ({
+    id: `5b11f4ce-a62d-471e-81fc-a69a8278c7${String(i + 1).padStart(2, '0')}`,
+    title: t.title, artists: artistsOf[t.title], length_ms: t.duration_ms, isrcs: [],
+    releases: [{ id: release, title: 'Tonearm Samples', artist: 'Tonearm Ensemble', date: '2024-05-01', disc: 1, discs: 1, track: i + 1, tracks: 3 }],
+  }));
+  const byTitle = (prefix) => picked.find((t) => t.title.startsWith(prefix));
+  const [pluckTrack, padTrack] = [byTitle('Pluck'), byTitle('Pad')];
+  const lyrics = [{
+    track: pluckTrack.title, artist: artistsOf[pluckTrack.title][0], album: 'Tonearm Samples',
+    duration_s: pluckTrack.duration_ms / 1000, plain: 'pluck, pluck', synced: '[00:00.10] pluck\n[00:00.80] pluck', instrumental: false,
+  }];
+  await writeFile(join(dir, 'catalogue.json'), JSON.stringify({ recordings, covers: [{ release, file: 'cover.png' }], lyrics }));
+  metadata = await startFakeMetadata(join(dir, 'catalogue.json'));
+  const counts = async () => (await fetch(`${metadata.control}/counts`)).json();
+  const endpoints = {
+    musicbrainz: { 'endpoint.api': metadata.mb },
+    coverart: { 'endpoint.api': metadata.caa },
+    lrclib: { 'endpoint.api': metadata.lrclib },
+  };
+  const enrich = async (source) => {
+    const answer = await call('enrich', { source, settings: endpoints });
+    assert.ok(answer.ok, JSON.stringify(answer));
+    const reports = Object.fromEntries(answer.ok.reports.map((r) => [r.kind, r]));
+    const count = (kind, outcome) => reports[kind].results.filter((r) => r.outcome === outcome).length;
+    return { ...answer.ok, reports, count };
+  };
+  const music = await enrich('My music');
+  assert.equal(music.count('tags', 'written'), 2, JSON.stringify(music.reports.tags));
+  assert.equal(music.reports.artwork.skipped, 2, `embedded covers are kept: ${JSON.stringify(music.reports.artwork)}`);
+  assert.equal(music.count('lyrics', 'written'), 1, JSON.stringify(music.reports.lyrics));
+  const padRun = await enrich('Pad');
+  assert.equal(padRun.count('tags', 'written'), 1, JSON.stringify(padRun.reports.tags));
+  assert.equal(padRun.count('artwork', 'written'), 1, JSON.stringify(padRun.reports.artwork));
+  const seen = await counts();
+  assert.equal(seen.musicbrainz.throttled, 0, `MusicBrainz never had to refuse: ${JSON.stringify(seen)}`);
+  assert.ok(seen.musicbrainz.requests >= 3 && seen.coverart.images === 1 && seen.lrclib.requests >= 3, JSON.stringify(seen));
+  // LRCLIB answers 404 for a track it has no lyrics of: an answer, not an error.
+  errors.splice(0, errors.length, ...errors.filter((e) => !e.startsWith(`404 ${metadata.lrclib}/api/`)));
+  const provenance = (await call('provenance', { track: padTrack.id })).ok.fields;
+  const releaseId = provenance.find((f) => f.field === 'musicbrainz_release_id');
+  assert.deepEqual([releaseId?.value, releaseId?.source], [release, 'musicbrainz'], JSON.stringify(provenance));
+  const cover = (await call('artwork', { track: padTrack.id })).ok.image;
+  assert.match(cover?.dataUrl ?? '', /^data:image\/png;base64,iVBOR/, JSON.stringify(cover));
+  const embedded = (await call('artwork', { track: pluckTrack.id })).ok.image;
+  assert.ok(embedded && embedded.sha256 !== cover.sha256, 'the embedded cover stays');
+  assert.ok((await call('artwork', { track: padTrack.id, album: true })).ok.image, 'the album has a cover');
+  const words = (await call('lyrics', { track: pluckTrack.id })).ok.lyrics;
+  assert.match(words?.synced_lrc ?? '', /^\[00:00\.10\] pluck/, JSON.stringify(words));
+  // A user's edit is theirs: listed, searched, and never written over.
+  assert.ok((await call('editTags', { track: padTrack.id, values: { title: 'My pad' } })).ok);
+  assert.equal((await listed()).find((t) => t.id === padTrack.id).title, 'My pad');
+  // A second run asks nothing: not the worker's HTTP, not the services.
+  const sent = padRun.http.sent;
+  for (const source of ['My music', 'Pad']) {
+    const rerun = await enrich(source);
+    assert.ok(Object.values(rerun.reports).every((r) => r.skipped === r.tracks), `everything answered is skipped: ${JSON.stringify(rerun.reports)}`);
+    assert.equal(rerun.http.sent, sent, 'the second run sent nothing');
+  }
+  assert.deepEqual(await counts(), seen, 'and the services saw nothing');
+  await call('removeSource', { name: 'Pad' });
 
   // Search: every word as a prefix, accents and case ignored.
   await page.locator('#search').fill('PLUCK');
@@ -260,5 +368,6 @@ try {
   await browser.close();
   server.close();
   fake.child.kill();
+  metadata?.child.kill();
 }
 process.exit(failed ? 1 : 0);

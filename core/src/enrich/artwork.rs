@@ -9,7 +9,6 @@ use super::{
     Target, TrackResult, now_ms,
 };
 use crate::sources::Capabilities;
-use crate::sync::rt;
 
 impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
     /// Fetches the front cover of every release `source`'s tracks name (every source's if
@@ -96,11 +95,10 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
         };
         let mut last = Vec::new();
         for opened in sources {
-            let source = opened.source.clone();
             let asked = request.clone();
-            let answer = rt::blocking(move || source.artwork(&asked))
-                .await
-                .map_err(EnrichError::Worker)?;
+            let answer = self
+                .call(opened, move |source| source.artwork(&asked))
+                .await?;
             let (outcome, detail) = match answer {
                 Ok(Some(art)) => match Image::check(art.bytes) {
                     Ok(image) => {

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use tonearm_plugin_api::TrackTags;
 
 /// A tag field of a track.
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
@@ -149,6 +150,7 @@ impl std::fmt::Display for Field {
 }
 
 /// A field's value.
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Value {
@@ -171,6 +173,7 @@ impl std::fmt::Display for Value {
 }
 
 /// One field a candidate changes.
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldChange {
     /// The field.

@@ -7,7 +7,6 @@ use super::{
     StoredLyrics, Target, TrackResult, checks, now_ms,
 };
 use crate::sources::Capabilities;
-use crate::sync::rt;
 
 /// What of `lyrics` the library keeps for a track of `duration_ms`, and why anything was
 /// dropped; `None` when nothing usable is left.
@@ -99,11 +98,10 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
         };
         for opened in sources {
             result.plugin = opened.id.clone();
-            let source = opened.source.clone();
             let asked = query.clone();
-            let answer = rt::blocking(move || source.lyrics(&asked))
-                .await
-                .map_err(EnrichError::Worker)?;
+            let answer = self
+                .call(opened, move |source| source.lyrics(&asked))
+                .await?;
             let (kept, outcome, detail) = match answer {
                 Ok(Some(lyrics)) => {
                     let (kept, why) = keep(lyrics, target.duration_ms, &opened.id);

@@ -35,6 +35,7 @@ pub const STRONG: f64 = 0.04;
 pub const MEDIUM: f64 = 0.25;
 
 /// How much to trust a candidate.
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Recommendation {

@@ -17,6 +17,7 @@
 
 mod artwork;
 pub mod checks;
+pub mod conformance;
 pub mod fields;
 mod lyrics;
 pub mod matching;
@@ -40,7 +41,8 @@ pub use fields::{Field, FieldChange, Value, diff};
 pub use matching::{Match, Recommendation};
 
 /// What enrichment looks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// Tags and catalogue ids, from sources that identify.
@@ -76,6 +78,7 @@ impl Kind {
 }
 
 /// What a source's answer came to for one track.
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -119,6 +122,7 @@ pub struct Provenance {
 }
 
 /// One field's value and where it came from, as the library records it.
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldSource {
     /// The field.
@@ -197,6 +201,7 @@ pub fn image_hash(bytes: &[u8]) -> String {
 }
 
 /// Lyrics as the library keeps them.
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredLyrics {
     /// Plain text.
@@ -353,6 +358,7 @@ impl Default for EnrichOptions {
 }
 
 /// What happened to one track.
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct TrackResult {
     /// What was looked for.
@@ -374,6 +380,7 @@ pub struct TrackResult {
 }
 
 /// What a run did for one kind.
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct EnrichReport {
     /// What was looked for.
@@ -488,6 +495,20 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
             capabilities,
             options,
         }
+    }
+
+    /// Calls `opened` on a blocking thread, once the budgets of the services it reaches
+    /// allow a request; `Err` only if the call's thread died.
+    async fn call<T: Send + 'static>(
+        &self,
+        opened: &Opened,
+        f: impl FnOnce(&dyn MetadataSource) -> tonearm_plugin_api::PluginResult<T> + Send + 'static,
+    ) -> Result<tonearm_plugin_api::PluginResult<T>, EnrichError> {
+        self.capabilities.metadata_turn(&opened.id).await;
+        let source = opened.source.clone();
+        crate::sync::rt::blocking(move || f(&*source))
+            .await
+            .map_err(EnrichError::Worker)
     }
 
     /// The sources to ask for `kind`, created with their capabilities.

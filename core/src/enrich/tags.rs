@@ -7,7 +7,6 @@ use super::{
     Target, TrackResult, diff, matching, now_ms,
 };
 use crate::sources::Capabilities;
-use crate::sync::rt;
 
 impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
     /// Enriches the tags of `source`'s tracks (every source's if `None`), calling
@@ -66,11 +65,10 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
         };
         for opened in sources {
             result.plugin = opened.id.clone();
-            let source = opened.source.clone();
             let asked = query.clone();
-            let answer = rt::blocking(move || source.identify(&asked))
-                .await
-                .map_err(EnrichError::Worker)?;
+            let answer = self
+                .call(opened, move |source| source.identify(&asked))
+                .await?;
             let candidates = match answer {
                 Ok(candidates) => candidates,
                 Err(error) => {

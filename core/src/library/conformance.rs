@@ -44,7 +44,7 @@ where
 }
 
 /// A listed file.
-fn entry(id: &str, path: &str, size: u64) -> RemoteEntry {
+pub(crate) fn entry(id: &str, path: &str, size: u64) -> RemoteEntry {
     RemoteEntry {
         id: id.into(),
         path: path.into(),
@@ -56,7 +56,7 @@ fn entry(id: &str, path: &str, size: u64) -> RemoteEntry {
 }
 
 /// Tags for a test track.
-fn tags(title: &str, artists: &[&str], album: Option<&str>) -> TrackTags {
+pub(crate) fn tags(title: &str, artists: &[&str], album: Option<&str>) -> TrackTags {
     TrackTags {
         title: Some(title.into()),
         artists: artists.iter().map(|a| a.to_string()).collect(),
@@ -66,7 +66,7 @@ fn tags(title: &str, artists: &[&str], album: Option<&str>) -> TrackTags {
 }
 
 /// A file whose tags were read.
-fn scanned(entry: RemoteEntry, tags: TrackTags) -> FileWrite {
+pub(crate) fn scanned(entry: RemoteEntry, tags: TrackTags) -> FileWrite {
     FileWrite::Scanned {
         entry,
         track: Box::new(ScannedTrack {
@@ -77,7 +77,7 @@ fn scanned(entry: RemoteEntry, tags: TrackTags) -> FileWrite {
     }
 }
 
-async fn add<S: LibraryStore>(store: &S, name: &str) -> i64 {
+pub(crate) async fn add<S: LibraryStore>(store: &S, name: &str) -> i64 {
     store
         .add_source(name, "local", &BTreeMap::new())
         .await
@@ -85,14 +85,14 @@ async fn add<S: LibraryStore>(store: &S, name: &str) -> i64 {
         .id
 }
 
-async fn write<S: LibraryStore>(store: &S, source: i64, writes: Vec<FileWrite>) {
+pub(crate) async fn write<S: LibraryStore>(store: &S, source: i64, writes: Vec<FileWrite>) {
     store
         .apply_batch(source, 0, writes, vec![], CursorUpdate::None)
         .await
         .unwrap_or_else(|e| panic!("apply_batch: {e}"));
 }
 
-async fn all_tracks<S: LibraryStore>(store: &S) -> Vec<TrackRow> {
+pub(crate) async fn all_tracks<S: LibraryStore>(store: &S) -> Vec<TrackRow> {
     store
         .tracks(1000, 0)
         .await

@@ -172,4 +172,17 @@ mod tests {
         })
         .await;
     }
+
+    #[tokio::test]
+    async fn the_sqlite_store_keeps_every_enrichment_promise() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = AtomicUsize::new(0);
+        tonearm_core::enrich::conformance::check(|| {
+            let path = dir
+                .path()
+                .join(format!("{}.db", count.fetch_add(1, Ordering::Relaxed)));
+            async move { SqliteStore::open(&path).await.unwrap() }
+        })
+        .await;
+    }
 }

@@ -21,7 +21,9 @@ pub mod provider;
 mod reference;
 
 use std::fmt;
+#[cfg(not(all(target_arch = "wasm32", not(target_os = "wasi"))))]
 use std::panic::{AssertUnwindSafe, catch_unwind};
+#[cfg(not(all(target_arch = "wasm32", not(target_os = "wasi"))))]
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -142,6 +144,7 @@ impl fmt::Display for Report {
 /// Runs `f` on its own thread, failing if it panics or takes longer than `deadline`. A
 /// check that times out leaves its thread behind: a hung plugin cannot be stopped from
 /// outside, but it no longer holds up the suite.
+#[cfg(not(all(target_arch = "wasm32", not(target_os = "wasi"))))]
 pub fn guarded<T: Send + 'static>(
     deadline: Duration,
     f: impl FnOnce() -> Result<T, String> + Send + 'static,
@@ -168,6 +171,16 @@ pub fn guarded<T: Send + 'static>(
         }
         Err(mpsc::RecvTimeoutError::Disconnected) => Err("the check thread died".into()),
     }
+}
+
+/// Runs `f` where it is: a browser's wasm has no threads to run it on, so a hang there
+/// is the page's watchdog's to catch, and a panic aborts the whole test.
+#[cfg(all(target_arch = "wasm32", not(target_os = "wasi")))]
+pub fn guarded<T: Send + 'static>(
+    _deadline: Duration,
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    f()
 }
 
 #[cfg(test)]

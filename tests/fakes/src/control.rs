@@ -9,6 +9,11 @@
 //!   refresh grant (the client has the new tokens and went on), else `false`.
 //! - `POST /files?path=P`: the body becomes a new file at `/`-separated path `P` under My
 //!   Drive (missing folders are made), as if uploaded elsewhere; answers its id.
+//!
+//! The metadata fakes' (`tonearm-fakes metadata`) control port has one route:
+//!
+//! - `GET /counts`: what each service saw, as JSON: `{"musicbrainz": {"requests",
+//!   "throttled", "forbidden"}, "coverart": {"images"}, "lrclib": {"requests"}}`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -87,5 +92,34 @@ pub fn start(authority: Authority, drive: Arc<FakeDrive>) -> std::io::Result<Ser
                 get(|State(f): State<Fakes>| async move { f.authority.refreshes().to_string() }),
             )
             .with_state(Fakes { authority, drive });
+    Server::start(router, 0)
+}
+
+/// Starts the control port of the metadata fakes on a free port.
+///
+/// # Errors
+///
+/// If no port can be bound.
+pub fn start_metadata(
+    mb: Arc<crate::musicbrainz::FakeMusicBrainz>,
+    caa: Arc<crate::coverart::FakeCoverArt>,
+    lrclib: Arc<crate::lrclib::FakeLrclib>,
+) -> std::io::Result<Server> {
+    let router = Router::new().route(
+        "/counts",
+        get(move || {
+            let counts = mb.counts();
+            let body = serde_json::json!({
+                "musicbrainz": {
+                    "requests": counts.requests,
+                    "throttled": counts.throttled,
+                    "forbidden": counts.forbidden,
+                },
+                "coverart": { "images": caa.served().len() },
+                "lrclib": { "requests": lrclib.requests() },
+            });
+            async move { body.to_string() }
+        }),
+    );
     Server::start(router, 0)
 }

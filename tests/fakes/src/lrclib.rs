@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::Server;
 
 /// One track's lyrics in the catalogue.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 pub struct LyricsRecord {
     /// Title.
     pub track: String,

@@ -40,6 +40,17 @@ enum Service {
         #[arg(long)]
         rotate: bool,
     },
+    /// Fake MusicBrainz, Cover Art Archive and LRCLIB services holding a catalogue.
+    ///
+    /// The catalogue is a JSON file: `{"recordings": [...], "covers": [{"release":
+    /// MBID, "file": PATH}], "lyrics": [...]}`, recordings and lyrics in the fakes'
+    /// shapes (`tonearm_fakes::musicbrainz::Recording`, `tonearm_fakes::lrclib::LyricsRecord`);
+    /// cover paths are relative to the file.
+    Metadata {
+        /// The catalogue file.
+        #[arg(long)]
+        catalogue: PathBuf,
+    },
     /// A fake OneDrive (Microsoft Graph, with its OAuth server) holding a folder's files.
     Onedrive {
         /// The folder whose files (recursively) the fake OneDrive holds.
@@ -115,6 +126,7 @@ fn main() -> Result<()> {
                 std::thread::park();
             }
         }
+        Service::Metadata { catalogue } => serve_metadata(&catalogue),
         Service::Onedrive {
             music,
             token_lifetime,
@@ -138,6 +150,80 @@ fn main() -> Result<()> {
                 std::thread::park();
             }
         }
+    }
+}
+
+/// What `tonearm-fakes metadata` serves.
+#[derive(serde::Deserialize)]
+struct MetadataCatalogue {
+    #[serde(default)]
+    recordings: Vec<tonearm_fakes::musicbrainz::Recording>,
+    #[serde(default)]
+    covers: Vec<CoverFile>,
+    #[serde(default)]
+    lyrics: Vec<tonearm_fakes::lrclib::LyricsRecord>,
+}
+
+#[derive(serde::Deserialize)]
+struct CoverFile {
+    release: String,
+    file: PathBuf,
+}
+
+fn serve_metadata(catalogue: &Path) -> Result<()> {
+    use tonearm_fakes::coverart::FakeCoverArt;
+    use tonearm_fakes::lrclib::FakeLrclib;
+    use tonearm_fakes::musicbrainz::FakeMusicBrainz;
+
+    let text = std::fs::read_to_string(catalogue)
+        .with_context(|| format!("reading {}", catalogue.display()))?;
+    let parsed: MetadataCatalogue = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a catalogue", catalogue.display()))?;
+    let mb = FakeMusicBrainz::start().context("starting MusicBrainz")?;
+    let caa = FakeCoverArt::start().context("starting the Cover Art Archive")?;
+    let lrclib = FakeLrclib::start().context("starting LRCLIB")?;
+    for recording in parsed.recordings {
+        mb.add(recording);
+    }
+    let base = catalogue.parent().unwrap_or(Path::new("."));
+    for cover in parsed.covers {
+        let path = base.join(&cover.file);
+        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let mime = match path.extension().and_then(|e| e.to_str()) {
+            Some("png") => "image/png",
+            _ => "image/jpeg",
+        };
+        caa.add(&cover.release, mime, &bytes);
+    }
+    for record in parsed.lyrics {
+        lrclib.add(record);
+    }
+    let (mb, caa, lrclib) = (
+        std::sync::Arc::new(mb),
+        std::sync::Arc::new(caa),
+        std::sync::Arc::new(lrclib),
+    );
+    let control = tonearm_fakes::control::start_metadata(mb.clone(), caa.clone(), lrclib.clone())
+        .context("starting the control port")?;
+    println!("fake MusicBrainz: {}", mb.url());
+    println!(
+        "fake Cover Art Archive: {} (images at {})",
+        caa.url(),
+        caa.image_host()
+    );
+    println!("fake LRCLIB: {}", lrclib.url());
+    println!("fake control: {}", control.url());
+    println!();
+    println!("Point the metadata sources at them (config.json):");
+    println!(
+        "  {{\"metadata\": {{\"musicbrainz\": {{\"endpoint.api\": \"{}\"}}, \"coverart\": {{\"endpoint.api\": \"{}\"}}, \"lrclib\": {{\"endpoint.api\": \"{}\"}}}}}}",
+        mb.url(),
+        caa.url(),
+        lrclib.url()
+    );
+    println!("\nStop with Ctrl-C.");
+    loop {
+        std::thread::park();
     }
 }
 

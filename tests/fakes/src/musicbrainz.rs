@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::{Server, is_mbid};
 
 /// One release a recording appears on, and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct ReleaseEntry {
     /// The release MBID.
     pub id: String,
@@ -41,7 +41,7 @@ pub struct ReleaseEntry {
 }
 
 /// One recording of the fake catalogue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Recording {
     /// The recording MBID.
     pub id: String,

@@ -6,7 +6,6 @@
 //! as a transient failure). Waiting out a `429` is left to the sync engine's retries,
 //! which wait on a timer rather than block the worker.
 
-#[cfg(feature = "_oauth")]
 use std::sync::Arc;
 
 use tonearm_core::net::{host_allowed, redact};
@@ -15,6 +14,7 @@ use wasm_bindgen::JsCast as _;
 
 #[cfg(feature = "_oauth")]
 use crate::auth::WorkerSession;
+use crate::capabilities::WorkerNet;
 
 /// One plugin's HTTP in the worker, limited to the hosts it may reach, with a source's
 /// access token for the origins that take it.
@@ -22,6 +22,8 @@ use crate::auth::WorkerSession;
 pub struct WorkerHttp {
     plugin: String,
     allowed: Vec<String>,
+    /// The worker's budgets and cache, for a plugin that keeps to them.
+    net: Option<Arc<WorkerNet>>,
     #[cfg(feature = "_oauth")]
     auth: Option<(Arc<WorkerSession>, Vec<String>)>,
 }
@@ -32,9 +34,17 @@ impl WorkerHttp {
         Self {
             plugin: plugin.to_owned(),
             allowed,
+            net: None,
             #[cfg(feature = "_oauth")]
             auth: None,
         }
+    }
+
+    /// Keeps to the worker's budgets (the services' rate limits) and answers from its
+    /// HTTP cache where it may.
+    pub fn with_net(mut self, net: Arc<WorkerNet>) -> Self {
+        self.net = Some(net);
+        self
     }
 
     /// Sends `session`'s access token to `token_origins` (`scheme://host:port`) only.
@@ -114,6 +124,9 @@ impl HttpClient for WorkerHttp {
                 self.plugin,
                 self.allowed.join(", ")
             )));
+        }
+        if let Some(net) = &self.net {
+            return net.send(request, send_xhr);
         }
         #[cfg(feature = "_oauth")]
         return self.send_signed_in(request);

@@ -4,7 +4,11 @@
 mod folder;
 #[cfg(feature = "_http")]
 mod http;
+#[cfg(feature = "_http")]
+mod net;
 
 pub use folder::PickedFolder;
 #[cfg(feature = "_http")]
 pub use http::WorkerHttp;
+#[cfg(feature = "_http")]
+pub use net::WorkerNet;

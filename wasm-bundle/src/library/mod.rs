@@ -6,6 +6,7 @@
 //! word in a multi-entry index of word prefixes' owners and ranks the candidates as
 //! [`tonearm_core::library::search`] says.
 
+mod enrich;
 pub(crate) mod idb;
 mod ops;
 mod store;
@@ -32,7 +33,9 @@ use crate::records::*;
 use idb::{all, js_error, key, numeric_key, put, record, request, to_js};
 use ops::*;
 
-const SCHEMA_VERSION: u32 = 1;
+/// 1: the library; 2: what enrichment writes (values over tags, sources' answers, images,
+/// lyrics) and the HTTP cache.
+const SCHEMA_VERSION: u32 = 2;
 const SOURCES: &str = "sources";
 const FILES: &str = "files";
 const TRACKS: &str = "tracks";
@@ -40,6 +43,21 @@ const PLAYLISTS: &str = "playlists";
 const STATE: &str = "state";
 /// Signed-in sources' tokens, by source name.
 const TOKENS: &str = "tokens";
+/// Values written over tracks' tags, by track and field.
+const OVERRIDES: &str = "overrides";
+/// What each metadata source answered, by track, kind and plugin.
+const ENRICHMENT: &str = "enrichment";
+/// Cover images, once per content, by SHA-256.
+const IMAGES: &str = "images";
+/// Tracks' lyrics, by track.
+const LYRICS: &str = "lyrics";
+/// Metadata sources' cacheable HTTP answers, by cache key.
+const HTTP_CACHE: &str = "http_cache";
+/// Everything a sync's writes touch: a track's removal takes what enrichment wrote
+/// for it along.
+const SYNC_STORES: &[&str] = &[
+    SOURCES, FILES, TRACKS, PLAYLISTS, STATE, OVERRIDES, ENRICHMENT, IMAGES, LYRICS,
+];
 
 /// The library in one IndexedDB database. Cheap to clone: clones share the connection.
 #[derive(Debug, Clone)]
@@ -109,6 +127,42 @@ fn create_schema(db: &IdbDatabase) -> Result<(), JsValue> {
     Ok(())
 }
 
+/// Adds what version 2 keeps: enrichment's records and the HTTP cache.
+fn create_enrich_schema(db: &IdbDatabase) -> Result<(), JsValue> {
+    let keyed = |fields: &[&str]| {
+        let params = IdbObjectStoreParameters::new();
+        let path: JsValue = match fields {
+            [one] => JsValue::from_str(one),
+            many => many
+                .iter()
+                .map(|s| JsValue::from_str(s))
+                .collect::<js_sys::Array>()
+                .into(),
+        };
+        params.set_key_path(&path);
+        params
+    };
+    let by_track = |store: IdbObjectStore| {
+        store.create_index_with_str_and_optional_parameters(
+            "track",
+            "track_id",
+            &IdbIndexParameters::new(),
+        )
+    };
+    by_track(db.create_object_store_with_optional_parameters(
+        OVERRIDES,
+        &keyed(&["track_id", "field"]),
+    )?)?;
+    by_track(db.create_object_store_with_optional_parameters(
+        ENRICHMENT,
+        &keyed(&["track_id", "kind", "plugin"]),
+    )?)?;
+    db.create_object_store_with_optional_parameters(IMAGES, &keyed(&["sha256"]))?;
+    db.create_object_store_with_optional_parameters(LYRICS, &keyed(&["track_id"]))?;
+    db.create_object_store_with_optional_parameters(HTTP_CACHE, &keyed(&["key"]))?;
+    Ok(())
+}
+
 impl IndexedDbStore {
     /// Opens (creating if needed) the library database `name`.
     pub async fn open(name: &str) -> StoreResult<Self> {
@@ -122,11 +176,23 @@ impl IndexedDbStore {
                     .and_then(|t| t.dyn_into::<IdbOpenDbRequest>().ok())
                     .and_then(|r| r.result().ok())
                     .and_then(|r| r.dyn_into::<IdbDatabase>().ok());
-                // Version 1 is the only schema: an upgrade means an empty database.
-                if let Some(db) = db
-                    && event.old_version() < 1.0
-                    && let Err(e) = create_schema(&db)
-                {
+                // Each version adds stores to the one before; a failure aborts the
+                // upgrade, and the open fails with it.
+                let Some(db) = db else { return };
+                let old = event.old_version();
+                let created = (if old < 1.0 {
+                    create_schema(&db)
+                } else {
+                    Ok(())
+                })
+                .and_then(|()| {
+                    if old < 2.0 {
+                        create_enrich_schema(&db)
+                    } else {
+                        Ok(())
+                    }
+                });
+                if let Err(e) = created {
                     tracing::error!(error = %idb::describe(&e), "cannot create the library schema");
                 }
             },
@@ -257,6 +323,16 @@ mod tests {
         let count = Cell::new(0);
         conformance::check(|| {
             let name = fresh_name("conformance", count.replace(count.get() + 1));
+            async move { IndexedDbStore::open(&name).await.unwrap() }
+        })
+        .await;
+    }
+
+    #[wasm_bindgen_test]
+    async fn the_indexeddb_store_keeps_every_enrichment_promise() {
+        let count = Cell::new(0);
+        tonearm_core::enrich::conformance::check(|| {
+            let name = fresh_name("enrich", count.replace(count.get() + 1));
             async move { IndexedDbStore::open(&name).await.unwrap() }
         })
         .await;

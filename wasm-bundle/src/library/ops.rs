@@ -79,13 +79,23 @@ pub(super) async fn put_track(tx: &IdbTransaction, track: &TrackRecord) -> Store
     put(&os(tx, TRACKS)?, track, "put track").await.map(|_| ())
 }
 
-/// Deletes a track and takes it out of every playlist.
+/// Deletes a track with what enrichment wrote for it, and takes it out of every
+/// playlist.
 pub(super) async fn delete_track(tx: &IdbTransaction, id: i64) -> StoreResult<()> {
     let tracks = os(tx, TRACKS)?;
     request(
         tracks
             .delete(&JsValue::from_f64(id as f64))
             .map_err(js_error("delete track"))?,
+    )
+    .await?;
+    for store in [OVERRIDES, ENRICHMENT] {
+        delete_by_track(tx, store, id).await?;
+    }
+    request(
+        os(tx, LYRICS)?
+            .delete(&number(id))
+            .map_err(js_error("delete lyrics"))?,
     )
     .await?;
     let store = os(tx, PLAYLISTS)?;
@@ -135,11 +145,9 @@ pub(super) async fn apply_one(
                 existing.and_then(|f| f.id),
             );
             let id = put_file(tx, &record).await?;
-            put_track(
-                tx,
-                &TrackRecord::new(id, source_id, entry, (**track).clone()),
-            )
-            .await?;
+            let mut scanned = TrackRecord::new(id, source_id, entry, (**track).clone());
+            rescanned(tx, &mut scanned).await?;
+            put_track(tx, &scanned).await?;
         }
         FileWrite::Failed {
             entry,
@@ -199,6 +207,105 @@ pub(super) async fn apply_one(
             if let Some(file) = file_by_remote(tx, source_id, remote_id).await? {
                 delete_file(tx, &file).await?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// Carries what enrichment wrote for a track over a new scan of its file: the values
+/// written over its tags, and a fetched cover where the file embeds none. What sources
+/// answered for the old file is forgotten, so the next run asks about the new one. An
+/// embedded cover's image is kept once.
+async fn rescanned(tx: &IdbTransaction, track: &mut TrackRecord) -> StoreResult<()> {
+    if let Some(art) = &track.track.artwork
+        && let Some(bytes) = &art.bytes
+    {
+        let images = os(tx, IMAGES)?;
+        let sha = JsValue::from_str(&art.sha256);
+        let kept = request(
+            images
+                .count_with_key(&sha)
+                .map_err(js_error("count image"))?,
+        )
+        .await?
+        .as_f64()
+        .unwrap_or(0.0);
+        if kept == 0.0 {
+            let mime = art.mime.clone().unwrap_or_default();
+            request(
+                images
+                    .put(&image_record(&art.sha256, &mime, bytes)?)
+                    .map_err(js_error("put image"))?,
+            )
+            .await?;
+        }
+    }
+    let Some(old) = track_record(tx, track.id).await? else {
+        return Ok(());
+    };
+    track.fetched_cover = old.fetched_cover;
+    let overrides: Vec<OverrideRecord> =
+        get_all(&os(tx, OVERRIDES)?, Some("track"), &number(track.id)).await?;
+    if !overrides.is_empty() {
+        let mut tags = track.track.tags.clone();
+        for (field, value) in overrides.iter().filter_map(OverrideRecord::parsed) {
+            field.set(&mut tags, &value);
+        }
+        track.set_tags(tags);
+    }
+    delete_by_track(tx, ENRICHMENT, track.id).await
+}
+
+/// Deletes every record of `store` (indexed by `track`) about track `id`.
+pub(super) async fn delete_by_track(tx: &IdbTransaction, store: &str, id: i64) -> StoreResult<()> {
+    let store = os(tx, store)?;
+    let keys = request(
+        store
+            .index("track")
+            .and_then(|i| i.get_all_keys_with_key(&number(id)))
+            .map_err(js_error("list by track"))?,
+    )
+    .await?;
+    for key in js_sys::Array::from(&keys).iter() {
+        request(store.delete(&key).map_err(js_error("delete by track"))?).await?;
+    }
+    Ok(())
+}
+
+/// An image as stored: its bytes as a binary field, not a list of numbers.
+pub(super) fn image_record(sha256: &str, mime: &str, bytes: &[u8]) -> StoreResult<JsValue> {
+    let record = js_sys::Object::new();
+    let set =
+        |field: &str, v: &JsValue| js_sys::Reflect::set(&record, &JsValue::from_str(field), v);
+    set("sha256", &JsValue::from_str(sha256))
+        .and_then(|_| set("mime", &JsValue::from_str(mime)))
+        .and_then(|_| set("bytes", &js_sys::Uint8Array::from(bytes)))
+        .map_err(js_error("encode image"))?;
+    Ok(record.into())
+}
+
+/// Deletes the images no track names.
+pub(super) async fn remove_orphan_images(tx: &IdbTransaction) -> StoreResult<()> {
+    let images = os(tx, IMAGES)?;
+    let keys = request(images.get_all_keys().map_err(js_error("list images"))?).await?;
+    let keys = js_sys::Array::from(&keys);
+    if keys.length() == 0 {
+        return Ok(());
+    }
+    let tracks: Vec<TrackRecord> = get_all(&os(tx, TRACKS)?, None, &JsValue::UNDEFINED).await?;
+    let named: std::collections::HashSet<&str> = tracks
+        .iter()
+        .flat_map(|t| {
+            [
+                t.track.artwork.as_ref().map(|a| a.sha256.as_str()),
+                t.fetched_cover.as_deref(),
+            ]
+        })
+        .flatten()
+        .collect();
+    for key in keys.iter() {
+        if key.as_string().is_none_or(|k| !named.contains(k.as_str())) {
+            request(images.delete(&key).map_err(js_error("delete image"))?).await?;
         }
     }
     Ok(())

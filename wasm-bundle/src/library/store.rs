@@ -63,7 +63,7 @@ impl LibraryStore for IndexedDbStore {
     }
 
     async fn remove_source(&self, name: &str) -> StoreResult<()> {
-        self.write(&[SOURCES, FILES, TRACKS, PLAYLISTS, STATE], async |tx| {
+        self.write(SYNC_STORES, async |tx| {
             let source = source_by_name(tx, name).await?;
             let id = number(source.id);
             let files: Vec<FileRecord> = get_all(&os(tx, FILES)?, Some("source"), &id).await?;
@@ -156,7 +156,7 @@ impl LibraryStore for IndexedDbStore {
     }
 
     async fn finish_listing(&self, source_id: i64, generation: i64) -> StoreResult<u64> {
-        self.write(&[SOURCES, FILES, TRACKS, PLAYLISTS], async |tx| {
+        self.write(SYNC_STORES, async |tx| {
             let files: Vec<FileRecord> =
                 get_all(&os(tx, FILES)?, Some("source"), &number(source_id)).await?;
             let mut removed = 0;
@@ -209,7 +209,7 @@ impl LibraryStore for IndexedDbStore {
         state: Vec<StateChange>,
         position: CursorUpdate,
     ) -> StoreResult<()> {
-        self.write(&[SOURCES, FILES, TRACKS, PLAYLISTS, STATE], async |tx| {
+        self.write(SYNC_STORES, async |tx| {
             for write in &writes {
                 apply_one(tx, source_id, generation, write).await?;
             }
@@ -233,8 +233,10 @@ impl LibraryStore for IndexedDbStore {
     }
 
     async fn remove_orphans(&self) -> StoreResult<()> {
-        // Albums, artists, genres and artwork live inside the tracks that name them.
-        Ok(())
+        // Albums, artists and genres live inside the tracks that name them; images are
+        // kept apart, once, and go when no track names them any more.
+        self.write(&[TRACKS, IMAGES], async |tx| remove_orphan_images(tx).await)
+            .await
     }
 
     async fn tracks(&self, limit: u32, offset: u32) -> StoreResult<Vec<TrackRow>> {

@@ -1,5 +1,9 @@
-//! Rules about URLs that every host applies alike: which hosts a plugin may reach, and how
-//! a URL may appear in a log.
+//! Rules about the network that every host applies alike: which hosts a plugin may reach,
+//! how a URL may appear in a log, how fast a service may be asked ([`pace`]) and when an
+//! answer may be reused ([`cache`]). Hosts send the requests; this module only decides.
+
+pub mod cache;
+pub mod pace;
 
 use std::collections::BTreeMap;
 
@@ -109,6 +113,17 @@ pub fn origin(url: &str) -> String {
             ))
         })
         .unwrap_or_default()
+}
+
+/// How long a `Retry-After` header asks to wait (seconds or an HTTP date, RFC 9110
+/// §10.2.3), as of `now`; `None` if it is neither.
+pub fn retry_after(value: &str, now: std::time::SystemTime) -> Option<std::time::Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or_default())
 }
 
 #[cfg(test)]
