@@ -74,6 +74,13 @@ impl FakeCoverArt {
         })
     }
 
+    /// Lets clients cache its answers for `age` (`Cache-Control: max-age`), as a
+    /// service that allows caching says; `None` (as at first) sends no caching header.
+    pub fn set_max_age(&self, age: Option<std::time::Duration>) {
+        self.archive.set_max_age(age);
+        self.images.set_max_age(age);
+    }
+
     /// The redirect service's base URL: the plugin's `endpoint.api`.
     pub fn url(&self) -> String {
         self.archive.url()

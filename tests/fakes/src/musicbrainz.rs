@@ -124,6 +124,12 @@ impl FakeMusicBrainz {
         })
     }
 
+    /// Lets clients cache its answers for `age` (`Cache-Control: max-age`), as a
+    /// service that allows caching says; `None` (as at first) sends no caching header.
+    pub fn set_max_age(&self, age: Option<std::time::Duration>) {
+        self.server.set_max_age(age);
+    }
+
     /// The base URL (`http://127.0.0.1:PORT`): the plugin's `endpoint.api`.
     pub fn url(&self) -> String {
         self.server.url()

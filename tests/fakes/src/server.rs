@@ -53,6 +53,9 @@ async fn cors(request: Request, next: Next) -> Response {
 #[derive(Default)]
 struct Pace {
     latency_micros: AtomicU64,
+    /// Seconds a `200` or redirect answer may be reused for, as its `Cache-Control` says
+    /// (0: no header, as the fakes answer by default).
+    max_age_secs: AtomicU64,
     last_arrival: Mutex<Option<Instant>>,
 }
 
@@ -71,7 +74,16 @@ async fn latency(
     if wait > 0 {
         tokio::time::sleep(Duration::from_micros(wait)).await;
     }
-    next.run(request).await
+    let mut response = next.run(request).await;
+    let max_age = pace.max_age_secs.load(Ordering::Relaxed);
+    if max_age > 0
+        && (response.status() == StatusCode::OK || response.status().is_redirection())
+        && !response.headers().contains_key(header::CACHE_CONTROL)
+        && let Ok(value) = HeaderValue::from_str(&format!("public, max-age={max_age}"))
+    {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    response
 }
 
 /// A server on 127.0.0.1 that stops when dropped.
@@ -130,6 +142,13 @@ impl Server {
     pub fn set_latency(&self, wait: Duration) {
         let micros = u64::try_from(wait.as_micros()).unwrap_or(u64::MAX);
         self.pace.latency_micros.store(micros, Ordering::Relaxed);
+    }
+
+    /// Lets clients reuse every `200` and redirect answer for `age` from now on, with
+    /// `Cache-Control: public, max-age` (`None`, as at first: no caching header).
+    pub fn set_max_age(&self, age: Option<Duration>) {
+        let secs = age.map_or(0, |a| a.as_secs().max(1));
+        self.pace.max_age_secs.store(secs, Ordering::Relaxed);
     }
 
     /// When the latest request arrived (before its answer was held back), if any did.
