@@ -35,12 +35,6 @@ pub fn metadata_asks_allowed(manifest: &PluginManifest) -> Result<(), String> {
             manifest.id
         ));
     }
-    if asks.state {
-        return Err(format!(
-            "metadata source `{}` asks to keep state, which hosts do not grant metadata sources yet",
-            manifest.id
-        ));
-    }
     Ok(())
 }
 
@@ -62,8 +56,9 @@ pub trait Capabilities: MaybeSend + MaybeSync + 'static {
     ) -> Result<HostContext, String>;
 
     /// Adds to `ctx` what metadata source `manifest` asks for, given its `settings` (the
-    /// user's, such as `endpoint.api`); `Err` says why it cannot have them. The default
-    /// grants only sources that ask for nothing.
+    /// user's, such as `endpoint.api`); `Err` says why it cannot have them. Their state
+    /// comes with `ctx`, from the library. The default grants only sources that ask for
+    /// nothing more.
     fn grant_metadata(
         &self,
         manifest: &PluginManifest,
@@ -72,9 +67,9 @@ pub trait Capabilities: MaybeSend + MaybeSync + 'static {
     ) -> Result<HostContext, String> {
         let _ = settings;
         let asks = &manifest.capabilities;
-        if asks.needs_network() || asks.state || asks.filesystem {
+        if asks.needs_network() || asks.filesystem || asks.oauth.is_some() {
             return Err(format!(
-                "this platform grants metadata sources nothing, and `{}` needs more",
+                "this platform grants metadata sources nothing beyond state, and `{}` needs more",
                 manifest.id
             ));
         }

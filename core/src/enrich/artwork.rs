@@ -18,7 +18,7 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
         source: Option<&str>,
         mut progress: impl FnMut(Progress),
     ) -> Result<EnrichReport, EnrichError> {
-        let sources = self.open(Kind::Artwork)?;
+        let sources = self.open(Kind::Artwork).await?;
         let targets = self.store.enrich_targets(source, Kind::Artwork).await?;
         let total = targets.len() as u64;
         let mut report = EnrichReport::new(Kind::Artwork, total);

@@ -31,6 +31,40 @@ where
     answers_are_remembered_until_the_file_changes_and_failures_are_not(fresh().await).await;
     covers_are_kept_once_and_found_by_track_and_by_album(fresh().await).await;
     lyrics_are_kept_and_go_with_their_track(fresh().await).await;
+    each_metadata_source_keeps_its_own_state(fresh().await).await;
+}
+
+/// A metadata source's state is its own, outlives the run that wrote it, and takes
+/// changes and removals atomically.
+async fn each_metadata_source_keeps_its_own_state<S: EnrichStore>(store: S) {
+    assert!(store.metadata_state("mb").await.unwrap().is_empty());
+    let changes = [
+        ("session".to_owned(), Some(b"one".to_vec())),
+        ("seen/1".to_owned(), Some(vec![0, 255])),
+    ];
+    store.save_metadata_state("mb", &changes).await.unwrap();
+    store
+        .save_metadata_state("other", &[("session".into(), Some(b"two".to_vec()))])
+        .await
+        .unwrap();
+    let changes = [
+        ("session".to_owned(), Some(b"three".to_vec())),
+        ("seen/1".to_owned(), None),
+        ("never".to_owned(), None),
+    ];
+    store.save_metadata_state("mb", &changes).await.unwrap();
+    let mb = store.metadata_state("mb").await.unwrap();
+    assert_eq!(
+        mb.into_iter().collect::<Vec<_>>(),
+        [("session".to_owned(), b"three".to_vec())],
+        "a source's state after a change and a removal"
+    );
+    let other = store.metadata_state("other").await.unwrap();
+    assert_eq!(
+        other.get("session").map(Vec::as_slice),
+        Some(&b"two"[..]),
+        "one source's state changed another's"
+    );
 }
 
 fn from(plugin: &str) -> Provenance {

@@ -48,7 +48,7 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
         source: Option<&str>,
         mut progress: impl FnMut(Progress),
     ) -> Result<EnrichReport, EnrichError> {
-        let sources = self.open(Kind::Lyrics)?;
+        let sources = self.open(Kind::Lyrics).await?;
         let targets = self.store.enrich_targets(source, Kind::Lyrics).await?;
         let total = targets.len() as u64;
         let mut report = EnrichReport::new(Kind::Lyrics, total);

@@ -31,10 +31,11 @@ use serde::Serialize;
 use tonearm_plugin_api::{MetadataSource, PluginError, PluginKind, TrackTags};
 
 use crate::events::{CoreEvent, MetadataEvent};
-use crate::library::{StoreError, StoreResult};
+use crate::library::{StateChange, StoreError, StoreResult};
 use crate::plugin::base_context;
 use crate::registry::{Registry, RegistryError};
 use crate::sources::Capabilities;
+use crate::state::BufferedState;
 use crate::{MaybeSend, MaybeSync};
 
 pub use fields::{Field, FieldChange, Value, diff};
@@ -291,6 +292,20 @@ pub trait EnrichStore: Clone + MaybeSend + MaybeSync + 'static {
         &self,
         track_id: i64,
     ) -> impl Future<Output = StoreResult<Vec<FieldSource>>> + MaybeSend;
+
+    /// The state metadata source `plugin` keeps in this library (one per plugin, shared
+    /// by every run).
+    fn metadata_state(
+        &self,
+        plugin: &str,
+    ) -> impl Future<Output = StoreResult<BTreeMap<String, Vec<u8>>>> + MaybeSend;
+
+    /// Applies changes to the state of metadata source `plugin`, atomically.
+    fn save_metadata_state(
+        &self,
+        plugin: &str,
+        changes: &[StateChange],
+    ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
 }
 
 /// Why a run could not go on.
@@ -433,6 +448,8 @@ pub struct Enricher<S, C> {
 struct Opened {
     id: String,
     source: Arc<dyn MetadataSource>,
+    /// Its state, if it keeps one: saved after every call that changed it.
+    state: Option<Arc<BufferedState>>,
 }
 
 impl<S, C> Enricher<S, C> {
@@ -498,7 +515,8 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
     }
 
     /// Calls `opened` on a blocking thread, once the budgets of the services it reaches
-    /// allow a request; `Err` only if the call's thread died.
+    /// allow a request, then saves what the call changed in its state (a dry run keeps
+    /// it in memory); `Err` only if the call's thread died or its state was not saved.
     async fn call<T: Send + 'static>(
         &self,
         opened: &Opened,
@@ -506,13 +524,20 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
     ) -> Result<tonearm_plugin_api::PluginResult<T>, EnrichError> {
         self.capabilities.metadata_turn(&opened.id).await;
         let source = opened.source.clone();
-        crate::sync::rt::blocking(move || f(&*source))
+        let answer = crate::sync::rt::blocking(move || f(&*source))
             .await
-            .map_err(EnrichError::Worker)
+            .map_err(EnrichError::Worker)?;
+        if let Some(state) = opened.state.as_ref().filter(|_| !self.options.dry_run) {
+            let changes = state.take_changes();
+            if !changes.is_empty() {
+                self.store.save_metadata_state(&opened.id, &changes).await?;
+            }
+        }
+        Ok(answer)
     }
 
-    /// The sources to ask for `kind`, created with their capabilities.
-    fn open(&self, kind: Kind) -> Result<Vec<Opened>, EnrichError> {
+    /// The sources to ask for `kind`, created with their saved state and capabilities.
+    async fn open(&self, kind: Kind) -> Result<Vec<Opened>, EnrichError> {
         let offers = |info: &crate::registry::PluginInfo| kind.offered_by(&info.manifest.metadata);
         let ids: Vec<String> = match &self.options.sources {
             Some(ids) => ids.clone(),
@@ -538,6 +563,14 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
             let settings = self.options.settings.get(&id).cloned().unwrap_or_default();
             let mut ctx = base_context(&id);
             ctx.settings = settings.clone();
+            let state = if info.manifest.capabilities.state {
+                let saved = self.store.metadata_state(&id).await?;
+                let state = Arc::new(BufferedState::new(saved));
+                ctx = ctx.with_state(state.clone());
+                Some(state)
+            } else {
+                None
+            };
             let ctx = self
                 .capabilities
                 .grant_metadata(&info.manifest, &settings, ctx)
@@ -549,7 +582,7 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
                 plugin: id.clone(),
                 error,
             })?;
-            opened.push(Opened { id, source });
+            opened.push(Opened { id, source, state });
         }
         if opened.is_empty() {
             return Err(EnrichError::NoSource(match kind {

@@ -16,7 +16,7 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
         source: Option<&str>,
         mut progress: impl FnMut(Progress),
     ) -> Result<EnrichReport, EnrichError> {
-        let sources = self.open(Kind::Tags)?;
+        let sources = self.open(Kind::Tags).await?;
         let targets = self.store.enrich_targets(source, Kind::Tags).await?;
         let total = targets.len() as u64;
         let mut report = EnrichReport::new(Kind::Tags, total);

@@ -1,14 +1,14 @@
 //! What enrichment reads and writes: tracks' tags, values written over them with their
 //! provenance, user edits, and what each metadata source answered.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::{OptionalExtension as _, params};
 use tonearm_core::enrich::{
     EnrichStore, Field, FieldChange, FieldSource, Image, Kind, Outcome, Provenance, StoredLyrics,
     Target, Value,
 };
-use tonearm_core::library::{StoreError, StoreResult, display_names as display};
+use tonearm_core::library::{StateChange, StoreError, StoreResult, display_names as display};
 use tonearm_plugin_api::TrackTags;
 
 use super::write::{NameIds, Tx, insert_links, reindex_track, remove_orphans};
@@ -481,6 +481,14 @@ impl EnrichStore for SqliteStore {
             .writer
             .transaction(move |tx| override_fields(tx, track_id, &values, USER, None, now_ms()))
             .await?)
+    }
+
+    async fn metadata_state(&self, plugin: &str) -> StoreResult<BTreeMap<String, Vec<u8>>> {
+        Ok(SqliteStore::metadata_state(self, plugin).await?)
+    }
+
+    async fn save_metadata_state(&self, plugin: &str, changes: &[StateChange]) -> StoreResult<()> {
+        Ok(SqliteStore::save_metadata_state(self, plugin, changes).await?)
     }
 
     async fn provenance(&self, track_id: i64) -> StoreResult<Vec<FieldSource>> {

@@ -31,6 +31,48 @@ impl SqliteStore {
                 .await?;
         Ok(rows.into_iter().collect())
     }
+
+    /// The state of metadata source `plugin`.
+    pub async fn metadata_state(
+        &self,
+        plugin: &str,
+    ) -> Result<BTreeMap<String, Vec<u8>>, LibraryError> {
+        let rows: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT key, value FROM metadata_state WHERE plugin = ?")
+                .bind(plugin)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Applies changes to the state of metadata source `plugin` in one transaction.
+    pub async fn save_metadata_state(
+        &self,
+        plugin: &str,
+        changes: &[StateChange],
+    ) -> Result<(), LibraryError> {
+        let (plugin, changes) = (plugin.to_owned(), changes.to_vec());
+        self.writer
+            .transaction(move |tx| {
+                for (key, value) in &changes {
+                    match value {
+                        Some(value) => tx
+                            .prepare_cached(
+                                "INSERT INTO metadata_state (plugin, key, value) VALUES (?, ?, ?) \
+                                 ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value",
+                            )?
+                            .execute(rusqlite::params![plugin, key, value])?,
+                        None => tx
+                            .prepare_cached(
+                                "DELETE FROM metadata_state WHERE plugin = ? AND key = ?",
+                            )?
+                            .execute(rusqlite::params![plugin, key])?,
+                    };
+                }
+                Ok(())
+            })
+            .await
+    }
 }
 
 fn limit(n: u32) -> i64 {

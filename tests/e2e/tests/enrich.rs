@@ -734,3 +734,76 @@ fn the_metadata_suite_passes_the_components_and_fails_a_bad_source() {
     assert!(failures.contains("panicked"), "{report}");
     assert!(!report.is_success());
 }
+
+/// A metadata source that keeps state: how often it was asked about each title.
+struct Counter(Arc<dyn tonearm_plugin_api::KeyValueStore>);
+
+impl tonearm_plugin_api::MetadataSource for Counter {
+    fn identify(
+        &self,
+        query: &tonearm_plugin_api::TrackQuery,
+    ) -> tonearm_plugin_api::PluginResult<Vec<tonearm_plugin_api::Candidate>> {
+        let key = format!("asked/{}", query.tags.title.as_deref().unwrap_or(""));
+        let asked = self.0.get(&key)?.and_then(|v| v.first().copied());
+        self.0.put(&key, &[asked.unwrap_or(0) + 1])?;
+        Ok(Vec::new())
+    }
+}
+
+static COUNTER: tonearm_plugin_api::PluginDescriptor = tonearm_plugin_api::PluginDescriptor {
+    manifest: || {
+        let mut m = tonearm_plugin_api::PluginManifest::new(
+            "counter",
+            "Counter",
+            semver::Version::new(1, 0, 0),
+            tonearm_plugin_api::PluginKind::MetadataSource,
+        );
+        m.capabilities.state = true;
+        m.metadata.identify = true;
+        m
+    },
+    instantiate: tonearm_plugin_api::Instantiate::MetadataSource(|ctx| {
+        Ok(Box::new(Counter(ctx.require_state()?)))
+    }),
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metadata_source_keeps_its_state_in_the_library_between_runs() {
+    let plugin = tonearm_loader::load_builtin(&COUNTER).unwrap();
+    let Setup { _dir: dir, tonearm } = setup(plugin).await;
+    let library = SqliteStore::open(&dir.path().join("library.db"))
+        .await
+        .unwrap();
+    let only_counter = |dry_run, refresh| EnrichOptions {
+        dry_run,
+        refresh,
+        sources: Some(vec!["counter".into()]),
+        ..EnrichOptions::default()
+    };
+    let counts = || async {
+        let state = library.metadata_state("counter").await.unwrap();
+        let mut counts: Vec<u8> = state.values().map(|v| v[0]).collect();
+        counts.dedup();
+        (state.len(), counts)
+    };
+
+    // A dry run keeps what the source learned in memory only.
+    let dry = tonearm
+        .enrich_tags(None, only_counter(true, false), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(dry.results.len(), 7, "{dry:#?}");
+    assert_eq!(counts().await, (0, vec![]), "a dry run saved state");
+
+    // A run saves it; a later run (a new instance of the source) starts from it.
+    tonearm
+        .enrich_tags(None, only_counter(false, false), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(counts().await, (7, vec![1]));
+    tonearm
+        .enrich_tags(None, only_counter(false, true), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(counts().await, (7, vec![2]));
+}

@@ -336,6 +336,22 @@ impl EnrichStore for IndexedDbStore {
         .await
     }
 
+    async fn metadata_state(&self, plugin: &str) -> StoreResult<BTreeMap<String, Vec<u8>>> {
+        let plugin = JsValue::from_str(plugin);
+        self.read(&[METADATA_STATE], async |tx| {
+            read_state(tx, METADATA_STATE, "plugin", &plugin).await
+        })
+        .await
+    }
+
+    async fn save_metadata_state(&self, plugin: &str, changes: &[StateChange]) -> StoreResult<()> {
+        let plugin = JsValue::from_str(plugin);
+        self.write(&[METADATA_STATE], async |tx| {
+            write_state(tx, METADATA_STATE, ("plugin", &plugin), changes).await
+        })
+        .await
+    }
+
     async fn provenance(&self, track_id: i64) -> StoreResult<Vec<FieldSource>> {
         self.read(&[OVERRIDES], async |tx| {
             let kept: Vec<OverrideRecord> =

@@ -34,8 +34,8 @@ use idb::{all, js_error, key, numeric_key, put, record, request, to_js};
 use ops::*;
 
 /// 1: the library; 2: what enrichment writes (values over tags, sources' answers, images,
-/// lyrics) and the HTTP cache.
-const SCHEMA_VERSION: u32 = 2;
+/// lyrics) and the HTTP cache; 3: metadata sources' state.
+const SCHEMA_VERSION: u32 = 3;
 const SOURCES: &str = "sources";
 const FILES: &str = "files";
 const TRACKS: &str = "tracks";
@@ -53,6 +53,8 @@ const IMAGES: &str = "images";
 const LYRICS: &str = "lyrics";
 /// Metadata sources' cacheable HTTP answers, by cache key.
 const HTTP_CACHE: &str = "http_cache";
+/// Metadata sources' state, by plugin and key.
+const METADATA_STATE: &str = "metadata_state";
 /// Everything a sync's writes touch: a track's removal takes what enrichment wrote
 /// for it along.
 const SYNC_STORES: &[&str] = &[
@@ -163,6 +165,19 @@ fn create_enrich_schema(db: &IdbDatabase) -> Result<(), JsValue> {
     Ok(())
 }
 
+/// Adds what version 3 keeps: metadata sources' state.
+fn create_metadata_state_schema(db: &IdbDatabase) -> Result<(), JsValue> {
+    let params = IdbObjectStoreParameters::new();
+    let path: js_sys::Array = ["plugin", "key"]
+        .iter()
+        .map(|s| JsValue::from_str(s))
+        .collect();
+    params.set_key_path(&path.into());
+    db.create_object_store_with_optional_parameters(METADATA_STATE, &params)?
+        .create_index_with_str("plugin", "plugin")?;
+    Ok(())
+}
+
 impl IndexedDbStore {
     /// Opens (creating if needed) the library database `name`.
     pub async fn open(name: &str) -> StoreResult<Self> {
@@ -188,6 +203,13 @@ impl IndexedDbStore {
                 .and_then(|()| {
                     if old < 2.0 {
                         create_enrich_schema(&db)
+                    } else {
+                        Ok(())
+                    }
+                })
+                .and_then(|()| {
+                    if old < 3.0 {
+                        create_metadata_state_schema(&db)
                     } else {
                         Ok(())
                     }

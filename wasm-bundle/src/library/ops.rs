@@ -311,13 +311,15 @@ pub(super) async fn remove_orphan_images(tx: &IdbTransaction) -> StoreResult<()>
     Ok(())
 }
 
-/// Applies plugin state changes of `source_id` inside `tx` (which must cover `STATE`).
+/// Applies plugin state changes in `tx` to the records of `store` whose `owner_field`
+/// is `owner` (a source's id, a metadata source's plugin id).
 pub(super) async fn write_state(
     tx: &IdbTransaction,
-    source_id: i64,
+    store: &str,
+    (owner_field, owner): (&str, &JsValue),
     changes: &[StateChange],
 ) -> StoreResult<()> {
-    let store = os(tx, STATE)?;
+    let store = os(tx, store)?;
     for (name, value) in changes {
         let req = match value {
             Some(value) => {
@@ -325,18 +327,48 @@ pub(super) async fn write_state(
                 let set = |field: &str, v: &JsValue| {
                     js_sys::Reflect::set(&record, &JsValue::from_str(field), v)
                 };
-                set("source_id", &number(source_id))
+                set(owner_field, owner)
                     .and_then(|_| set("key", &JsValue::from_str(name)))
                     .and_then(|_| set("value", &js_sys::Uint8Array::from(value.as_slice())))
                     .map_err(js_error("encode state"))?;
                 store.put(&record)
             }
-            None => store.delete(&key(&[number(source_id), JsValue::from_str(name)])),
+            None => store.delete(&key(&[owner.clone(), JsValue::from_str(name)])),
         }
         .map_err(js_error("save state"))?;
         request(req).await?;
     }
     Ok(())
+}
+
+/// The plugin state in `tx` of `owner` (a source's id, a metadata source's plugin id),
+/// from the records of `store` its index `index` finds.
+pub(super) async fn read_state(
+    tx: &IdbTransaction,
+    store: &str,
+    index: &str,
+    owner: &JsValue,
+) -> StoreResult<BTreeMap<String, Vec<u8>>> {
+    let req = os(tx, store)?
+        .index(index)
+        .and_then(|i| i.get_all_with_key(owner))
+        .map_err(js_error("load state"))?;
+    let records = js_sys::Array::from(&request(req).await?);
+    let mut state = BTreeMap::new();
+    for record in records.iter() {
+        let get = |field: &str| js_sys::Reflect::get(&record, &JsValue::from_str(field));
+        let key = get("key").ok().and_then(|k| k.as_string());
+        let value = get("value")
+            .ok()
+            .and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok());
+        match (key, value) {
+            (Some(key), Some(value)) => {
+                state.insert(key, value.to_vec());
+            }
+            _ => return Err(StoreError::Corrupt("a plugin state record".into())),
+        }
+    }
+    Ok(state)
 }
 
 pub(super) fn number(id: i64) -> JsValue {

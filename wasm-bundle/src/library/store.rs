@@ -213,7 +213,7 @@ impl LibraryStore for IndexedDbStore {
             for write in &writes {
                 apply_one(tx, source_id, generation, write).await?;
             }
-            write_state(tx, source_id, &state).await?;
+            write_state(tx, STATE, ("source_id", &number(source_id)), &state).await?;
             match &position {
                 CursorUpdate::None => {}
                 CursorUpdate::ListingPage(page) => {
@@ -392,33 +392,14 @@ impl LibraryStore for IndexedDbStore {
 
     async fn load_state(&self, source_id: i64) -> StoreResult<BTreeMap<String, Vec<u8>>> {
         self.read(&[STATE], async |tx| {
-            let req = os(tx, STATE)?
-                .index("source")
-                .and_then(|i| i.get_all_with_key(&number(source_id)))
-                .map_err(js_error("load state"))?;
-            let records = js_sys::Array::from(&request(req).await?);
-            let mut state = BTreeMap::new();
-            for record in records.iter() {
-                let get = |field: &str| js_sys::Reflect::get(&record, &JsValue::from_str(field));
-                let key = get("key").ok().and_then(|k| k.as_string());
-                let value = get("value")
-                    .ok()
-                    .and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok());
-                match (key, value) {
-                    (Some(key), Some(value)) => {
-                        state.insert(key, value.to_vec());
-                    }
-                    _ => return Err(StoreError::Corrupt("a plugin state record".into())),
-                }
-            }
-            Ok(state)
+            read_state(tx, STATE, "source", &number(source_id)).await
         })
         .await
     }
 
     async fn save_state(&self, source_id: i64, changes: &[StateChange]) -> StoreResult<()> {
         self.write(&[STATE], async |tx| {
-            write_state(tx, source_id, changes).await
+            write_state(tx, STATE, ("source_id", &number(source_id)), changes).await
         })
         .await
     }
