@@ -34,20 +34,42 @@ impl GrantedFolder {
         &self.root
     }
 
+    /// The full path of `path`, refusing what would leave the folder: `..`, `.`, empty or
+    /// absolute components, and a symbolic link on the way (any component but the last;
+    /// each operation refuses a link at the end itself, without following it).
+    ///
+    /// A link swapped in by another process between this check and the operation is
+    /// followed; the plugin cannot make one itself, its access is read-only.
     fn resolve(&self, path: &str) -> PluginResult<PathBuf> {
         let mut full = self.root.clone();
         if path.is_empty() {
             return Ok(full);
         }
-        for part in path.split('/') {
+        let mut parts = path.split('/').peekable();
+        while let Some(part) = parts.next() {
             if part.is_empty() || part == "." || part == ".." || part.contains('\0') {
                 return Err(PluginError::Invalid(format!(
                     "path {path:?} leaves the granted folder or is malformed"
                 )));
             }
             full.push(part);
+            if parts.peek().is_some() {
+                refuse_link(&full, path)?;
+            }
         }
         Ok(full)
+    }
+}
+
+/// Refuses `full` (`path` in the folder) if it is a symbolic link: one that points
+/// outside the folder would lead there.
+fn refuse_link(full: &Path, path: &str) -> PluginResult<()> {
+    match full.symlink_metadata() {
+        Ok(meta) if meta.file_type().is_symlink() => Err(PluginError::NotFound(format!(
+            "{path} passes through a symbolic link, which is never followed"
+        ))),
+        // Missing or unreadable: the operation itself says so.
+        _ => Ok(()),
     }
 }
 
@@ -80,6 +102,10 @@ fn stat_of(meta: &fs::Metadata) -> FileStat {
 impl FileSystem for GrantedFolder {
     fn read_dir(&self, path: &str) -> PluginResult<Vec<DirEntry>> {
         let dir = self.resolve(path)?;
+        // Listing follows a link at the end too.
+        if !path.is_empty() {
+            refuse_link(&dir, path)?;
+        }
         let mut entries = Vec::new();
         for entry in fs::read_dir(&dir).map_err(|e| io_error(path, e))? {
             let entry = entry.map_err(|e| io_error(path, e))?;
@@ -166,6 +192,35 @@ mod tests {
         let mut buf = [0u8; 4];
         let refused = granted.read_at("link", 0, &mut buf).unwrap_err();
         assert!(refused.to_string().contains("symbolic link"), "{refused}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn folders_that_are_links_lead_nowhere() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::create_dir(outside.path().join("deeper")).unwrap();
+        std::fs::write(outside.path().join("deeper/secret"), b"secret").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("music")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("music/out")).unwrap();
+        let granted = GrantedFolder::new(dir.path()).unwrap();
+        let mut buf = [0u8; 6];
+        for refused in [
+            granted
+                .read_at("music/out/deeper/secret", 0, &mut buf)
+                .map(|_| ()),
+            granted.stat("music/out/deeper/secret").map(|_| ()),
+            granted.read_dir("music/out/deeper").map(|_| ()),
+            granted.read_dir("music/out").map(|_| ()),
+        ] {
+            let refused = refused.unwrap_err();
+            assert!(
+                matches!(&refused, PluginError::NotFound(m) if m.contains("symbolic link")),
+                "{refused}"
+            );
+        }
+        assert_eq!(buf, [0; 6], "bytes from outside the folder were read");
+        assert_eq!(granted.read_dir("music").unwrap().len(), 1);
     }
 
     #[cfg(unix)]
