@@ -288,6 +288,15 @@ impl Context {
         self.registry.bus()
     }
 
+    /// Where signed-in sources' tokens are kept (owner-only, in the data folder).
+    fn token_store(&self) -> Result<Arc<tonearm_net::auth::TokenStore>> {
+        let dirs = directories::ProjectDirs::from("", "", "tonearm")
+            .context("cannot find a home folder for the token store")?;
+        Ok(Arc::new(tonearm_net::auth::TokenStore::new(
+            dirs.data_dir().join("auth/tokens.json"),
+        )))
+    }
+
     /// What providers that reach the network need.
     fn network(&self) -> Result<tonearm_net::Network> {
         if let Some(network) = self.network.get() {
@@ -302,9 +311,7 @@ impl Context {
         };
         let network = tonearm_net::Network {
             http: Arc::new(tonearm_net::HttpService::new(settings)?),
-            tokens: Arc::new(tonearm_net::auth::TokenStore::new(
-                dirs.data_dir().join("auth/tokens.json"),
-            )),
+            tokens: self.token_store()?,
         };
         Ok(self.network.get_or_init(|| network).clone())
     }
@@ -316,7 +323,10 @@ impl Context {
             // Local sources work without a network stack; a provider that needs one says so.
             Err(e) => {
                 tracing::debug!(error = %e, "no network stack");
-                HostCapabilities::offline()
+                match self.token_store() {
+                    Ok(tokens) => HostCapabilities::offline_with_tokens(tokens),
+                    Err(_) => HostCapabilities::offline(),
+                }
             }
         }
     }

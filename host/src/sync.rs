@@ -26,12 +26,16 @@ pub type Syncer = tonearm_core::sync::Syncer<SqliteStore, HostCapabilities>;
 pub type Tonearm = tonearm_core::Tonearm<SqliteStore, HostCapabilities>;
 
 use tonearm_net::Network;
+use tonearm_net::auth::TokenStore;
 
 /// What this machine grants providers: the folder a source names, and the network when
 /// the host enabled it.
 #[derive(Clone, Default)]
 pub struct HostCapabilities {
     network: Option<Network>,
+    /// Where signed-in sources' tokens are kept: the network's, or the one an offline
+    /// host still forgets removed sources' tokens from.
+    tokens: Option<Arc<TokenStore>>,
 }
 
 impl HostCapabilities {
@@ -43,7 +47,17 @@ impl HostCapabilities {
     /// Folders and the network.
     pub fn with_network(network: Network) -> Self {
         Self {
+            tokens: Some(network.tokens.clone()),
             network: Some(network),
+        }
+    }
+
+    /// Folders only, forgetting a removed source's tokens from `tokens`: for a host whose
+    /// network stack could not start, so that removing a source still deletes its sign-in.
+    pub fn offline_with_tokens(tokens: Arc<TokenStore>) -> Self {
+        Self {
+            network: None,
+            tokens: Some(tokens),
         }
     }
 }
@@ -142,10 +156,35 @@ impl Capabilities for HostCapabilities {
     }
 
     async fn forget_tokens(&self, source: &str) -> Result<bool, String> {
-        match &self.network {
-            Some(network) => network.tokens.remove(source).map_err(|e| e.to_string()),
-            // Without the network no source signed in here.
+        match &self.tokens {
+            Some(tokens) => tokens.remove(source).map_err(|e| e.to_string()),
+            // No token store: no source signed in through this host.
             None => Ok(false),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_offline_host_still_forgets_a_removed_sources_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(TokenStore::new(dir.path().join("auth/tokens.json")));
+        let tokens: StoredTokens = serde_json::from_value(serde_json::json!({
+            "access_token": "a-secret", "refresh_token": "r-secret", "expires_at": 1,
+            "client_id": "client", "authorize_url": "http://127.0.0.1:1/authorize",
+            "token_url": "http://127.0.0.1:1/token", "scopes": []
+        }))
+        .unwrap();
+        store.put("drive", &tokens).unwrap();
+        let offline = HostCapabilities::offline();
+        assert_eq!(offline.forget_tokens("drive").await, Ok(false));
+        let keeping = HostCapabilities::offline_with_tokens(store.clone());
+        assert_eq!(keeping.forget_tokens("drive").await, Ok(true));
+        assert!(store.get("drive").unwrap().is_none(), "the tokens are kept");
     }
 }
