@@ -1,0 +1,110 @@
+//! A signed document: its payload as the exact text that was signed, and the signatures.
+//!
+//! Signing the text itself, not a re-serialisation of parsed JSON, spares the index a
+//! canonical JSON form: any tool, in any language, verifies the bytes it reads.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::RegistryError;
+use crate::keys::{KeyId, PublicKey, SecretKey};
+
+/// One key's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeySignature {
+    /// The key.
+    pub keyid: KeyId,
+    /// Its ed25519 signature, base64.
+    pub sig: String,
+}
+
+/// A signed document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The document, as the JSON text that was signed.
+    pub signed: String,
+    /// Who signed it.
+    pub signatures: Vec<KeySignature>,
+}
+
+/// Which keys may sign a document, and how many of them must.
+#[derive(Debug, Clone, Copy)]
+pub struct Signers<'a> {
+    /// Every key the index knows, by id.
+    pub keys: &'a BTreeMap<KeyId, PublicKey>,
+    /// The ones that may sign this document.
+    pub allowed: &'a [KeyId],
+    /// How many distinct allowed keys must.
+    pub threshold: u32,
+}
+
+impl Envelope {
+    /// `document` serialised and signed, as a `kind` document, by each of `keys`.
+    pub fn sign<T: Serialize>(
+        kind: &str,
+        document: &T,
+        keys: &[&SecretKey],
+    ) -> Result<Self, RegistryError> {
+        let signed = serde_json::to_string(document)
+            .map_err(|e| RegistryError::corrupt(kind, e.to_string()))?;
+        let signatures = keys
+            .iter()
+            .map(|key| KeySignature {
+                keyid: key.public().id(),
+                sig: key.sign(kind, signed.as_bytes()),
+            })
+            .collect();
+        Ok(Self { signed, signatures })
+    }
+
+    /// Reads an envelope from a file's bytes.
+    pub fn parse(kind: &str, bytes: &[u8]) -> Result<Self, RegistryError> {
+        serde_json::from_slice(bytes).map_err(|e| RegistryError::corrupt(kind, e.to_string()))
+    }
+
+    /// The document, if at least `signers.threshold` distinct allowed keys signed it as a
+    /// `kind` document; the error names the keys that signed it but are not trusted.
+    pub fn verify<T: DeserializeOwned>(
+        &self,
+        kind: &str,
+        signers: Signers<'_>,
+    ) -> Result<T, RegistryError> {
+        let mut valid = BTreeSet::new();
+        let mut unknown = Vec::new();
+        for signature in &self.signatures {
+            let trusted = signers
+                .allowed
+                .contains(&signature.keyid)
+                .then(|| signers.keys.get(&signature.keyid))
+                .flatten();
+            match trusted {
+                Some(key) if key.verifies(kind, self.signed.as_bytes(), &signature.sig) => {
+                    valid.insert(&signature.keyid);
+                }
+                Some(_) => {}
+                None => unknown.push(signature.keyid.to_string()),
+            }
+        }
+        // A threshold of 0 would trust anything: no index may ask for it.
+        let needed = signers.threshold.max(1) as usize;
+        if valid.len() < needed {
+            let mut reason = format!(
+                "{} valid signature(s) of trusted keys, {needed} needed",
+                valid.len()
+            );
+            if !unknown.is_empty() {
+                reason.push_str(&format!(
+                    "; signed by keys it does not trust: {}",
+                    unknown.join(", ")
+                ));
+            }
+            return Err(RegistryError::Signature {
+                document: kind.to_owned(),
+                reason,
+            });
+        }
+        serde_json::from_str(&self.signed).map_err(|e| RegistryError::corrupt(kind, e.to_string()))
+    }
+}

@@ -1,0 +1,252 @@
+//! The documents of an index, and where each lives in it.
+//!
+//! ```text
+//! root/1.json, root/2.json, …   the root of trust, every version kept (rotation)
+//! timestamp.json                 the current snapshot's version and hash; expires soon
+//! snapshot.json                  every plugin file's hash and length
+//! plugins/ID                     one signed line per version of plugin ID
+//! packages/ID/VERSION/FILE       the packages themselves
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tonearm_plugin_api::{Capabilities, PluginKind};
+
+use crate::RegistryError;
+use crate::keys::{KeyId, PublicKey};
+
+/// Which keys sign one role's documents, and how many must.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleKeys {
+    /// The keys.
+    pub keys: Vec<KeyId>,
+    /// How many distinct ones must sign.
+    pub threshold: u32,
+}
+
+/// A publisher the root delegates plugins to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Publisher {
+    /// The keys that sign its plugins' versions, and how many must.
+    #[serde(flatten)]
+    pub signers: RoleKeys,
+    /// The plugin ids it may publish: exact ids, or a prefix ending in `*`.
+    pub plugins: Vec<String>,
+}
+
+impl Publisher {
+    /// Whether it may publish plugin `id`.
+    pub fn may_publish(&self, id: &str) -> bool {
+        self.plugins.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => id.starts_with(prefix),
+            None => p == id,
+        })
+    }
+}
+
+/// The root of trust: every key, who signs what, and which publishers may publish
+/// which plugins. A new version must be signed by the old root's keys and its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Root {
+    /// Starts at 1, one more at each rotation.
+    pub version: u64,
+    /// When it stops being trusted, in seconds since the Unix epoch.
+    pub expires: i64,
+    /// Every key of the index, by id.
+    pub keys: BTreeMap<KeyId, PublicKey>,
+    /// Who signs the next root.
+    pub root: RoleKeys,
+    /// Who signs snapshots.
+    pub snapshot: RoleKeys,
+    /// Who signs timestamps.
+    pub timestamp: RoleKeys,
+    /// The publishers, by name.
+    pub publishers: BTreeMap<String, Publisher>,
+}
+
+/// A file's length and SHA-256 (hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMeta {
+    /// Its length in bytes.
+    pub length: u64,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+}
+
+impl FileMeta {
+    /// The length and hash of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self {
+            length: bytes.len() as u64,
+            sha256: sha256_hex(bytes),
+        }
+    }
+
+    /// Whether `bytes` are the file this describes; `Err` says how they differ.
+    pub fn check(&self, file: &str, bytes: &[u8]) -> Result<(), RegistryError> {
+        let mismatch = |reason: String| RegistryError::Mismatch {
+            file: file.to_owned(),
+            reason,
+        };
+        if bytes.len() as u64 != self.length {
+            return Err(mismatch(format!(
+                "{} bytes where {} were signed for",
+                bytes.len(),
+                self.length
+            )));
+        }
+        let sha256 = sha256_hex(bytes);
+        if sha256 != self.sha256 {
+            return Err(mismatch(format!(
+                "SHA-256 {sha256} where {} was signed for",
+                self.sha256
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The hex SHA-256 of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The current snapshot, as the timestamp names it. It expires soonest, so a mirror that
+/// stops updating (a freeze) is noticed within its lifetime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timestamp {
+    /// One more at every signing.
+    pub version: u64,
+    /// When it stops being trusted, in seconds since the Unix epoch.
+    pub expires: i64,
+    /// The snapshot's version.
+    pub snapshot_version: u64,
+    /// The snapshot file's length and hash.
+    pub snapshot: FileMeta,
+}
+
+/// Every plugin file of the index at one moment, so files of different moments cannot be
+/// mixed, nor an older one served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// One more at every publication.
+    pub version: u64,
+    /// When it stops being trusted, in seconds since the Unix epoch.
+    pub expires: i64,
+    /// The root version it was made under.
+    pub root_version: u64,
+    /// Each plugin file's length and hash, by plugin id.
+    pub plugins: BTreeMap<String, FileMeta>,
+}
+
+/// One version of a plugin: one signed line of its file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The plugin id.
+    pub id: String,
+    /// The plugin's version.
+    pub version: semver::Version,
+    /// Its kind.
+    pub kind: PluginKind,
+    /// The plugin API version it was built against.
+    pub api: semver::Version,
+    /// What it runs on: `wasm32-wasip2` for a component, else a native target triple.
+    pub target: String,
+    /// The package's path in the index (`packages/ID/VERSION/FILE`).
+    pub file: String,
+    /// The package's length and hash.
+    pub package: FileMeta,
+    /// What it asks of the host.
+    pub capabilities: Capabilities,
+    /// The publisher whose keys signed it.
+    pub publisher: String,
+    /// Withdrawn: never chosen by a version requirement, only by an exact pin.
+    #[serde(default)]
+    pub yanked: bool,
+}
+
+/// The target of a sandboxed plugin.
+pub const COMPONENT_TARGET: &str = "wasm32-wasip2";
+
+impl Entry {
+    /// Whether it is a sandboxed component (else a native library, which runs
+    /// unsandboxed).
+    pub fn is_component(&self) -> bool {
+        self.target == COMPONENT_TARGET
+    }
+}
+
+/// Refuses a plugin id that is not lowercase ASCII letters, digits, `-`, `_` and `.`
+/// (not first): ids name files in the index.
+pub fn check_id(id: &str) -> Result<(), RegistryError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(RegistryError::BadId(id.to_owned()))
+    }
+}
+
+/// Where root version `version` lives.
+pub fn root_path(version: u64) -> String {
+    format!("root/{version}.json")
+}
+
+/// Where the timestamp lives.
+pub const TIMESTAMP_PATH: &str = "timestamp.json";
+
+/// Where the snapshot lives.
+pub const SNAPSHOT_PATH: &str = "snapshot.json";
+
+/// Where plugin `id`'s versions live.
+pub fn plugin_path(id: &str) -> String {
+    format!("plugins/{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_that_would_leave_the_index_are_refused() {
+        for good in ["musicbrainz", "my-flac_decoder.v2", "a1"] {
+            assert!(check_id(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "../x",
+            "a/b",
+            ".hidden",
+            "Upper",
+            "sp ace",
+            &"x".repeat(65),
+        ] {
+            assert!(check_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn publishers_are_held_to_their_plugins() {
+        let publisher = Publisher {
+            signers: RoleKeys {
+                keys: vec![],
+                threshold: 1,
+            },
+            plugins: vec!["acme-*".into(), "flac".into()],
+        };
+        assert!(publisher.may_publish("acme-drive"));
+        assert!(publisher.may_publish("flac"));
+        assert!(!publisher.may_publish("flac2"));
+        assert!(!publisher.may_publish("musicbrainz"));
+    }
+}

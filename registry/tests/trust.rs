@@ -1,0 +1,395 @@
+//! An index in a folder, written as a publisher does and read as a host does: what a host
+//! accepts, and everything it must refuse, each with its cause and nothing returned.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use semver::{Version, VersionReq};
+use tonearm_plugin_api::{Capabilities, PluginKind};
+use tonearm_registry::{
+    COMPONENT_TARGET, Envelope, FolderIndex, HostProfile, IndexKeys, IndexWriter, Publisher,
+    RegistryError, Release, RoleKeys, Root, SecretKey, TrustState, root_path,
+};
+
+const NOW: i64 = 1_800_000_000;
+const DAY: i64 = 86_400;
+
+struct Keys {
+    root: SecretKey,
+    snapshot: SecretKey,
+    timestamp: SecretKey,
+    acme: SecretKey,
+}
+
+impl Keys {
+    fn new() -> Self {
+        let key = || SecretKey::generate().unwrap();
+        Self {
+            root: key(),
+            snapshot: key(),
+            timestamp: key(),
+            acme: key(),
+        }
+    }
+
+    fn index(&self) -> IndexKeys<'_> {
+        IndexKeys {
+            snapshot: &self.snapshot,
+            timestamp: &self.timestamp,
+            snapshot_lifetime: 30 * DAY,
+            timestamp_lifetime: DAY,
+        }
+    }
+
+    fn root(&self, version: u64) -> Root {
+        let role = |key: &SecretKey| RoleKeys {
+            keys: vec![key.public().id()],
+            threshold: 1,
+        };
+        Root {
+            version,
+            expires: NOW + 365 * DAY,
+            keys: [&self.root, &self.snapshot, &self.timestamp, &self.acme]
+                .into_iter()
+                .map(|k| (k.public().id(), k.public()))
+                .collect(),
+            root: role(&self.root),
+            snapshot: role(&self.snapshot),
+            timestamp: role(&self.timestamp),
+            publishers: BTreeMap::from([(
+                "acme".to_owned(),
+                Publisher {
+                    signers: role(&self.acme),
+                    plugins: vec!["acme-*".into()],
+                },
+            )]),
+        }
+    }
+}
+
+fn release(id: &str, version: &str) -> Release {
+    Release {
+        id: id.into(),
+        version: Version::parse(version).unwrap(),
+        kind: PluginKind::Decoder,
+        api: Version::new(0, 3, 0),
+        target: COMPONENT_TARGET.into(),
+        capabilities: Capabilities::default(),
+        publisher: "acme".into(),
+    }
+}
+
+fn host() -> HostProfile {
+    HostProfile {
+        api: Version::new(0, 3, 0),
+        targets: vec![COMPONENT_TARGET.into()],
+    }
+}
+
+fn req(text: &str) -> VersionReq {
+    VersionReq::parse(text).unwrap()
+}
+
+/// An index with `acme-flac` 1.0.0 published, and a host that trusts its first root.
+fn setup(dir: &Path, keys: &Keys) -> (IndexWriter, TrustState) {
+    let writer = IndexWriter::create(dir, &keys.root(1), &[&keys.root], keys.index(), NOW).unwrap();
+    writer
+        .publish(
+            release("acme-flac", "1.0.0"),
+            "flac.wasm",
+            b"\0asm one",
+            &keys.acme,
+            keys.index(),
+            NOW,
+        )
+        .unwrap();
+    let root = Envelope::parse("root", &std::fs::read(dir.join(root_path(1))).unwrap()).unwrap();
+    (writer, TrustState::new(root).unwrap())
+}
+
+#[test]
+fn a_host_resolves_verifies_and_follows_publications_and_yanks() {
+    let (dir, keys) = (tempfile::tempdir().unwrap(), Keys::new());
+    let (writer, mut trust) = setup(dir.path(), &keys);
+    let source = FolderIndex::new(dir.path());
+
+    let index = trust.refresh(&source, NOW).unwrap();
+    assert_eq!(index.plugins().collect::<Vec<_>>(), ["acme-flac"]);
+    let entry = index
+        .resolve(&source, "acme-flac", &req("^1"), &host())
+        .unwrap();
+    assert_eq!(index.package(&source, &entry).unwrap(), b"\0asm one");
+
+    writer
+        .publish(
+            release("acme-flac", "1.1.0"),
+            "flac.wasm",
+            b"\0asm two",
+            &keys.acme,
+            keys.index(),
+            NOW + 10,
+        )
+        .unwrap();
+    let index = trust.refresh(&source, NOW + 20).unwrap();
+    let newest = index
+        .resolve(&source, "acme-flac", &req("^1"), &host())
+        .unwrap();
+    assert_eq!(newest.version, Version::new(1, 1, 0));
+    assert_eq!(index.package(&source, &newest).unwrap(), b"\0asm two");
+
+    // A yanked version is only had by asking for exactly it.
+    writer
+        .yank(
+            "acme-flac",
+            &Version::new(1, 1, 0),
+            true,
+            &keys.acme,
+            keys.index(),
+            NOW + 30,
+        )
+        .unwrap();
+    let index = trust.refresh(&source, NOW + 40).unwrap();
+    let chosen = index
+        .resolve(&source, "acme-flac", &req("^1"), &host())
+        .unwrap();
+    assert_eq!(chosen.version, Version::new(1, 0, 0));
+    let pinned = index
+        .resolve(&source, "acme-flac", &req("=1.1.0"), &host())
+        .unwrap();
+    assert!(pinned.yanked);
+
+    // Versions are published once.
+    let again = writer.publish(
+        release("acme-flac", "1.0.0"),
+        "x.wasm",
+        b"other",
+        &keys.acme,
+        keys.index(),
+        NOW,
+    );
+    assert!(
+        matches!(again, Err(RegistryError::AlreadyPublished { .. })),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn a_tampered_package_or_index_line_is_refused() {
+    let (dir, keys) = (tempfile::tempdir().unwrap(), Keys::new());
+    let (writer, mut trust) = setup(dir.path(), &keys);
+    let source = FolderIndex::new(dir.path());
+    let index = trust.refresh(&source, NOW).unwrap();
+    let entry = index
+        .resolve(&source, "acme-flac", &req("*"), &host())
+        .unwrap();
+
+    std::fs::write(dir.path().join(&entry.file), b"\0asm longer").unwrap();
+    let refused = index.package(&source, &entry).unwrap_err();
+    assert!(
+        matches!(refused, RegistryError::TooLarge { .. }),
+        "{refused}"
+    );
+    std::fs::write(dir.path().join(&entry.file), b"\0asm bad").unwrap();
+    let refused = index.package(&source, &entry).unwrap_err();
+    assert!(
+        matches!(refused, RegistryError::Mismatch { .. }),
+        "{refused}"
+    );
+
+    // A changed line (unyanking a version, say) no longer matches the snapshot's hash of
+    // its file…
+    let file = dir.path().join("plugins/acme-flac");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        // The same length: only the hash can tell.
+        text.replace(r#"yanked\":false"#, r#"yanked\":true "#),
+    )
+    .unwrap();
+    let refused = index.versions(&source, "acme-flac").unwrap_err();
+    assert!(
+        matches!(refused, RegistryError::Mismatch { .. }),
+        "{refused}"
+    );
+
+    // …and with the snapshot and timestamp keys stolen and the index re-signed, the line
+    // still lacks its publisher's signature.
+    writer.resign(keys.index(), NOW + 10).unwrap();
+    let index = trust.refresh(&source, NOW + 10).unwrap();
+    let refused = index.versions(&source, "acme-flac").unwrap_err();
+    assert!(
+        matches!(&refused, RegistryError::Signature { reason, .. } if reason.contains("0 valid")),
+        "{refused}"
+    );
+}
+
+#[test]
+fn expired_rolled_back_and_foreign_signed_indexes_are_refused() {
+    let (dir, keys) = (tempfile::tempdir().unwrap(), Keys::new());
+    let (writer, mut trust) = setup(dir.path(), &keys);
+    let source = FolderIndex::new(dir.path());
+
+    // A frozen index: its timestamp expires in a day.
+    let refused = trust.clone().refresh(&source, NOW + 2 * DAY).unwrap_err();
+    assert!(
+        matches!(&refused, RegistryError::Expired { document, .. } if document == "timestamp"),
+        "{refused}"
+    );
+
+    // A rollback to files older than ones this host has seen.
+    let old: Vec<(String, Vec<u8>)> = ["timestamp.json", "snapshot.json"]
+        .iter()
+        .map(|f| (f.to_string(), std::fs::read(dir.path().join(f)).unwrap()))
+        .collect();
+    writer
+        .publish(
+            release("acme-flac", "2.0.0"),
+            "flac.wasm",
+            b"\0asm 2",
+            &keys.acme,
+            keys.index(),
+            NOW,
+        )
+        .unwrap();
+    trust.refresh(&source, NOW).unwrap();
+    for (file, bytes) in &old {
+        std::fs::write(dir.path().join(file), bytes).unwrap();
+    }
+    let refused = trust.clone().refresh(&source, NOW).unwrap_err();
+    assert!(
+        matches!(&refused, RegistryError::Rollback { document, trusted: 3, offered: 2 } if document == "timestamp"),
+        "{refused}"
+    );
+
+    // A timestamp signed by a key the root does not name.
+    let stranger = SecretKey::generate().unwrap();
+    let forged = tonearm_registry::Timestamp {
+        version: 99,
+        expires: NOW + DAY,
+        snapshot_version: 3,
+        snapshot: tonearm_registry::FileMeta::of(b""),
+    };
+    let signed = Envelope::sign("timestamp", &forged, &[&stranger]).unwrap();
+    std::fs::write(
+        dir.path().join("timestamp.json"),
+        serde_json::to_vec(&signed).unwrap(),
+    )
+    .unwrap();
+    let refused = trust.refresh(&source, NOW).unwrap_err();
+    let text = refused.to_string();
+    assert!(
+        text.contains(&stranger.public().id().to_string()) && text.contains("does not trust"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_root_rotates_keys_and_revokes_publishers() {
+    let (dir, keys) = (tempfile::tempdir().unwrap(), Keys::new());
+    let (writer, mut trust) = setup(dir.path(), &keys);
+    let source = FolderIndex::new(dir.path());
+    trust.refresh(&source, NOW).unwrap();
+
+    // Root 2 replaces the root key: signed by the old one and the new one, it is trusted.
+    let new_root = SecretKey::generate().unwrap();
+    let mut two = keys.root(2);
+    two.keys.insert(new_root.public().id(), new_root.public());
+    two.root.keys = vec![new_root.public().id()];
+    writer.rotate_root(&two, &[&keys.root, &new_root]).unwrap();
+    trust.refresh(&source, NOW).unwrap();
+    assert_eq!(trust.root().unwrap().version, 2);
+
+    // Root 3 signed only by a key root 2 does not trust for roots is refused.
+    let mut three = two.clone();
+    three.version = 3;
+    writer.rotate_root(&three, &[&keys.root]).unwrap();
+    let refused = trust.clone().refresh(&source, NOW).unwrap_err();
+    assert!(
+        matches!(refused, RegistryError::Signature { .. }),
+        "{refused}"
+    );
+
+    // Signed properly, root 3 revokes the publisher: its versions are refused.
+    three.publishers.clear();
+    let signed = Envelope::sign("root", &three, &[&new_root]).unwrap();
+    std::fs::write(
+        dir.path().join(root_path(3)),
+        serde_json::to_vec(&signed).unwrap(),
+    )
+    .unwrap();
+    let index = trust.refresh(&source, NOW).unwrap();
+    let refused = index.versions(&source, "acme-flac").unwrap_err();
+    assert!(
+        refused.to_string().contains("unknown or revoked"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn versions_a_host_cannot_run_or_a_publisher_may_not_sign_are_passed_over() {
+    let (dir, keys) = (tempfile::tempdir().unwrap(), Keys::new());
+    let (writer, mut trust) = setup(dir.path(), &keys);
+    let source = FolderIndex::new(dir.path());
+    let newer_api = Release {
+        api: Version::new(0, 4, 0),
+        ..release("acme-flac", "1.5.0")
+    };
+    writer
+        .publish(
+            newer_api,
+            "flac.wasm",
+            b"\0asm 1.5",
+            &keys.acme,
+            keys.index(),
+            NOW,
+        )
+        .unwrap();
+    let native = Release {
+        target: "aarch64-apple-darwin".into(),
+        ..release("acme-flac", "1.6.0")
+    };
+    writer
+        .publish(
+            native,
+            "libflac.dylib",
+            b"native",
+            &keys.acme,
+            keys.index(),
+            NOW,
+        )
+        .unwrap();
+    let index = trust.refresh(&source, NOW).unwrap();
+    let chosen = index
+        .resolve(&source, "acme-flac", &req("^1"), &host())
+        .unwrap();
+    assert_eq!(chosen.version, Version::new(1, 0, 0));
+    let refused = index
+        .resolve(&source, "acme-flac", &req(">=1.5"), &host())
+        .unwrap_err();
+    let text = refused.to_string();
+    assert!(
+        text.contains("1.5.0") && text.contains("upgrade Tonearm"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1.6.0: built for aarch64-apple-darwin"),
+        "{text}"
+    );
+
+    // acme may publish acme-*, not another publisher's plugin.
+    writer
+        .publish(
+            release("musicbrainz", "9.0.0"),
+            "mb.wasm",
+            b"\0asm mb",
+            &keys.acme,
+            keys.index(),
+            NOW,
+        )
+        .unwrap();
+    let index = trust.refresh(&source, NOW).unwrap();
+    let refused = index.versions(&source, "musicbrainz").unwrap_err();
+    assert!(refused.to_string().contains("may not publish"), "{refused}");
+}
