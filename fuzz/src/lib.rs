@@ -7,6 +7,7 @@
 
 mod component;
 mod records;
+mod registry;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -201,6 +202,7 @@ pub fn provider(descriptor: &PluginDescriptor, data: &[u8]) {
 
 pub use component::provider_answers;
 pub use records::records;
+pub use registry::registry;
 
 /// Checks `data` as a native library file before it would be mapped.
 pub fn elf(data: &[u8]) {

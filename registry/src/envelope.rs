@@ -49,6 +49,12 @@ impl Envelope {
     ) -> Result<Self, RegistryError> {
         let signed = serde_json::to_string(document)
             .map_err(|e| RegistryError::corrupt(kind, e.to_string()))?;
+        Ok(Self::sign_text(kind, signed, keys))
+    }
+
+    /// `signed`, the JSON text of a document, signed as it is, as a `kind` document, by
+    /// each of `keys`: for tools that write the text themselves.
+    pub fn sign_text(kind: &str, signed: String, keys: &[&SecretKey]) -> Self {
         let signatures = keys
             .iter()
             .map(|key| KeySignature {
@@ -56,7 +62,7 @@ impl Envelope {
                 sig: key.sign(kind, signed.as_bytes()),
             })
             .collect();
-        Ok(Self { signed, signatures })
+        Self { signed, signatures }
     }
 
     /// Reads an envelope from a file's bytes.

@@ -105,7 +105,12 @@ impl SecretKey {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed)
             .map_err(|e| RegistryError::BadKey(format!("no randomness: {e}")))?;
-        Ok(Self(SigningKey::from_bytes(&seed)))
+        Ok(Self::from_seed(seed))
+    }
+
+    /// The key whose seed is `seed` (keep the seed as secret as the key).
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        Self(SigningKey::from_bytes(&seed))
     }
 
     /// Its public half.
@@ -130,7 +135,7 @@ impl SecretKey {
             .ok()
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| bad("a secret key's seed is 32 bytes of base64"))?;
-        Ok(Self(SigningKey::from_bytes(&seed)))
+        Ok(Self::from_seed(seed))
     }
 
     /// Its signature (base64) over `payload` as a `kind` document.

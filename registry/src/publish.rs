@@ -118,6 +118,24 @@ impl IndexWriter {
         now: i64,
     ) -> Result<Entry, RegistryError> {
         check_id(&release.id)?;
+        // Hosts would refuse the line: say so now, not after it is published.
+        let root = self.latest_root()?;
+        let delegated = root
+            .publishers
+            .get(&release.publisher)
+            .filter(|p| p.may_publish(&release.id))
+            .filter(|p| p.signers.keys.contains(&publisher_key.public().id()));
+        if delegated.is_none() {
+            return Err(RegistryError::Signature {
+                document: format!("{} {}", release.id, release.version),
+                reason: format!(
+                    "the root does not let key {} of publisher `{}` publish `{}`",
+                    publisher_key.public().id(),
+                    release.publisher,
+                    release.id
+                ),
+            });
+        }
         let file = format!("packages/{}/{}/{file_name}", release.id, release.version);
         let mut lines = self.lines(&release.id)?;
         if lines.iter().any(|(e, _)| e.version == release.version) {

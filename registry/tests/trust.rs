@@ -378,8 +378,9 @@ fn versions_a_host_cannot_run_or_a_publisher_may_not_sign_are_passed_over() {
         "{text}"
     );
 
-    // acme may publish acme-*, not another publisher's plugin.
-    writer
+    // acme may publish acme-*, not another publisher's plugin: the writer refuses, and a
+    // line written by hand is refused by hosts.
+    let refused = writer
         .publish(
             release("musicbrainz", "9.0.0"),
             "mb.wasm",
@@ -388,7 +389,28 @@ fn versions_a_host_cannot_run_or_a_publisher_may_not_sign_are_passed_over() {
             keys.index(),
             NOW,
         )
-        .unwrap();
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("does not let key"),
+        "{refused}"
+    );
+    let entry = tonearm_registry::Entry {
+        id: "musicbrainz".into(),
+        version: Version::new(9, 0, 0),
+        kind: PluginKind::MetadataSource,
+        api: Version::new(0, 3, 0),
+        target: COMPONENT_TARGET.into(),
+        file: "packages/musicbrainz/9.0.0/mb.wasm".into(),
+        package: tonearm_registry::FileMeta::of(b"\0asm mb"),
+        capabilities: Capabilities::default(),
+        publisher: "acme".into(),
+        yanked: false,
+    };
+    let line = Envelope::sign("entry", &entry, &[&keys.acme]).unwrap();
+    let plugins = dir.path().join("plugins");
+    let text = serde_json::to_string(&line).unwrap() + "\n";
+    std::fs::write(plugins.join("musicbrainz"), text).unwrap();
+    writer.resign(keys.index(), NOW).unwrap();
     let index = trust.refresh(&source, NOW).unwrap();
     let refused = index.versions(&source, "musicbrainz").unwrap_err();
     assert!(refused.to_string().contains("may not publish"), "{refused}");
