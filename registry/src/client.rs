@@ -18,6 +18,8 @@ use crate::metadata::{
 /// The largest root and timestamp files read: neither grows with the index.
 const MAX_ROOT: u64 = 1 << 20;
 const MAX_TIMESTAMP: u64 = 64 << 10;
+/// The largest snapshot read, whatever the timestamp says: about 100,000 plugins.
+const MAX_SNAPSHOT: u64 = 16 << 20;
 
 /// Where an index is read from: a folder, or a static web server.
 pub trait IndexSource {
@@ -74,7 +76,8 @@ pub struct TrustState {
     snapshot_version: u64,
 }
 
-fn signers<'a>(root: &'a Root, role: &'a RoleKeys) -> Signers<'a> {
+/// Who may sign a document of `role` under `root`.
+pub(crate) fn signers<'a>(root: &'a Root, role: &'a RoleKeys) -> Signers<'a> {
     Signers {
         keys: &root.keys,
         allowed: &role.keys,
@@ -82,10 +85,47 @@ fn signers<'a>(root: &'a Root, role: &'a RoleKeys) -> Signers<'a> {
     }
 }
 
-/// Parses a root without trusting it yet.
-fn claimed_root(envelope: &Envelope) -> Result<Root, RegistryError> {
-    serde_json::from_str(&envelope.signed)
-        .map_err(|e| RegistryError::corrupt("root", e.to_string()))
+/// Parses a root without trusting it yet, refusing one that could not be kept: a key
+/// listed under another key's id (one key would count twice), a threshold of 0 or above
+/// its keys, or a role naming a key the root does not hold.
+pub(crate) fn claimed_root(envelope: &Envelope) -> Result<Root, RegistryError> {
+    let root: Root = serde_json::from_str(&envelope.signed)
+        .map_err(|e| RegistryError::corrupt("root", e.to_string()))?;
+    let bad = |reason: String| {
+        Err(RegistryError::corrupt(
+            "root",
+            format!("version {}: {reason}", root.version),
+        ))
+    };
+    if let Some((id, _)) = root.keys.iter().find(|(id, key)| key.id() != **id) {
+        return bad(format!("key {id} is listed under another key's id"));
+    }
+    let roles = [
+        ("root", &root.root),
+        ("snapshot", &root.snapshot),
+        ("timestamp", &root.timestamp),
+    ]
+    .into_iter()
+    .chain(
+        root.publishers
+            .iter()
+            .map(|(name, p)| (name.as_str(), &p.signers)),
+    );
+    for (name, role) in roles {
+        if role.threshold == 0 || role.threshold as usize > role.keys.len() {
+            return bad(format!(
+                "`{name}` needs {} of {} keys",
+                role.threshold,
+                role.keys.len()
+            ));
+        }
+        if let Some(id) = role.keys.iter().find(|id| !root.keys.contains_key(*id)) {
+            return bad(format!(
+                "`{name}` names key {id}, which the root does not hold"
+            ));
+        }
+    }
+    Ok(root)
 }
 
 impl TrustState {
@@ -112,18 +152,20 @@ impl TrustState {
     /// and versions older than ones seen before (a rollback). Save the state after.
     pub fn refresh(&mut self, source: &dyn IndexSource, now: i64) -> Result<Index, RegistryError> {
         let mut root = self.root()?;
-        while let Some(bytes) = source.fetch(&root_path(root.version + 1), MAX_ROOT)? {
+        while let Some(bytes) =
+            source.fetch(&root_path(root.version.saturating_add(1)), MAX_ROOT)?
+        {
             let envelope = Envelope::parse("root", &bytes)?;
             let next = claimed_root(&envelope)?;
             // The old root's keys vouch for the new one, and the new keys for themselves.
             let _: Root = envelope.verify("root", signers(&root, &root.root))?;
             let _: Root = envelope.verify("root", signers(&next, &next.root))?;
-            if next.version != root.version + 1 {
+            if next.version != root.version.saturating_add(1) {
                 return Err(RegistryError::corrupt(
                     "root",
                     format!(
                         "{} says it is version {}",
-                        root_path(root.version + 1),
+                        root_path(root.version.saturating_add(1)),
                         next.version
                     ),
                 ));
@@ -151,7 +193,7 @@ impl TrustState {
         expires("timestamp", timestamp.expires, now)?;
 
         let bytes = source
-            .fetch(SNAPSHOT_PATH, timestamp.snapshot.length)?
+            .fetch(SNAPSHOT_PATH, timestamp.snapshot.length.min(MAX_SNAPSHOT))?
             .ok_or_else(|| RegistryError::Missing(SNAPSHOT_PATH.into()))?;
         timestamp.snapshot.check(SNAPSHOT_PATH, &bytes)?;
         let snapshot: Snapshot = Envelope::parse("snapshot", &bytes)?
@@ -167,6 +209,18 @@ impl TrustState {
         }
         newer("snapshot", self.snapshot_version, snapshot.version)?;
         expires("snapshot", snapshot.expires, now)?;
+        if snapshot.root_version > root.version {
+            return Err(RegistryError::corrupt(
+                "snapshot",
+                format!(
+                    "made under root {}, newer than root {}",
+                    snapshot.root_version, root.version
+                ),
+            ));
+        }
+        for id in snapshot.plugins.keys() {
+            check_id(id)?;
+        }
 
         self.timestamp_version = timestamp.version;
         self.snapshot_version = snapshot.version;
@@ -242,10 +296,23 @@ impl Index {
         meta.check(&path, &bytes)?;
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| RegistryError::corrupt(&path, e.to_string()))?;
-        text.lines()
+        let entries: Vec<Entry> = text
+            .lines()
             .filter(|line| !line.trim().is_empty())
             .map(|line| self.entry(id, line))
-            .collect()
+            .collect::<Result<_, _>>()?;
+        // Build metadata does not make another version: a file listing one version twice
+        // would let either be served for a pin.
+        let mut seen = std::collections::BTreeSet::new();
+        for entry in &entries {
+            if !seen.insert(crate::metadata::without_build(&entry.version)) {
+                return Err(RegistryError::corrupt(
+                    &path,
+                    format!("version {} is listed twice", entry.version),
+                ));
+            }
+        }
+        Ok(entries)
     }
 
     /// One line of plugin `id`'s file, verified.
@@ -277,13 +344,10 @@ impl Index {
             .verify("entry", signers(&self.root, &publisher.signers))
             .map_err(|e| refuse(e.to_string()))?;
         let expected = format!("packages/{id}/{}/", entry.version);
-        let file_ok = entry.file.strip_prefix(&expected).is_some_and(|name| {
-            !name.is_empty()
-                && !name.starts_with('.')
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        });
+        let file_ok = entry
+            .file
+            .strip_prefix(&expected)
+            .is_some_and(|name| crate::metadata::check_file_name(name).is_ok());
         if entry.id != id || !file_ok {
             return Err(RegistryError::corrupt(
                 "entry",

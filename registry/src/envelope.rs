@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::RegistryError;
 use crate::keys::{KeyId, PublicKey, SecretKey};
 
+/// The most signatures a document may carry.
+const MAX_SIGNATURES: usize = 64;
+
 /// One key's signature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeySignature {
@@ -77,9 +80,23 @@ impl Envelope {
         kind: &str,
         signers: Signers<'_>,
     ) -> Result<T, RegistryError> {
+        // A document needs a few signatures; thousands are an attempt to make a host
+        // verify without end.
+        if self.signatures.len() > MAX_SIGNATURES {
+            return Err(RegistryError::Signature {
+                document: kind.to_owned(),
+                reason: format!(
+                    "{} signatures, more than {MAX_SIGNATURES}",
+                    self.signatures.len()
+                ),
+            });
+        }
         let mut valid = BTreeSet::new();
-        let mut unknown = Vec::new();
+        let mut unknown = BTreeSet::new();
         for signature in &self.signatures {
+            if valid.contains(&signature.keyid) {
+                continue;
+            }
             let trusted = signers
                 .allowed
                 .contains(&signature.keyid)
@@ -90,7 +107,13 @@ impl Envelope {
                     valid.insert(&signature.keyid);
                 }
                 Some(_) => {}
-                None => unknown.push(signature.keyid.to_string()),
+                // Unauthenticated text: shown only if it has a key id's form.
+                None if signature.keyid.is_well_formed() => {
+                    unknown.insert(signature.keyid.to_string());
+                }
+                None => {
+                    unknown.insert("(a malformed key id)".to_owned());
+                }
             }
         }
         // A threshold of 0 would trust anything: no index may ask for it.
@@ -103,7 +126,7 @@ impl Envelope {
             if !unknown.is_empty() {
                 reason.push_str(&format!(
                     "; signed by keys it does not trust: {}",
-                    unknown.join(", ")
+                    unknown.into_iter().collect::<Vec<_>>().join(", ")
                 ));
             }
             return Err(RegistryError::Signature {

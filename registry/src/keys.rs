@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
 
@@ -26,6 +26,18 @@ fn message(kind: &str, payload: &[u8]) -> Vec<u8> {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct KeyId(pub String);
+
+impl KeyId {
+    /// Whether it has a key id's form (32 lowercase hex digits): anything else is not
+    /// shown to users as one.
+    pub fn is_well_formed(&self) -> bool {
+        self.0.len() == 32
+            && self
+                .0
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }
+}
 
 impl std::fmt::Display for KeyId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -58,9 +70,12 @@ impl PublicKey {
         let bytes: [u8; 32] = bytes
             .try_into()
             .map_err(|b: Vec<u8>| bad(format!("{} bytes, not 32", b.len())))?;
-        VerifyingKey::from_bytes(&bytes)
-            .map(Self)
-            .map_err(|e| bad(e.to_string()))
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|e| bad(e.to_string()))?;
+        // A small-order key verifies signatures anyone can make.
+        if key.is_weak() {
+            return Err(bad("a weak (small-order) key".into()));
+        }
+        Ok(Self(key))
     }
 
     /// Whether `signature` (base64) is this key's over `payload` as a `kind` document.
@@ -71,7 +86,9 @@ impl PublicKey {
         let Ok(signature) = Signature::from_slice(&bytes) else {
             return false;
         };
-        self.0.verify(&message(kind, payload), &signature).is_ok()
+        self.0
+            .verify_strict(&message(kind, payload), &signature)
+            .is_ok()
     }
 }
 
@@ -171,6 +188,11 @@ mod tests {
         );
         assert!(!public.verifies("snapshot", b"{}", "not base64!"));
         assert!(PublicKey::from_text("AAAA").is_err());
+        // The identity point: a small-order key any signature would pass for.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = PublicKey::from_text(&BASE64.encode(identity)).unwrap_err();
+        assert!(weak.to_string().contains("weak"), "{weak}");
         assert!(SecretKey::from_text(&public.to_text()).is_err());
     }
 }

@@ -181,6 +181,35 @@ impl Entry {
     }
 }
 
+/// `version` without its build metadata, which does not make another version.
+pub(crate) fn without_build(version: &semver::Version) -> semver::Version {
+    semver::Version {
+        build: semver::BuildMetadata::EMPTY,
+        ..version.clone()
+    }
+}
+
+/// Refuses a package file name that is not ASCII letters, digits, `-`, `_` and `.` (not
+/// first): it names a file in the index.
+pub fn check_file_name(name: &str) -> Result<(), RegistryError> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(RegistryError::corrupt(
+            "entry",
+            format!(
+                "{name:?} is not a package file name: letters, digits, `-`, `_` and `.`, not first"
+            ),
+        ))
+    }
+}
+
 /// Refuses a plugin id that is not lowercase ASCII letters, digits, `-`, `_` and `.`
 /// (not first): ids name files in the index.
 pub fn check_id(id: &str) -> Result<(), RegistryError> {

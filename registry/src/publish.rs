@@ -1,17 +1,22 @@
 //! Writing an index in a folder: creating it, publishing and yanking versions, rotating
-//! its root. Every file is replaced atomically, and the timestamp last, so a reader never
-//! sees a half-made publication.
+//! its root. Each file is replaced atomically and durably, the timestamp last; a host
+//! reading during a publication may still pair the old timestamp with the new snapshot,
+//! which it refuses as changed: it reads again.
+//!
+//! The writer checks what it signs as hosts will, so a mistake (a key the root does not
+//! name, a file name hosts refuse) fails here rather than on every host.
 
 use std::path::{Path, PathBuf};
 
 use tonearm_plugin_api::{Capabilities, PluginKind};
 
 use crate::RegistryError;
+use crate::client::{claimed_root, signers};
 use crate::envelope::Envelope;
 use crate::keys::SecretKey;
 use crate::metadata::{
-    Entry, FileMeta, Root, SNAPSHOT_PATH, Snapshot, TIMESTAMP_PATH, Timestamp, check_id,
-    plugin_path, root_path,
+    Entry, FileMeta, Root, SNAPSHOT_PATH, Snapshot, TIMESTAMP_PATH, Timestamp, check_file_name,
+    check_id, plugin_path, root_path, without_build,
 };
 
 /// The keys that re-sign an index after a change, and how long what they sign lasts.
@@ -100,10 +105,12 @@ impl IndexWriter {
                 ),
             ));
         }
-        self.write_json(
-            &root_path(next.version),
-            &Envelope::sign("root", next, keys)?,
-        )
+        // Hosts take the new root only with enough of the old root's keys and its own.
+        let signed = Envelope::sign("root", next, keys)?;
+        let checked = claimed_root(&signed)?;
+        let _: Root = signed.verify("root", signers(&current, &current.root))?;
+        let _: Root = signed.verify("root", signers(&checked, &checked.root))?;
+        self.write_json(&root_path(next.version), &signed)
     }
 
     /// Publishes `package` (its file name `file_name`) as `release`, signed by the
@@ -118,27 +125,13 @@ impl IndexWriter {
         now: i64,
     ) -> Result<Entry, RegistryError> {
         check_id(&release.id)?;
-        // Hosts would refuse the line: say so now, not after it is published.
+        check_file_name(file_name)?;
         let root = self.latest_root()?;
-        let delegated = root
-            .publishers
-            .get(&release.publisher)
-            .filter(|p| p.may_publish(&release.id))
-            .filter(|p| p.signers.keys.contains(&publisher_key.public().id()));
-        if delegated.is_none() {
-            return Err(RegistryError::Signature {
-                document: format!("{} {}", release.id, release.version),
-                reason: format!(
-                    "the root does not let key {} of publisher `{}` publish `{}`",
-                    publisher_key.public().id(),
-                    release.publisher,
-                    release.id
-                ),
-            });
-        }
+        delegated(&root, &release.publisher, &release.id, publisher_key)?;
         let file = format!("packages/{}/{}/{file_name}", release.id, release.version);
         let mut lines = self.lines(&release.id)?;
-        if lines.iter().any(|(e, _)| e.version == release.version) {
+        let same = without_build(&release.version);
+        if lines.iter().any(|(e, _)| without_build(&e.version) == same) {
             return Err(RegistryError::AlreadyPublished {
                 id: release.id,
                 version: release.version.to_string(),
@@ -175,11 +168,14 @@ impl IndexWriter {
         keys: IndexKeys<'_>,
         now: i64,
     ) -> Result<(), RegistryError> {
+        check_id(id)?;
+        let root = self.latest_root()?;
         let mut lines = self.lines(id)?;
         let (entry, line) = lines
             .iter_mut()
             .find(|(e, _)| &e.version == version)
             .ok_or_else(|| RegistryError::UnknownPlugin(format!("{id} {version}")))?;
+        delegated(&root, &entry.publisher, id, publisher_key)?;
         entry.yanked = yanked;
         *line = Envelope::sign("entry", &*entry, &[publisher_key])?;
         self.write_lines(id, &lines)?;
@@ -205,32 +201,51 @@ impl IndexWriter {
                 plugins.insert(id, FileMeta::of(&bytes));
             }
         }
-        let previous = |path: &str| -> Option<u64> {
-            let text = std::fs::read(self.dir.join(path)).ok()?;
-            let envelope = Envelope::parse(path, &text).ok()?;
-            let value: serde_json::Value = serde_json::from_str(&envelope.signed).ok()?;
-            value.get("version")?.as_u64()
-        };
         let snapshot = Snapshot {
-            version: previous(SNAPSHOT_PATH).unwrap_or(0) + 1,
-            expires: now + keys.snapshot_lifetime,
+            version: self.current_version(SNAPSHOT_PATH)?.saturating_add(1),
+            expires: now.saturating_add(keys.snapshot_lifetime),
             root_version: root.version,
             plugins,
         };
         let signed = Envelope::sign("snapshot", &snapshot, &[keys.snapshot])?;
+        // A key the root does not name for the role makes an index every host refuses.
+        let _: Snapshot = signed.verify("snapshot", signers(&root, &root.snapshot))?;
         let bytes = serde_json::to_vec(&signed)
             .map_err(|e| RegistryError::corrupt("snapshot", e.to_string()))?;
         self.write(SNAPSHOT_PATH, &bytes)?;
         let timestamp = Timestamp {
-            version: previous(TIMESTAMP_PATH).unwrap_or(0) + 1,
-            expires: now + keys.timestamp_lifetime,
+            version: self.current_version(TIMESTAMP_PATH)?.saturating_add(1),
+            expires: now.saturating_add(keys.timestamp_lifetime),
             snapshot_version: snapshot.version,
             snapshot: FileMeta::of(&bytes),
         };
-        self.write_json(
-            TIMESTAMP_PATH,
-            &Envelope::sign("timestamp", &timestamp, &[keys.timestamp])?,
-        )
+        let signed = Envelope::sign("timestamp", &timestamp, &[keys.timestamp])?;
+        let _: Timestamp = signed.verify("timestamp", signers(&root, &root.timestamp))?;
+        self.write_json(TIMESTAMP_PATH, &signed)
+    }
+
+    /// The version of the index's `path` (the snapshot or the timestamp), 0 before the
+    /// first. One that cannot be read is an error, not 0: versions must only grow, or
+    /// every host that saw a later one refuses the index as a rollback.
+    fn current_version(&self, path: &str) -> Result<u64, RegistryError> {
+        let full = self.dir.join(path);
+        let bytes = match std::fs::read(&full) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io(&full, e)),
+        };
+        let envelope = Envelope::parse(path, &bytes)?;
+        let value: serde_json::Value = serde_json::from_str(&envelope.signed)
+            .map_err(|e| RegistryError::corrupt(path, e.to_string()))?;
+        value
+            .get("version")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| {
+                RegistryError::corrupt(
+                    path,
+                    "no version: restore the file, versions must only grow",
+                )
+            })
     }
 
     /// The newest root in the folder (trusted: it is our own).
@@ -291,9 +306,37 @@ impl IndexWriter {
         std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
         // A leading dot: never taken for a plugin's file (ids cannot start with one).
         let temporary = parent.join(format!(".{}.partial", name.to_string_lossy()));
-        std::fs::write(&temporary, bytes).map_err(|e| io(&temporary, e))?;
-        std::fs::rename(&temporary, &full).map_err(|e| io(&full, e))
+        // Durable before it is named: a crash leaves the old file or the new one.
+        let mut file = std::fs::File::create(&temporary).map_err(|e| io(&temporary, e))?;
+        std::io::Write::write_all(&mut file, bytes).map_err(|e| io(&temporary, e))?;
+        file.sync_all().map_err(|e| io(&temporary, e))?;
+        std::fs::rename(&temporary, &full).map_err(|e| io(&full, e))?;
+        // The rename itself is durable once the folder is (Unix; elsewhere a no-op).
+        if let Ok(folder) = std::fs::File::open(parent) {
+            let _ = folder.sync_all();
+        }
+        Ok(())
     }
+}
+
+/// Refuses `key` signing for `publisher`'s plugin `id` unless the root delegates it: hosts
+/// would refuse the line, so say so before anything is written.
+fn delegated(root: &Root, publisher: &str, id: &str, key: &SecretKey) -> Result<(), RegistryError> {
+    let allowed = root
+        .publishers
+        .get(publisher)
+        .filter(|p| p.may_publish(id))
+        .filter(|p| p.signers.keys.contains(&key.public().id()) && p.signers.threshold <= 1);
+    if allowed.is_some() {
+        return Ok(());
+    }
+    Err(RegistryError::Signature {
+        document: id.to_owned(),
+        reason: format!(
+            "the root does not let key {} of publisher `{publisher}` alone sign `{id}`",
+            key.public().id()
+        ),
+    })
 }
 
 fn io(path: &Path, source: std::io::Error) -> RegistryError {

@@ -301,10 +301,21 @@ fn the_root_rotates_keys_and_revokes_publishers() {
     trust.refresh(&source, NOW).unwrap();
     assert_eq!(trust.root().unwrap().version, 2);
 
-    // Root 3 signed only by a key root 2 does not trust for roots is refused.
+    // Root 3 signed only by a key root 2 does not trust for roots: the writer refuses
+    // it, and hosts refuse it written by hand.
     let mut three = two.clone();
     three.version = 3;
-    writer.rotate_root(&three, &[&keys.root]).unwrap();
+    let refused = writer.rotate_root(&three, &[&keys.root]).unwrap_err();
+    assert!(
+        matches!(refused, RegistryError::Signature { .. }),
+        "{refused}"
+    );
+    let forged = Envelope::sign("root", &three, &[&keys.root]).unwrap();
+    std::fs::write(
+        dir.path().join(root_path(3)),
+        serde_json::to_vec(&forged).unwrap(),
+    )
+    .unwrap();
     let refused = trust.clone().refresh(&source, NOW).unwrap_err();
     assert!(
         matches!(refused, RegistryError::Signature { .. }),
@@ -414,4 +425,116 @@ fn versions_a_host_cannot_run_or_a_publisher_may_not_sign_are_passed_over() {
     let index = trust.refresh(&source, NOW).unwrap();
     let refused = index.versions(&source, "musicbrainz").unwrap_err();
     assert!(refused.to_string().contains("may not publish"), "{refused}");
+}
+
+#[test]
+fn the_writer_refuses_what_hosts_would_refuse() {
+    let (dir, keys) = (tempfile::tempdir().unwrap(), Keys::new());
+    let (writer, mut trust) = setup(dir.path(), &keys);
+    let publish = |version: &str, file_name: &str, key: &SecretKey| {
+        writer.publish(
+            release("acme-flac", version),
+            file_name,
+            b"\0asm",
+            key,
+            keys.index(),
+            NOW,
+        )
+    };
+    // A file name that leaves the package's folder, or that hosts would refuse.
+    for name in ["../../../escaped", "sub/a.wasm", ".hidden", ""] {
+        let refused = publish("3.0.0", name, &keys.acme).unwrap_err();
+        assert!(
+            matches!(refused, RegistryError::Corrupt { .. }),
+            "{name}: {refused}"
+        );
+    }
+    assert!(!dir.path().join("escaped").exists());
+    // Build metadata does not make another version.
+    let refused = publish("1.0.0+rebuilt", "flac.wasm", &keys.acme).unwrap_err();
+    assert!(
+        matches!(refused, RegistryError::AlreadyPublished { .. }),
+        "{refused}"
+    );
+    // A key the root does not delegate the plugin to, publishing or yanking.
+    let refused = publish("3.0.0", "flac.wasm", &keys.snapshot).unwrap_err();
+    assert!(
+        refused.to_string().contains("does not let key"),
+        "{refused}"
+    );
+    let one = Version::new(1, 0, 0);
+    let refused = writer
+        .yank("acme-flac", &one, true, &keys.snapshot, keys.index(), NOW)
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("does not let key"),
+        "{refused}"
+    );
+    // Re-signing with a key the root does not name for the snapshot.
+    let stolen = IndexKeys {
+        snapshot: &keys.timestamp,
+        ..keys.index()
+    };
+    assert!(matches!(
+        writer.resign(stolen, NOW),
+        Err(RegistryError::Signature { .. })
+    ));
+    // A snapshot that cannot be read is not restarted at version 1 (hosts would call
+    // every later one a rollback).
+    std::fs::write(dir.path().join("snapshot.json"), b"truncated").unwrap();
+    assert!(matches!(
+        writer.resign(keys.index(), NOW),
+        Err(RegistryError::Corrupt { .. })
+    ));
+    // Everything refused left the index as hosts last saw it but for the damaged file.
+    let refused = trust
+        .refresh(&FolderIndex::new(dir.path()), NOW)
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            RegistryError::Mismatch { .. } | RegistryError::TooLarge { .. }
+        ),
+        "{refused}"
+    );
+}
+
+#[test]
+fn hosts_refuse_a_version_listed_twice_and_roots_that_count_a_key_twice() {
+    let (dir, keys) = (tempfile::tempdir().unwrap(), Keys::new());
+    let (writer, mut trust) = setup(dir.path(), &keys);
+    let source = FolderIndex::new(dir.path());
+    // The same version again, with other build metadata, appended by hand.
+    let file = dir.path().join("plugins/acme-flac");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let line: Envelope = serde_json::from_str(text.trim()).unwrap();
+    let mut entry: tonearm_registry::Entry = serde_json::from_str(&line.signed).unwrap();
+    entry.version = Version::parse("1.0.0+other").unwrap();
+    entry.file = "packages/acme-flac/1.0.0+other/flac.wasm".into();
+    let twin = Envelope::sign("entry", &entry, &[&keys.acme]).unwrap();
+    std::fs::write(&file, text + &serde_json::to_string(&twin).unwrap() + "\n").unwrap();
+    writer.resign(keys.index(), NOW).unwrap();
+    let index = trust.refresh(&source, NOW).unwrap();
+    let refused = index.versions(&source, "acme-flac").unwrap_err();
+    assert!(refused.to_string().contains("listed twice"), "{refused}");
+
+    // One key under two ids would meet a threshold of two alone.
+    let mut root = keys.root(1);
+    let alias = tonearm_registry::KeyId("0".repeat(32));
+    root.keys.insert(alias.clone(), keys.root.public());
+    root.root = RoleKeys {
+        keys: vec![keys.root.public().id(), alias],
+        threshold: 2,
+    };
+    let signed = Envelope::sign("root", &root, &[&keys.root]).unwrap();
+    let refused = TrustState::new(signed).unwrap_err();
+    assert!(
+        refused.to_string().contains("another key's id"),
+        "{refused}"
+    );
+    let mut root = keys.root(1);
+    root.timestamp.threshold = 0;
+    let signed = Envelope::sign("root", &root, &[&keys.root]).unwrap();
+    let refused = TrustState::new(signed).unwrap_err();
+    assert!(refused.to_string().contains("needs 0 of 1"), "{refused}");
 }
