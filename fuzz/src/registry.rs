@@ -1,13 +1,15 @@
-//! The plugin index as a host reads it: envelopes of any kind from raw bytes, and version
-//! lines that pass their signatures (the harness signs what the fuzzer writes, since it
-//! cannot forge one) through parsing, checks and resolution.
+//! The plugin index as a host reads it: envelopes of any kind from raw bytes, and a
+//! plugin's version lines that pass their publisher's signature (the harness signs the
+//! file the fuzzer writes, since it cannot forge one) through parsing, checks and
+//! resolution.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use tonearm_registry::{
-    Envelope, FileMeta, HostProfile, IndexSource, Publisher, RegistryError, RoleKeys, Root,
-    SNAPSHOT_PATH, SecretKey, Snapshot, TIMESTAMP_PATH, Timestamp, TrustState, plugin_path,
+    Envelope, FileMeta, HostProfile, IndexSource, PluginHeader, PluginMeta, Publisher,
+    RegistryError, RoleKeys, Root, SecretKey, Snapshot, TIMESTAMP_PATH, Timestamp, TrustState,
+    plugin_path, snapshot_path,
 };
 
 /// The plugin id the fuzzed lines are published under.
@@ -69,7 +71,7 @@ impl IndexSource for Memory {
 /// whole of it is also read as an envelope of every kind.
 pub fn registry(data: &[u8]) {
     let fixture = fixture();
-    for kind in ["root", "timestamp", "snapshot", "entry"] {
+    for kind in ["root", "timestamp", "snapshot", "plugin"] {
         if let Ok(envelope) = Envelope::parse(kind, data) {
             let _ = TrustState::new(envelope);
         }
@@ -79,20 +81,37 @@ pub fn registry(data: &[u8]) {
         .next()
         .map(String::from_utf8_lossy)
         .unwrap_or_default();
-    let mut file = String::new();
+    // The publisher signs the file as a whole: its header covers the fuzzed lines.
+    let mut lines = String::new();
     for part in parts.take(64) {
-        let text = String::from_utf8_lossy(part).into_owned();
-        let signed = Envelope::sign_text("entry", text, &[&fixture.key]);
-        if let Ok(json) = serde_json::to_string(&signed) {
-            file.push_str(&json);
-            file.push('\n');
-        }
+        lines.push_str(&String::from_utf8_lossy(part));
+        lines.push('\n');
     }
+    let header = PluginHeader {
+        id: ID.into(),
+        version: 1,
+        publisher: "p".into(),
+        lines_sha256: FileMeta::of(lines.as_bytes()).sha256,
+    };
+    let Ok(header) = serde_json::to_string(&Envelope::sign_text(
+        "plugin",
+        serde_json::to_string(&header).unwrap_or_default(),
+        &[&fixture.key],
+    )) else {
+        return;
+    };
+    let file = format!("{header}\n{lines}");
     let snapshot = Snapshot {
         version: 1,
         expires: NOW + 1000,
         root_version: 1,
-        plugins: BTreeMap::from([(ID.to_owned(), FileMeta::of(file.as_bytes()))]),
+        plugins: BTreeMap::from([(
+            ID.to_owned(),
+            PluginMeta {
+                version: 1,
+                file: FileMeta::of(file.as_bytes()),
+            },
+        )]),
     };
     let Ok(snapshot) = Envelope::sign("snapshot", &snapshot, &[&fixture.key])
         .and_then(|e| serde_json::to_vec(&e).map_err(|e| RegistryError::BadKey(e.to_string())))
@@ -112,8 +131,8 @@ pub fn registry(data: &[u8]) {
     };
     let source = Memory(BTreeMap::from([
         (TIMESTAMP_PATH.to_owned(), timestamp),
-        (SNAPSHOT_PATH.to_owned(), snapshot),
-        (plugin_path(ID), file.into_bytes()),
+        (snapshot_path(1), snapshot),
+        (plugin_path(ID, 1), file.into_bytes()),
     ]));
     let Ok(mut trust) = TrustState::new(fixture.root.clone()) else {
         return;

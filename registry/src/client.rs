@@ -1,6 +1,7 @@
 //! Reading an index as a host does: each file checked against the one that signed for it,
 //! from the root of trust down, before anything in it is believed.
 
+use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::PathBuf;
 
@@ -11,8 +12,8 @@ use tonearm_plugin_api::check_api_compatibility;
 use crate::RegistryError;
 use crate::envelope::{Envelope, Signers};
 use crate::metadata::{
-    Entry, RoleKeys, Root, SNAPSHOT_PATH, Snapshot, TIMESTAMP_PATH, Timestamp, check_id,
-    plugin_path, root_path,
+    Entry, PluginHeader, RoleKeys, Root, Snapshot, TIMESTAMP_PATH, Timestamp, check_id,
+    plugin_path, root_path, snapshot_path,
 };
 
 /// The largest root and timestamp files read: neither grows with the index.
@@ -74,6 +75,9 @@ pub struct TrustState {
     root: Envelope,
     timestamp_version: u64,
     snapshot_version: u64,
+    /// The newest version of each plugin's file seen, by plugin id.
+    #[serde(default)]
+    plugins: BTreeMap<String, u64>,
 }
 
 /// Who may sign a document of `role` under `root`.
@@ -138,6 +142,7 @@ impl TrustState {
             root,
             timestamp_version: 0,
             snapshot_version: 0,
+            plugins: BTreeMap::new(),
         })
     }
 
@@ -177,6 +182,7 @@ impl TrustState {
             }
             if next.snapshot != root.snapshot {
                 self.snapshot_version = 0;
+                self.plugins.clear();
             }
             tracing::info!(version = next.version, "trusting a new index root");
             self.root = envelope;
@@ -192,10 +198,11 @@ impl TrustState {
         newer("timestamp", self.timestamp_version, timestamp.version)?;
         expires("timestamp", timestamp.expires, now)?;
 
+        let path = snapshot_path(timestamp.snapshot_version);
         let bytes = source
-            .fetch(SNAPSHOT_PATH, timestamp.snapshot.length.min(MAX_SNAPSHOT))?
-            .ok_or_else(|| RegistryError::Missing(SNAPSHOT_PATH.into()))?;
-        timestamp.snapshot.check(SNAPSHOT_PATH, &bytes)?;
+            .fetch(&path, timestamp.snapshot.length.min(MAX_SNAPSHOT))?
+            .ok_or_else(|| RegistryError::Missing(path.clone()))?;
+        timestamp.snapshot.check(&path, &bytes)?;
         let snapshot: Snapshot = Envelope::parse("snapshot", &bytes)?
             .verify("snapshot", signers(&root, &root.snapshot))?;
         if snapshot.version != timestamp.snapshot_version {
@@ -218,12 +225,19 @@ impl TrustState {
                 ),
             ));
         }
-        for id in snapshot.plugins.keys() {
+        // A plugin's file never goes back to an older version: that would serve versions
+        // its publisher has since yanked, or hide newer ones.
+        for (id, meta) in &snapshot.plugins {
             check_id(id)?;
+            let seen = self.plugins.get(id).copied().unwrap_or(0);
+            newer(&format!("file of plugin `{id}`"), seen, meta.version)?;
         }
 
         self.timestamp_version = timestamp.version;
         self.snapshot_version = snapshot.version;
+        for (id, meta) in &snapshot.plugins {
+            self.plugins.insert(id.clone(), meta.version);
+        }
         Ok(Index { root, snapshot })
     }
 }
@@ -276,52 +290,59 @@ impl Index {
         self.snapshot.version
     }
 
-    /// Every version of plugin `id`, each line's signature checked against the
-    /// publisher the root delegates `id` to.
+    /// Every version of plugin `id`: its file as the snapshot names it, signed as a whole
+    /// by the publisher the root delegates `id` to.
     pub fn versions(
         &self,
         source: &dyn IndexSource,
         id: &str,
     ) -> Result<Vec<Entry>, RegistryError> {
         check_id(id)?;
-        let path = plugin_path(id);
         let meta = self
             .snapshot
             .plugins
             .get(id)
             .ok_or_else(|| RegistryError::UnknownPlugin(id.to_owned()))?;
+        let path = plugin_path(id, meta.version);
         let bytes = source
-            .fetch(&path, meta.length)?
+            .fetch(&path, meta.file.length)?
             .ok_or_else(|| RegistryError::Missing(path.clone()))?;
-        meta.check(&path, &bytes)?;
+        meta.file.check(&path, &bytes)?;
         let text = std::str::from_utf8(&bytes)
             .map_err(|e| RegistryError::corrupt(&path, e.to_string()))?;
-        let entries: Vec<Entry> = text
-            .lines()
-            .filter(|line| !line.trim().is_empty())
-            .map(|line| self.entry(id, line))
-            .collect::<Result<_, _>>()?;
+        let (header, lines) = text.split_once('\n').unwrap_or((text, ""));
+        self.check_header(id, meta.version, header, lines)?;
+        let mut entries = Vec::new();
         // Build metadata does not make another version: a file listing one version twice
         // would let either be served for a pin.
         let mut seen = std::collections::BTreeSet::new();
-        for entry in &entries {
+        for line in lines.lines().filter(|line| !line.trim().is_empty()) {
+            let entry = check_entry(id, line)?;
             if !seen.insert(crate::metadata::without_build(&entry.version)) {
                 return Err(RegistryError::corrupt(
                     &path,
                     format!("version {} is listed twice", entry.version),
                 ));
             }
+            entries.push(entry);
         }
         Ok(entries)
     }
 
-    /// One line of plugin `id`'s file, verified.
-    fn entry(&self, id: &str, line: &str) -> Result<Entry, RegistryError> {
-        let envelope = Envelope::parse("entry", line.as_bytes())?;
-        let claimed: Entry = serde_json::from_str(&envelope.signed)
-            .map_err(|e| RegistryError::corrupt("entry", e.to_string()))?;
+    /// Checks the header of plugin `id`'s file, version `version`: signed by the
+    /// publisher the root delegates `id` to, for exactly these `lines`.
+    fn check_header(
+        &self,
+        id: &str,
+        version: u64,
+        header: &str,
+        lines: &str,
+    ) -> Result<(), RegistryError> {
+        let envelope = Envelope::parse("plugin", header.as_bytes())?;
+        let claimed: PluginHeader = serde_json::from_str(&envelope.signed)
+            .map_err(|e| RegistryError::corrupt("plugin", e.to_string()))?;
         let refuse = |reason: String| RegistryError::Signature {
-            document: format!("{id} {}", claimed.version),
+            document: format!("file of plugin `{id}`"),
             reason,
         };
         let publisher = self
@@ -340,24 +361,26 @@ impl Index {
                 claimed.publisher
             )));
         }
-        let entry: Entry = envelope
-            .verify("entry", signers(&self.root, &publisher.signers))
+        let header: PluginHeader = envelope
+            .verify("plugin", signers(&self.root, &publisher.signers))
             .map_err(|e| refuse(e.to_string()))?;
-        let expected = format!("packages/{id}/{}/", entry.version);
-        let file_ok = entry
-            .file
-            .strip_prefix(&expected)
-            .is_some_and(|name| crate::metadata::check_file_name(name).is_ok());
-        if entry.id != id || !file_ok {
+        if header.id != id || header.version != version {
             return Err(RegistryError::corrupt(
-                "entry",
+                "plugin",
                 format!(
-                    "`{}` {} at {} in the file of `{id}`",
-                    entry.id, entry.version, entry.file
+                    "the file of `{}` version {} where the snapshot names `{id}` version {version}",
+                    header.id, header.version
                 ),
             ));
         }
-        Ok(entry)
+        let sha256 = crate::metadata::sha256_hex(lines.as_bytes());
+        if sha256 != header.lines_sha256 {
+            return Err(RegistryError::Mismatch {
+                file: plugin_path(id, version),
+                reason: "its lines are not the ones its publisher signed".into(),
+            });
+        }
+        Ok(())
     }
 
     /// The newest version of plugin `id` that `requirement` accepts and `host` can run.
@@ -415,4 +438,26 @@ impl Index {
         entry.package.check(&entry.file, &bytes)?;
         Ok(bytes)
     }
+}
+
+/// One line of plugin `id`'s file (its header already checked): an entry of `id` whose
+/// package lies in its own folder.
+fn check_entry(id: &str, line: &str) -> Result<Entry, RegistryError> {
+    let entry: Entry =
+        serde_json::from_str(line).map_err(|e| RegistryError::corrupt("entry", e.to_string()))?;
+    let expected = format!("packages/{id}/{}/", entry.version);
+    let file_ok = entry
+        .file
+        .strip_prefix(&expected)
+        .is_some_and(|name| crate::metadata::check_file_name(name).is_ok());
+    if entry.id != id || !file_ok {
+        return Err(RegistryError::corrupt(
+            "entry",
+            format!(
+                "`{}` {} at {} in the file of `{id}`",
+                entry.id, entry.version, entry.file
+            ),
+        ));
+    }
+    Ok(entry)
 }

@@ -3,11 +3,11 @@
 //!
 //! The design is [TUF]'s, kept small. A root of trust, built into the host, names every
 //! key and delegates plugin ids to publishers; a timestamp, which expires soon, names the
-//! current snapshot; the snapshot holds the hash of every plugin's file; each line of a
-//! plugin's file is one version, signed by its publisher, with its package's hash. A
-//! host ([`TrustState::refresh`]) checks each file against the one above it, refuses
-//! expired files and versions older than ones it has seen, and checks a package against
-//! its signed hash before a byte of it is written ([`Index::package`]).
+//! current snapshot; the snapshot names every plugin file's version and hash; a plugin's
+//! file lists its versions under a header its publisher signs, each with its package's
+//! hash. A host ([`TrustState::refresh`]) checks each file against the one above it,
+//! refuses expired files and versions older than ones it has seen, and checks a package
+//! against its signed hash before a byte of it is written ([`Index::package`]).
 //! [`IndexWriter`] makes and updates an index in a folder. See `docs/registry.md`.
 //!
 //! [TUF]: https://theupdateframework.io/
@@ -22,8 +22,9 @@ pub use client::{FolderIndex, HostProfile, Index, IndexSource, TrustState};
 pub use envelope::{Envelope, KeySignature, Signers};
 pub use keys::{KeyId, PublicKey, SecretKey};
 pub use metadata::{
-    COMPONENT_TARGET, Entry, FileMeta, Publisher, RoleKeys, Root, SNAPSHOT_PATH, Snapshot,
-    TIMESTAMP_PATH, Timestamp, check_id, plugin_path, root_path,
+    COMPONENT_TARGET, Entry, FileMeta, PluginFile, PluginHeader, PluginMeta, Publisher, RoleKeys,
+    Root, Snapshot, TIMESTAMP_PATH, Timestamp, check_file_name, check_id, plugin_path, root_path,
+    snapshot_path,
 };
 pub use publish::{IndexKeys, IndexWriter, Release};
 

@@ -3,10 +3,15 @@
 //! ```text
 //! root/1.json, root/2.json, …   the root of trust, every version kept (rotation)
 //! timestamp.json                 the current snapshot's version and hash; expires soon
-//! snapshot.json                  every plugin file's hash and length
-//! plugins/ID                     one signed line per version of plugin ID
+//! snapshots/N.json               every plugin file's version, hash and length
+//! plugins/ID/N                   plugin ID's file, version N: a header its publisher
+//!                                signs, then one line per version of the plugin
 //! packages/ID/VERSION/FILE       the packages themselves
 //! ```
+//!
+//! Only `timestamp.json` changes in place. Every other file is written once under a new
+//! name (TUF's consistent snapshots), so a host reading during a publication still finds
+//! every file the timestamp it read leads to.
 
 use std::collections::BTreeMap;
 
@@ -130,6 +135,16 @@ pub struct Timestamp {
     pub snapshot: FileMeta,
 }
 
+/// A plugin file's version, length and hash, as the snapshot names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginMeta {
+    /// The file's version: one more at every change; hosts never let it go down.
+    pub version: u64,
+    /// Its length and hash.
+    #[serde(flatten)]
+    pub file: FileMeta,
+}
+
 /// Every plugin file of the index at one moment, so files of different moments cannot be
 /// mixed, nor an older one served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,11 +155,11 @@ pub struct Snapshot {
     pub expires: i64,
     /// The root version it was made under.
     pub root_version: u64,
-    /// Each plugin file's length and hash, by plugin id.
-    pub plugins: BTreeMap<String, FileMeta>,
+    /// Each plugin file's version, length and hash, by plugin id.
+    pub plugins: BTreeMap<String, PluginMeta>,
 }
 
-/// One version of a plugin: one signed line of its file.
+/// One version of a plugin: one line of its file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// The plugin id.
@@ -163,9 +178,7 @@ pub struct Entry {
     pub package: FileMeta,
     /// What it asks of the host.
     pub capabilities: Capabilities,
-    /// The publisher whose keys signed it.
-    pub publisher: String,
-    /// Withdrawn: never chosen by a version requirement, only by an exact pin.
+    /// Withdrawn: never chosen by a version range, only by an exact pin.
     #[serde(default)]
     pub yanked: bool,
 }
@@ -234,12 +247,64 @@ pub fn root_path(version: u64) -> String {
 /// Where the timestamp lives.
 pub const TIMESTAMP_PATH: &str = "timestamp.json";
 
-/// Where the snapshot lives.
-pub const SNAPSHOT_PATH: &str = "snapshot.json";
+/// Where snapshot `version` lives.
+pub fn snapshot_path(version: u64) -> String {
+    format!("snapshots/{version}.json")
+}
 
-/// Where plugin `id`'s versions live.
-pub fn plugin_path(id: &str) -> String {
-    format!("plugins/{id}")
+/// Where version `version` of plugin `id`'s file lives.
+pub fn plugin_path(id: &str, version: u64) -> String {
+    format!("plugins/{id}/{version}")
+}
+
+/// The header of a plugin's file: its publisher signs the whole file through it, so the
+/// versions it lists can only be served together, and only as new as hosts have seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginHeader {
+    /// The plugin.
+    pub id: String,
+    /// The file's version, as the snapshot names it.
+    pub version: u64,
+    /// The publisher whose keys sign it.
+    pub publisher: String,
+    /// The SHA-256 (hex) of the lines after the header.
+    pub lines_sha256: String,
+}
+
+/// A plugin's file: its versions, one per line, under a header its publisher signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginFile {
+    /// The plugin.
+    pub id: String,
+    /// The file's version.
+    pub version: u64,
+    /// Its publisher.
+    pub publisher: String,
+    /// Its versions.
+    pub entries: Vec<Entry>,
+}
+
+impl PluginFile {
+    /// The file's text, signed by `keys` (the publisher's).
+    pub fn to_text(&self, keys: &[&crate::SecretKey]) -> Result<String, RegistryError> {
+        let mut lines = String::new();
+        for entry in &self.entries {
+            let line = serde_json::to_string(entry)
+                .map_err(|e| RegistryError::corrupt("entry", e.to_string()))?;
+            lines.push_str(&line);
+            lines.push('\n');
+        }
+        let header = PluginHeader {
+            id: self.id.clone(),
+            version: self.version,
+            publisher: self.publisher.clone(),
+            lines_sha256: sha256_hex(lines.as_bytes()),
+        };
+        let header = crate::Envelope::sign("plugin", &header, keys)?;
+        let header = serde_json::to_string(&header)
+            .map_err(|e| RegistryError::corrupt("plugin", e.to_string()))?;
+        Ok(format!("{header}\n{lines}"))
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! Writing an index in a folder: creating it, publishing and yanking versions, rotating
-//! its root. Each file is replaced atomically and durably, the timestamp last; a host
-//! reading during a publication may still pair the old timestamp with the new snapshot,
-//! which it refuses as changed: it reads again.
+//! its root. Snapshots and plugin files are written once under new names, durably, and
+//! the timestamp that leads to them is replaced last: a host reading meanwhile finds
+//! either the old index whole or the new one.
 //!
 //! The writer checks what it signs as hosts will, so a mistake (a key the root does not
 //! name, a file name hosts refuse) fails here rather than on every host.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use tonearm_plugin_api::{Capabilities, PluginKind};
@@ -15,8 +16,8 @@ use crate::client::{claimed_root, signers};
 use crate::envelope::Envelope;
 use crate::keys::SecretKey;
 use crate::metadata::{
-    Entry, FileMeta, Root, SNAPSHOT_PATH, Snapshot, TIMESTAMP_PATH, Timestamp, check_file_name,
-    check_id, plugin_path, root_path, without_build,
+    Entry, FileMeta, PluginFile, PluginHeader, PluginMeta, Root, Snapshot, TIMESTAMP_PATH,
+    Timestamp, check_file_name, check_id, plugin_path, root_path, snapshot_path, without_build,
 };
 
 /// The keys that re-sign an index after a change, and how long what they sign lasts.
@@ -81,8 +82,11 @@ impl IndexWriter {
                 format!("{} already holds an index", writer.dir.display()),
             ));
         }
-        writer.write_json(&root_path(1), &Envelope::sign("root", root, root_keys)?)?;
-        writer.resign(keys, now)?;
+        let signed = Envelope::sign("root", root, root_keys)?;
+        let checked = claimed_root(&signed)?;
+        let _: Root = signed.verify("root", signers(&checked, &checked.root))?;
+        writer.write_json(&root_path(1), &signed)?;
+        writer.sign_snapshot(BTreeMap::new(), keys, now)?;
         Ok(writer)
     }
 
@@ -95,12 +99,12 @@ impl IndexWriter {
     /// current root's keys and of its own. Removing a publisher or a key revokes it.
     pub fn rotate_root(&self, next: &Root, keys: &[&SecretKey]) -> Result<(), RegistryError> {
         let current = self.latest_root()?;
-        if next.version != current.version + 1 {
+        if next.version != current.version.saturating_add(1) {
             return Err(RegistryError::corrupt(
                 "root",
                 format!(
                     "the next root is version {}, not {}",
-                    current.version + 1,
+                    current.version.saturating_add(1),
                     next.version
                 ),
             ));
@@ -113,8 +117,9 @@ impl IndexWriter {
         self.write_json(&root_path(next.version), &signed)
     }
 
-    /// Publishes `package` (its file name `file_name`) as `release`, signed by the
-    /// publisher's `publisher_key`, then re-signs the index. A version is published once.
+    /// Publishes `package` (its file name `file_name`) as `release`, the plugin's file
+    /// signed by the publisher's `publisher_key`, then re-signs the index. A version is
+    /// published once.
     pub fn publish(
         &self,
         release: Release,
@@ -128,37 +133,39 @@ impl IndexWriter {
         check_file_name(file_name)?;
         let root = self.latest_root()?;
         delegated(&root, &release.publisher, &release.id, publisher_key)?;
-        let file = format!("packages/{}/{}/{file_name}", release.id, release.version);
-        let mut lines = self.lines(&release.id)?;
+        let snapshot = self.current_snapshot()?;
+        let mut file = self.plugin_file(&snapshot, &release.id)?;
         let same = without_build(&release.version);
-        if lines.iter().any(|(e, _)| without_build(&e.version) == same) {
+        if file
+            .entries
+            .iter()
+            .any(|e| without_build(&e.version) == same)
+        {
             return Err(RegistryError::AlreadyPublished {
                 id: release.id,
                 version: release.version.to_string(),
             });
         }
         let entry = Entry {
+            file: format!("packages/{}/{}/{file_name}", release.id, release.version),
             id: release.id,
             version: release.version,
             kind: release.kind,
             api: release.api,
             target: release.target,
-            file,
             package: FileMeta::of(package),
             capabilities: release.capabilities,
-            publisher: release.publisher,
             yanked: false,
         };
         self.write(&entry.file, package)?;
-        let line = Envelope::sign("entry", &entry, &[publisher_key])?;
-        lines.push((entry.clone(), line));
-        self.write_lines(&entry.id, &lines)?;
-        self.resign(keys, now)?;
+        file.entries.push(entry.clone());
+        file.publisher = release.publisher;
+        self.update(&root, snapshot, file, publisher_key, keys, now)?;
         Ok(entry)
     }
 
-    /// Marks version `version` of `id` yanked (or not), re-signed by the publisher's
-    /// `publisher_key`, then re-signs the index.
+    /// Marks version `version` of `id` yanked (or not) in the plugin's file, signed by
+    /// the publisher's `publisher_key`, then re-signs the index.
     pub fn yank(
         &self,
         id: &str,
@@ -170,39 +177,96 @@ impl IndexWriter {
     ) -> Result<(), RegistryError> {
         check_id(id)?;
         let root = self.latest_root()?;
-        let mut lines = self.lines(id)?;
-        let (entry, line) = lines
+        let snapshot = self.current_snapshot()?;
+        let mut file = self.plugin_file(&snapshot, id)?;
+        delegated(&root, &file.publisher, id, publisher_key)?;
+        let entry = file
+            .entries
             .iter_mut()
-            .find(|(e, _)| &e.version == version)
+            .find(|e| &e.version == version)
             .ok_or_else(|| RegistryError::UnknownPlugin(format!("{id} {version}")))?;
-        delegated(&root, &entry.publisher, id, publisher_key)?;
         entry.yanked = yanked;
-        *line = Envelope::sign("entry", &*entry, &[publisher_key])?;
-        self.write_lines(id, &lines)?;
-        self.resign(keys, now)
+        self.update(&root, snapshot, file, publisher_key, keys, now)
     }
 
-    /// Signs a new snapshot of every plugin file and a new timestamp naming it: after a
-    /// change, and regularly, before the timestamp expires.
-    pub fn resign(&self, keys: IndexKeys<'_>, now: i64) -> Result<(), RegistryError> {
+    /// Signs plugin `id`'s file again with `publisher_key`, unchanged but for its version:
+    /// after the root gave its publisher a new key, or gave the plugin to another one.
+    pub fn resign_plugin(
+        &self,
+        id: &str,
+        publisher: &str,
+        publisher_key: &SecretKey,
+        keys: IndexKeys<'_>,
+        now: i64,
+    ) -> Result<(), RegistryError> {
+        check_id(id)?;
         let root = self.latest_root()?;
-        let mut plugins = std::collections::BTreeMap::new();
-        let folder = self.dir.join("plugins");
-        if folder.is_dir() {
-            for item in std::fs::read_dir(&folder).map_err(|e| io(&folder, e))? {
-                let item = item.map_err(|e| io(&folder, e))?;
-                let Some(id) = item.file_name().to_str().map(str::to_owned) else {
-                    continue;
-                };
-                if check_id(&id).is_err() {
-                    continue;
-                }
-                let bytes = std::fs::read(item.path()).map_err(|e| io(&item.path(), e))?;
-                plugins.insert(id, FileMeta::of(&bytes));
-            }
+        delegated(&root, publisher, id, publisher_key)?;
+        let snapshot = self.current_snapshot()?;
+        let mut file = self.plugin_file(&snapshot, id)?;
+        if file.version == 0 {
+            return Err(RegistryError::UnknownPlugin(id.to_owned()));
         }
+        file.publisher = publisher.to_owned();
+        self.update(&root, snapshot, file, publisher_key, keys, now)
+    }
+
+    /// Signs a new snapshot of the same plugin files and a new timestamp naming it:
+    /// regularly, before the timestamp expires.
+    pub fn resign(&self, keys: IndexKeys<'_>, now: i64) -> Result<(), RegistryError> {
+        let plugins = self
+            .current_snapshot()?
+            .map(|s| s.plugins)
+            .unwrap_or_default();
+        self.sign_snapshot(plugins, keys, now)
+    }
+
+    /// Writes `file` as the plugin's next version, signed by `publisher_key` (checked as
+    /// hosts will check it), then a snapshot and timestamp naming it.
+    fn update(
+        &self,
+        root: &Root,
+        snapshot: Option<Snapshot>,
+        mut file: PluginFile,
+        publisher_key: &SecretKey,
+        keys: IndexKeys<'_>,
+        now: i64,
+    ) -> Result<(), RegistryError> {
+        file.version = file.version.saturating_add(1);
+        let text = file.to_text(&[publisher_key])?;
+        let header = text.split_once('\n').map_or(text.as_str(), |(h, _)| h);
+        let publisher = root.publishers.get(&file.publisher).ok_or_else(|| {
+            RegistryError::corrupt("plugin", format!("no publisher `{}`", file.publisher))
+        })?;
+        let _: PluginHeader = Envelope::parse("plugin", header.as_bytes())?
+            .verify("plugin", signers(root, &publisher.signers))?;
+        self.write(&plugin_path(&file.id, file.version), text.as_bytes())?;
+        let mut plugins = snapshot.map(|s| s.plugins).unwrap_or_default();
+        plugins.insert(
+            file.id.clone(),
+            PluginMeta {
+                version: file.version,
+                file: FileMeta::of(text.as_bytes()),
+            },
+        );
+        self.sign_snapshot(plugins, keys, now)
+    }
+
+    /// Writes a snapshot of `plugins` under its own name, then the timestamp naming it,
+    /// each checked against the root's keys for its role before it is written.
+    fn sign_snapshot(
+        &self,
+        plugins: BTreeMap<String, PluginMeta>,
+        keys: IndexKeys<'_>,
+        now: i64,
+    ) -> Result<(), RegistryError> {
+        let root = self.latest_root()?;
+        let current = self.current_timestamp()?;
         let snapshot = Snapshot {
-            version: self.current_version(SNAPSHOT_PATH)?.saturating_add(1),
+            version: current
+                .as_ref()
+                .map_or(0, |t| t.snapshot_version)
+                .saturating_add(1),
             expires: now.saturating_add(keys.snapshot_lifetime),
             root_version: root.version,
             plugins,
@@ -212,9 +276,9 @@ impl IndexWriter {
         let _: Snapshot = signed.verify("snapshot", signers(&root, &root.snapshot))?;
         let bytes = serde_json::to_vec(&signed)
             .map_err(|e| RegistryError::corrupt("snapshot", e.to_string()))?;
-        self.write(SNAPSHOT_PATH, &bytes)?;
+        self.write(&snapshot_path(snapshot.version), &bytes)?;
         let timestamp = Timestamp {
-            version: self.current_version(TIMESTAMP_PATH)?.saturating_add(1),
+            version: current.map_or(0, |t| t.version).saturating_add(1),
             expires: now.saturating_add(keys.timestamp_lifetime),
             snapshot_version: snapshot.version,
             snapshot: FileMeta::of(&bytes),
@@ -224,71 +288,86 @@ impl IndexWriter {
         self.write_json(TIMESTAMP_PATH, &signed)
     }
 
-    /// The version of the index's `path` (the snapshot or the timestamp), 0 before the
-    /// first. One that cannot be read is an error, not 0: versions must only grow, or
+    /// The current timestamp (our own, so not verified), `None` before the first. One
+    /// that cannot be read is an error, not a fresh start: versions must only grow, or
     /// every host that saw a later one refuses the index as a rollback.
-    fn current_version(&self, path: &str) -> Result<u64, RegistryError> {
-        let full = self.dir.join(path);
+    fn current_timestamp(&self) -> Result<Option<Timestamp>, RegistryError> {
+        let full = self.dir.join(TIMESTAMP_PATH);
         let bytes = match std::fs::read(&full) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io(&full, e)),
         };
-        let envelope = Envelope::parse(path, &bytes)?;
-        let value: serde_json::Value = serde_json::from_str(&envelope.signed)
-            .map_err(|e| RegistryError::corrupt(path, e.to_string()))?;
-        value
-            .get("version")
-            .and_then(serde_json::Value::as_u64)
-            .ok_or_else(|| {
+        let envelope = Envelope::parse("timestamp", &bytes)?;
+        serde_json::from_str(&envelope.signed)
+            .map(Some)
+            .map_err(|e| {
                 RegistryError::corrupt(
-                    path,
-                    "no version: restore the file, versions must only grow",
+                    "timestamp",
+                    format!("{e}: restore it, versions must only grow"),
                 )
             })
     }
 
+    /// The snapshot the current timestamp names, `None` before the first.
+    fn current_snapshot(&self) -> Result<Option<Snapshot>, RegistryError> {
+        let Some(timestamp) = self.current_timestamp()? else {
+            return Ok(None);
+        };
+        let path = self.dir.join(snapshot_path(timestamp.snapshot_version));
+        let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
+        let envelope = Envelope::parse("snapshot", &bytes)?;
+        serde_json::from_str(&envelope.signed)
+            .map(Some)
+            .map_err(|e| RegistryError::corrupt("snapshot", e.to_string()))
+    }
+
+    /// Plugin `id`'s file as `snapshot` names it (our own, so not verified); version 0
+    /// and no entries for a new plugin.
+    fn plugin_file(
+        &self,
+        snapshot: &Option<Snapshot>,
+        id: &str,
+    ) -> Result<PluginFile, RegistryError> {
+        let Some(meta) = snapshot.as_ref().and_then(|s| s.plugins.get(id)) else {
+            return Ok(PluginFile {
+                id: id.to_owned(),
+                version: 0,
+                publisher: String::new(),
+                entries: Vec::new(),
+            });
+        };
+        let path = self.dir.join(plugin_path(id, meta.version));
+        let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+        let (header, lines) = text.split_once('\n').unwrap_or((&text, ""));
+        let envelope = Envelope::parse("plugin", header.as_bytes())?;
+        let header: PluginHeader = serde_json::from_str(&envelope.signed)
+            .map_err(|e| RegistryError::corrupt("plugin", e.to_string()))?;
+        let entries = lines
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                serde_json::from_str(line)
+                    .map_err(|e| RegistryError::corrupt("entry", e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(PluginFile {
+            id: id.to_owned(),
+            version: meta.version,
+            publisher: header.publisher,
+            entries,
+        })
+    }
+
     /// The newest root in the folder (trusted: it is our own).
     fn latest_root(&self) -> Result<Root, RegistryError> {
-        let mut version = 1;
+        let mut version: u64 = 1;
         while self.dir.join(root_path(version + 1)).exists() {
             version += 1;
         }
         let path = self.dir.join(root_path(version));
         let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
-        let envelope = Envelope::parse("root", &bytes)?;
-        serde_json::from_str(&envelope.signed)
-            .map_err(|e| RegistryError::corrupt("root", e.to_string()))
-    }
-
-    /// The signed lines of plugin `id`'s file, with what each says.
-    fn lines(&self, id: &str) -> Result<Vec<(Entry, Envelope)>, RegistryError> {
-        let path = self.dir.join(plugin_path(id));
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io(&path, e)),
-        };
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|line| {
-                let envelope = Envelope::parse("entry", line.as_bytes())?;
-                let entry = serde_json::from_str(&envelope.signed)
-                    .map_err(|e| RegistryError::corrupt("entry", e.to_string()))?;
-                Ok((entry, envelope))
-            })
-            .collect()
-    }
-
-    fn write_lines(&self, id: &str, lines: &[(Entry, Envelope)]) -> Result<(), RegistryError> {
-        let mut text = String::new();
-        for (_, line) in lines {
-            let json = serde_json::to_string(line)
-                .map_err(|e| RegistryError::corrupt("entry", e.to_string()))?;
-            text.push_str(&json);
-            text.push('\n');
-        }
-        self.write(&plugin_path(id), text.as_bytes())
+        claimed_root(&Envelope::parse("root", &bytes)?)
     }
 
     fn write_json(&self, path: &str, envelope: &Envelope) -> Result<(), RegistryError> {
@@ -297,14 +376,14 @@ impl IndexWriter {
         self.write(path, &bytes)
     }
 
-    /// Replaces `path` in the index with `bytes` atomically.
+    /// Replaces `path` in the index with `bytes` atomically and durably.
     fn write(&self, path: &str, bytes: &[u8]) -> Result<(), RegistryError> {
         let full = self.dir.join(path);
         let (Some(parent), Some(name)) = (full.parent(), full.file_name()) else {
             return Err(RegistryError::corrupt(path, "not a file's path"));
         };
         std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-        // A leading dot: never taken for a plugin's file (ids cannot start with one).
+        // A leading dot: never taken for an index file.
         let temporary = parent.join(format!(".{}.partial", name.to_string_lossy()));
         // Durable before it is named: a crash leaves the old file or the new one.
         let mut file = std::fs::File::create(&temporary).map_err(|e| io(&temporary, e))?;

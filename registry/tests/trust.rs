@@ -9,8 +9,9 @@ use std::path::Path;
 use semver::{Version, VersionReq};
 use tonearm_plugin_api::{Capabilities, PluginKind};
 use tonearm_registry::{
-    COMPONENT_TARGET, Envelope, FolderIndex, HostProfile, IndexKeys, IndexWriter, Publisher,
-    RegistryError, Release, RoleKeys, Root, SecretKey, TrustState, root_path,
+    COMPONENT_TARGET, Envelope, FileMeta, FolderIndex, HostProfile, IndexKeys, IndexWriter,
+    PluginFile, PluginMeta, Publisher, RegistryError, Release, RoleKeys, Root, SecretKey, Snapshot,
+    Timestamp, TrustState, plugin_path, root_path, snapshot_path,
 };
 
 const NOW: i64 = 1_800_000_000;
@@ -109,6 +110,45 @@ fn setup(dir: &Path, keys: &Keys) -> (IndexWriter, TrustState) {
     (writer, TrustState::new(root).unwrap())
 }
 
+/// What a holder of the stolen snapshot and timestamp keys can serve: plugin files
+/// (id, file version, text) under their names, a snapshot naming just them, a timestamp.
+fn forge(dir: &Path, keys: &Keys, version: u64, files: &[(&str, u64, &str)]) {
+    let mut plugins = BTreeMap::new();
+    for (id, file_version, text) in files {
+        let path = dir.join(plugin_path(id, *file_version));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        plugins.insert(
+            id.to_string(),
+            PluginMeta {
+                version: *file_version,
+                file: FileMeta::of(text.as_bytes()),
+            },
+        );
+    }
+    let snapshot = Snapshot {
+        version,
+        expires: NOW + DAY,
+        root_version: 1,
+        plugins,
+    };
+    let signed = Envelope::sign("snapshot", &snapshot, &[&keys.snapshot]).unwrap();
+    let bytes = serde_json::to_vec(&signed).unwrap();
+    std::fs::write(dir.join(snapshot_path(version)), &bytes).unwrap();
+    let timestamp = Timestamp {
+        version,
+        expires: NOW + DAY,
+        snapshot_version: version,
+        snapshot: FileMeta::of(&bytes),
+    };
+    let signed = Envelope::sign("timestamp", &timestamp, &[&keys.timestamp]).unwrap();
+    std::fs::write(
+        dir.join("timestamp.json"),
+        serde_json::to_vec(&signed).unwrap(),
+    )
+    .unwrap();
+}
+
 #[test]
 fn a_host_resolves_verifies_and_follows_publications_and_yanks() {
     let (dir, keys) = (tempfile::tempdir().unwrap(), Keys::new());
@@ -200,27 +240,82 @@ fn a_tampered_package_or_index_line_is_refused() {
 
     // A changed line (unyanking a version, say) no longer matches the snapshot's hash of
     // its file…
-    let file = dir.path().join("plugins/acme-flac");
+    let file = dir.path().join(plugin_path("acme-flac", 1));
     let text = std::fs::read_to_string(&file).unwrap();
-    std::fs::write(
-        &file,
-        // The same length: only the hash can tell.
-        text.replace(r#"yanked\":false"#, r#"yanked\":true "#),
-    )
-    .unwrap();
+    // The same length: only the hash can tell.
+    let tampered = text.replace(r#""yanked":false"#, r#""yanked":true "#);
+    assert_ne!(tampered, text);
+    std::fs::write(&file, &tampered).unwrap();
     let refused = index.versions(&source, "acme-flac").unwrap_err();
     assert!(
         matches!(refused, RegistryError::Mismatch { .. }),
         "{refused}"
     );
 
-    // …and with the snapshot and timestamp keys stolen and the index re-signed, the line
-    // still lacks its publisher's signature.
-    writer.resign(keys.index(), NOW + 10).unwrap();
-    let index = trust.refresh(&source, NOW + 10).unwrap();
+    // …and with the snapshot and timestamp keys stolen and a snapshot naming the changed
+    // file, its lines are still not the ones its publisher signed.
+    forge(dir.path(), &keys, 10, &[("acme-flac", 1, &tampered)]);
+    let index = trust.refresh(&source, NOW).unwrap();
     let refused = index.versions(&source, "acme-flac").unwrap_err();
     assert!(
-        matches!(&refused, RegistryError::Signature { reason, .. } if reason.contains("0 valid")),
+        refused
+            .to_string()
+            .contains("not the ones its publisher signed"),
+        "{refused}"
+    );
+    drop(writer);
+}
+
+#[test]
+fn stolen_snapshot_keys_cannot_serve_a_plugins_older_file() {
+    let (dir, keys) = (tempfile::tempdir().unwrap(), Keys::new());
+    let (writer, mut trust) = setup(dir.path(), &keys);
+    let source = FolderIndex::new(dir.path());
+    writer
+        .publish(
+            release("acme-flac", "1.1.0"),
+            "flac.wasm",
+            b"\0asm 1.1",
+            &keys.acme,
+            keys.index(),
+            NOW,
+        )
+        .unwrap();
+    // 1.1.0 is found broken and yanked: the plugin's file is at version 3.
+    writer
+        .yank(
+            "acme-flac",
+            &Version::new(1, 1, 0),
+            true,
+            &keys.acme,
+            keys.index(),
+            NOW,
+        )
+        .unwrap();
+    let index = trust.refresh(&source, NOW).unwrap();
+    let chosen = index
+        .resolve(&source, "acme-flac", &req("^1"), &host())
+        .unwrap();
+    assert_eq!(chosen.version, Version::new(1, 0, 0));
+
+    // File version 2, still signed by the publisher, lists 1.1.0 unyanked: served under a
+    // newer snapshot, it is refused as a rollback of the plugin's file.
+    let before_yank =
+        std::fs::read_to_string(dir.path().join(plugin_path("acme-flac", 2))).unwrap();
+    forge(dir.path(), &keys, 10, &[("acme-flac", 2, &before_yank)]);
+    let refused = trust.clone().refresh(&source, NOW).unwrap_err();
+    assert!(
+        matches!(&refused, RegistryError::Rollback { document, trusted: 3, offered: 2 } if document.contains("acme-flac")),
+        "{refused}"
+    );
+    // Relabelled as version 4, it no longer matches what its publisher signed.
+    forge(dir.path(), &keys, 11, &[("acme-flac", 4, &before_yank)]);
+    let index = trust.refresh(&source, NOW).unwrap();
+    let refused = index.versions(&source, "acme-flac").unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("version 2 where the snapshot names"),
         "{refused}"
     );
 }
@@ -239,7 +334,7 @@ fn expired_rolled_back_and_foreign_signed_indexes_are_refused() {
     );
 
     // A rollback to files older than ones this host has seen.
-    let old: Vec<(String, Vec<u8>)> = ["timestamp.json", "snapshot.json"]
+    let old: Vec<(String, Vec<u8>)> = ["timestamp.json"]
         .iter()
         .map(|f| (f.to_string(), std::fs::read(dir.path().join(f)).unwrap()))
         .collect();
@@ -265,11 +360,11 @@ fn expired_rolled_back_and_foreign_signed_indexes_are_refused() {
 
     // A timestamp signed by a key the root does not name.
     let stranger = SecretKey::generate().unwrap();
-    let forged = tonearm_registry::Timestamp {
+    let forged = Timestamp {
         version: 99,
         expires: NOW + DAY,
         snapshot_version: 3,
-        snapshot: tonearm_registry::FileMeta::of(b""),
+        snapshot: FileMeta::of(b""),
     };
     let signed = Envelope::sign("timestamp", &forged, &[&stranger]).unwrap();
     std::fs::write(
@@ -412,16 +507,18 @@ fn versions_a_host_cannot_run_or_a_publisher_may_not_sign_are_passed_over() {
         api: Version::new(0, 3, 0),
         target: COMPONENT_TARGET.into(),
         file: "packages/musicbrainz/9.0.0/mb.wasm".into(),
-        package: tonearm_registry::FileMeta::of(b"\0asm mb"),
+        package: FileMeta::of(b"\0asm mb"),
         capabilities: Capabilities::default(),
-        publisher: "acme".into(),
         yanked: false,
     };
-    let line = Envelope::sign("entry", &entry, &[&keys.acme]).unwrap();
-    let plugins = dir.path().join("plugins");
-    let text = serde_json::to_string(&line).unwrap() + "\n";
-    std::fs::write(plugins.join("musicbrainz"), text).unwrap();
-    writer.resign(keys.index(), NOW).unwrap();
+    let file = PluginFile {
+        id: "musicbrainz".into(),
+        version: 1,
+        publisher: "acme".into(),
+        entries: vec![entry],
+    };
+    let text = file.to_text(&[&keys.acme]).unwrap();
+    forge(dir.path(), &keys, 10, &[("musicbrainz", 1, &text)]);
     let index = trust.refresh(&source, NOW).unwrap();
     let refused = index.versions(&source, "musicbrainz").unwrap_err();
     assert!(refused.to_string().contains("may not publish"), "{refused}");
@@ -479,24 +576,24 @@ fn the_writer_refuses_what_hosts_would_refuse() {
         writer.resign(stolen, NOW),
         Err(RegistryError::Signature { .. })
     ));
-    // A snapshot that cannot be read is not restarted at version 1 (hosts would call
+    // Everything refused left the index as hosts saw it.
+    let index = trust.refresh(&FolderIndex::new(dir.path()), NOW).unwrap();
+    assert_eq!(
+        index
+            .versions(&FolderIndex::new(dir.path()), "acme-flac")
+            .unwrap()
+            .len(),
+        1
+    );
+    // A timestamp that cannot be read is not restarted at version 1 (hosts would call
     // every later one a rollback).
-    std::fs::write(dir.path().join("snapshot.json"), b"truncated").unwrap();
+    let timestamp = dir.path().join("timestamp.json");
+    let text = std::fs::read_to_string(&timestamp).unwrap();
+    std::fs::write(&timestamp, text.replace("signed", "sig")).unwrap();
     assert!(matches!(
         writer.resign(keys.index(), NOW),
         Err(RegistryError::Corrupt { .. })
     ));
-    // Everything refused left the index as hosts last saw it but for the damaged file.
-    let refused = trust
-        .refresh(&FolderIndex::new(dir.path()), NOW)
-        .unwrap_err();
-    assert!(
-        matches!(
-            refused,
-            RegistryError::Mismatch { .. } | RegistryError::TooLarge { .. }
-        ),
-        "{refused}"
-    );
 }
 
 #[test]
@@ -504,16 +601,26 @@ fn hosts_refuse_a_version_listed_twice_and_roots_that_count_a_key_twice() {
     let (dir, keys) = (tempfile::tempdir().unwrap(), Keys::new());
     let (writer, mut trust) = setup(dir.path(), &keys);
     let source = FolderIndex::new(dir.path());
-    // The same version again, with other build metadata, appended by hand.
-    let file = dir.path().join("plugins/acme-flac");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let line: Envelope = serde_json::from_str(text.trim()).unwrap();
-    let mut entry: tonearm_registry::Entry = serde_json::from_str(&line.signed).unwrap();
-    entry.version = Version::parse("1.0.0+other").unwrap();
-    entry.file = "packages/acme-flac/1.0.0+other/flac.wasm".into();
-    let twin = Envelope::sign("entry", &entry, &[&keys.acme]).unwrap();
-    std::fs::write(&file, text + &serde_json::to_string(&twin).unwrap() + "\n").unwrap();
-    writer.resign(keys.index(), NOW).unwrap();
+    // The same version again, with other build metadata, signed by its publisher.
+    let index = trust.refresh(&source, NOW).unwrap();
+    let mut entries = index.versions(&source, "acme-flac").unwrap();
+    let mut twin = entries[0].clone();
+    twin.version = Version::parse("1.0.0+other").unwrap();
+    twin.file = "packages/acme-flac/1.0.0+other/flac.wasm".into();
+    entries.push(twin);
+    let file = PluginFile {
+        id: "acme-flac".into(),
+        version: 2,
+        publisher: "acme".into(),
+        entries,
+    };
+    forge(
+        dir.path(),
+        &keys,
+        10,
+        &[("acme-flac", 2, &file.to_text(&[&keys.acme]).unwrap())],
+    );
+    drop(writer);
     let index = trust.refresh(&source, NOW).unwrap();
     let refused = index.versions(&source, "acme-flac").unwrap_err();
     assert!(refused.to_string().contains("listed twice"), "{refused}");
@@ -537,4 +644,35 @@ fn hosts_refuse_a_version_listed_twice_and_roots_that_count_a_key_twice() {
     let signed = Envelope::sign("root", &root, &[&keys.root]).unwrap();
     let refused = TrustState::new(signed).unwrap_err();
     assert!(refused.to_string().contains("needs 0 of 1"), "{refused}");
+}
+
+#[test]
+fn a_publisher_with_a_new_key_signs_its_plugins_again() {
+    let (dir, keys) = (tempfile::tempdir().unwrap(), Keys::new());
+    let (writer, mut trust) = setup(dir.path(), &keys);
+    let source = FolderIndex::new(dir.path());
+    let new_key = SecretKey::generate().unwrap();
+    let mut two = keys.root(2);
+    two.keys.insert(new_key.public().id(), new_key.public());
+    two.publishers.get_mut("acme").unwrap().signers.keys = vec![new_key.public().id()];
+    writer.rotate_root(&two, &[&keys.root]).unwrap();
+    let index = trust.refresh(&source, NOW).unwrap();
+    let refused = index.versions(&source, "acme-flac").unwrap_err();
+    assert!(
+        matches!(refused, RegistryError::Signature { .. }),
+        "{refused}"
+    );
+
+    let refused = writer
+        .resign_plugin("acme-flac", "acme", &keys.acme, keys.index(), NOW)
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("does not let key"),
+        "{refused}"
+    );
+    writer
+        .resign_plugin("acme-flac", "acme", &new_key, keys.index(), NOW)
+        .unwrap();
+    let index = trust.refresh(&source, NOW).unwrap();
+    assert_eq!(index.versions(&source, "acme-flac").unwrap().len(), 1);
 }
