@@ -137,3 +137,29 @@ impl Envelope {
         serde_json::from_str(&self.signed).map_err(|e| RegistryError::corrupt(kind, e.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn one_key_counts_once_and_floods_of_signatures_are_refused() {
+        let (a, b) = (SecretKey::from_seed([1; 32]), SecretKey::from_seed([2; 32]));
+        let keys = BTreeMap::from([(a.public().id(), a.public()), (b.public().id(), b.public())]);
+        let allowed = [a.public().id(), b.public().id()];
+        let signers = Signers {
+            keys: &keys,
+            allowed: &allowed,
+            threshold: 2,
+        };
+        let twice = Envelope::sign("snapshot", &1u8, &[&a, &a]).unwrap();
+        assert!(twice.verify::<u8>("snapshot", signers).is_err());
+        let both = Envelope::sign("snapshot", &1u8, &[&a, &b]).unwrap();
+        assert_eq!(both.verify::<u8>("snapshot", signers).unwrap(), 1);
+        let flood = Envelope::sign("snapshot", &1u8, &vec![&a; MAX_SIGNATURES + 1]).unwrap();
+        let refused = flood.verify::<u8>("snapshot", signers).unwrap_err();
+        assert!(refused.to_string().contains("more than"), "{refused}");
+    }
+}

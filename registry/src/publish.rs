@@ -85,8 +85,9 @@ impl IndexWriter {
         let signed = Envelope::sign("root", root, root_keys)?;
         let checked = claimed_root(&signed)?;
         let _: Root = signed.verify("root", signers(&checked, &checked.root))?;
+        index_keys_named(&checked, keys)?;
         writer.write_json(&root_path(1), &signed)?;
-        writer.sign_snapshot(BTreeMap::new(), keys, now)?;
+        writer.sign_snapshot(None, BTreeMap::new(), keys, now)?;
         Ok(writer)
     }
 
@@ -97,6 +98,14 @@ impl IndexWriter {
 
     /// Replaces the root by `next` (one version more), signed by `keys`: enough of the
     /// current root's keys and of its own. Removing a publisher or a key revokes it.
+    ///
+    /// Hosts that take the new root check the current snapshot and timestamp, and each
+    /// plugin's file, against it: after new snapshot or timestamp keys, [`resign`] with
+    /// them; after a publisher's new key or a plugin given to another publisher,
+    /// [`resign_plugin`].
+    ///
+    /// [`resign`]: Self::resign
+    /// [`resign_plugin`]: Self::resign_plugin
     pub fn rotate_root(&self, next: &Root, keys: &[&SecretKey]) -> Result<(), RegistryError> {
         let current = self.latest_root()?;
         if next.version != current.version.saturating_add(1) {
@@ -133,7 +142,9 @@ impl IndexWriter {
         check_file_name(file_name)?;
         let root = self.latest_root()?;
         delegated(&root, &release.publisher, &release.id, publisher_key)?;
-        let snapshot = self.current_snapshot()?;
+        index_keys_named(&root, keys)?;
+        let timestamp = self.current_timestamp()?;
+        let snapshot = self.current_snapshot(&timestamp)?;
         let mut file = self.plugin_file(&snapshot, &release.id)?;
         let same = without_build(&release.version);
         if file
@@ -160,7 +171,7 @@ impl IndexWriter {
         self.write(&entry.file, package)?;
         file.entries.push(entry.clone());
         file.publisher = release.publisher;
-        self.update(&root, snapshot, file, publisher_key, keys, now)?;
+        self.update(&root, &timestamp, snapshot, file, publisher_key, keys, now)?;
         Ok(entry)
     }
 
@@ -177,7 +188,9 @@ impl IndexWriter {
     ) -> Result<(), RegistryError> {
         check_id(id)?;
         let root = self.latest_root()?;
-        let snapshot = self.current_snapshot()?;
+        index_keys_named(&root, keys)?;
+        let timestamp = self.current_timestamp()?;
+        let snapshot = self.current_snapshot(&timestamp)?;
         let mut file = self.plugin_file(&snapshot, id)?;
         delegated(&root, &file.publisher, id, publisher_key)?;
         let entry = file
@@ -186,7 +199,7 @@ impl IndexWriter {
             .find(|e| &e.version == version)
             .ok_or_else(|| RegistryError::UnknownPlugin(format!("{id} {version}")))?;
         entry.yanked = yanked;
-        self.update(&root, snapshot, file, publisher_key, keys, now)
+        self.update(&root, &timestamp, snapshot, file, publisher_key, keys, now)
     }
 
     /// Signs plugin `id`'s file again with `publisher_key`, unchanged but for its version:
@@ -202,37 +215,42 @@ impl IndexWriter {
         check_id(id)?;
         let root = self.latest_root()?;
         delegated(&root, publisher, id, publisher_key)?;
-        let snapshot = self.current_snapshot()?;
+        index_keys_named(&root, keys)?;
+        let timestamp = self.current_timestamp()?;
+        let snapshot = self.current_snapshot(&timestamp)?;
         let mut file = self.plugin_file(&snapshot, id)?;
         if file.version == 0 {
             return Err(RegistryError::UnknownPlugin(id.to_owned()));
         }
         file.publisher = publisher.to_owned();
-        self.update(&root, snapshot, file, publisher_key, keys, now)
+        self.update(&root, &timestamp, snapshot, file, publisher_key, keys, now)
     }
 
     /// Signs a new snapshot of the same plugin files and a new timestamp naming it:
     /// regularly, before the timestamp expires.
     pub fn resign(&self, keys: IndexKeys<'_>, now: i64) -> Result<(), RegistryError> {
-        let plugins = self
-            .current_snapshot()?
-            .map(|s| s.plugins)
-            .unwrap_or_default();
-        self.sign_snapshot(plugins, keys, now)
+        index_keys_named(&self.latest_root()?, keys)?;
+        let timestamp = self.current_timestamp()?;
+        let plugins = self.current_snapshot(&timestamp)?.plugins;
+        self.sign_snapshot(Some(&timestamp), plugins, keys, now)
     }
 
     /// Writes `file` as the plugin's next version, signed by `publisher_key` (checked as
     /// hosts will check it), then a snapshot and timestamp naming it.
+    #[allow(clippy::too_many_arguments)] // One private step of four public operations.
     fn update(
         &self,
         root: &Root,
-        snapshot: Option<Snapshot>,
+        timestamp: &Timestamp,
+        snapshot: Snapshot,
         mut file: PluginFile,
         publisher_key: &SecretKey,
         keys: IndexKeys<'_>,
         now: i64,
     ) -> Result<(), RegistryError> {
-        file.version = file.version.saturating_add(1);
+        // A number a failed publication left on disk is skipped, never written over: a
+        // plugin file, once signed, is never replaced by another of the same version.
+        file.version = self.next_free(file.version, |v| plugin_path(&file.id, v));
         let text = file.to_text(&[publisher_key])?;
         let header = text.split_once('\n').map_or(text.as_str(), |(h, _)| h);
         let publisher = root.publishers.get(&file.publisher).ok_or_else(|| {
@@ -241,7 +259,7 @@ impl IndexWriter {
         let _: PluginHeader = Envelope::parse("plugin", header.as_bytes())?
             .verify("plugin", signers(root, &publisher.signers))?;
         self.write(&plugin_path(&file.id, file.version), text.as_bytes())?;
-        let mut plugins = snapshot.map(|s| s.plugins).unwrap_or_default();
+        let mut plugins = snapshot.plugins;
         plugins.insert(
             file.id.clone(),
             PluginMeta {
@@ -249,24 +267,30 @@ impl IndexWriter {
                 file: FileMeta::of(text.as_bytes()),
             },
         );
-        self.sign_snapshot(plugins, keys, now)
+        self.sign_snapshot(Some(timestamp), plugins, keys, now)
+    }
+
+    /// The first version after `current` with no file at `path(version)`.
+    fn next_free(&self, current: u64, path: impl Fn(u64) -> String) -> u64 {
+        let mut version = current.saturating_add(1);
+        while self.dir.join(path(version)).exists() {
+            version = version.saturating_add(1);
+        }
+        version
     }
 
     /// Writes a snapshot of `plugins` under its own name, then the timestamp naming it,
     /// each checked against the root's keys for its role before it is written.
     fn sign_snapshot(
         &self,
+        current: Option<&Timestamp>,
         plugins: BTreeMap<String, PluginMeta>,
         keys: IndexKeys<'_>,
         now: i64,
     ) -> Result<(), RegistryError> {
         let root = self.latest_root()?;
-        let current = self.current_timestamp()?;
         let snapshot = Snapshot {
-            version: current
-                .as_ref()
-                .map_or(0, |t| t.snapshot_version)
-                .saturating_add(1),
+            version: self.next_free(current.map_or(0, |t| t.snapshot_version), snapshot_path),
             expires: now.saturating_add(keys.snapshot_lifetime),
             root_version: root.version,
             plugins,
@@ -288,48 +312,42 @@ impl IndexWriter {
         self.write_json(TIMESTAMP_PATH, &signed)
     }
 
-    /// The current timestamp (our own, so not verified), `None` before the first. One
-    /// that cannot be read is an error, not a fresh start: versions must only grow, or
-    /// every host that saw a later one refuses the index as a rollback.
-    fn current_timestamp(&self) -> Result<Option<Timestamp>, RegistryError> {
+    /// The current timestamp (our own, so not verified). One that is missing or cannot
+    /// be read is an error, not a fresh start: versions must only grow, or every host
+    /// that saw a later one refuses the index as a rollback; and the index's other files
+    /// are never written over.
+    fn current_timestamp(&self) -> Result<Timestamp, RegistryError> {
         let full = self.dir.join(TIMESTAMP_PATH);
+        let restore = |reason: String| {
+            RegistryError::corrupt(
+                "timestamp",
+                format!("{reason}; restore it from a backup or a mirror (versions must only grow)"),
+            )
+        };
         let bytes = match std::fs::read(&full) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(restore(format!("{} is missing", full.display())));
+            }
             Err(e) => return Err(io(&full, e)),
         };
         let envelope = Envelope::parse("timestamp", &bytes)?;
-        serde_json::from_str(&envelope.signed)
-            .map(Some)
-            .map_err(|e| {
-                RegistryError::corrupt(
-                    "timestamp",
-                    format!("{e}: restore it, versions must only grow"),
-                )
-            })
+        serde_json::from_str(&envelope.signed).map_err(|e| restore(e.to_string()))
     }
 
-    /// The snapshot the current timestamp names, `None` before the first.
-    fn current_snapshot(&self) -> Result<Option<Snapshot>, RegistryError> {
-        let Some(timestamp) = self.current_timestamp()? else {
-            return Ok(None);
-        };
+    /// The snapshot `timestamp` names.
+    fn current_snapshot(&self, timestamp: &Timestamp) -> Result<Snapshot, RegistryError> {
         let path = self.dir.join(snapshot_path(timestamp.snapshot_version));
         let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
         let envelope = Envelope::parse("snapshot", &bytes)?;
         serde_json::from_str(&envelope.signed)
-            .map(Some)
             .map_err(|e| RegistryError::corrupt("snapshot", e.to_string()))
     }
 
     /// Plugin `id`'s file as `snapshot` names it (our own, so not verified); version 0
     /// and no entries for a new plugin.
-    fn plugin_file(
-        &self,
-        snapshot: &Option<Snapshot>,
-        id: &str,
-    ) -> Result<PluginFile, RegistryError> {
-        let Some(meta) = snapshot.as_ref().and_then(|s| s.plugins.get(id)) else {
+    fn plugin_file(&self, snapshot: &Snapshot, id: &str) -> Result<PluginFile, RegistryError> {
+        let Some(meta) = snapshot.plugins.get(id) else {
             return Ok(PluginFile {
                 id: id.to_owned(),
                 version: 0,
@@ -396,6 +414,27 @@ impl IndexWriter {
         }
         Ok(())
     }
+}
+
+/// Refuses `keys` for the snapshot and timestamp unless `root` names them for those
+/// roles (alone): checked before anything is written.
+fn index_keys_named(root: &Root, keys: IndexKeys<'_>) -> Result<(), RegistryError> {
+    for (role, keys_of_role, key) in [
+        ("snapshot", &root.snapshot, keys.snapshot),
+        ("timestamp", &root.timestamp, keys.timestamp),
+    ] {
+        if !keys_of_role.keys.contains(&key.public().id()) || keys_of_role.threshold > 1 {
+            return Err(RegistryError::Signature {
+                document: role.to_owned(),
+                reason: format!(
+                    "root {} does not let key {} alone sign the {role}",
+                    root.version,
+                    key.public().id()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Refuses `key` signing for `publisher`'s plugin `id` unless the root delegates it: hosts

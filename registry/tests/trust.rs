@@ -676,3 +676,96 @@ fn a_publisher_with_a_new_key_signs_its_plugins_again() {
     let index = trust.refresh(&source, NOW).unwrap();
     assert_eq!(index.versions(&source, "acme-flac").unwrap().len(), 1);
 }
+
+#[test]
+fn a_failed_refresh_changes_nothing_and_broken_snapshots_are_refused() {
+    let (dir, keys) = (tempfile::tempdir().unwrap(), Keys::new());
+    let (_writer, mut trust) = setup(dir.path(), &keys);
+    let source = FolderIndex::new(dir.path());
+    trust.refresh(&source, NOW).unwrap();
+    let good = std::fs::read(dir.path().join("timestamp.json")).unwrap();
+    let sign_timestamp = |version: u64, snapshot_version: u64, snapshot: &[u8]| {
+        let timestamp = Timestamp {
+            version,
+            expires: NOW + DAY,
+            snapshot_version,
+            snapshot: FileMeta::of(snapshot),
+        };
+        let signed = Envelope::sign("timestamp", &timestamp, &[&keys.timestamp]).unwrap();
+        std::fs::write(
+            dir.path().join("timestamp.json"),
+            serde_json::to_vec(&signed).unwrap(),
+        )
+        .unwrap();
+    };
+
+    // A valid, much newer timestamp naming a snapshot that is not there: refused, and
+    // the host has not moved on to version 50 (the good index still reads).
+    sign_timestamp(50, 50, b"nothing");
+    let refused = trust.refresh(&source, NOW).unwrap_err();
+    assert!(matches!(refused, RegistryError::Missing(_)), "{refused}");
+    std::fs::write(dir.path().join("timestamp.json"), &good).unwrap();
+    trust.refresh(&source, NOW).unwrap();
+
+    // A snapshot changed after the timestamp signed for it, or another snapshot version
+    // than the timestamp names.
+    let snapshot = std::fs::read(dir.path().join(snapshot_path(2))).unwrap();
+    sign_timestamp(60, 2, b"other bytes");
+    let refused = trust.refresh(&source, NOW).unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            RegistryError::Mismatch { .. } | RegistryError::TooLarge { .. }
+        ),
+        "{refused}"
+    );
+    std::fs::write(dir.path().join(snapshot_path(7)), &snapshot).unwrap();
+    sign_timestamp(61, 7, &snapshot);
+    let refused = trust.refresh(&source, NOW).unwrap_err();
+    assert!(
+        refused.to_string().contains("where the timestamp names 7"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn the_writer_never_writes_over_what_it_signed_or_starts_over() {
+    let (dir, keys) = (tempfile::tempdir().unwrap(), Keys::new());
+    let (writer, mut trust) = setup(dir.path(), &keys);
+    let source = FolderIndex::new(dir.path());
+    // A failed publication left plugin file 2 behind: the next one is file 3.
+    let leftover = dir.path().join(plugin_path("acme-flac", 2));
+    std::fs::write(&leftover, b"left behind").unwrap();
+    writer
+        .publish(
+            release("acme-flac", "1.1.0"),
+            "flac.wasm",
+            b"\0asm 1.1",
+            &keys.acme,
+            keys.index(),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(std::fs::read(&leftover).unwrap(), b"left behind");
+    let index = trust.refresh(&source, NOW).unwrap();
+    assert_eq!(index.versions(&source, "acme-flac").unwrap().len(), 2);
+    assert!(dir.path().join(plugin_path("acme-flac", 3)).exists());
+
+    // Without its timestamp the index is not started over (that would write over
+    // signed files and set every host's versions back).
+    std::fs::remove_file(dir.path().join("timestamp.json")).unwrap();
+    let refused = writer.resign(keys.index(), NOW).unwrap_err();
+    assert!(refused.to_string().contains("is missing"), "{refused}");
+    let refused = writer
+        .publish(
+            release("acme-flac", "1.2.0"),
+            "flac.wasm",
+            b"\0asm",
+            &keys.acme,
+            keys.index(),
+            NOW,
+        )
+        .unwrap_err();
+    assert!(refused.to_string().contains("is missing"), "{refused}");
+    assert!(!dir.path().join("packages/acme-flac/1.2.0").exists());
+}
