@@ -125,6 +125,15 @@ fn store_tags(tx: &Tx<'_>, id: i64, tags: &TrackTags) -> Result<(), LibraryError
 }
 
 /// The values written over the tags of the track of file `file_id`, if it has a track.
+/// Forgets what metadata sources answered about the track of `file_id`, whose file changed.
+pub(super) fn forget_answers_of_file(tx: &Tx<'_>, file_id: i64) -> Result<(), LibraryError> {
+    tx.prepare_cached(
+        "DELETE FROM enrichment WHERE track_id IN (SELECT id FROM tracks WHERE file_id = ?)",
+    )?
+    .execute([file_id])?;
+    Ok(())
+}
+
 pub(super) fn overrides_of_file(
     tx: &Tx<'_>,
     file_id: i64,
@@ -263,6 +272,9 @@ impl SqliteStore {
                         .remove(&id)
                         .unwrap_or_default()
                         .into_iter()
+                        // A rescan forgets a file's answers; the time guards the answers a
+                        // library kept from before it did (and in the same millisecond, the
+                        // deletion is what counts).
                         .filter(|(_, at)| *at >= scanned_at)
                         .map(|(plugin, _)| plugin)
                         .collect();

@@ -255,10 +255,12 @@ impl Batch {
                 bytes_read,
             } => {
                 let (file_id, fresh) = file(entry, None, None, *bytes_read).upsert(tx)?;
-                // A rescanned file keeps what enrichment and the user wrote over its tags.
+                // A rescanned file keeps what enrichment and the user wrote over its tags,
+                // and its sources' answers, which were about the old file, are forgotten.
                 let overrides = if fresh {
                     Vec::new()
                 } else {
+                    super::enrich::forget_answers_of_file(tx, file_id)?;
                     super::enrich::overrides_of_file(tx, file_id)?
                 };
                 if overrides.is_empty() {
