@@ -8,8 +8,6 @@ use anyhow::{Context as _, Result, bail};
 use tonearm_conformance::fixtures::FixtureSet;
 use tonearm_host::capabilities::FileByteSource;
 use tonearm_host::playback::{self, DecodeSummary, Stream};
-use tonearm_loader::PluginFiles;
-use tonearm_loader::wasm::WasmLimits;
 
 use super::{Context, library, sources};
 
@@ -119,8 +117,10 @@ pub async fn demo(ctx: &Context, keep: Option<PathBuf>) -> Result<ExitCode> {
                 .clone()
                 .unwrap_or_else(|| dir.join("library.db")),
         ),
-        plugin_dir: ctx.plugin_dir.clone(),
-        files: PluginFiles::new(WasmLimits::default()),
+        files: ctx.files.clone(),
+        plugins: ctx.plugins.clone(),
+        index: ctx.index.clone(),
+        inactive: ctx.inactive.clone(),
         config: ctx.config.clone(),
         network: std::sync::OnceLock::new(),
     };

@@ -131,7 +131,7 @@ pub async fn run(ctx: &Context, args: EnrichArgs) -> Result<ExitCode> {
             .filter(|k| loaded.iter().any(|p| k.offered_by(&p.manifest.metadata)))
             .collect();
         if kinds.is_empty() {
-            bail!("no metadata source is loaded (see `tonearm plugins list`)");
+            bail!("no metadata source is loaded (see `tonearm plugin list`)");
         }
         kinds
     } else {

@@ -5,7 +5,8 @@ mod decode;
 mod enrich;
 mod library;
 mod output;
-mod plugins;
+mod plugin;
+mod registry;
 mod signin;
 mod sources;
 
@@ -38,7 +39,8 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
-use tonearm_host::config::Config;
+use tonearm_host::config::{Config, IndexConfig};
+use tonearm_host::plugins::Plugins;
 use tonearm_host::{EventBus, HostCapabilities, Registry, SqliteStore, Tonearm};
 use tonearm_loader::PluginFiles;
 
@@ -137,9 +139,12 @@ enum Command {
         #[arg(long)]
         synced: bool,
     },
-    /// List and inspect plugins.
+    /// Plugins: what is loaded and why; find, install, update and remove them.
+    #[command(alias = "plugins")]
+    Plugin(plugin::PluginArgs),
+    /// Plugin indexes: keys, a new index, publishing to it, serving it.
     #[command(subcommand)]
-    Plugins(PluginsCommand),
+    Registry(registry::RegistryCommand),
     /// Run the conformance suite on a loaded plugin.
     Conformance {
         /// The plugin's id.
@@ -227,25 +232,6 @@ enum LibraryCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
-enum PluginsCommand {
-    /// List loaded plugins and how each was loaded.
-    List(JsonFlag),
-    /// Load a plugin file (native library or wasm component), show it, optionally install it.
-    Load {
-        /// The library (`.so`, `.dylib` or `.dll`).
-        path: PathBuf,
-        /// Copy it into the plugin folder so that it loads at every start.
-        #[arg(long)]
-        install: bool,
-    },
-    /// Show a plugin's manifest.
-    Inspect {
-        /// The plugin's id.
-        id: String,
-    },
-}
-
 /// How to sign in.
 #[derive(Debug, Args)]
 pub struct SignInArgs {
@@ -277,10 +263,14 @@ pub struct Context {
     /// The HTTP stack and token store, made on first use.
     network: std::sync::OnceLock<tonearm_net::Network>,
     library_path: Option<PathBuf>,
-    /// Where `plugins load --install` puts libraries.
-    plugin_dir: Option<PathBuf>,
     /// Loads plugin files.
-    files: PluginFiles,
+    files: Arc<PluginFiles>,
+    /// The plugins installed from indexes (and component files).
+    plugins: Plugins,
+    /// The index `plugin` commands read.
+    index: Option<IndexConfig>,
+    /// Installed plugins not loaded because a copy this binary ships is as new, and why.
+    inactive: Vec<(tonearm_registry::Installation, String)>,
 }
 
 impl Context {
@@ -436,21 +426,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| dirs.iter().map(|d| d.data_dir().join("plugins")).collect());
     let cache_dir = dirs.as_ref().map(|d| d.cache_dir().join("components"));
-    let files = PluginFiles::new(config.wasm.limits(cache_dir));
-    // Installed plugins that fail to load are reported, not fatal: the rest still work.
-    for dir in &plugin_dirs {
-        for path in PluginFiles::in_dir(dir).unwrap_or_default() {
-            if let Err(e) = files.load(&registry, &path) {
-                eprintln!("warning: skipping plugin {}: {e}", path.display());
-            }
-        }
-    }
-    for path in &cli.plugins {
-        files
-            .load(&registry, path)
-            .with_context(|| format!("loading --plugin {}", path.display()))?;
-    }
-    // Bundled components come last so that an installed or --plugin copy overrides them.
+    let files = Arc::new(PluginFiles::new(config.wasm.limits(cache_dir)));
+    // Installs live beside the plugin folder's own files, in a folder it never scans.
+    let plugin_root = plugin_dirs
+        .first()
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("plugins"));
+    let plugins = Plugins::new(plugin_root.join("installed"), plugin_root.join("trust"));
+    // What ships in this binary first: installed copies replace it when newer.
     if !cli.no_builtins {
         for result in files.load_bundled(&registry, bundled::BUNDLED) {
             if let Err(e) = result {
@@ -458,16 +441,49 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
     }
+    // Installed plugins that fail to load are reported, not fatal: the rest still work.
+    // One not newer than the copy this binary ships is no failure: `plugin list` says so.
+    let mut inactive = Vec::new();
+    for found in plugins.installed().list() {
+        match found {
+            Ok((installation, path)) => match files.load_installed(&registry, &path) {
+                Ok(_) => {}
+                Err(tonearm_loader::LoadError::Registry(
+                    e @ tonearm_host::registry::RegistryError::NotNewer { .. },
+                )) => inactive.push((installation, e.to_string())),
+                Err(e) => eprintln!("warning: skipping plugin {}: {e}", path.display()),
+            },
+            Err(e) => eprintln!("warning: skipping an installed plugin: {e}"),
+        }
+    }
+    for dir in &plugin_dirs {
+        for path in PluginFiles::in_dir(dir).unwrap_or_default() {
+            if let Err(e) = files.load_installed(&registry, &path) {
+                eprintln!("warning: skipping plugin {}: {e}", path.display());
+            }
+        }
+    }
+    for path in &cli.plugins {
+        files
+            .load_installed(&registry, path)
+            .with_context(|| format!("loading --plugin {}", path.display()))?;
+    }
     for warning in config.apply(&registry) {
         eprintln!("warning: {warning}");
     }
+    let index = match &cli.command {
+        Command::Plugin(args) => args.index.config(config.index.clone())?,
+        _ => config.index.clone(),
+    };
     let ctx = Context {
         registry: Arc::new(registry),
         config,
         network: std::sync::OnceLock::new(),
+        index,
         library_path: cli.library,
-        plugin_dir: plugin_dirs.into_iter().next(),
         files,
+        plugins,
+        inactive,
     };
     match cli.command {
         Command::Demo { keep } => decode::demo(&ctx, keep).await,
@@ -537,13 +553,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             output,
             decoder,
         } => decode::decode(&ctx, &track, &output, decoder.as_deref()).await,
-        Command::Plugins(PluginsCommand::List(f)) => plugins::list(&ctx, f.json),
-        Command::Plugins(PluginsCommand::Load { path, install }) => {
-            plugins::load(&ctx, &path, install)
-        }
-        Command::Plugins(PluginsCommand::Inspect { id }) => plugins::inspect(&ctx, &id),
+        Command::Plugin(args) => plugin::run(&ctx, args.command).await,
+        Command::Registry(command) => registry::run(&ctx, command).await,
         Command::Conformance { id, fixtures } => {
-            plugins::conformance(&ctx, &id, fixtures.as_deref())
+            plugin::conformance(&ctx, &id, fixtures.as_deref())
         }
     }
 }

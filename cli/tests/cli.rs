@@ -29,6 +29,7 @@ fn demo_runs_on_the_embedded_samples() {
 #[test]
 fn builtin_plugins_are_registered_through_inventory() {
     let dir = tempfile::tempdir().unwrap();
+    // `plugins` is the old name of `plugin`, kept as an alias.
     let plugins = json(&tonearm(
         &dir.path().join("l.db"),
         &["plugins", "list", "--json"],
@@ -70,15 +71,15 @@ fn builtin_plugins_are_registered_through_inventory() {
     assert_eq!(origins, expected);
     let bare = json(&tonearm(
         &dir.path().join("l.db"),
-        &["--no-builtins", "plugins", "list", "--json"],
+        &["--no-builtins", "plugin", "list", "--json"],
     ));
     assert_eq!(bare, serde_json::json!([]));
     let inspected = json(&tonearm(
         &dir.path().join("l.db"),
-        &["plugins", "inspect", "symphonia"],
+        &["plugin", "info", "symphonia", "--json"],
     ));
     assert!(
-        inspected["manifest"]["formats"]["extensions"]
+        inspected["loaded"]["manifest"]["formats"]["extensions"]
             .as_array()
             .unwrap()
             .iter()
@@ -86,9 +87,12 @@ fn builtin_plugins_are_registered_through_inventory() {
     );
     let err = fails(&tonearm(
         &dir.path().join("l.db"),
-        &["plugins", "inspect", "nope"],
+        &["plugin", "info", "nope"],
     ));
-    assert!(err.contains("no plugin with id `nope`"), "{err}");
+    assert!(
+        err.contains("no plugin with id `nope` is loaded, installed or in the index"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -194,7 +198,7 @@ fn the_config_file_is_applied_and_its_mistakes_reported() {
     .unwrap();
     let out = tonearm(
         &lib,
-        &["--config", config.to_str().unwrap(), "plugins", "list"],
+        &["--config", config.to_str().unwrap(), "plugin", "list"],
     );
     ok(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -210,7 +214,7 @@ fn the_config_file_is_applied_and_its_mistakes_reported() {
     std::fs::write(&config, "{ not json").unwrap();
     let err = fails(&tonearm(
         &lib,
-        &["--config", config.to_str().unwrap(), "plugins", "list"],
+        &["--config", config.to_str().unwrap(), "plugin", "list"],
     ));
     assert!(
         err.contains("is not valid") && err.contains("config.json"),
@@ -218,7 +222,7 @@ fn the_config_file_is_applied_and_its_mistakes_reported() {
     );
     let err = fails(&tonearm(
         &lib,
-        &["--config", "/no/such/config.json", "plugins", "list"],
+        &["--config", "/no/such/config.json", "plugin", "list"],
     ));
     assert!(err.contains("cannot read the config file"), "{err}");
 }
@@ -244,7 +248,7 @@ fn conformance_command_certifies_builtin_plugins() {
 }
 
 #[test]
-fn native_plugins_load_install_and_are_scanned_at_start() {
+fn native_plugins_load_and_the_plugin_folder_is_scanned_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("l.db");
     let plugins = dir.path().join("plugins");
@@ -260,19 +264,15 @@ fn native_plugins_load_install_and_are_scanned_at_start() {
         tonearm(&lib, &all)
     };
     let quiet = tonearm_e2e::native_library("tonearm-test-plugin-quiet");
-    let out = ok(&with_config(&[
-        "plugins",
-        "load",
-        quiet.to_str().unwrap(),
-        "--install",
-    ]));
-    assert!(
-        out.contains("quiet") && out.contains("installed to"),
-        "{out}"
-    );
+    let out = ok(&with_config(&["plugin", "load", quiet.to_str().unwrap()]));
+    assert!(out.contains("quiet"), "{out}");
+    // A library the user puts in the plugin folder (native ones install from an index
+    // that signs them, tests/registry.rs).
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(&quiet, plugins.join(quiet.file_name().unwrap())).unwrap();
 
     // Installed: loaded at every start, shown with where it came from.
-    let listed = json(&with_config(&["plugins", "list", "--json"]));
+    let listed = json(&with_config(&["plugin", "list", "--json"]));
     let quiet_info = listed
         .as_array()
         .unwrap()
@@ -289,7 +289,7 @@ fn native_plugins_load_install_and_are_scanned_at_start() {
 
     // A broken library in the folder is reported and skipped; the rest still load.
     std::fs::write(plugins.join("broken.so"), "garbage").unwrap();
-    let out = with_config(&["plugins", "list"]);
+    let out = with_config(&["plugin", "list"]);
     let stdout = ok(&out);
     assert!(
         stdout.contains("quiet") && stdout.contains("symphonia"),
@@ -301,7 +301,7 @@ fn native_plugins_load_install_and_are_scanned_at_start() {
     );
 
     // Loading it again names where the plugin already comes from.
-    let err = fails(&with_config(&["plugins", "load", quiet.to_str().unwrap()]));
+    let err = fails(&with_config(&["plugin", "load", quiet.to_str().unwrap()]));
     assert!(err.contains("already loaded (native"), "{err}");
 }
 
@@ -312,14 +312,14 @@ fn refused_native_libraries_explain_themselves() {
     let wrong = tonearm_e2e::native_library("tonearm-test-plugin-wrong-major");
     let err = fails(&tonearm(
         &lib,
-        &["--plugin", wrong.to_str().unwrap(), "plugins", "list"],
+        &["--plugin", wrong.to_str().unwrap(), "plugin", "list"],
     ));
     assert!(
         err.contains("built for plugin API 1.0.0") && err.contains("this host implements"),
         "{err}"
     );
     let not = tonearm_e2e::native_library("tonearm-test-plugin-not-a-plugin");
-    let err = fails(&tonearm(&lib, &["plugins", "load", not.to_str().unwrap()]));
+    let err = fails(&tonearm(&lib, &["plugin", "load", not.to_str().unwrap()]));
     assert!(err.contains("exports no Tonearm root module"), "{err}");
 }
 
@@ -337,7 +337,7 @@ fn scan_decode_and_certify_with(plugins: &[PathBuf]) -> serde_json::Value {
         all.extend_from_slice(args);
         tonearm(&lib, &all)
     };
-    let listed = json(&only(&["plugins", "list", "--json"]));
+    let listed = json(&only(&["plugin", "list", "--json"]));
     let out = ok(&only(&["scan", music.to_str().unwrap()]));
     assert!(out.contains("7 added"), "{out}");
     let wav = dir.path().join("x.wav");
@@ -431,7 +431,7 @@ fn the_bundled_component_compiles_only_when_a_file_needs_it() {
     };
     // Listing plugins, scanning a folder and decoding MP3 and Ogg Vorbis: no Opus file,
     // so the Opus component is listed but never compiled.
-    assert!(ok(&run(&["plugins", "list"])).contains("opus"));
+    assert!(ok(&run(&["plugin", "list"])).contains("opus"));
     let music = samples(dir.path());
     ok(&run(&["scan", music.to_str().unwrap()]));
     let wav = dir.path().join("x.wav");
@@ -477,7 +477,7 @@ fn components_given_with_plugin_scan_and_decode_like_the_builtins() {
     std::fs::write(&bogus, b"\0asm\x01\0\0\0garbage").unwrap();
     let err = fails(&tonearm(
         &lib,
-        &["--plugin", bogus.to_str().unwrap(), "plugins", "list"],
+        &["--plugin", bogus.to_str().unwrap(), "plugin", "list"],
     ));
     assert!(err.contains("is not a usable Tonearm component"), "{err}");
 }

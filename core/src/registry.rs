@@ -23,8 +23,18 @@ pub enum RegistryError {
     /// Another plugin already has this id.
     #[error("a plugin with id `{0}` is already registered; unregister it first")]
     Duplicate(String),
+    /// An installed copy is not newer than the one this host ships, which stays.
+    #[error("plugin `{id}` {version} is not newer than the {shipped} copy, which is used instead")]
+    NotNewer {
+        /// The plugin.
+        id: String,
+        /// The installed copy's version.
+        version: String,
+        /// The shipped copy: how it was loaded, and its version.
+        shipped: String,
+    },
     /// No plugin has this id.
-    #[error("no plugin with id `{0}` is loaded (see `tonearm plugins list`)")]
+    #[error("no plugin with id `{0}` is loaded (see `tonearm plugin list`)")]
     NotFound(String),
     /// The plugin exists but is of another kind.
     #[error("plugin `{id}` is a {actual}, not a {wanted}")]
@@ -61,6 +71,9 @@ pub struct PluginInfo {
     pub origin: Origin,
     /// Why it was disabled, if it was.
     pub failure: Option<String>,
+    /// The copy it replaced (a builtin or bundled one of an older version), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<String>,
 }
 
 /// The decoder chosen for an input.
@@ -79,6 +92,7 @@ struct Entry {
     origin: Origin,
     handle: PluginHandle,
     health: Arc<Health>,
+    replaced: Option<String>,
 }
 
 impl Entry {
@@ -87,6 +101,7 @@ impl Entry {
             manifest: self.manifest.clone(),
             origin: self.origin.clone(),
             failure: self.health.failure(),
+            replaced: self.replaced.clone(),
         }
     }
 
@@ -140,6 +155,46 @@ impl Registry {
 
     /// Registers a loaded plugin after checking its API version.
     pub fn register(&self, plugin: LoadedPlugin) -> Result<(), RegistryError> {
+        self.insert(plugin, false)
+    }
+
+    /// Registers every plugin of one file, as [`register_all`](Self::register_all), except
+    /// that a plugin whose id a builtin or bundled copy of an *older* version holds
+    /// replaces that copy: an installed fix ships without a new host. Instances of the
+    /// replaced copy already handed out keep working until dropped.
+    pub fn register_all_over_builtins(
+        &self,
+        plugins: Vec<LoadedPlugin>,
+    ) -> Result<Vec<PluginInfo>, RegistryError> {
+        {
+            let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+            for plugin in &plugins {
+                let Some(taken) = entries.get(&plugin.manifest.id) else {
+                    continue;
+                };
+                let shipped = matches!(taken.origin, Origin::Builtin | Origin::Bundled);
+                if !shipped {
+                    return Err(RegistryError::Duplicate(plugin.manifest.id.clone()));
+                }
+                if taken.manifest.version >= plugin.manifest.version {
+                    return Err(RegistryError::NotNewer {
+                        id: plugin.manifest.id.clone(),
+                        version: plugin.manifest.version.to_string(),
+                        shipped: format!("{} {}", taken.origin, taken.manifest.version),
+                    });
+                }
+            }
+        }
+        let mut infos = Vec::new();
+        for plugin in plugins {
+            let id = plugin.manifest.id.clone();
+            self.insert(plugin, true)?;
+            infos.push(self.info(&id)?);
+        }
+        Ok(infos)
+    }
+
+    fn insert(&self, plugin: LoadedPlugin, over_builtin: bool) -> Result<(), RegistryError> {
         let LoadedPlugin {
             mut manifest,
             origin,
@@ -156,10 +211,18 @@ impl Registry {
         let handle = guard::wrap(handle, health.clone());
         {
             let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-            if entries.contains_key(&id) {
-                return Err(RegistryError::Duplicate(id));
-            }
-            tracing::info!(plugin = %id, version = %manifest.version, %origin, "plugin registered");
+            let replaced = match entries.get(&id) {
+                None => None,
+                Some(taken)
+                    if over_builtin
+                        && matches!(taken.origin, Origin::Builtin | Origin::Bundled)
+                        && taken.manifest.version < manifest.version =>
+                {
+                    Some(format!("{} {}", taken.origin, taken.manifest.version))
+                }
+                Some(_) => return Err(RegistryError::Duplicate(id)),
+            };
+            tracing::info!(plugin = %id, version = %manifest.version, %origin, ?replaced, "plugin registered");
             entries.insert(
                 id.clone(),
                 Entry {
@@ -167,6 +230,7 @@ impl Registry {
                     origin: origin.clone(),
                     handle,
                     health,
+                    replaced,
                 },
             );
         }
@@ -397,6 +461,42 @@ mod tests {
             reg.pick_decoder(b"", &ProbeHint::default(), "x"),
             Err(RegistryError::NoDecoder(_))
         ));
+    }
+
+    #[test]
+    fn an_installed_newer_copy_replaces_a_builtin_and_nothing_else() {
+        let reg = Registry::new(EventBus::default());
+        reg.register(decoder("fixed", 50, 0)).unwrap();
+        let shipped = reg.info("fixed").unwrap().manifest.version;
+        let installed = |version: tonearm_plugin_api::semver::Version, path: &str| {
+            let mut plugin = decoder("fixed", 60, 0);
+            plugin.manifest.version = version;
+            plugin.origin = Origin::Wasm(path.into());
+            plugin
+        };
+
+        let same = installed(shipped.clone(), "same.wasm");
+        let err = reg.register_all_over_builtins(vec![same]).unwrap_err();
+        assert!(matches!(err, RegistryError::NotNewer { .. }), "{err}");
+        assert_eq!(reg.info("fixed").unwrap().origin, Origin::Builtin);
+
+        let mut newer = shipped.clone();
+        newer.patch += 1;
+        let infos = reg
+            .register_all_over_builtins(vec![installed(newer.clone(), "new.wasm")])
+            .unwrap();
+        assert_eq!(infos[0].origin, Origin::Wasm("new.wasm".into()));
+        assert_eq!(
+            infos[0].replaced.as_deref(),
+            Some(format!("builtin {shipped}").as_str())
+        );
+
+        // Only a shipped copy is replaced: two installed copies are a conflict.
+        newer.patch += 1;
+        let err = reg
+            .register_all_over_builtins(vec![installed(newer, "newer.wasm")])
+            .unwrap_err();
+        assert!(matches!(err, RegistryError::Duplicate(_)), "{err}");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!   "http": { "requests_per_second": 100, "concurrency": 8, "max_retry_after_s": 120,
 //!             "contact": "you@example.org" },
 //!   "metadata": { "musicbrainz": { "endpoint.api": "https://musicbrainz.org" } },
-//!   "enrich_after_sync": false
+//!   "enrich_after_sync": false,
+//!   "index": { "url": "https://plugins.example.org/index", "root": "/etc/tonearm/root.json" }
 //! }
 //! ```
 
@@ -68,6 +69,19 @@ pub struct Config {
     /// Enrich the synced tracks after every `tonearm sync` and `scan`.
     #[serde(default)]
     pub enrich_after_sync: bool,
+    /// The plugin index `tonearm plugin` installs from.
+    pub index: Option<IndexConfig>,
+}
+
+/// A plugin index and the root of trust it is checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexConfig {
+    /// Its address (`https://…`), or a folder holding it.
+    pub url: String,
+    /// Its first root (`root/1.json`, from whoever runs it, by a channel you trust): the
+    /// keys everything else in the index is checked against.
+    pub root: PathBuf,
 }
 
 /// An OAuth client registration.

@@ -12,6 +12,7 @@ pub mod capabilities;
 pub mod config;
 pub mod conformance;
 pub mod playback;
+pub mod plugins;
 pub mod sync;
 
 #[cfg(test)]

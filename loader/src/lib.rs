@@ -73,23 +73,38 @@ impl PluginFiles {
         Ok(self.runtime.get_or_init(|| runtime))
     }
 
+    /// Loads the plugin file at `path` without registering it: to read its manifests.
+    pub fn read(&self, path: &std::path::Path) -> Result<Vec<LoadedPlugin>, LoadError> {
+        Ok(if path.extension().is_some_and(|e| e == "wasm") {
+            vec![self.runtime()?.load(path)?]
+        } else {
+            native::load_native(path)?
+        })
+    }
+
     /// Loads the plugin file at `path` into `registry`: every plugin in it, or none.
     pub fn load(
         &self,
         registry: &Registry,
         path: &std::path::Path,
     ) -> Result<Vec<PluginInfo>, LoadError> {
-        let plugins = if path.extension().is_some_and(|e| e == "wasm") {
-            vec![self.runtime()?.load(path)?]
-        } else {
-            native::load_native(path)?
-        };
-        Ok(registry.register_all(plugins)?)
+        Ok(registry.register_all(self.read(path)?)?)
+    }
+
+    /// Loads an installed plugin file at `path` into `registry`, each of its plugins
+    /// replacing a builtin or bundled copy of an older version
+    /// ([`Registry::register_all_over_builtins`]).
+    pub fn load_installed(
+        &self,
+        registry: &Registry,
+        path: &std::path::Path,
+    ) -> Result<Vec<PluginInfo>, LoadError> {
+        Ok(registry.register_all_over_builtins(self.read(path)?)?)
     }
 
     /// Loads the components built into this binary into `registry`, except those whose id
-    /// is already registered (an installed copy overrides the bundled one); returns what
-    /// each load did.
+    /// is already registered; returns what each load did. Load them before installed
+    /// copies, which replace them when newer ([`load_installed`](Self::load_installed)).
     pub fn load_bundled(
         &self,
         registry: &Registry,

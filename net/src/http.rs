@@ -17,7 +17,7 @@ use tonearm_plugin_api::{
 };
 use tracing::Instrument as _;
 
-pub use tonearm_core::net::{allowed_hosts, host_allowed, origin, redact};
+pub use tonearm_core::net::{allowed_hosts, host_allowed, host_of, origin, redact};
 
 use crate::auth::{AuthError, AuthSession};
 use crate::cache::{self, HttpCache, Lookup};

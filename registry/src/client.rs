@@ -146,6 +146,29 @@ impl TrustState {
         })
     }
 
+    /// The state saved at `path`, if there is one.
+    pub fn load(path: &std::path::Path) -> Result<Option<Self>, RegistryError> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(crate::fs::io(path, e)),
+        };
+        let state: Self = serde_json::from_slice(&bytes)
+            .map_err(|e| RegistryError::corrupt(&path.display().to_string(), e.to_string()))?;
+        // What this host wrote; checked all the same, as a root it builds on.
+        let root = claimed_root(&state.root)?;
+        let _: Root = state.root.verify("root", signers(&root, &root.root))?;
+        Ok(Some(state))
+    }
+
+    /// Saves the state at `path`, atomically: after a refresh, so the versions it saw
+    /// are never offered again.
+    pub fn save(&self, path: &std::path::Path) -> Result<(), RegistryError> {
+        let bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| RegistryError::corrupt("trust state", e.to_string()))?;
+        crate::fs::write_atomic(path, &bytes)
+    }
+
     /// The root trusted now.
     pub fn root(&self) -> Result<Root, RegistryError> {
         claimed_root(&self.root)

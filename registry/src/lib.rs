@@ -14,12 +14,17 @@
 
 mod client;
 mod envelope;
+mod fs;
+mod http;
+mod install;
 mod keys;
 mod metadata;
 mod publish;
 
 pub use client::{FolderIndex, HostProfile, Index, IndexSource, TrustState};
 pub use envelope::{Envelope, KeySignature, Signers};
+pub use http::HttpIndex;
+pub use install::{Installation, Installed, added_capabilities};
 pub use keys::{KeyId, PublicKey, SecretKey};
 pub use metadata::{
     COMPONENT_TARGET, Entry, FileMeta, PluginFile, PluginHeader, PluginMeta, Publisher, RoleKeys,
@@ -117,6 +122,17 @@ pub enum RegistryError {
         /// The version.
         version: String,
     },
+    /// An index could not be reached, or its server answered with an error.
+    #[error("cannot read {path} from the index: {reason}")]
+    Fetch {
+        /// The address.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The plugin is not installed.
+    #[error("plugin `{0}` is not installed (see `tonearm plugin list`)")]
+    NotInstalled(String),
     /// A key is not one.
     #[error("not a usable key: {0}")]
     BadKey(String),

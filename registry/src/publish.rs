@@ -7,13 +7,14 @@
 //! name, a file name hosts refuse) fails here rather than on every host.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use tonearm_plugin_api::{Capabilities, PluginKind};
 
 use crate::RegistryError;
 use crate::client::{claimed_root, signers};
 use crate::envelope::Envelope;
+use crate::fs::io;
 use crate::keys::SecretKey;
 use crate::metadata::{
     Entry, FileMeta, PluginFile, PluginHeader, PluginMeta, Root, Snapshot, TIMESTAMP_PATH,
@@ -91,7 +92,7 @@ impl IndexWriter {
         Ok(writer)
     }
 
-    /// The index in `dir`.
+    /// The index in `dir`, to change.
     pub fn open(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }
@@ -378,7 +379,7 @@ impl IndexWriter {
     }
 
     /// The newest root in the folder (trusted: it is our own).
-    fn latest_root(&self) -> Result<Root, RegistryError> {
+    pub fn latest_root(&self) -> Result<Root, RegistryError> {
         let mut version: u64 = 1;
         while self.dir.join(root_path(version + 1)).exists() {
             version += 1;
@@ -396,23 +397,7 @@ impl IndexWriter {
 
     /// Replaces `path` in the index with `bytes` atomically and durably.
     fn write(&self, path: &str, bytes: &[u8]) -> Result<(), RegistryError> {
-        let full = self.dir.join(path);
-        let (Some(parent), Some(name)) = (full.parent(), full.file_name()) else {
-            return Err(RegistryError::corrupt(path, "not a file's path"));
-        };
-        std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-        // A leading dot: never taken for an index file.
-        let temporary = parent.join(format!(".{}.partial", name.to_string_lossy()));
-        // Durable before it is named: a crash leaves the old file or the new one.
-        let mut file = std::fs::File::create(&temporary).map_err(|e| io(&temporary, e))?;
-        std::io::Write::write_all(&mut file, bytes).map_err(|e| io(&temporary, e))?;
-        file.sync_all().map_err(|e| io(&temporary, e))?;
-        std::fs::rename(&temporary, &full).map_err(|e| io(&full, e))?;
-        // The rename itself is durable once the folder is (Unix; elsewhere a no-op).
-        if let Ok(folder) = std::fs::File::open(parent) {
-            let _ = folder.sync_all();
-        }
-        Ok(())
+        crate::fs::write_atomic(&self.dir.join(path), bytes)
     }
 }
 
@@ -455,11 +440,4 @@ fn delegated(root: &Root, publisher: &str, id: &str, key: &SecretKey) -> Result<
             key.public().id()
         ),
     })
-}
-
-fn io(path: &Path, source: std::io::Error) -> RegistryError {
-    RegistryError::Io {
-        path: path.display().to_string(),
-        source,
-    }
 }

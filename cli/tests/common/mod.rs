@@ -20,7 +20,7 @@ pub fn isolated() -> Command {
         .get_or_init(|| {
             let home = tempfile::tempdir().unwrap();
             let warm = command_in(home.path())
-                .args(["plugins", "list"])
+                .args(["plugin", "list"])
                 .output()
                 .unwrap();
             assert!(warm.status.success(), "{warm:?}");
@@ -38,7 +38,9 @@ pub fn command_in(home: &Path) -> Command {
         .env("XDG_DATA_HOME", home.join("data"))
         .env("XDG_CACHE_HOME", tonearm_e2e::xdg_cache_home())
         .env_remove("TONEARM_LIBRARY")
-        .env_remove("TONEARM_CONFIG");
+        .env_remove("TONEARM_CONFIG")
+        .env_remove("TONEARM_INDEX")
+        .env_remove("TONEARM_INDEX_ROOT");
     command
 }
 

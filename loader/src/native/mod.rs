@@ -21,6 +21,9 @@ use tonearm_plugin_native::Imported;
 
 pub use library::{NativeLibrary, NativeLoadError};
 
+/// The target triple this host was built for: the only one whose native libraries it loads.
+pub const TARGET: &str = env!("TONEARM_NATIVE_TARGET");
+
 use crate::{LoadedPlugin, MetadataFactory, Origin, PluginHandle, ProviderFactory, base_context};
 
 /// Loads every plugin in the native library at `path`.
