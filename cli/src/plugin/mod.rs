@@ -14,6 +14,7 @@ use tonearm_host::registry::PluginInfo;
 use tonearm_registry::{Entry, Installation};
 
 mod install;
+mod new;
 
 use super::output::{self, table};
 use super::{Context, JsonFlag};
@@ -113,6 +114,21 @@ pub enum PluginCommand {
         #[arg(long)]
         off: bool,
     },
+    /// Write a new plugin crate to start from: it builds in every form and passes the
+    /// conformance suite as it is.
+    New {
+        /// The kind of plugin.
+        template: new::Template,
+        /// Its name: the crate's and the plugin id (lowercase letters, digits, `-`).
+        name: String,
+        /// Where to write it [default: ./NAME].
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// A Tonearm checkout to depend on by path [default: the one this tonearm was
+        /// built from, if it is still there; else the crates' registry versions].
+        #[arg(long, value_name = "DIR")]
+        tonearm: Option<PathBuf>,
+    },
     /// Load a plugin file for this run and show what it holds.
     Load {
         /// A native library (`.so`, `.dylib`, `.dll`) or a component (`.wasm`).
@@ -142,6 +158,12 @@ pub async fn run(ctx: &Context, command: PluginCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PluginCommand::Load { path } => load(ctx, &path),
+        PluginCommand::New {
+            template,
+            name,
+            path,
+            tonearm,
+        } => new::new(template, &name, path, tonearm),
     }
 }
 
