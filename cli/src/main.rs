@@ -152,6 +152,10 @@ enum Command {
         /// A fixtures folder with a fixtures.json [default: the bundled fixtures].
         #[arg(long, value_name = "DIR")]
         fixtures: Option<PathBuf>,
+        /// For a network provider: the address of its fake server, which the suite fills
+        /// through the control API of docs/conformance.md.
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
     },
 }
 
@@ -555,8 +559,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => decode::decode(&ctx, &track, &output, decoder.as_deref()).await,
         Command::Plugin(args) => plugin::run(&ctx, args.command).await,
         Command::Registry(command) => registry::run(&ctx, command).await,
-        Command::Conformance { id, fixtures } => {
-            plugin::conformance(&ctx, &id, fixtures.as_deref())
-        }
+        Command::Conformance {
+            id,
+            fixtures,
+            server,
+        } => plugin::conformance(&ctx, &id, fixtures.as_deref(), server).await,
     }
 }

@@ -1,12 +1,17 @@
 //! An outside author's path, as CI walks it: `tonearm plugin new` writes a crate outside
 //! this workspace; its own conformance test passes on the first build; its native and
 //! component forms build and certify; the component is published to an index, served
-//! over HTTP, installed into a fresh host and decodes a file there.
+//! over HTTP, installed into a fresh host and used there.
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
+use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+
+use tonearm_conformance::http::TestHttp;
+use tonearm_plugin_api::{HttpClient, HttpRequest};
 
 mod common;
 use common::*;
@@ -29,7 +34,7 @@ fn cargo(dir: &Path, target: &Path, args: &[&str]) {
     );
 }
 
-fn tonearm_in(home: &Path, args: &[&str]) -> std::process::Output {
+fn tonearm_in(home: &Path, args: &[&str]) -> Output {
     command_in(home)
         .arg("--library")
         .arg(home.join("library.db"))
@@ -39,139 +44,186 @@ fn tonearm_in(home: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-#[test]
-fn a_decoder_from_the_template_is_certified_published_installed_and_decodes() {
-    let outside = tempfile::tempdir().unwrap();
-    let author = outside.path().join("author");
-    let crate_dir = outside.path().join("acme-wav");
-    let workspace = tonearm_e2e::workspace();
-    let out = ok(&tonearm_in(
-        &author,
-        &[
-            "plugin",
-            "new",
-            "decoder",
-            "acme-wav",
-            "--path",
-            crate_dir.to_str().unwrap(),
-            "--tonearm",
-            workspace.to_str().unwrap(),
-        ],
-    ));
-    assert!(out.contains("a Decoder plugin in"), "{out}");
-    let test = std::fs::read_to_string(crate_dir.join("tests/conformance.rs")).unwrap();
-    assert!(
-        test.lines().count() <= 30,
-        "the conformance test is short:\n{test}"
-    );
+/// A child process that prints an address on its first line, killed when dropped.
+struct Listening {
+    child: Child,
+    url: String,
+}
 
-    // Its own test: the conformance suite, on the first build.
-    let target = workspace.join("target/templates");
-    cargo(&crate_dir, &target, &["test"]);
-    // Every form, certified by the host that will load it.
-    cargo(&crate_dir, &target, &["build", "-p", "acme-wav-dylib"]);
-    let components = workspace.join("target/components");
-    cargo(
-        &crate_dir,
-        &components,
-        &[
-            "build",
-            "-p",
-            "acme-wav-component",
-            "--target",
-            "wasm32-wasip2",
-        ],
-    );
-    let library: PathBuf = target.join("debug").join(format!(
-        "{}acme_wav_dylib{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
-    let component = components.join("wasm32-wasip2/debug/acme_wav_component.wasm");
-    for form in [&library, &component] {
-        let report = ok(&tonearm_in(
-            &author,
+impl Listening {
+    fn spawn(command: &mut Command) -> Self {
+        let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Self { child, url }
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An author outside the workspace, with the forms of one plugin made from a template.
+struct Author {
+    dir: tempfile::TempDir,
+    id: &'static str,
+    crate_dir: PathBuf,
+}
+
+impl Author {
+    /// Generates the `template` plugin `id` and runs its own tests.
+    fn new(template: &str, id: &'static str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let crate_dir = dir.path().join(id);
+        let workspace = tonearm_e2e::workspace();
+        let author = Self { dir, id, crate_dir };
+        let out = ok(&tonearm_in(
+            &author.home(),
             &[
-                "--plugin",
-                form.to_str().unwrap(),
-                "conformance",
-                "acme-wav",
+                "plugin",
+                "new",
+                template,
+                id,
+                "--path",
+                author.crate_dir.to_str().unwrap(),
+                "--tonearm",
+                workspace.to_str().unwrap(),
             ],
         ));
+        assert!(out.contains("plugin in"), "{out}");
+        let test = std::fs::read_to_string(author.crate_dir.join("tests/conformance.rs")).unwrap();
+        assert!(
+            test.lines().count() <= 30,
+            "the conformance test is short:\n{test}"
+        );
+        // Its own test: the conformance suite, on the first build.
+        cargo(&author.crate_dir, &Self::target(), &["test"]);
+        author
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    fn target() -> PathBuf {
+        tonearm_e2e::workspace().join("target/templates")
+    }
+
+    /// Builds the native library.
+    fn library(&self) -> PathBuf {
+        let package = format!("{}-dylib", self.id);
+        cargo(&self.crate_dir, &Self::target(), &["build", "-p", &package]);
+        Self::target().join("debug").join(format!(
+            "{}{}{}",
+            std::env::consts::DLL_PREFIX,
+            package.replace('-', "_"),
+            std::env::consts::DLL_SUFFIX
+        ))
+    }
+
+    /// Builds the component (with the other components' target folder, which has the
+    /// guest bindings compiled).
+    fn component(&self) -> PathBuf {
+        let package = format!("{}-component", self.id);
+        let components = tonearm_e2e::workspace().join("target/components");
+        cargo(
+            &self.crate_dir,
+            &components,
+            &["build", "-p", &package, "--target", "wasm32-wasip2"],
+        );
+        components
+            .join("wasm32-wasip2/debug")
+            .join(format!("{}.wasm", package.replace('-', "_")))
+    }
+
+    /// Certifies `form` through `tonearm` (with `extra` arguments).
+    fn certify(&self, form: &Path, extra: &[&str]) {
+        let mut args = vec!["--plugin", form.to_str().unwrap(), "conformance", self.id];
+        args.extend_from_slice(extra);
+        let report = ok(&tonearm_in(&self.home(), &args));
         assert!(report.contains(" 0 failed"), "{report}");
     }
 
-    // Published to an index, served, installed from it by a user.
-    let index = outside.path().join("index");
-    let key = outside.path().join("author.key");
-    ok(&tonearm_in(
-        &author,
-        &["registry", "keygen", "-o", key.to_str().unwrap()],
-    ));
-    ok(&tonearm_in(
-        &author,
-        &[
-            "registry",
-            "init",
-            index.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-        ],
-    ));
-    ok(&tonearm_in(
-        &author,
-        &[
-            "registry",
-            "publish",
-            component.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-            "--index",
-            index.to_str().unwrap(),
-        ],
-    ));
-    let mut server = command_in(&author)
-        .args([
+    /// Publishes `component` to a new index, serves it, and installs it into a new user's
+    /// host (consenting to what it asks); returns the user's home.
+    fn publish_and_install(&self, component: &Path) -> PathBuf {
+        let index = self.dir.path().join("index");
+        let key = self.dir.path().join("author.key");
+        let home = self.home();
+        ok(&tonearm_in(
+            &home,
+            &["registry", "keygen", "-o", key.to_str().unwrap()],
+        ));
+        ok(&tonearm_in(
+            &home,
+            &[
+                "registry",
+                "init",
+                index.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+            ],
+        ));
+        ok(&tonearm_in(
+            &home,
+            &[
+                "registry",
+                "publish",
+                component.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
+                "--index",
+                index.to_str().unwrap(),
+            ],
+        ));
+        let server = Listening::spawn(command_in(&home).args([
             "registry",
             "serve",
             index.to_str().unwrap(),
             "--addr",
             "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap();
-    let user = outside.path().join("user");
-    let root = index.join("root/1.json");
-    let installed = tonearm_in(
-        &user,
-        &[
-            "plugin",
-            "--index",
-            url,
-            "--index-root",
-            root.to_str().unwrap(),
-            "install",
-            "acme-wav",
-        ],
-    );
-    let _ = server.kill();
-    let _ = server.wait();
-    let out = ok(&installed);
-    assert!(
-        out.contains("installed `acme-wav` 0.1.0 (component"),
-        "{out}"
-    );
+        ]));
+        let user = self.dir.path().join("user");
+        let root = index.join("root/1.json");
+        let out = ok(&tonearm_in(
+            &user,
+            &[
+                "plugin",
+                "--index",
+                &server.url,
+                "--index-root",
+                root.to_str().unwrap(),
+                "install",
+                self.id,
+                "--yes",
+            ],
+        ));
+        assert!(
+            out.contains(&format!("installed `{}` 0.1.0 (component", self.id)),
+            "{out}"
+        );
+        user
+    }
+}
+
+#[test]
+fn a_decoder_from_the_template_is_certified_published_installed_and_decodes() {
+    let author = Author::new("decoder", "acme-wav");
+    let (library, component) = (author.library(), author.component());
+    author.certify(&library, &[]);
+    author.certify(&component, &[]);
+    let user = author.publish_and_install(&component);
 
     // The user's host decodes a WAV file with it, and nothing else.
     let music = samples(&user);
@@ -190,4 +242,58 @@ fn a_decoder_from_the_template_is_certified_published_installed_and_decodes() {
         out.contains("22050 frames") && out.contains("acme-wav"),
         "{out}"
     );
+}
+
+#[test]
+fn a_provider_from_the_template_is_certified_against_its_fake_and_syncs() {
+    let author = Author::new("provider", "acme-drive");
+    cargo(
+        &author.crate_dir,
+        &Author::target(),
+        &["build", "-p", "acme-drive-fake"],
+    );
+    let fake_bin = Author::target()
+        .join("debug")
+        .join(format!("acme-drive-fake{}", std::env::consts::EXE_SUFFIX));
+    let fake = Listening::spawn(&mut Command::new(fake_bin));
+    let (library, component) = (author.library(), author.component());
+    author.certify(&library, &["--server", &fake.url]);
+    author.certify(&component, &["--server", &fake.url]);
+    let user = author.publish_and_install(&component);
+
+    // The user syncs a source on the service: the fake, with the samples put there.
+    let http: Arc<dyn HttpClient> = Arc::new(TestHttp::new().unwrap());
+    let control = |method: &str, path: &str, body: Vec<u8>| {
+        let response = http
+            .send(HttpRequest {
+                method: method.into(),
+                url: format!("{}/_harness/{path}", fake.url),
+                headers: Vec::new(),
+                body,
+            })
+            .unwrap();
+        assert!(
+            response.status < 300,
+            "{method} {path}: {}",
+            response.status
+        );
+    };
+    control("POST", "reset", Vec::new());
+    for fixture in &tonearm_conformance::fixtures::FixtureSet::bundled().audio {
+        let name = fixture.file.replace(' ', "%20");
+        control(
+            "PUT",
+            &format!("files/album/{name}"),
+            fixture.bytes.to_vec(),
+        );
+    }
+    let setting = format!("endpoint.api={}", fake.url);
+    ok(&tonearm_in(
+        &user,
+        &["source", "add", "acme-drive", "--set", &setting],
+    ));
+    let out = ok(&tonearm_in(&user, &["sync"]));
+    assert!(out.contains("7 added"), "{out}");
+    let out = ok(&tonearm_in(&user, &["library", "search", "bell"]));
+    assert!(out.contains("Bell (AAC)") && out.contains("Bell (ALAC)"), "{out}");
 }

@@ -4,9 +4,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use tonearm_conformance::fixtures::FixtureSet;
-use tonearm_conformance::provider::ProviderHarness;
+use tonearm_conformance::provider::{ProviderHarness, ServedHarness};
 use tonearm_conformance::{Report, decoder, provider};
-use tonearm_plugin_api::{HostContext, StorageProvider};
+use tonearm_plugin_api::{HostContext, HttpClient, StorageProvider};
 
 use crate::capabilities::{GrantedFolder, MemoryState, SystemClock, TracingLog};
 use crate::registry::{Registry, RegistryError};
@@ -81,17 +81,40 @@ pub enum ConformanceError {
     /// The suite has no harness for what this plugin needs.
     #[error("no harness for plugin `{0}`: {1}")]
     NoHarness(String, String),
+    /// The fake server did not answer its control API.
+    #[error("the fake server: {0}")]
+    Server(String),
     /// Fixtures could not be read.
     #[error("fixtures: {0}")]
     Fixtures(String),
 }
 
+/// The fake server a network provider is certified against: its address, which the
+/// provider is given as its `endpoint.api` setting, and HTTP that reaches it.
+#[derive(Clone)]
+pub struct FakeServer {
+    /// Its address (`http://127.0.0.1:PORT`).
+    pub url: String,
+    /// HTTP for the provider and for the suite's control requests.
+    pub http: Arc<dyn HttpClient>,
+}
+
+impl std::fmt::Debug for FakeServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeServer")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Runs the suite on the loaded plugin `id`; decoders use `fixtures_dir` or the bundled
-/// fixtures.
+/// fixtures; a network provider needs its fake `server`. Blocks: call it outside an
+/// async task.
 pub fn run(
     registry: &Registry,
     id: &str,
     fixtures_dir: Option<&Path>,
+    server: Option<&FakeServer>,
 ) -> Result<Report, ConformanceError> {
     let manifest = registry.info(id)?.manifest;
     match registry.handle(id)? {
@@ -107,11 +130,29 @@ pub fn run(
                 .map_err(|e| ConformanceError::Fixtures(e.to_string()))?;
             Ok(provider::check(id, Arc::new(harness)))
         }
-        PluginHandle::StorageProvider(_) => Err(ConformanceError::NoHarness(
-            id.to_owned(),
-            "network providers are certified against their fake servers (see docs/conformance.md)"
-                .into(),
-        )),
+        PluginHandle::StorageProvider(factory) => {
+            let server = server.ok_or_else(|| {
+                ConformanceError::NoHarness(
+                    id.to_owned(),
+                    "a network provider is certified against its fake server: pass its address with --server (docs/conformance.md)"
+                        .into(),
+                )
+            })?;
+            let state = Arc::new(MemoryState::default());
+            let (plugin, url, http) = (id.to_owned(), server.url.clone(), server.http.clone());
+            let create = Arc::new(move || {
+                let ctx =
+                    HostContext::new(Arc::new(TracingLog::new(&plugin)), Arc::new(SystemClock))
+                        .with_http(http.clone())
+                        .with_state(state.clone())
+                        .with_setting("endpoint.api", &url)
+                        .with_setting("page_size", "7");
+                factory.create(&ctx).map_err(|e| e.to_string())
+            });
+            let harness = ServedHarness::new(&server.url, server.http.clone(), create)
+                .map_err(ConformanceError::Server)?;
+            Ok(provider::check(id, Arc::new(harness)))
+        }
         PluginHandle::MetadataSource(factory) => Ok(tonearm_conformance::metadata::check(
             &manifest,
             Arc::new(move |ctx| factory.create(ctx)),

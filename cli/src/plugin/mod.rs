@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context as _, Result, bail};
 use clap::Subcommand;
 use serde::Serialize;
 use tonearm_host::config::IndexConfig;
@@ -396,9 +396,34 @@ fn is_unknown_plugin(error: &anyhow::Error) -> bool {
     })
 }
 
-/// `tonearm conformance ID`.
-pub fn conformance(ctx: &Context, id: &str, fixtures: Option<&Path>) -> Result<ExitCode> {
-    let report = conformance::run(&ctx.registry, id, fixtures)?;
+/// `tonearm conformance ID [--server URL]`.
+pub async fn conformance(
+    ctx: &Context,
+    id: &str,
+    fixtures: Option<&Path>,
+    server: Option<String>,
+) -> Result<ExitCode> {
+    let server = match server {
+        None => None,
+        Some(url) => {
+            let host = tonearm_net::http::host_of(&url)
+                .with_context(|| format!("`{url}` is not an http:// or https:// address"))?;
+            // Inside the runtime: the client is made here and used on a blocking thread.
+            let mut hosts = ctx.registry.info(id)?.manifest.capabilities.http_hosts;
+            hosts.push(host);
+            let http = ctx.network()?.http.client_for(id, hosts, &[], None)?;
+            Some(conformance::FakeServer { url, http })
+        }
+    };
+    let (registry, id, fixtures) = (
+        ctx.registry.clone(),
+        id.to_owned(),
+        fixtures.map(Path::to_owned),
+    );
+    let report = tokio::task::spawn_blocking(move || {
+        conformance::run(&registry, &id, fixtures.as_deref(), server.as_ref())
+    })
+    .await??;
     println!("{report}");
     Ok(if report.is_success() {
         ExitCode::SUCCESS

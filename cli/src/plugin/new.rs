@@ -11,6 +11,8 @@ use anyhow::{Context as _, Result, bail};
 pub enum Template {
     /// A decoder (the template decodes PCM WAV).
     Decoder,
+    /// A storage provider for a cloud file service, with a fake of the service.
+    Provider,
 }
 
 /// One file of a template: its path in the new crate, and its text with placeholders.
@@ -26,6 +28,13 @@ const DECODER: &[File] = template!("decoder":
     "Cargo.toml", ".gitignore", ".cargo/config.toml", "README.md",
     "src/lib.rs", "src/header.rs", "src/session.rs", "tests/conformance.rs",
     "dylib/Cargo.toml", "dylib/src/lib.rs", "component/Cargo.toml", "component/src/lib.rs",
+);
+
+const PROVIDER: &[File] = template!("provider":
+    "Cargo.toml", ".gitignore", ".cargo/config.toml", "README.md",
+    "src/lib.rs", "src/api.rs", "src/error.rs", "src/provider.rs", "tests/conformance.rs",
+    "dylib/Cargo.toml", "dylib/src/lib.rs", "component/Cargo.toml", "component/src/lib.rs",
+    "fake/Cargo.toml", "fake/src/lib.rs", "fake/src/main.rs",
 );
 
 /// The crates a plugin depends on, by their folder in a Tonearm checkout.
@@ -75,6 +84,7 @@ pub fn new(
     let minor: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
     let files = match template {
         Template::Decoder => DECODER,
+        Template::Provider => PROVIDER,
     };
     for (relative, text) in files {
         let mut text = text

@@ -8,7 +8,9 @@
 //! - [`metadata::check`] puts a [`MetadataSource`](tonearm_plugin_api::MetadataSource)
 //!   before a scripted service: odd queries, a service with nothing, down, or answering
 //!   garbage, and where its requests go.
-//! - [`host::test_context`] is the `HostContext` to create a plugin with in its own tests.
+//! - [`host::test_context`] is the `HostContext` to create a plugin with in its own tests;
+//!   with feature `http`, `http::TestHttp` lets it reach a local fake server.
+//! - [`provider::ServedHarness`] certifies a network provider against its fake server.
 //!
 //! Every check runs on its own thread with a deadline and its panics caught, so a hanging
 //! or panicking plugin fails its checks instead of stopping the suite.
@@ -16,6 +18,8 @@
 pub mod decoder;
 pub mod fixtures;
 pub mod host;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod metadata;
 pub mod provider;
 mod reference;

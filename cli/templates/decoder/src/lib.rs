@@ -10,8 +10,8 @@ mod session;
 use std::sync::Arc;
 
 use tonearm_plugin_api::{
-    ByteSource, DecodeSession, Decoder, Instantiate, MagicPattern, PluginDescriptor,
-    PluginKind, PluginManifest, PluginResult, ProbeHint, crate_version,
+    ByteSource, DecodeSession, Decoder, Instantiate, MagicPattern, PluginDescriptor, PluginKind,
+    PluginManifest, PluginResult, ProbeHint, crate_version,
 };
 
 pub use header::Layout;

@@ -14,6 +14,10 @@ use tonearm_plugin_api::{ByteRange, Change, PluginError, RemoteEntry, StoragePro
 
 use crate::{Report, guarded};
 
+mod served;
+
+pub use served::{CreateProvider, ServedHarness};
+
 /// How long one provider check may take.
 const DEADLINE: Duration = Duration::from_secs(120);
 /// Pages per listing at most.
