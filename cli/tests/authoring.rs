@@ -295,5 +295,64 @@ fn a_provider_from_the_template_is_certified_against_its_fake_and_syncs() {
     let out = ok(&tonearm_in(&user, &["sync"]));
     assert!(out.contains("7 added"), "{out}");
     let out = ok(&tonearm_in(&user, &["library", "search", "bell"]));
-    assert!(out.contains("Bell (AAC)") && out.contains("Bell (ALAC)"), "{out}");
+    assert!(
+        out.contains("Bell (AAC)") && out.contains("Bell (ALAC)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_metadata_source_from_the_template_is_certified_and_enriches_a_track() {
+    let author = Author::new("metadata", "acme-lyrics");
+    cargo(
+        &author.crate_dir,
+        &Author::target(),
+        &["build", "-p", "acme-lyrics-fake"],
+    );
+    let fake_bin = Author::target()
+        .join("debug")
+        .join(format!("acme-lyrics-fake{}", std::env::consts::EXE_SUFFIX));
+    let fake = Listening::spawn(&mut Command::new(fake_bin));
+    let (library, component) = (author.library(), author.component());
+    author.certify(&library, &[]);
+    author.certify(&component, &[]);
+    let user = author.publish_and_install(&component);
+
+    // The service knows one sample's lyrics; the user's library gets them.
+    let http: Arc<dyn HttpClient> = Arc::new(TestHttp::new().unwrap());
+    let put = http
+        .send(HttpRequest {
+            method: "PUT".into(),
+            url: format!(
+                "{}/_harness/lyrics?artist=Tonearm%20Ensemble&title=Tone%20(WAV)",
+                fake.url
+            ),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: br#"{"plain": "a tone, held", "synced": "[00:00.50] a tone, held"}"#.to_vec(),
+        })
+        .unwrap();
+    assert_eq!(put.status, 204);
+    let music = samples(&user);
+    ok(&tonearm_in(&user, &["scan", music.to_str().unwrap()]));
+    let setting = format!("acme-lyrics.endpoint.api={}", fake.url);
+    let out = ok(&tonearm_in(
+        &user,
+        &[
+            "enrich",
+            "--only",
+            "lyrics",
+            "--from",
+            "acme-lyrics",
+            "--set",
+            &setting,
+        ],
+    ));
+    assert!(out.contains("lyrics"), "{out}");
+    let listed = json(&tonearm_in(
+        &user,
+        &["library", "search", "tone wav", "--json"],
+    ));
+    let track = listed[0]["id"].as_i64().unwrap().to_string();
+    let out = ok(&tonearm_in(&user, &["lyrics", &track, "--synced"]));
+    assert!(out.contains("[00:00.50] a tone, held"), "{out}");
 }

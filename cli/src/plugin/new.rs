@@ -13,6 +13,8 @@ pub enum Template {
     Decoder,
     /// A storage provider for a cloud file service, with a fake of the service.
     Provider,
+    /// A metadata source for a lyrics service, with a fake of the service.
+    Metadata,
 }
 
 /// One file of a template: its path in the new crate, and its text with placeholders.
@@ -33,6 +35,13 @@ const DECODER: &[File] = template!("decoder":
 const PROVIDER: &[File] = template!("provider":
     "Cargo.toml", ".gitignore", ".cargo/config.toml", "README.md",
     "src/lib.rs", "src/api.rs", "src/error.rs", "src/provider.rs", "tests/conformance.rs",
+    "dylib/Cargo.toml", "dylib/src/lib.rs", "component/Cargo.toml", "component/src/lib.rs",
+    "fake/Cargo.toml", "fake/src/lib.rs", "fake/src/main.rs",
+);
+
+const METADATA: &[File] = template!("metadata":
+    "Cargo.toml", ".gitignore", ".cargo/config.toml", "README.md",
+    "src/lib.rs", "src/api.rs", "src/source.rs", "tests/conformance.rs", "tests/fake.rs",
     "dylib/Cargo.toml", "dylib/src/lib.rs", "component/Cargo.toml", "component/src/lib.rs",
     "fake/Cargo.toml", "fake/src/lib.rs", "fake/src/main.rs",
 );
@@ -85,6 +94,7 @@ pub fn new(
     let files = match template {
         Template::Decoder => DECODER,
         Template::Provider => PROVIDER,
+        Template::Metadata => METADATA,
     };
     for (relative, text) in files {
         let mut text = text
