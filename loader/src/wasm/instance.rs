@@ -5,10 +5,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tonearm_core::net::allowed_hosts;
-use tonearm_plugin_api::{ByteSource, HostContext, PluginError, PluginResult};
+use tonearm_plugin_api::{ByteSource, HostContext, LogLevel, PluginError, PluginResult};
 use wasmtime::{Store, StoreLimitsBuilder};
 
 use super::bindings::{Bindings, Pre};
+use super::stdio::LogStream;
 use super::store::HostState;
 use super::{TICK, WasmRuntime};
 
@@ -35,6 +36,10 @@ impl WasmPlugin {
     ) -> PluginResult<Instance> {
         let limits = &self.runtime.limits;
         let allowed_hosts = allowed_hosts(&self.allowed_hosts, &ctx.settings);
+        let wasi = wasmtime_wasi::WasiCtx::builder()
+            .stdout(LogStream::new(ctx.log.clone(), LogLevel::Info))
+            .stderr(LogStream::new(ctx.log.clone(), LogLevel::Warn))
+            .build();
         let state = HostState {
             ctx,
             limits: StoreLimitsBuilder::new()
@@ -46,6 +51,8 @@ impl WasmPlugin {
             call_started: std::time::Instant::now(),
             in_host: Duration::ZERO,
             call_timeout: limits.call_timeout,
+            wasi,
+            table: wasmtime::component::ResourceTable::new(),
         };
         let mut store = Store::new(&self.runtime.engine, state);
         store.limiter(|s| &mut s.limits);

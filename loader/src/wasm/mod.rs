@@ -20,6 +20,7 @@ mod provider;
 mod since_v0_1_0;
 mod since_v0_2_0;
 mod since_v0_3_0;
+mod stdio;
 mod store;
 
 use std::path::{Path, PathBuf};
@@ -184,31 +185,32 @@ impl WasmRuntime {
         };
         let version = self.contract_version(path, &component)?;
 
-        let mut linker: Linker<HostState> = Linker::new(&self.engine);
-        Pre::add_to_linker(version, &mut linker).map_err(|e| invalid(e.to_string()))?;
-        // Rust's std seeds every HashMap from `wasi:random/insecure-seed`: a value that
-        // grants nothing, so it is the one WASI function defined. Every other WASI import a
-        // std guest carries traps if it is ever called.
-        for (name, _) in component.component_type().imports(&self.engine) {
-            if name.starts_with("wasi:random/insecure-seed@") {
+        let linker = |stub_unknown: bool| -> Result<Linker<HostState>, WasmLoadError> {
+            let mut linker: Linker<HostState> = Linker::new(&self.engine);
+            Pre::add_to_linker(version, &mut linker).map_err(|e| invalid(e.to_string()))?;
+            // WASI that grants nothing (see `HostState::wasi`): Rust's std seeds its hash
+            // tables from it; CPython or SpiderMonkey read their clocks, randomness and
+            // (empty) environment from it. Imports of other WASI patch versions resolve to
+            // it by semver.
+            wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+                .map_err(|e| invalid(e.to_string()))?;
+            if stub_unknown {
                 linker
-                    .instance(name)
-                    .and_then(|mut i| {
-                        i.func_wrap("insecure-seed", |_, (): ()| Ok((insecure_seed(),)))
-                    })
+                    .define_unknown_imports_as_traps(&component)
                     .map_err(|e| invalid(e.to_string()))?;
             }
-        }
-        linker
-            .define_unknown_imports_as_traps(&component)
-            .map_err(|e| invalid(e.to_string()))?;
-        let pre = Pre::new(
-            version,
-            linker
+            Ok(linker)
+        };
+        // Imports nothing defines (wasi:http, say) trap if ever called. Stubbing them
+        // defines every import under its exact name, which hides a WASI patch version
+        // that semver would have matched: only when linking fails without.
+        let pre = match linker(false)?.instantiate_pre(&component) {
+            Ok(pre) => pre,
+            Err(_) => linker(true)?
                 .instantiate_pre(&component)
                 .map_err(|e| invalid(e.to_string()))?,
-        )
-        .map_err(|e| invalid(e.to_string()))?;
+        };
+        let pre = Pre::new(version, pre).map_err(|e| invalid(e.to_string()))?;
 
         let mut plugin = WasmPlugin {
             id: path.display().to_string(),
@@ -279,15 +281,4 @@ impl WasmRuntime {
             }))
         })
     }
-}
-
-/// A seed for hash tables: different per call, not secret.
-fn insecure_seed() -> (u64, u64) {
-    use std::hash::{BuildHasher, Hasher};
-    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    let a = hasher.finish();
-    hasher.write_u64(a);
-    (a, hasher.finish())
 }

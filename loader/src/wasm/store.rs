@@ -11,6 +11,8 @@ use tonearm_plugin_api::{
     PluginResult,
 };
 use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 /// The most bytes one host read hands a component at once.
 const MAX_READ: u64 = 16 * 1024 * 1024;
@@ -28,6 +30,21 @@ pub struct HostState {
     pub(super) in_host: Duration,
     /// The plugin's own time each call may take.
     pub(super) call_timeout: Duration,
+    /// WASI, granting nothing: no folders, environment, arguments or sockets, and
+    /// standard output and error go nowhere. Runtimes of other languages call it at
+    /// start; a plugin's capabilities come through the `host` interface alone.
+    pub(super) wasi: WasiCtx,
+    /// The WASI resources (streams) the guest holds.
+    pub(super) table: ResourceTable,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
 }
 
 impl HostState {

@@ -88,6 +88,45 @@ pub fn wasm_component(package: &str) -> PathBuf {
     path
 }
 
+/// Builds the plugin written in Python at `plugins/NAME` with its `build` script (once per
+/// process; only when its sources changed since the last build) and returns the
+/// component's path.
+///
+/// # Panics
+///
+/// If the build fails: tests cannot go on without the component.
+pub fn python_component(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(path) = built.get(name) {
+        return path.clone();
+    }
+    let dir = workspace().join("plugins").join(name);
+    let out = components_target_dir()
+        .join("python")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let newest_source = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().and_then(|e| modified(&e.path())))
+        .max();
+    if modified(&out).is_none_or(|built| newest_source.is_some_and(|source| source > built)) {
+        std::fs::create_dir_all(out.parent().unwrap_or(&dir))
+            .unwrap_or_else(|e| panic!("cannot create the output folder: {e}"));
+        let status = Command::new(dir.join("build"))
+            .arg(&out)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run {}/build: {e}", dir.display()));
+        assert!(
+            status.success(),
+            "building {name} failed (python3 with venv and PyPI needed: ./scripts/setup --test)"
+        );
+    }
+    built.insert(name.to_owned(), out.clone());
+    out
+}
+
 /// A shared `XDG_CACHE_HOME` for the `tonearm` command in tests: compiled components are
 /// cached by content, so every test and run may share it (a cold compile costs seconds).
 pub fn xdg_cache_home() -> PathBuf {
