@@ -155,65 +155,69 @@ impl Author {
         assert!(report.contains(" 0 failed"), "{report}");
     }
 
-    /// Publishes `component` to a new index, serves it, and installs it into a new user's
-    /// host (consenting to what it asks); returns the user's home.
-    fn publish_and_install(&self, component: &Path) -> PathBuf {
-        let index = self.dir.path().join("index");
-        let key = self.dir.path().join("author.key");
+    fn index(&self) -> PathBuf {
+        self.dir.path().join("index")
+    }
+
+    /// Publishes `component` to the author's index (made on first use).
+    fn publish(&self, component: &Path) {
+        let (index, key) = (self.index(), self.dir.path().join("author.key"));
+        let (index, key) = (index.to_str().unwrap(), key.to_str().unwrap());
         let home = self.home();
-        ok(&tonearm_in(
-            &home,
-            &["registry", "keygen", "-o", key.to_str().unwrap()],
-        ));
-        ok(&tonearm_in(
-            &home,
-            &[
-                "registry",
-                "init",
-                index.to_str().unwrap(),
-                "--key",
-                key.to_str().unwrap(),
-            ],
-        ));
-        ok(&tonearm_in(
-            &home,
-            &[
-                "registry",
-                "publish",
-                component.to_str().unwrap(),
-                "--key",
-                key.to_str().unwrap(),
-                "--index",
-                index.to_str().unwrap(),
-            ],
-        ));
-        let server = Listening::spawn(command_in(&home).args([
+        if !self.index().exists() {
+            ok(&tonearm_in(&home, &["registry", "keygen", "-o", key]));
+            ok(&tonearm_in(
+                &home,
+                &["registry", "init", index, "--key", key],
+            ));
+        }
+        let file = component.to_str().unwrap();
+        let publish = ["registry", "publish", file, "--key", key, "--index", index];
+        ok(&tonearm_in(&home, &publish));
+    }
+
+    /// Serves the index until the answer is dropped.
+    fn serve(&self) -> Listening {
+        let index = self.index();
+        let serve = [
             "registry",
             "serve",
             index.to_str().unwrap(),
             "--addr",
             "127.0.0.1:0",
-        ]));
-        let user = self.dir.path().join("user");
-        let root = index.join("root/1.json");
-        let out = ok(&tonearm_in(
-            &user,
-            &[
-                "plugin",
-                "--index",
-                &server.url,
-                "--index-root",
-                root.to_str().unwrap(),
-                "install",
-                self.id,
-                "--yes",
-            ],
-        ));
+        ];
+        Listening::spawn(command_in(&self.home()).args(serve))
+    }
+
+    /// The user's home.
+    fn user(&self) -> PathBuf {
+        self.dir.path().join("user")
+    }
+
+    /// `tonearm plugin ARGS` on the user's host, reading the index at `url`.
+    fn user_plugin(&self, url: &str, args: &[&str]) -> Output {
+        let root = self.index().join("root/1.json");
+        let index = [
+            "plugin",
+            "--index",
+            url,
+            "--index-root",
+            root.to_str().unwrap(),
+        ];
+        tonearm_in(&self.user(), &[&index[..], args].concat())
+    }
+
+    /// Publishes `component` to a new index, serves it, and installs it into a new user's
+    /// host (consenting to what it asks); returns the user's home.
+    fn publish_and_install(&self, component: &Path) -> PathBuf {
+        self.publish(component);
+        let server = self.serve();
+        let out = ok(&self.user_plugin(&server.url, &["install", self.id, "--yes"]));
         assert!(
             out.contains(&format!("installed `{}` 0.1.0 (component", self.id)),
             "{out}"
         );
-        user
+        self.user()
     }
 }
 
@@ -299,6 +303,42 @@ fn a_provider_from_the_template_is_certified_against_its_fake_and_syncs() {
         out.contains("Bell (AAC)") && out.contains("Bell (ALAC)"),
         "{out}"
     );
+
+    // Version 0.2.0 also reaches a CDN: the update shows that and waits for consent.
+    let edit = |path: &str, from: &str, to: &str| {
+        let file = author.crate_dir.join(path);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains(from), "{path} has no {from:?}");
+        std::fs::write(&file, text.replacen(from, to, 1)).unwrap();
+    };
+    edit("Cargo.toml", "version = \"0.1.0\"", "version = \"0.2.0\"");
+    edit(
+        "src/lib.rs",
+        "vec![\"api.example.org\".into()]",
+        "vec![\"api.example.org\".into(), \"cdn.example.org\".into()]",
+    );
+    author.publish(&author.component());
+    let server = author.serve();
+    let err = fails(&author.user_plugin(&server.url, &["update"]));
+    assert!(
+        err.contains("`acme-drive` 0.2.0 now asks for:")
+            && err.contains("+ HTTP requests to cdn.example.org")
+            && !err.contains("+ HTTP requests to api.example.org"),
+        "{err}"
+    );
+    let out = ok(&author.user_plugin(&server.url, &["update", "--yes"]));
+    assert!(out.contains("updated `acme-drive` 0.1.0 → 0.2.0"), "{out}");
+    let listed = json(&tonearm_in(&user, &["plugin", "list", "--json"]));
+    let active = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["manifest"]["id"] == "acme-drive")
+        .unwrap()
+        .clone();
+    assert_eq!(active["manifest"]["version"], "0.2.0");
+    let out = ok(&tonearm_in(&user, &["sync"]));
+    assert!(out.contains("0 added"), "the updated plugin syncs: {out}");
 }
 
 #[test]
