@@ -155,6 +155,14 @@ impl Author {
         assert!(report.contains(" 0 failed"), "{report}");
     }
 
+    /// Replaces the first `from` in the crate's file `path` by `to`.
+    fn edit(&self, path: &str, from: &str, to: &str) {
+        let file = self.crate_dir.join(path);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains(from), "{path} has no {from:?}");
+        std::fs::write(&file, text.replacen(from, to, 1)).unwrap();
+    }
+
     fn index(&self) -> PathBuf {
         self.dir.path().join("index")
     }
@@ -305,14 +313,8 @@ fn a_provider_from_the_template_is_certified_against_its_fake_and_syncs() {
     );
 
     // Version 0.2.0 also reaches a CDN: the update shows that and waits for consent.
-    let edit = |path: &str, from: &str, to: &str| {
-        let file = author.crate_dir.join(path);
-        let text = std::fs::read_to_string(&file).unwrap();
-        assert!(text.contains(from), "{path} has no {from:?}");
-        std::fs::write(&file, text.replacen(from, to, 1)).unwrap();
-    };
-    edit("Cargo.toml", "version = \"0.1.0\"", "version = \"0.2.0\"");
-    edit(
+    author.edit("Cargo.toml", "version = \"0.1.0\"", "version = \"0.2.0\"");
+    author.edit(
         "src/lib.rs",
         "vec![\"api.example.org\".into()]",
         "vec![\"api.example.org\".into(), \"cdn.example.org\".into()]",
@@ -395,4 +397,39 @@ fn a_metadata_source_from_the_template_is_certified_and_enriches_a_track() {
     let track = listed[0]["id"].as_i64().unwrap().to_string();
     let out = ok(&tonearm_in(&user, &["lyrics", &track, "--synced"]));
     assert!(out.contains("[00:00.50] a tone, held"), "{out}");
+}
+
+#[test]
+fn an_installed_newer_copy_replaces_the_shipped_one_until_it_is_removed() {
+    // A fixed `opus` decoder, shipped without a new `tonearm`.
+    let author = Author::new("decoder", "opus");
+    author.edit("Cargo.toml", "version = \"0.1.0\"", "version = \"9.0.0\"");
+    let component = author.component();
+    let user = author.user();
+    let file = component.to_str().unwrap();
+    ok(&tonearm_in(
+        &user,
+        &["plugin", "install", file, "--allow-unsigned"],
+    ));
+    let listed = json(&tonearm_in(&user, &["plugin", "list", "--json"]));
+    let opus = |listed: &serde_json::Value| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["manifest"]["id"] == "opus")
+            .unwrap()
+            .clone()
+    };
+    let active = opus(&listed);
+    assert_eq!(active["manifest"]["version"], "9.0.0", "{active}");
+    assert_eq!(active["origin"]["type"], "wasm", "{active}");
+    let replaced = active["replaced"].as_str().unwrap();
+    assert!(replaced.ends_with(" 0.3.0"), "{replaced}");
+    let out = ok(&tonearm_in(&user, &["plugin", "list"]));
+    assert!(out.contains("which it replaces"), "{out}");
+
+    ok(&tonearm_in(&user, &["plugin", "remove", "opus"]));
+    let listed = json(&tonearm_in(&user, &["plugin", "list", "--json"]));
+    assert_eq!(opus(&listed)["manifest"]["version"], "0.3.0");
 }
