@@ -450,10 +450,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let mut inactive = Vec::new();
     for found in plugins.installed().list() {
         match found {
-            Ok((installation, path)) => match files.load_installed(&registry, &path) {
+            Ok((installation, path)) => match plugins.load(&files, &registry, &installation, &path)
+            {
                 Ok(_) => {}
-                Err(tonearm_loader::LoadError::Registry(
-                    e @ tonearm_host::registry::RegistryError::NotNewer { .. },
+                Err(tonearm_host::plugins::PluginsError::Load(
+                    tonearm_loader::LoadError::Registry(
+                        e @ tonearm_host::registry::RegistryError::NotNewer { .. },
+                    ),
                 )) => inactive.push((installation, e.to_string())),
                 Err(e) => eprintln!("warning: skipping plugin {}: {e}", path.display()),
             },

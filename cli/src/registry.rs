@@ -351,10 +351,15 @@ async fn serve(dir: PathBuf, addr: std::net::SocketAddr) -> Result<ExitCode> {
         State(dir): State<PathBuf>,
         UrlPath(path): UrlPath<String>,
     ) -> Result<Vec<u8>, StatusCode> {
-        // Index paths are plain names under the folder: nothing hidden, nothing above it.
-        let plain = path
-            .split('/')
-            .all(|part| !part.is_empty() && !part.starts_with('.') && !part.contains('\\'));
+        // Index paths are plain names under the folder: nothing hidden, nothing above it,
+        // no drive or stream names (`C:`, `file:stream` on Windows).
+        let plain = path.split('/').all(|part| {
+            !part.is_empty()
+                && !part.starts_with('.')
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        });
         if !plain {
             return Err(StatusCode::NOT_FOUND);
         }

@@ -187,8 +187,15 @@ fn a_signed_plugin_goes_from_publish_to_installed_used_and_removed() {
         "{found}"
     );
 
-    // A native library, signed by a publisher the root trusts: installed and loaded.
-    let out = ok(&plugin(&["install", "quiet@^0.3"]));
+    // A native library, signed by a publisher the root trusts: it runs unsandboxed, which
+    // the user consents to; then it is installed and loaded.
+    let err = fails(&plugin(&["install", "quiet@^0.3"]));
+    assert!(
+        err.contains("+ running as native code, outside the sandbox"),
+        "{err}"
+    );
+    assert!(!host.installed("quiet"));
+    let out = ok(&plugin(&["install", "quiet@^0.3", "--yes"]));
     assert!(out.contains("installed `quiet` 0.3.0 (native"), "{out}");
     let listed = json(&host.run(&["plugin", "list", "--json"]));
     let quiet = loaded(&listed, "quiet").expect("the installed plugin loads at start");
@@ -285,7 +292,7 @@ fn what_the_index_does_not_vouch_for_is_refused_and_nothing_is_installed() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(&package, &bytes).unwrap();
-    let err = fails(&host.plugin(&index, url, &["install", "quiet"]));
+    let err = fails(&host.plugin(&index, url, &["install", "quiet", "--yes"]));
     assert!(err.contains("was changed"), "{err}");
     assert!(!host.installed("quiet"));
     std::fs::write(&package, original).unwrap();

@@ -166,6 +166,7 @@ impl Registry {
         &self,
         plugins: Vec<LoadedPlugin>,
     ) -> Result<Vec<PluginInfo>, RegistryError> {
+        check_all(&plugins)?;
         {
             let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
             for plugin in &plugins {
@@ -246,6 +247,7 @@ impl Registry {
         &self,
         plugins: Vec<LoadedPlugin>,
     ) -> Result<Vec<PluginInfo>, RegistryError> {
+        check_all(&plugins)?;
         {
             let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(taken) = plugins
@@ -419,6 +421,21 @@ impl Registry {
     }
 }
 
+/// What `insert` would refuse about any plugin of one file, checked before the first is
+/// registered, so that a file registers every plugin or none: an API this host does not
+/// implement, or one id twice.
+fn check_all(plugins: &[LoadedPlugin]) -> Result<(), RegistryError> {
+    let mut ids = std::collections::BTreeSet::new();
+    for plugin in plugins {
+        let m = &plugin.manifest;
+        check_api_compatibility(&m.id, &m.api_version, &api_version())?;
+        if !ids.insert(m.id.as_str()) {
+            return Err(RegistryError::Duplicate(m.id.clone()));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -497,6 +514,23 @@ mod tests {
             .register_all_over_builtins(vec![installed(newer, "newer.wasm")])
             .unwrap_err();
         assert!(matches!(err, RegistryError::Duplicate(_)), "{err}");
+    }
+
+    #[test]
+    fn a_file_registers_every_plugin_or_none() {
+        let reg = Registry::new(EventBus::default());
+        let mut future = decoder("future", 50, 0);
+        future.manifest.api_version.minor += 1;
+        let err = reg
+            .register_all(vec![decoder("fine", 50, 0), future])
+            .unwrap_err();
+        assert!(matches!(err, RegistryError::Version(_)), "{err}");
+        let twice = vec![decoder("twin", 50, 0), decoder("twin", 50, 0)];
+        assert!(reg.register_all_over_builtins(twice).is_err());
+        assert!(
+            reg.list().is_empty(),
+            "nothing of either file was registered"
+        );
     }
 
     #[test]

@@ -466,22 +466,29 @@ impl PluginHttp {
                 self.settings.max_body
             )));
         }
-        let body = match response.bytes().await {
-            Ok(b) if b.len() > self.settings.max_body => {
-                return Err(PluginError::Invalid(format!(
-                    "the response is larger than {} bytes",
-                    self.settings.max_body
-                )));
+        // Read in chunks up to the limit: a body without a length (chunked) could be
+        // endless, and only its first bytes past the limit are ever held.
+        let mut response = response;
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) if body.len() + chunk.len() > self.settings.max_body => {
+                    return Err(PluginError::Invalid(format!(
+                        "the response is larger than {} bytes",
+                        self.settings.max_body
+                    )));
+                }
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => {
+                    return Ok(Outcome::Retry {
+                        response: None,
+                        error: format!("reading the response: {}", error_chain(&e)),
+                        retry_after: None,
+                    });
+                }
             }
-            Ok(b) => b.to_vec(),
-            Err(e) => {
-                return Ok(Outcome::Retry {
-                    response: None,
-                    error: format!("reading the response: {}", error_chain(&e)),
-                    retry_after: None,
-                });
-            }
-        };
+        }
         let response = HttpResponse {
             status,
             headers,

@@ -431,3 +431,45 @@ fn identical_requests_are_sent_once_and_cached_answers_reused_as_their_headers_a
     assert_eq!((stats.cached, stats.revalidated), (1, 1), "{stats:?}");
     assert!(stats.coalesced >= 4, "{stats:?}");
 }
+
+#[test]
+fn a_body_without_a_length_is_cut_off_at_the_limit() {
+    // A chunked body that never ends, written by hand: the client must stop at its limit
+    // instead of reading on.
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+            if stream.write_all(head.as_bytes()).is_err() {
+                continue;
+            }
+            let chunk = [b'x'; 64 << 10];
+            while stream
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .is_ok()
+                && stream.write_all(&chunk).is_ok()
+                && stream.write_all(b"\r\n").is_ok()
+            {}
+        }
+    });
+    let rt = runtime();
+    let http = client(
+        HttpSettings {
+            max_body: 1 << 20,
+            ..HttpSettings::default()
+        },
+        &rt,
+    );
+    let err = http
+        .send(get_request(format!("http://{addr}/endless")))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("larger than 1048576 bytes"),
+        "{err}"
+    );
+}

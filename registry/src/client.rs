@@ -469,10 +469,10 @@ fn check_entry(id: &str, line: &str) -> Result<Entry, RegistryError> {
     let entry: Entry =
         serde_json::from_str(line).map_err(|e| RegistryError::corrupt("entry", e.to_string()))?;
     let expected = format!("packages/{id}/{}/", entry.version);
-    let file_ok = entry
-        .file
-        .strip_prefix(&expected)
-        .is_some_and(|name| crate::metadata::check_file_name(name).is_ok());
+    let file_ok = entry.file.strip_prefix(&expected).is_some_and(|name| {
+        crate::metadata::check_file_name(name).is_ok()
+            && crate::metadata::check_form(&entry.target, name).is_ok()
+    });
     if entry.id != id || !file_ok {
         return Err(RegistryError::corrupt(
             "entry",

@@ -21,13 +21,17 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RegistryErro
         ));
     };
     std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
-    // A leading dot: never taken for an index file or a plugin.
-    let temporary = parent.join(format!(".{}.partial", name.to_string_lossy()));
+    // A name of its own, with a leading dot (never taken for an index file or a plugin):
+    // two writers of one file each rename a whole one into place.
+    let mut file = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .suffix(".partial")
+        .tempfile_in(parent)
+        .map_err(|e| io(parent, e))?;
     // Durable before it is named: a crash leaves the old file or the new one.
-    let mut file = std::fs::File::create(&temporary).map_err(|e| io(&temporary, e))?;
-    std::io::Write::write_all(&mut file, bytes).map_err(|e| io(&temporary, e))?;
-    file.sync_all().map_err(|e| io(&temporary, e))?;
-    std::fs::rename(&temporary, path).map_err(|e| io(path, e))?;
+    std::io::Write::write_all(&mut file, bytes).map_err(|e| io(file.path(), e))?;
+    file.as_file().sync_all().map_err(|e| io(file.path(), e))?;
+    file.persist(path).map_err(|e| io(path, e.error))?;
     sync_dir(parent);
     Ok(())
 }

@@ -60,7 +60,9 @@ impl IndexSource for HttpIndex {
             .map_err(|e| refuse(e.to_string()))?;
         match response.status {
             200 => {}
-            404 | 410 => return Ok(None),
+            // Object stores (S3, GCS) answer 403 for a missing object when listing is not
+            // allowed: the same "not there" to an index that probes for the next root.
+            403 | 404 | 410 => return Ok(None),
             status => return Err(refuse(format!("the server answered {status}"))),
         }
         if response.body.len() as u64 > limit {

@@ -13,7 +13,7 @@ use tonearm_plugin_api::Capabilities;
 
 use crate::RegistryError;
 use crate::fs::{io, sync_dir, write_atomic};
-use crate::metadata::{Entry, check_file_name, check_id};
+use crate::metadata::{Entry, check_file_name, check_form, check_id};
 
 /// The file in each plugin's folder that names its active version.
 const RECORD: &str = "installed.json";
@@ -25,6 +25,10 @@ pub struct Installation {
     pub entry: Entry,
     /// Where it came from: the index's address, or the file's path.
     pub from: String,
+    /// Which index signed it (the start of its first root's SHA-256): updates come only
+    /// from that one.
+    #[serde(default)]
+    pub index_root: Option<String>,
     /// Whether a publisher the index's root trusts signed it; unsigned ones are
     /// components installed from a file.
     pub signed: bool,
@@ -95,7 +99,9 @@ impl Installed {
         let installation: Installation = serde_json::from_slice(&bytes)
             .map_err(|e| RegistryError::corrupt(&path.display().to_string(), e.to_string()))?;
         // The record names files under the plugin's own folder, nowhere else.
-        if installation.entry.id != id || check_file_name(installation.file_name()).is_err() {
+        let name = installation.file_name();
+        let form = check_form(&installation.entry.target, name);
+        if installation.entry.id != id || check_file_name(name).is_err() || form.is_err() {
             return Err(RegistryError::corrupt(
                 &path.display().to_string(),
                 format!("it describes `{}`", installation.entry.id),
@@ -126,6 +132,7 @@ impl Installed {
         let entry = &installation.entry;
         check_id(&entry.id)?;
         check_file_name(installation.file_name())?;
+        check_form(&entry.target, installation.file_name())?;
         entry.package.check(&entry.file, package)?;
         let _span =
             tracing::info_span!("install", plugin = %entry.id, version = %entry.version).entered();
@@ -202,10 +209,38 @@ pub fn added_capabilities(old: &Capabilities, new: &Capabilities) -> Vec<String>
     }
     match (&old.oauth, &new.oauth) {
         (_, None) => {}
-        (None, Some(spec)) => added.push(format!("signing in at {}", spec.authorize_url)),
+        (None, Some(spec)) => {
+            added.push(format!(
+                "signing in at {}, tokens from {}",
+                spec.authorize_url, spec.token_url
+            ));
+            added.extend(spec.scopes.iter().map(|s| format!("the sign-in scope {s}")));
+            added.extend(
+                spec.token_hosts
+                    .iter()
+                    .map(|h| format!("your sign-in token sent to {h}")),
+            );
+        }
         (Some(before), Some(after)) => {
-            if before.authorize_url != after.authorize_url || before.token_url != after.token_url {
-                added.push(format!("signing in at {} instead", after.authorize_url));
+            if before.authorize_url != after.authorize_url {
+                added.push(format!(
+                    "signing in at {} instead of {}",
+                    after.authorize_url, before.authorize_url
+                ));
+            }
+            if before.token_url != after.token_url {
+                added.push(format!(
+                    "tokens from {} instead of {}",
+                    after.token_url, before.token_url
+                ));
+            }
+            if before.authorize_params != after.authorize_params {
+                let params: Vec<String> = after
+                    .authorize_params
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                added.push(format!("sign-in parameters {}", params.join("&")));
             }
             for scope in after.scopes.iter().filter(|s| !before.scopes.contains(s)) {
                 added.push(format!("the sign-in scope {scope}"));
@@ -245,6 +280,7 @@ mod tests {
                 yanked: false,
             },
             from: "http://127.0.0.1/index".into(),
+            index_root: Some("0123456789abcdef".into()),
             signed: true,
             pinned: false,
         }
@@ -342,7 +378,19 @@ mod tests {
             [
                 "HTTP requests to cdn.example.org",
                 "keeping state in the library",
-                "signing in at https://auth.example.org/authorize",
+                "signing in at https://auth.example.org/authorize, tokens from https://auth.example.org/token",
+                "the sign-in scope read",
+            ]
+        );
+        // Only the token endpoint moves: that, not the unchanged sign-in page, is shown.
+        let mut moved = new.clone();
+        if let Some(spec) = moved.oauth.as_mut() {
+            spec.token_url = "https://evil.example.org/token".into();
+        }
+        assert_eq!(
+            added_capabilities(&new, &moved),
+            [
+                "tokens from https://evil.example.org/token instead of https://auth.example.org/token"
             ]
         );
         assert_eq!(

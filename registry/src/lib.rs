@@ -28,8 +28,8 @@ pub use install::{Installation, Installed, added_capabilities};
 pub use keys::{KeyId, PublicKey, SecretKey};
 pub use metadata::{
     COMPONENT_TARGET, Entry, FileMeta, PluginFile, PluginHeader, PluginMeta, Publisher, RoleKeys,
-    Root, Snapshot, TIMESTAMP_PATH, Timestamp, check_file_name, check_id, plugin_path, root_path,
-    snapshot_path,
+    Root, Snapshot, TIMESTAMP_PATH, Timestamp, check_file_name, check_form, check_id, plugin_path,
+    root_path, snapshot_path,
 };
 pub use publish::{IndexKeys, IndexWriter, Release};
 

@@ -223,6 +223,21 @@ pub fn check_file_name(name: &str) -> Result<(), RegistryError> {
     }
 }
 
+/// Refuses a package whose file name says another form than its target: hosts load a
+/// `.wasm` file as a sandboxed component and anything else as a native library, so a
+/// component's name ends in `.wasm` and a native library's does not.
+pub fn check_form(target: &str, name: &str) -> Result<(), RegistryError> {
+    let wasm = name.ends_with(".wasm");
+    if wasm == (target == COMPONENT_TARGET) {
+        Ok(())
+    } else {
+        Err(RegistryError::corrupt(
+            "entry",
+            format!("{name:?} is not named as a package for {target} is"),
+        ))
+    }
+}
+
 /// Refuses a plugin id that is not lowercase ASCII letters, digits, `-`, `_` and `.`
 /// (not first): ids name files in the index.
 pub fn check_id(id: &str) -> Result<(), RegistryError> {
@@ -309,6 +324,15 @@ impl PluginFile {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_package_is_named_for_the_form_its_target_is() {
+        assert!(check_form(COMPONENT_TARGET, "x.wasm").is_ok());
+        assert!(check_form("x86_64-unknown-linux-gnu", "libx.so").is_ok());
+        assert!(check_form(COMPONENT_TARGET, "libx.so").is_err());
+        assert!(check_form("x86_64-unknown-linux-gnu", "x.wasm").is_err());
+    }
+
     use super::*;
 
     #[test]

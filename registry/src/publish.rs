@@ -141,6 +141,7 @@ impl IndexWriter {
     ) -> Result<Entry, RegistryError> {
         check_id(&release.id)?;
         check_file_name(file_name)?;
+        crate::metadata::check_form(&release.target, file_name)?;
         let root = self.latest_root()?;
         delegated(&root, &release.publisher, &release.id, publisher_key)?;
         index_keys_named(&root, keys)?;

@@ -538,8 +538,9 @@ fn the_writer_refuses_what_hosts_would_refuse() {
             NOW,
         )
     };
-    // A file name that leaves the package's folder, or that hosts would refuse.
-    for name in ["../../../escaped", "sub/a.wasm", ".hidden", ""] {
+    // A file name that leaves the package's folder, that hosts would refuse, or that
+    // would have a component loaded as a native library.
+    for name in ["../../../escaped", "sub/a.wasm", ".hidden", "", "flac.so"] {
         let refused = publish("3.0.0", name, &keys.acme).unwrap_err();
         assert!(
             matches!(refused, RegistryError::Corrupt { .. }),

@@ -42,9 +42,11 @@ pub(super) async fn install(
     yes: bool,
     allow_unsigned: bool,
 ) -> Result<ExitCode> {
-    if what.ends_with(".wasm")
+    // A path names a folder, or is a `.wasm` file that exists; anything else is an id.
+    let path = Path::new(&what);
+    if what.contains('/')
         || what.contains(std::path::MAIN_SEPARATOR)
-        || Path::new(&what).is_file()
+        || (what.ends_with(".wasm") && path.is_file())
     {
         return install_file(ctx, Path::new(&what), yes, allow_unsigned);
     }
@@ -103,16 +105,16 @@ async fn apply(ctx: &Context, plans: Vec<Plan>, yes: bool) -> Result<ExitCode> {
         }
     }
     let files = ctx.files.clone();
-    let done = with_index(ctx, move |plugins, index| {
-        agreed
-            .iter()
-            .map(|plan| {
-                Ok((
-                    plan.current.clone(),
-                    plugins.apply(&files, index, plan, true)?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()
+    // Each plan on its own: one that fails stops the rest, and what was done is said.
+    let (done, failed) = with_index(ctx, move |plugins, index| {
+        let mut done = Vec::new();
+        for plan in &agreed {
+            match plugins.apply(&files, index, plan, true) {
+                Ok(now) => done.push((plan.current.clone(), now)),
+                Err(e) => return Ok((done, Some(e))),
+            }
+        }
+        Ok((done, None))
     })
     .await?;
     for (before, now) in &done {
@@ -137,6 +139,9 @@ async fn apply(ctx: &Context, plans: Vec<Plan>, yes: bool) -> Result<ExitCode> {
                 "  the copy this host ships ({shipped}) is as new and stays active until one installed is newer"
             );
         }
+    }
+    if let Some(e) = failed {
+        return Err(e.into());
     }
     if refused.is_empty() {
         Ok(ExitCode::SUCCESS)
@@ -177,6 +182,17 @@ pub(super) async fn update(ctx: &Context, id: Option<String>, yes: bool) -> Resu
     let plans = with_index(ctx, move |plugins, index| {
         let mut plans = Vec::new();
         for id in targets {
+            // Updates come from the index that signed the installed copy only.
+            let current = plugins.installed().get(&id)?;
+            if let Some(other) =
+                current.filter(|c| c.index_root.as_deref() != Some(index.root_id()))
+            {
+                println!(
+                    "`{id}` was installed from another index ({}): pass that one to update it",
+                    other.from
+                );
+                continue;
+            }
             if let Some(plan) = plugins.plan(index, &id, &VersionReq::STAR)? {
                 // Never down: a newer version installed by hand stays.
                 if plan

@@ -104,7 +104,7 @@ pub fn new(
             .replace("{{name}}", name);
         for (key, folder) in CRATES {
             let dependency = match &checkout {
-                Some(root) => format!("path = {:?}", root.join(folder)),
+                Some(root) => format!("path = {}", toml_path(&root.join(folder))?),
                 None => format!("version = \"{minor}\""),
             };
             text = text.replace(&format!("{{{{dep:{key}}}}}"), &dependency);
@@ -158,7 +158,29 @@ fn check_name(name: &str) -> Result<()> {
             "`{name}` cannot name a plugin: use lowercase letters, digits and `-`, a letter first"
         );
     }
+    // The crate's name in Rust code is the name with `_` for `-`: not a keyword.
+    const KEYWORDS: &[&str] = &[
+        "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+        "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod",
+        "move", "mut", "pub", "ref", "return", "self", "static", "struct", "super", "trait",
+        "true", "try", "type", "unsafe", "use", "where", "while", "yield",
+    ];
+    if KEYWORDS.contains(&name) {
+        bail!("`{name}` is a Rust keyword, which cannot name a crate: choose another name");
+    }
     Ok(())
+}
+
+/// `path` as a TOML literal string: no escapes to get wrong (a decomposed accent, a
+/// Windows backslash).
+fn toml_path(path: &Path) -> Result<String> {
+    let text = path
+        .to_str()
+        .with_context(|| format!("{} is not UTF-8", path.display()))?;
+    if text.contains(['\'', '\n', '\r']) {
+        bail!("{text} cannot be written in Cargo.toml as a literal path: move the checkout");
+    }
+    Ok(format!("'{text}'"))
 }
 
 fn is_checkout(dir: &Path) -> bool {
@@ -170,4 +192,26 @@ fn built_from() -> Option<PathBuf> {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_must_make_a_crate_and_an_id() {
+        assert!(check_name("acme-wav").is_ok());
+        for bad in ["Acme", "-x", "x-", "1x", "type", "a_b", ""] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths_are_written_as_toml_literals() {
+        assert_eq!(
+            toml_path(Path::new("/src/tonearm/Zoe\u{301}")).unwrap(),
+            "'/src/tonearm/Zoe\u{301}'"
+        );
+        assert!(toml_path(Path::new("/it's")).is_err());
+    }
 }

@@ -194,6 +194,7 @@ impl WasmRuntime {
             // it by semver.
             wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
                 .map_err(|e| invalid(e.to_string()))?;
+            refuse_blocking(&mut linker).map_err(|e| invalid(e.to_string()))?;
             if stub_unknown {
                 linker
                     .define_unknown_imports_as_traps(&component)
@@ -282,3 +283,24 @@ impl WasmRuntime {
         })
     }
 }
+
+/// Makes WASI's waits trap: a guest blocked in the host is out of reach of its deadline
+/// (the epoch is checked only while wasm runs), so `sleep(forever)` would hang the thread
+/// that called it. A plugin is given time by the host's calls; it has nothing to wait for.
+fn refuse_blocking(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let mut poll = linker.instance(WASI_POLL)?;
+    for name in ["poll", "[method]pollable.block"] {
+        poll.func_new(name, move |_, _, _, _| {
+            Err(wasmtime::Error::msg(format!(
+                "{WASI_POLL}#{name}: a plugin may not wait; the host gives it time"
+            )))
+        })?;
+    }
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// The WASI poll interface as `wasmtime-wasi` defines it; guests' older 0.2 patch
+/// versions resolve to it.
+const WASI_POLL: &str = "wasi:io/poll@0.2.12";

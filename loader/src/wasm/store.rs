@@ -30,9 +30,10 @@ pub struct HostState {
     pub(super) in_host: Duration,
     /// The plugin's own time each call may take.
     pub(super) call_timeout: Duration,
-    /// WASI, granting nothing: no folders, environment, arguments or sockets, and
-    /// standard output and error go nowhere. Runtimes of other languages call it at
-    /// start; a plugin's capabilities come through the `host` interface alone.
+    /// WASI, granting nothing: no folders, environment, arguments or sockets; standard
+    /// output and error become lines of the plugin's log, and waiting traps. Runtimes of
+    /// other languages call it at start; a plugin's capabilities come through the `host`
+    /// interface alone.
     pub(super) wasi: WasiCtx,
     /// The WASI resources (streams) the guest holds.
     pub(super) table: ResourceTable,

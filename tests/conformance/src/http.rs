@@ -19,7 +19,8 @@ impl TestHttp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::limited(5))
+            // The host hands redirects back to the plugin too (it follows them itself).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot start an HTTP client: {e}"))?;
         Ok(Self { client })

@@ -203,6 +203,32 @@ fn an_endless_loop_is_stopped_at_the_deadline_and_the_instance_replaced() {
 }
 
 #[test]
+fn a_component_that_waits_in_wasi_is_stopped_at_once() {
+    let plugin = strict_runtime()
+        .load(&wasm_component("tonearm-test-plugin-misbehaving-component"))
+        .unwrap();
+    let registry = Registry::new(EventBus::new(16));
+    registry.register(plugin).unwrap();
+    let started = Instant::now();
+    assert!(
+        registry
+            .pick_decoder(b"SLEEP an hour", &hint("bad"), "x")
+            .is_err()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let failure = registry
+        .info("misbehaving-decoder")
+        .unwrap()
+        .failure
+        .unwrap();
+    assert!(failure.contains("may not wait"), "{failure}");
+}
+
+#[test]
 fn with_fuel_metering_an_endless_loop_runs_out_of_fuel() {
     let cache_dir = Some(tonearm_e2e::component_cache());
     let limits = WasmLimits {

@@ -159,6 +159,10 @@ impl Decoder for Misbehaving {
                 std::hint::black_box(&hoard);
             }
         }
+        if head.starts_with(b"SLEEP") {
+            // In a component: WASI's clock and poll, where no epoch deadline reaches.
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
         assert!(!head.starts_with(b"PANIC"), "probe exploded");
         Ok(1)
     }

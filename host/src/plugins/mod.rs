@@ -11,11 +11,17 @@ use semver::VersionReq;
 use tonearm_loader::{LoadError, PluginFiles};
 use tonearm_plugin_api::{HttpClient, api_version};
 use tonearm_registry::{
-    COMPONENT_TARGET, Entry, Envelope, FileMeta, FolderIndex, HostProfile, HttpIndex, Index,
-    IndexSource, Installation, Installed, RegistryError, TrustState, added_capabilities,
+    COMPONENT_TARGET, Entry, Envelope, FileMeta, FolderIndex, HostProfile, HttpIndex, IndexSource,
+    Installation, Installed, RegistryError, TrustState, added_capabilities,
 };
 
 use crate::config::IndexConfig;
+
+mod check;
+mod index;
+
+use check::{STAGING, check_manifests, ensure_dir, forget_stale_staging};
+pub use index::OpenIndex;
 
 /// Why a plugin could not be found, installed or removed.
 #[derive(Debug, thiserror::Error)]
@@ -75,61 +81,6 @@ pub fn host_profile() -> HostProfile {
             COMPONENT_TARGET.to_owned(),
             tonearm_loader::native::TARGET.to_owned(),
         ],
-    }
-}
-
-/// An index verified just now, from its root of trust down.
-pub struct OpenIndex {
-    index: Index,
-    source: Box<dyn IndexSource + Send + Sync>,
-    from: String,
-}
-
-impl std::fmt::Debug for OpenIndex {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenIndex")
-            .field("from", &self.from)
-            .field("version", &self.index.version())
-            .finish_non_exhaustive()
-    }
-}
-
-impl OpenIndex {
-    /// Where it was read from.
-    pub fn from(&self) -> &str {
-        &self.from
-    }
-
-    /// The newest version this host can run of each plugin whose id contains `text`
-    /// (every plugin for an empty text), by id.
-    pub fn search(&self, text: &str) -> Result<Vec<Entry>, PluginsError> {
-        let text = text.to_ascii_lowercase();
-        let profile = host_profile();
-        let mut found = Vec::new();
-        for id in self.index.plugins().filter(|id| id.contains(&text)) {
-            match self
-                .index
-                .resolve(&*self.source, id, &VersionReq::STAR, &profile)
-            {
-                Ok(entry) => found.push(entry),
-                // Listed, but nothing this host runs: not a result.
-                Err(RegistryError::NoMatch { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(found)
-    }
-
-    /// Every version of plugin `id`, as its publisher signed them.
-    pub fn versions(&self, id: &str) -> Result<Vec<Entry>, PluginsError> {
-        Ok(self.index.versions(&*self.source, id)?)
-    }
-
-    /// The newest version of `id` that `requirement` accepts and this host runs.
-    pub fn resolve(&self, id: &str, requirement: &VersionReq) -> Result<Entry, PluginsError> {
-        Ok(self
-            .index
-            .resolve(&*self.source, id, requirement, &host_profile())?)
     }
 }
 
@@ -205,9 +156,8 @@ impl Plugins {
         })?;
         // The index is known by its first root, wherever it is served from: moving to a
         // mirror keeps the versions already seen.
-        let state_path = self
-            .state_dir
-            .join(format!("trust-{}.json", &FileMeta::of(&root).sha256[..16]));
+        let root_id = FileMeta::of(&root).sha256[..16].to_owned();
+        let state_path = self.state_dir.join(format!("trust-{root_id}.json"));
         let mut trust = match TrustState::load(&state_path)? {
             Some(trust) => trust,
             None => TrustState::new(Envelope::parse("root", &root)?)?,
@@ -218,6 +168,7 @@ impl Plugins {
             index,
             source,
             from: config.url.clone(),
+            root_id,
         })
     }
 
@@ -234,7 +185,17 @@ impl Plugins {
         if current.as_ref().is_some_and(|c| c.entry == entry) {
             return Ok(None);
         }
-        Ok(Some(self.plan_for(entry, current)))
+        let mut plan = self.plan_for(entry, current);
+        if let Some(current) = &plan.current
+            && current.index_root.as_deref() != Some(index.root_id())
+        {
+            // Another index, another publisher: the user says so.
+            plan.added.insert(
+                0,
+                format!("replacing the copy installed from {}", current.from),
+            );
+        }
+        Ok(Some(plan))
     }
 
     fn plan_for(&self, entry: Entry, current: Option<Installation>) -> Plan {
@@ -242,8 +203,12 @@ impl Plugins {
             .as_ref()
             .map(|c| c.entry.capabilities.clone())
             .unwrap_or_default();
+        let mut added = added_capabilities(&before, &entry.capabilities);
+        if !entry.is_component() && current.as_ref().is_none_or(|c| c.entry.is_component()) {
+            added.insert(0, "running as native code, outside the sandbox".to_owned());
+        }
         Plan {
-            added: added_capabilities(&before, &entry.capabilities),
+            added,
             entry,
             current,
         }
@@ -274,6 +239,7 @@ impl Plugins {
         let installation = Installation {
             entry: entry.clone(),
             from: index.from.clone(),
+            index_root: Some(index.root_id.clone()),
             signed: true,
             pinned: plan.current.as_ref().is_some_and(|c| c.pinned),
         };
@@ -301,7 +267,14 @@ impl Plugins {
             path: path.to_owned(),
             source,
         })?;
-        let mut loaded = files.read(path)?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| RegistryError::BadId(path.display().to_string()))?;
+        tonearm_registry::check_file_name(name)?;
+        // The manifest of the very bytes that will be installed, not a second read of a
+        // file that may have changed since.
+        let mut loaded = self.read_staged(files, name, &package)?;
         let (Some(plugin), None) = (loaded.pop(), loaded.pop()) else {
             return Err(RegistryError::Corrupt {
                 document: path.display().to_string(),
@@ -310,11 +283,6 @@ impl Plugins {
             .into());
         };
         let m = &plugin.manifest;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| RegistryError::BadId(path.display().to_string()))?;
-        tonearm_registry::check_file_name(name)?;
         let entry = Entry {
             id: m.id.clone(),
             version: m.version.clone(),
@@ -345,6 +313,7 @@ impl Plugins {
         let installation = Installation {
             entry: plan.entry.clone(),
             from: file.path.display().to_string(),
+            index_root: None,
             signed: false,
             pinned: false,
         };
@@ -360,47 +329,48 @@ impl Plugins {
         installation: &Installation,
         package: &[u8],
     ) -> Result<(), PluginsError> {
-        let entry = &installation.entry;
+        let loaded = self.read_staged(files, installation.file_name(), package)?;
+        check_manifests(&installation.entry, &loaded)
+    }
+
+    /// Reads the plugins in `package`, written to a staging folder as `name`.
+    fn read_staged(
+        &self,
+        files: &PluginFiles,
+        name: &str,
+        package: &[u8],
+    ) -> Result<Vec<tonearm_loader::LoadedPlugin>, PluginsError> {
+        let dir = ensure_dir(self.installed.dir())?;
+        forget_stale_staging(dir);
         let staging = tempfile::Builder::new()
-            .prefix(".staging-")
-            .tempdir_in(ensure_dir(self.installed.dir())?)
+            .prefix(STAGING)
+            .tempdir_in(dir)
             .map_err(|source| PluginsError::Io {
-                path: self.installed.dir().to_owned(),
+                path: dir.to_owned(),
                 source,
             })?;
-        let path = staging.path().join(installation.file_name());
+        let path = staging.path().join(name);
         std::fs::write(&path, package).map_err(|source| PluginsError::Io {
             path: path.clone(),
             source,
         })?;
-        let loaded = files.read(&path)?;
-        let not_as_listed = |reason: String| PluginsError::NotAsListed {
-            id: entry.id.clone(),
-            version: entry.version.to_string(),
-            reason,
-        };
-        let [plugin] = loaded.as_slice() else {
-            return Err(not_as_listed(format!("it holds {} plugins", loaded.len())));
-        };
-        let m = &plugin.manifest;
-        let differs = [
-            (m.id != entry.id, "id"),
-            (m.version != entry.version, "version"),
-            (m.kind != entry.kind, "kind"),
-            (m.api_version != entry.api, "plugin API"),
-            (m.capabilities != entry.capabilities, "capabilities"),
-        ];
-        if let Some((_, what)) = differs.iter().find(|(differs, _)| *differs) {
-            return Err(not_as_listed(format!("its manifest states another {what}")));
-        }
-        Ok(())
+        Ok(files.read(&path)?)
     }
-}
 
-fn ensure_dir(dir: &Path) -> Result<&Path, PluginsError> {
-    std::fs::create_dir_all(dir).map_err(|source| PluginsError::Io {
-        path: dir.to_owned(),
-        source,
-    })?;
-    Ok(dir)
+    /// Loads the installed plugin `installation` from `path` into `registry`, replacing a
+    /// shipped copy of an older version, once its manifest is checked against the record:
+    /// what was consented to is what runs.
+    pub fn load(
+        &self,
+        files: &PluginFiles,
+        registry: &crate::Registry,
+        installation: &Installation,
+        path: &Path,
+    ) -> Result<Vec<crate::registry::PluginInfo>, PluginsError> {
+        let loaded = files.read(path)?;
+        check_manifests(&installation.entry, &loaded)?;
+        Ok(registry
+            .register_all_over_builtins(loaded)
+            .map_err(LoadError::from)?)
+    }
 }
