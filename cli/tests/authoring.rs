@@ -5,9 +5,8 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::Arc;
 
 use tonearm_conformance::http::TestHttp;
@@ -32,46 +31,6 @@ fn cargo(dir: &Path, target: &Path, args: &[&str]) {
         "cargo {args:?} failed in {}",
         dir.display()
     );
-}
-
-fn tonearm_in(home: &Path, args: &[&str]) -> Output {
-    command_in(home)
-        .arg("--library")
-        .arg(home.join("library.db"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-/// A child process that prints an address on its first line, killed when dropped.
-struct Listening {
-    child: Child,
-    url: String,
-}
-
-impl Listening {
-    fn spawn(command: &mut Command) -> Self {
-        let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .trim_end_matches('/')
-            .to_owned();
-        Self { child, url }
-    }
-}
-
-impl Drop for Listening {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// An author outside the workspace, with the forms of one plugin made from a template.

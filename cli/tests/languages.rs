@@ -4,23 +4,10 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
 
-use std::io::BufRead as _;
-use std::process::{Output, Stdio};
-
 use tonearm_fakes::lrclib::{FakeLrclib, LyricsRecord};
 
 mod common;
 use common::*;
-
-fn tonearm_in(home: &std::path::Path, args: &[&str]) -> Output {
-    command_in(home)
-        .arg("--library")
-        .arg(home.join("library.db"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn a_python_plugin_is_certified_installed_from_an_index_and_finds_lyrics() {
@@ -60,20 +47,14 @@ fn a_python_plugin_is_certified_installed_from_an_index_and_finds_lyrics() {
         out.contains("published `lrclib-python` 0.1.0 (wasm32-wasip2"),
         "{out}"
     );
-    let mut server = command_in(&author)
-        .args(["registry", "serve", index_arg, "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
+    let server = Listening::spawn(command_in(&author).args([
+        "registry",
+        "serve",
+        index_arg,
+        "--addr",
+        "127.0.0.1:0",
+    ]));
+    let url = server.url.clone();
 
     let user = dir.path().join("user");
     let root = index.join("root/1.json");
@@ -88,8 +69,7 @@ fn a_python_plugin_is_certified_installed_from_an_index_and_finds_lyrics() {
         &user,
         &[&install[..], &["install", "lrclib-python", "--yes"]].concat(),
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let out = ok(&installed);
     assert!(
         out.contains("installed `lrclib-python` 0.1.0 (component"),

@@ -36,15 +36,18 @@ const PROVIDER: &[File] = template!("provider":
     "Cargo.toml", ".gitignore", ".cargo/config.toml", "README.md",
     "src/lib.rs", "src/api.rs", "src/error.rs", "src/provider.rs", "tests/conformance.rs",
     "dylib/Cargo.toml", "dylib/src/lib.rs", "component/Cargo.toml", "component/src/lib.rs",
-    "fake/Cargo.toml", "fake/src/lib.rs", "fake/src/main.rs",
+    "fake/Cargo.toml", "fake/src/lib.rs",
 );
 
 const METADATA: &[File] = template!("metadata":
     "Cargo.toml", ".gitignore", ".cargo/config.toml", "README.md",
     "src/lib.rs", "src/api.rs", "src/source.rs", "tests/conformance.rs", "tests/fake.rs",
     "dylib/Cargo.toml", "dylib/src/lib.rs", "component/Cargo.toml", "component/src/lib.rs",
-    "fake/Cargo.toml", "fake/src/lib.rs", "fake/src/main.rs",
+    "fake/Cargo.toml", "fake/src/lib.rs",
 );
+
+/// What the provider and metadata templates' fakes share: serving, and `main`.
+const FAKE: &[File] = template!("common": "fake/src/main.rs", "fake/src/serve.rs");
 
 /// The crates a plugin depends on, by their folder in a Tonearm checkout.
 const CRATES: &[(&str, &str)] = &[
@@ -91,12 +94,12 @@ pub fn new(
         .transpose()?;
     let version = env!("CARGO_PKG_VERSION");
     let minor: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
-    let files = match template {
-        Template::Decoder => DECODER,
-        Template::Provider => PROVIDER,
-        Template::Metadata => METADATA,
+    let files: &[&[File]] = match template {
+        Template::Decoder => &[DECODER],
+        Template::Provider => &[PROVIDER, FAKE],
+        Template::Metadata => &[METADATA, FAKE],
     };
-    for (relative, text) in files {
+    for (relative, text) in files.iter().copied().flatten() {
         let mut text = text
             .replace("{{crate_ident}}", &name.replace('-', "_"))
             .replace("{{crate}}", name)

@@ -178,3 +178,47 @@ pub fn sign_in_gdrive(lib: &Path, oauth: &FakeOAuth, drive: &FakeDrive, name: &s
         logs,
     }
 }
+
+/// `tonearm ARGS` for the machine whose home is `home`, with its library there and no
+/// input.
+pub fn tonearm_in(home: &Path, args: &[&str]) -> Output {
+    command_in(home)
+        .arg("--library")
+        .arg(home.join("library.db"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// A child process that prints an address on its first line, killed when dropped.
+pub struct Listening {
+    child: std::process::Child,
+    /// The address, without a trailing `/`.
+    pub url: String,
+}
+
+impl Listening {
+    /// Spawns `command` and reads its address.
+    pub fn spawn(command: &mut Command) -> Self {
+        let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Self { child, url }
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
