@@ -5,6 +5,8 @@ mod decode;
 mod enrich;
 mod library;
 mod output;
+mod play;
+mod playlist;
 mod plugin;
 mod registry;
 mod signin;
@@ -118,6 +120,11 @@ enum Command {
         #[arg(long)]
         decoder: Option<String>,
     },
+    /// Play tracks, an album or a playlist, with a status line and keys.
+    Play(play::PlayArgs),
+    /// Make and edit playlists.
+    #[command(subcommand)]
+    Playlist(playlist::PlaylistCommand),
     /// Better tags, cover art and lyrics from metadata sources, written with their provenance.
     Enrich(enrich::EnrichArgs),
     /// Write a track's front cover (or its album's) to a file.
@@ -560,6 +567,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             output,
             decoder,
         } => decode::decode(&ctx, &track, &output, decoder.as_deref()).await,
+        Command::Play(args) => play::play(&ctx, args).await,
+        Command::Playlist(command) => playlist::run(&ctx, command).await,
         Command::Plugin(args) => plugin::run(&ctx, args.command).await,
         Command::Registry(command) => registry::run(&ctx, command).await,
         Command::Conformance {

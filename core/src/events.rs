@@ -196,6 +196,65 @@ pub enum PlaybackEvent {
         /// Why.
         error: String,
     },
+    /// The player is opening a track to play it (after a skip, a seek or a start).
+    Buffering {
+        /// The queue entry.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        entry: u64,
+        /// The library track.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        track_id: i64,
+    },
+    /// A queue entry began to be heard, at frame `at_frame` of the output.
+    TrackStarted {
+        /// The queue entry.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        entry: u64,
+        /// The library track.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        track_id: i64,
+        /// Frames the output had played before this track's first one.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        at_frame: u64,
+        /// The output's frames per second.
+        sample_rate: u32,
+    },
+    /// Where playback is, about once a second and after every seek.
+    Position {
+        /// The queue entry.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        entry: u64,
+        /// The library track.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        track_id: i64,
+        /// Milliseconds into the track.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        position_ms: u64,
+        /// Its length, if known.
+        #[cfg_attr(feature = "typescript", ts(type = "number | null"))]
+        duration_ms: Option<u64>,
+    },
+    /// The output ran dry while playing: a gap was heard.
+    Underrun {
+        /// Underruns since the player was made.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        count: u64,
+    },
+    /// A queued track could not be played; the queue moves on.
+    TrackError {
+        /// The queue entry.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        entry: u64,
+        /// The library track.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        track_id: i64,
+        /// Why.
+        error: String,
+    },
+    /// The player was stopped.
+    Stopped {},
+    /// The queue played to its end.
+    Ended {},
 }
 
 /// Plugin lifecycle.

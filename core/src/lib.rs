@@ -16,6 +16,7 @@ pub mod library;
 pub mod log;
 pub mod net;
 pub mod playback;
+pub mod player;
 pub mod plugin;
 pub mod registry;
 pub mod sources;

@@ -12,6 +12,7 @@ pub mod capabilities;
 pub mod config;
 pub mod conformance;
 pub mod playback;
+pub mod player;
 pub mod plugins;
 pub mod sync;
 

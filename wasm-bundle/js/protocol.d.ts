@@ -168,7 +168,55 @@ values: { [key in Field]?: Value }, } } | { "method": "provenance", "params": {
 /**
  * The track's id.
  */
-track: number, } });
+track: number, } } | { "method": "playlists", "params": Record<symbol, never> } | { "method": "createPlaylist", "params": { 
+/**
+ * Its name, which no other playlist has.
+ */
+name: string, } } | { "method": "addToPlaylist", "params": { 
+/**
+ * The playlist's id.
+ */
+playlist: number, 
+/**
+ * The tracks' ids.
+ */
+tracks: Array<number>, } } | { "method": "playlistTracks", "params": { 
+/**
+ * The playlist's id.
+ */
+playlist: number, } } | { "method": "removeFromPlaylist", "params": { 
+/**
+ * The playlist's id.
+ */
+playlist: number, 
+/**
+ * The entry's position, from 0.
+ */
+index: number, } } | { "method": "moveInPlaylist", "params": { 
+/**
+ * The playlist's id.
+ */
+playlist: number, 
+/**
+ * Where the entry is.
+ */
+from: number, 
+/**
+ * Where it goes.
+ */
+to: number, } } | { "method": "renamePlaylist", "params": { 
+/**
+ * The playlist's id.
+ */
+playlist: number, 
+/**
+ * Its new name.
+ */
+name: string, } } | { "method": "deletePlaylist", "params": { 
+/**
+ * The playlist's id.
+ */
+playlist: number, } });
 
 export type Request = { "method": "init", "params": { 
 /**
@@ -333,7 +381,55 @@ values: { [key in Field]?: Value }, } } | { "method": "provenance", "params": {
 /**
  * The track's id.
  */
-track: number, } };
+track: number, } } | { "method": "playlists", "params": Record<symbol, never> } | { "method": "createPlaylist", "params": { 
+/**
+ * Its name, which no other playlist has.
+ */
+name: string, } } | { "method": "addToPlaylist", "params": { 
+/**
+ * The playlist's id.
+ */
+playlist: number, 
+/**
+ * The tracks' ids.
+ */
+tracks: Array<number>, } } | { "method": "playlistTracks", "params": { 
+/**
+ * The playlist's id.
+ */
+playlist: number, } } | { "method": "removeFromPlaylist", "params": { 
+/**
+ * The playlist's id.
+ */
+playlist: number, 
+/**
+ * The entry's position, from 0.
+ */
+index: number, } } | { "method": "moveInPlaylist", "params": { 
+/**
+ * The playlist's id.
+ */
+playlist: number, 
+/**
+ * Where the entry is.
+ */
+from: number, 
+/**
+ * Where it goes.
+ */
+to: number, } } | { "method": "renamePlaylist", "params": { 
+/**
+ * The playlist's id.
+ */
+playlist: number, 
+/**
+ * Its new name.
+ */
+name: string, } } | { "method": "deletePlaylist", "params": { 
+/**
+ * The playlist's id.
+ */
+playlist: number, } };
 
 export type Reply = { "type": "ready", 
 /**
@@ -419,7 +515,15 @@ lyrics: StoredLyrics | null, } | { "type": "provenance",
 /**
  * One per field.
  */
-fields: Array<FieldSource>, } | { "type": "seeked", 
+fields: Array<FieldSource>, } | { "type": "playlists", 
+/**
+ * By name.
+ */
+playlists: Array<Playlist>, } | { "type": "playlist", 
+/**
+ * It.
+ */
+playlist: Playlist, } | { "type": "seeked", 
 /**
  * The frame it landed on.
  */
@@ -755,7 +859,63 @@ what: string,
 /**
  * Why.
  */
-error: string, };
+error: string, } | { "type": "buffering", 
+/**
+ * The queue entry.
+ */
+entry: number, 
+/**
+ * The library track.
+ */
+track_id: number, } | { "type": "track_started", 
+/**
+ * The queue entry.
+ */
+entry: number, 
+/**
+ * The library track.
+ */
+track_id: number, 
+/**
+ * Frames the output had played before this track's first one.
+ */
+at_frame: number, 
+/**
+ * The output's frames per second.
+ */
+sample_rate: number, } | { "type": "position", 
+/**
+ * The queue entry.
+ */
+entry: number, 
+/**
+ * The library track.
+ */
+track_id: number, 
+/**
+ * Milliseconds into the track.
+ */
+position_ms: number, 
+/**
+ * Its length, if known.
+ */
+duration_ms: number | null, } | { "type": "underrun", 
+/**
+ * Underruns since the player was made.
+ */
+count: number, } | { "type": "track_error", 
+/**
+ * The queue entry.
+ */
+entry: number, 
+/**
+ * The library track.
+ */
+track_id: number, 
+/**
+ * Why.
+ */
+error: string, } | { "type": "stopped", } | { "type": "ended", };
 
 export type PluginEvent = { "type": "registered", 
 /**
@@ -980,6 +1140,20 @@ path: string,
  * The source's name.
  */
 source: string, };
+
+export type Playlist = { 
+/**
+ * Its id.
+ */
+id: number, 
+/**
+ * Its unique name.
+ */
+name: string, 
+/**
+ * Entries in it.
+ */
+tracks: number, };
 
 export type LibraryStats = { 
 /**

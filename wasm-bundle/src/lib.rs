@@ -18,6 +18,8 @@ mod capabilities;
 mod library;
 #[cfg(target_arch = "wasm32")]
 mod playback;
+#[cfg(target_arch = "wasm32")]
+mod playlists;
 pub mod protocol;
 // Public for the fuzz target alone; natively nothing else uses it.
 #[cfg(all(feature = "fuzzing", not(target_arch = "wasm32")))]

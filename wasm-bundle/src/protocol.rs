@@ -8,7 +8,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use tonearm_core::enrich::{EnrichReport, Field, FieldSource, Kind, StoredLyrics, Value};
 use tonearm_core::events::{CoreEvent, SyncCounts};
-use tonearm_core::library::{FailedFile, LibraryStats, Source, TrackRow};
+use tonearm_core::library::{FailedFile, LibraryStats, Playlist, Source, TrackRow};
 
 /// A request with the id its reply will carry: `{ id, method, params }`.
 #[derive(Debug, Deserialize)]
@@ -221,6 +221,54 @@ pub enum Request {
         /// The track's id.
         track: i64,
     },
+    /// Every playlist, by name. Answers [`Reply::Playlists`].
+    Playlists {},
+    /// Creates an empty playlist. Answers [`Reply::Playlist`].
+    CreatePlaylist {
+        /// Its name, which no other playlist has.
+        name: String,
+    },
+    /// Appends tracks to a playlist, in order. Answers [`Reply::Done`].
+    AddToPlaylist {
+        /// The playlist's id.
+        playlist: i64,
+        /// The tracks' ids.
+        tracks: Vec<i64>,
+    },
+    /// A playlist's tracks in order; positions count in this list from 0. Answers
+    /// [`Reply::Tracks`].
+    PlaylistTracks {
+        /// The playlist's id.
+        playlist: i64,
+    },
+    /// Removes the entry at `index`. Answers [`Reply::Done`].
+    RemoveFromPlaylist {
+        /// The playlist's id.
+        playlist: i64,
+        /// The entry's position, from 0.
+        index: u32,
+    },
+    /// Moves the entry at `from` to position `to`. Answers [`Reply::Done`].
+    MoveInPlaylist {
+        /// The playlist's id.
+        playlist: i64,
+        /// Where the entry is.
+        from: u32,
+        /// Where it goes.
+        to: u32,
+    },
+    /// Renames a playlist. Answers [`Reply::Done`].
+    RenamePlaylist {
+        /// The playlist's id.
+        playlist: i64,
+        /// Its new name.
+        name: String,
+    },
+    /// Deletes a playlist (its tracks stay in the library). Answers [`Reply::Done`].
+    DeletePlaylist {
+        /// The playlist's id.
+        playlist: i64,
+    },
 }
 
 /// A cover image, ready for an `<img>`.
@@ -366,6 +414,16 @@ pub enum Reply {
         /// One per field.
         fields: Vec<FieldSource>,
     },
+    /// The playlists.
+    Playlists {
+        /// By name.
+        playlists: Vec<Playlist>,
+    },
+    /// A playlist was created.
+    Playlist {
+        /// It.
+        playlist: Playlist,
+    },
     /// A stream moved.
     Seeked {
         /// The frame it landed on.
@@ -482,6 +540,7 @@ mod tests {
             SyncCounts::decl(&cfg),
             Source::decl(&cfg),
             TrackRow::decl(&cfg),
+            Playlist::decl(&cfg),
             LibraryStats::decl(&cfg),
             FailedFile::decl(&cfg),
             tonearm_core::library::Retry::decl(&cfg),

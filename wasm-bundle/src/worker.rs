@@ -512,6 +512,16 @@ impl Inner {
                     .await
                     .map_err(error_text)?,
             }),
+            request @ (Request::Playlists {}
+            | Request::CreatePlaylist { .. }
+            | Request::AddToPlaylist { .. }
+            | Request::PlaylistTracks { .. }
+            | Request::RemoveFromPlaylist { .. }
+            | Request::MoveInPlaylist { .. }
+            | Request::RenamePlaylist { .. }
+            | Request::DeletePlaylist { .. }) => {
+                crate::playlists::handle(&self.tonearm()?, request).await
+            }
             Request::Open { track } => self.open(track).await,
             // Pacing is the worker script's: it sends chunks while a stream plays and has
             // credit, and tells the core nothing about it.

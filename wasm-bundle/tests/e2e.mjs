@@ -263,7 +263,23 @@ try {
     assert.equal(rerun.http.sent, sent, 'the second run sent nothing');
   }
   assert.deepEqual(await counts(), seen, 'and the services saw nothing');
+
+  // Playlists in IndexedDB, through the worker: made, filled, reordered, renamed, gone
+  // with a removed source's tracks, deleted.
+  const mix = (await call('createPlaylist', { name: 'Mix' })).ok.playlist;
+  assert.match((await call('createPlaylist', { name: 'Mix' })).error, /already exists/);
+  assert.ok((await call('addToPlaylist', { playlist: mix.id, tracks: [padTrack.id, pluckTrack.id, padTrack.id] })).ok);
+  assert.ok((await call('moveInPlaylist', { playlist: mix.id, from: 1, to: 0 })).ok);
+  assert.ok((await call('removeFromPlaylist', { playlist: mix.id, index: 2 })).ok);
+  const inMix = async () => (await call('playlistTracks', { playlist: mix.id })).ok.tracks.map((t) => t.id);
+  assert.deepEqual(await inMix(), [pluckTrack.id, padTrack.id]);
+  assert.match((await call('removeFromPlaylist', { playlist: mix.id, index: 5 })).error, /no entry 5/);
+  assert.ok((await call('renamePlaylist', { playlist: mix.id, name: 'Road' })).ok);
+  assert.deepEqual((await call('playlists', {})).ok.playlists.map((p) => [p.name, p.tracks]), [['Road', 2]]);
   await call('removeSource', { name: 'Pad' });
+  assert.deepEqual(await inMix(), [pluckTrack.id], 'a removed track leaves the playlist');
+  assert.ok((await call('deletePlaylist', { playlist: mix.id })).ok);
+  assert.deepEqual((await call('playlists', {})).ok.playlists, []);
 
   // Search: every word as a prefix, accents and case ignored.
   await page.locator('#search').fill('PLUCK');

@@ -16,7 +16,7 @@ use std::future::Future;
 
 pub use model::{
     ArtworkRef, AudioProperties, CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats,
-    MAX_EMBEDDED_IMAGE, ReplayGain, Retry, ScannedTrack, Source, TrackLocation, TrackRow,
+    MAX_EMBEDDED_IMAGE, Playlist, ReplayGain, Retry, ScannedTrack, Source, TrackLocation, TrackRow,
 };
 
 use crate::{MaybeSend, MaybeSync};
@@ -36,9 +36,22 @@ pub enum StoreError {
     /// No playlist has this id.
     #[error("no playlist with id {0}")]
     NoSuchPlaylist(i64),
+    /// No playlist has this name.
+    #[error("no playlist named `{0}`")]
+    NoSuchPlaylistNamed(String),
     /// A playlist with this name exists.
     #[error("a playlist named `{0}` already exists")]
     PlaylistExists(String),
+    /// A playlist has no entry at this position.
+    #[error("playlist {playlist} has no entry {index} (it has {len})")]
+    NoSuchPlaylistEntry {
+        /// The playlist.
+        playlist: i64,
+        /// The position asked for, from 0.
+        index: u32,
+        /// How many entries it has.
+        len: u32,
+    },
     /// Stored data could not be decoded.
     #[error("corrupt library data: {0}")]
     Corrupt(String),
@@ -56,6 +69,49 @@ impl StoreError {
 
 /// Results of library operations.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A change to a playlist's entries, carried out alike by every store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaylistEdit {
+    /// Removes the entry at this position.
+    Remove(u32),
+    /// Moves the entry at `from` to position `to`.
+    Move {
+        /// Where it is.
+        from: u32,
+        /// Where it goes.
+        to: u32,
+    },
+}
+
+impl PlaylistEdit {
+    /// Applies the edit to `tracks`, the entries of playlist `playlist` in order.
+    pub fn apply(self, playlist: i64, tracks: &mut Vec<i64>) -> StoreResult<()> {
+        let len = tracks.len();
+        let past_end = |index: u32| StoreError::NoSuchPlaylistEntry {
+            playlist,
+            index,
+            len: u32::try_from(len).unwrap_or(u32::MAX),
+        };
+        let check = |index: u32| {
+            usize::try_from(index)
+                .ok()
+                .filter(|&i| i < len)
+                .ok_or_else(|| past_end(index))
+        };
+        match self {
+            Self::Remove(index) => {
+                tracks.remove(check(index)?);
+            }
+            Self::Move { from, to } => {
+                let (from, to) = (check(from)?, check(to)?);
+                let track = tracks.remove(from);
+                tracks.insert(to, track);
+            }
+        }
+        Ok(())
+    }
+}
 
 /// A change to one key of a source's plugin state: a new value, or `None` to delete it.
 pub type StateChange = (String, Option<Vec<u8>>);
@@ -181,11 +237,43 @@ pub trait LibraryStore: Clone + MaybeSend + MaybeSync + 'static {
         track_id: i64,
     ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
 
-    /// The tracks of a playlist in order.
+    /// The tracks of a playlist in order. Positions in the other playlist calls count
+    /// in this list, from 0.
     fn playlist_tracks(
         &self,
         playlist_id: i64,
     ) -> impl Future<Output = StoreResult<Vec<TrackRow>>> + MaybeSend;
+
+    /// Every playlist, by name.
+    fn playlists(&self) -> impl Future<Output = StoreResult<Vec<Playlist>>> + MaybeSend;
+
+    /// Renames a playlist (to a name no other playlist has).
+    fn rename_playlist(
+        &self,
+        playlist_id: i64,
+        name: &str,
+    ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
+
+    /// Deletes a playlist (its tracks stay in the library).
+    fn delete_playlist(
+        &self,
+        playlist_id: i64,
+    ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
+
+    /// Removes the entry at `index` of a playlist.
+    fn remove_from_playlist(
+        &self,
+        playlist_id: i64,
+        index: u32,
+    ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
+
+    /// Moves the entry at `from` of a playlist to position `to`.
+    fn move_in_playlist(
+        &self,
+        playlist_id: i64,
+        from: u32,
+        to: u32,
+    ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
 
     /// The plugin state of a source.
     fn load_state(

@@ -250,8 +250,8 @@ pub struct TrackRow {
     pub source: String,
 }
 
-/// Where a track's bytes are.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Where a track's bytes are, and what playing them needs besides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackLocation {
     /// The track.
     pub track_id: i64,
@@ -263,6 +263,22 @@ pub struct TrackLocation {
     pub path: String,
     /// Its size.
     pub size: u64,
+    /// Its loudness tags, for the player's normalisation.
+    #[serde(default)]
+    pub gain: ReplayGain,
+}
+
+/// A playlist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+pub struct Playlist {
+    /// Its id.
+    #[cfg_attr(feature = "typescript", ts(type = "number"))]
+    pub id: i64,
+    /// Its unique name.
+    pub name: String,
+    /// Entries in it.
+    pub tracks: u32,
 }
 
 /// Counts over the whole library.

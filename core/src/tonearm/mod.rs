@@ -32,12 +32,14 @@ use crate::library::{
     FailedFile, LibraryStats, LibraryStore, Source, StoreError, TrackLocation, TrackRow,
 };
 use crate::playback::{self, PlaybackError, Stream};
+use crate::player::OpenedTrack;
 use crate::plugin::LoadedPlugin;
 use crate::registry::{PluginInfo, Registry, RegistryError};
 use crate::sources::{Capabilities, Sources};
 use crate::sync::{SyncError, SyncOptions, Syncer, rt};
 
 mod enrich;
+mod playlists;
 #[cfg(feature = "oauth")]
 mod sign_in;
 #[cfg(feature = "oauth")]
@@ -339,13 +341,35 @@ impl<S: LibraryStore, C: Capabilities> Tonearm<S, C> {
     /// Opens library track `id` for decoding, from wherever its source keeps it, with the
     /// best decoder for it (or `decoder` if given).
     pub async fn open_track(&self, id: i64, decoder: Option<&str>) -> Result<Stream, TonearmError> {
+        let location = self.store().track_location(id).await?;
+        self.open_location(location, decoder).await
+    }
+
+    /// Opens library track `id` for the [`Player`](crate::player::Player): the stream,
+    /// with the track's gain tags and its source.
+    pub async fn open_for_player(&self, id: i64) -> Result<OpenedTrack, TonearmError> {
+        let location = self.store().track_location(id).await?;
+        let (gain, source) = (location.gain.clone(), location.source.name.clone());
+        let stream = self.open_location(location, None).await?;
+        Ok(OpenedTrack {
+            stream,
+            gain,
+            source,
+        })
+    }
+
+    async fn open_location(
+        &self,
+        location: TrackLocation,
+        decoder: Option<&str>,
+    ) -> Result<Stream, TonearmError> {
         let TrackLocation {
             source,
             remote_id,
             path,
             size,
             ..
-        } = self.store().track_location(id).await?;
+        } = location;
         let open = self.sources.open(&source).await?;
         // Playback reads block their thread: natively a temporary failure (a 503, a
         // dropped connection) is waited out there, as the sync engine would.

@@ -5,6 +5,7 @@
 
 mod decoder;
 mod error;
+mod mp4;
 mod probe;
 mod session;
 mod source;

@@ -34,6 +34,12 @@ pub(crate) struct SymphoniaSession {
     track_id: u32,
     time_base: Option<TimeBase>,
     spec: StreamSpec,
+    /// Frames the reader delivers (before trimming), if known.
+    raw_total: Option<u64>,
+    /// Encoder delay the reader does not trim (MP4): raw frames dropped at the start.
+    skip: u64,
+    /// Raw frame the audio ends at, where the reader does not trim the padding (MP4).
+    end: Option<u64>,
     /// Frames to decode and discard before a seek target.
     preroll: u64,
     /// The frame the next returned sample belongs to, once known.
@@ -52,6 +58,11 @@ impl SymphoniaSession {
         source: Arc<dyn ByteSource>,
         hint: ProbeHint,
     ) -> PluginResult<Self> {
+        // Symphonia trims what MP3's LAME tag, Ogg's granules and FLAC state; MP4's edit
+        // list it reads but does not apply, so that trim is done here.
+        let trim = (format.format_info().short_name == "isomp4")
+            .then(|| crate::mp4::trim(source.as_ref()))
+            .flatten();
         let track = format
             .default_track(TrackType::Audio)
             .ok_or_else(|| PluginError::Unsupported("the file has no audio track".into()))?;
@@ -66,11 +77,20 @@ impl SymphoniaSession {
             .map(|c| c.count())
             .filter(|&c| c > 0)
             .ok_or_else(|| PluginError::Corrupt("the stream states no channel layout".into()))?;
+        let raw_total = track.num_frames;
+        let skip = trim.map_or(0, |t| t.delay);
+        let end = trim.and_then(|t| t.length).map(|length| skip + length);
+        let total_frames = match (raw_total, end) {
+            (Some(raw), Some(end)) => Some(raw.min(end).saturating_sub(skip)),
+            (Some(raw), None) => Some(raw.saturating_sub(skip)),
+            (None, Some(end)) => Some(end - skip),
+            (None, None) => None,
+        };
         let spec = StreamSpec {
             sample_rate,
             channels: u16::try_from(channels)
                 .map_err(|_| PluginError::Unsupported(format!("{channels} channels")))?,
-            total_frames: track.num_frames,
+            total_frames,
             codec: decoder.codec_info().short_name.to_owned(),
             bits_per_sample: params.bits_per_sample,
         };
@@ -87,6 +107,9 @@ impl SymphoniaSession {
             format,
             decoder,
             spec,
+            raw_total,
+            skip,
+            end,
             position: Some(0),
             seek_target: None,
             pending: Vec::new(),
@@ -185,6 +208,48 @@ impl DecodeSession for SymphoniaSession {
     }
 
     fn read(&mut self, out: &mut Vec<f32>) -> PluginResult<usize> {
+        let channels = usize::from(self.spec.channels);
+        loop {
+            let frames = self.read_raw(out)? as u64;
+            if frames == 0 {
+                return Ok(0);
+            }
+            // The raw frames this chunk holds, from the position after it.
+            let stop = self.position.unwrap_or(frames);
+            let start = stop.saturating_sub(frames);
+            let keep_from = self.skip.max(start);
+            let keep_to = self.end.map_or(stop, |end| end.min(stop));
+            if keep_to <= keep_from {
+                if self.end.is_some_and(|end| start >= end) {
+                    self.ended = true;
+                    self.pending.clear();
+                    out.clear();
+                    return Ok(0);
+                }
+                continue;
+            }
+            if keep_from > start || keep_to < stop {
+                let (from, to) = ((keep_from - start) as usize, (keep_to - start) as usize);
+                out.truncate(to * channels);
+                out.drain(..from * channels);
+            }
+            return Ok((keep_to - keep_from) as usize);
+        }
+    }
+
+    fn seek(&mut self, frame: u64) -> PluginResult<u64> {
+        let frame = self
+            .spec
+            .total_frames
+            .map_or(frame, |total| frame.min(total));
+        let landed = self.seek_raw(frame + self.skip)?;
+        Ok(landed.saturating_sub(self.skip))
+    }
+}
+
+impl SymphoniaSession {
+    /// The next chunk as the reader delivers it, before any trim of this crate's.
+    fn read_raw(&mut self, out: &mut Vec<f32>) -> PluginResult<usize> {
         out.clear();
         if !self.pending.is_empty() {
             std::mem::swap(out, &mut self.pending);
@@ -196,11 +261,9 @@ impl DecodeSession for SymphoniaSession {
         self.decode_next(out)
     }
 
-    fn seek(&mut self, frame: u64) -> PluginResult<u64> {
-        let frame = self
-            .spec
-            .total_frames
-            .map_or(frame, |total| frame.min(total));
+    /// Moves to raw frame `frame`; returns the raw frame the next chunk starts at.
+    fn seek_raw(&mut self, frame: u64) -> PluginResult<u64> {
+        let frame = self.raw_total.map_or(frame, |total| frame.min(total));
         let start = frame.saturating_sub(self.preroll);
         let (ts, track_id) = (self.frame_to_ts(start), self.track_id);
         let to = || SeekTo::Timestamp { ts, track_id };
@@ -220,7 +283,7 @@ impl DecodeSession for SymphoniaSession {
         match sought {
             Ok(_) => {}
             // Seeking to the very end: nothing left to play.
-            Err(Error::SeekError(_)) if Some(frame) == self.spec.total_frames => {
+            Err(Error::SeekError(_)) if Some(frame) == self.raw_total => {
                 self.ended = true;
                 self.position = Some(frame);
                 return Ok(frame);

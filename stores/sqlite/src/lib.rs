@@ -4,6 +4,7 @@
 //! `IndexedDbStore`.
 
 mod enrich;
+mod playlists;
 mod query;
 mod sources;
 mod store;
@@ -19,7 +20,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use tonearm_core::library::{
     ArtworkRef, AudioProperties, CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats,
-    LibraryStore, ReplayGain, ScannedTrack, Source, StoreError, TrackLocation, TrackRow,
+    LibraryStore, Playlist, ReplayGain, ScannedTrack, Source, StoreError, TrackLocation, TrackRow,
 };
 
 /// What can go wrong with the library.

@@ -1,15 +1,15 @@
-//! Reading the library: listing, search, statistics, locations and playlists.
+//! Reading the library: listing, search, statistics and locations.
 
 // Dynamic SQL here is assembled only from constants and `?` placeholders.
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{
-    FailedFile, LibraryError, LibraryStats, SqliteStore, StoreError, TrackLocation, TrackRow,
-    now_ms,
+    FailedFile, LibraryError, LibraryStats, ReplayGain, SqliteStore, StoreError, TrackLocation,
+    TrackRow,
 };
 
-const TRACK_COLUMNS: &str = "t.id, t.title, t.artist_display AS artists, al.title AS album, \
+pub(crate) const TRACK_COLUMNS: &str = "t.id, t.title, t.artist_display AS artists, al.title AS album, \
     al.artist_display AS album_artists, t.disc_number, t.track_number, t.year, t.duration_ms, t.file_type, \
     t.sample_rate, t.channels, f.path, s.name AS source";
 
@@ -35,7 +35,7 @@ fn track_from_row(row: &SqliteRow) -> Result<TrackRow, sqlx::Error> {
     })
 }
 
-fn tracks_from_rows(rows: Vec<SqliteRow>) -> Result<Vec<TrackRow>, LibraryError> {
+pub(crate) fn tracks_from_rows(rows: Vec<SqliteRow>) -> Result<Vec<TrackRow>, LibraryError> {
     Ok(rows.iter().map(track_from_row).collect::<Result<_, _>>()?)
 }
 
@@ -101,7 +101,9 @@ impl SqliteStore {
     /// Where a track's bytes are.
     pub async fn track_location(&self, id: i64) -> Result<TrackLocation, LibraryError> {
         let row = sqlx::query(
-            "SELECT s.name, f.remote_id, f.path, f.size FROM tracks t JOIN files f ON f.id = t.file_id \
+            "SELECT s.name, f.remote_id, f.path, f.size, t.replaygain_track_gain, \
+             t.replaygain_track_peak, t.replaygain_album_gain, t.replaygain_album_peak, \
+             t.r128_track_gain, t.r128_album_gain FROM tracks t JOIN files f ON f.id = t.file_id \
              JOIN sources s ON s.id = f.source_id WHERE t.id = ?",
         )
         .bind(id)
@@ -115,6 +117,14 @@ impl SqliteStore {
             remote_id: row.try_get("remote_id")?,
             path: row.try_get("path")?,
             size: u64::try_from(row.try_get::<i64, _>("size")?).unwrap_or(0),
+            gain: ReplayGain {
+                track_gain: row.try_get("replaygain_track_gain")?,
+                track_peak: row.try_get("replaygain_track_peak")?,
+                album_gain: row.try_get("replaygain_album_gain")?,
+                album_peak: row.try_get("replaygain_album_peak")?,
+                r128_track_gain: row.try_get("r128_track_gain")?,
+                r128_album_gain: row.try_get("r128_album_gain")?,
+            },
         })
     }
 
@@ -181,79 +191,6 @@ impl SqliteStore {
             total_bytes: row.try_get("total_bytes")?,
             artwork: row.try_get("artwork")?,
         })
-    }
-
-    /// Creates an empty playlist and returns its id.
-    pub async fn create_playlist(&self, name: &str) -> Result<i64, LibraryError> {
-        let created = sqlx::query_scalar(
-            "INSERT INTO playlists (name, created_at) VALUES (?, ?) RETURNING id",
-        )
-        .bind(name)
-        .bind(now_ms())
-        .fetch_one(&self.pool)
-        .await;
-        match created {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::PlaylistExists(name.to_owned()).into())
-            }
-            other => Ok(other?),
-        }
-    }
-
-    /// Appends a track to a playlist.
-    pub async fn append_to_playlist(
-        &self,
-        playlist_id: i64,
-        track_id: i64,
-    ) -> Result<(), LibraryError> {
-        let mut tx = self.write_tx().await?;
-        let playlist: Option<i64> = sqlx::query_scalar("SELECT id FROM playlists WHERE id = ?")
-            .bind(playlist_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if playlist.is_none() {
-            return Err(StoreError::NoSuchPlaylist(playlist_id).into());
-        }
-        let track: Option<i64> = sqlx::query_scalar("SELECT id FROM tracks WHERE id = ?")
-            .bind(track_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if track.is_none() {
-            return Err(StoreError::NoSuchTrack(track_id).into());
-        }
-        sqlx::query(
-            "INSERT INTO playlist_items (playlist_id, position, track_id) SELECT ?, \
-             coalesce(max(position) + 1, 0), ? FROM playlist_items WHERE playlist_id = ?",
-        )
-        .bind(playlist_id)
-        .bind(track_id)
-        .bind(playlist_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The tracks of a playlist in order.
-    pub async fn playlist_tracks(&self, playlist_id: i64) -> Result<Vec<TrackRow>, LibraryError> {
-        let playlist: Option<i64> = sqlx::query_scalar("SELECT id FROM playlists WHERE id = ?")
-            .bind(playlist_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        if playlist.is_none() {
-            return Err(StoreError::NoSuchPlaylist(playlist_id).into());
-        }
-        let sql = format!(
-            "SELECT {TRACK_COLUMNS} FROM playlist_items p JOIN tracks t ON t.id = p.track_id \
-             JOIN files f ON f.id = t.file_id JOIN sources s ON s.id = f.source_id \
-             LEFT JOIN albums al ON al.id = t.album_id WHERE p.playlist_id = ? ORDER BY p.position"
-        );
-        tracks_from_rows(
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(playlist_id)
-                .fetch_all(&self.pool)
-                .await?,
-        )
     }
 }
 

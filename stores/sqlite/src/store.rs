@@ -2,11 +2,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use tonearm_core::library::{StateChange, StoreResult};
+use tonearm_core::library::{PlaylistEdit, StateChange, StoreResult};
 
 use super::{
     CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryError, LibraryStats, LibraryStore,
-    Source, SqliteStore, StoreError, TrackLocation, TrackRow,
+    Playlist, Source, SqliteStore, StoreError, TrackLocation, TrackRow,
 };
 
 impl From<LibraryError> for StoreError {
@@ -183,6 +183,28 @@ impl LibraryStore for SqliteStore {
 
     async fn playlist_tracks(&self, playlist_id: i64) -> StoreResult<Vec<TrackRow>> {
         Ok(SqliteStore::playlist_tracks(self, playlist_id).await?)
+    }
+
+    async fn playlists(&self) -> StoreResult<Vec<Playlist>> {
+        Ok(SqliteStore::playlists(self).await?)
+    }
+
+    async fn rename_playlist(&self, playlist_id: i64, name: &str) -> StoreResult<()> {
+        Ok(SqliteStore::rename_playlist(self, playlist_id, name).await?)
+    }
+
+    async fn delete_playlist(&self, playlist_id: i64) -> StoreResult<()> {
+        Ok(SqliteStore::delete_playlist(self, playlist_id).await?)
+    }
+
+    async fn remove_from_playlist(&self, playlist_id: i64, index: u32) -> StoreResult<()> {
+        let edit = PlaylistEdit::Remove(index);
+        Ok(SqliteStore::edit_playlist(self, playlist_id, edit).await?)
+    }
+
+    async fn move_in_playlist(&self, playlist_id: i64, from: u32, to: u32) -> StoreResult<()> {
+        let edit = PlaylistEdit::Move { from, to };
+        Ok(SqliteStore::edit_playlist(self, playlist_id, edit).await?)
     }
 
     async fn load_state(&self, source_id: i64) -> StoreResult<BTreeMap<String, Vec<u8>>> {

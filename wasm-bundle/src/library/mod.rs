@@ -9,6 +9,7 @@
 mod enrich;
 pub(crate) mod idb;
 mod ops;
+mod playlists;
 mod store;
 
 use std::collections::{BTreeMap, HashMap};
@@ -17,9 +18,9 @@ use serde::Deserialize;
 #[cfg(feature = "_oauth")]
 use tonearm_core::auth::StoredTokens;
 use tonearm_core::library::{
-    CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats, LibraryStore, Source,
-    StateChange, StoreError, StoreResult, TrackLocation, TrackRow, hash_from_text, hash_text,
-    search,
+    CursorUpdate, FailedFile, FileWrite, KnownFile, LibraryStats, LibraryStore, Playlist,
+    PlaylistEdit, Source, StateChange, StoreError, StoreResult, TrackLocation, TrackRow,
+    hash_from_text, hash_text, search,
 };
 use tonearm_plugin_api::RemoteEntry;
 use wasm_bindgen::closure::Closure;

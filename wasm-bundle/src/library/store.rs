@@ -307,6 +307,7 @@ impl LibraryStore for IndexedDbStore {
                 remote_id: file.remote_id,
                 path: file.path,
                 size: file.size,
+                gain: track.track.gain,
             })
         })
         .await
@@ -388,6 +389,28 @@ impl LibraryStore for IndexedDbStore {
             Ok(rows)
         })
         .await
+    }
+
+    async fn playlists(&self) -> StoreResult<Vec<Playlist>> {
+        self.all_playlists().await
+    }
+
+    async fn rename_playlist(&self, playlist_id: i64, name: &str) -> StoreResult<()> {
+        self.rename_list(playlist_id, name).await
+    }
+
+    async fn delete_playlist(&self, playlist_id: i64) -> StoreResult<()> {
+        self.delete_list(playlist_id).await
+    }
+
+    async fn remove_from_playlist(&self, playlist_id: i64, index: u32) -> StoreResult<()> {
+        self.edit_list(playlist_id, PlaylistEdit::Remove(index))
+            .await
+    }
+
+    async fn move_in_playlist(&self, playlist_id: i64, from: u32, to: u32) -> StoreResult<()> {
+        self.edit_list(playlist_id, PlaylistEdit::Move { from, to })
+            .await
     }
 
     async fn load_state(&self, source_id: i64) -> StoreResult<BTreeMap<String, Vec<u8>>> {

@@ -11,6 +11,9 @@
 // A check that fails panics, like the `assert!`s around it: that is its report.
 #![allow(clippy::unwrap_used)]
 
+mod playback;
+mod playlists;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 
@@ -37,7 +40,9 @@ where
     search_matches_word_prefixes_ignoring_case_and_accents(fresh().await).await;
     moves_and_renames_keep_tracks_and_follow_paths(fresh().await).await;
     unreadable_files_lose_their_track_and_say_why(fresh().await).await;
-    playlists_keep_order_and_lose_removed_tracks(fresh().await).await;
+    playlists::keep_order_and_lose_removed_tracks(fresh().await).await;
+    playlists::are_listed_renamed_edited_and_deleted(fresh().await).await;
+    playback::locations_carry_the_gain_tags(fresh().await).await;
     plugin_state_is_kept_per_source(fresh().await).await;
     removing_a_source_removes_everything_it_brought(fresh().await).await;
     stats_count_the_whole_library(fresh().await).await;
@@ -99,7 +104,7 @@ pub(crate) async fn all_tracks<S: LibraryStore>(store: &S) -> Vec<TrackRow> {
         .unwrap_or_else(|e| panic!("tracks: {e}"))
 }
 
-async fn playlist_ids<S: LibraryStore>(store: &S, playlist: i64) -> Vec<i64> {
+pub(crate) async fn playlist_ids<S: LibraryStore>(store: &S, playlist: i64) -> Vec<i64> {
     store
         .playlist_tracks(playlist)
         .await
@@ -699,53 +704,6 @@ async fn unreadable_files_lose_their_track_and_say_why<S: LibraryStore>(store: S
     )
     .await;
     assert_eq!(store.failed_files(10).await.unwrap().len(), 1);
-}
-
-async fn playlists_keep_order_and_lose_removed_tracks<S: LibraryStore>(store: S) {
-    let id = add(&store, "s").await;
-    write(
-        &store,
-        id,
-        vec![
-            scanned(entry("1", "1.flac", 1), tags("One", &["A"], None)),
-            scanned(entry("2", "2.flac", 1), tags("Two", &["A"], None)),
-            scanned(entry("3", "3.flac", 1), tags("Three", &["A"], None)),
-        ],
-    )
-    .await;
-    let ids: Vec<i64> = all_tracks(&store).await.iter().map(|t| t.id).collect();
-    let mix = store.create_playlist("mix").await.unwrap();
-    assert!(matches!(
-        store.create_playlist("mix").await,
-        Err(StoreError::PlaylistExists(name)) if name == "mix"
-    ));
-    for track in [ids[2], ids[0], ids[2]] {
-        store.append_to_playlist(mix, track).await.unwrap();
-    }
-    let listed = playlist_ids(&store, mix).await;
-    assert_eq!(
-        listed,
-        [ids[2], ids[0], ids[2]],
-        "order and repeats are kept"
-    );
-    assert!(matches!(
-        store.append_to_playlist(mix, -1).await,
-        Err(StoreError::NoSuchTrack(-1))
-    ));
-    assert!(matches!(
-        store.append_to_playlist(-7, ids[0]).await,
-        Err(StoreError::NoSuchPlaylist(-7))
-    ));
-    assert!(matches!(
-        store.playlist_tracks(-7).await,
-        Err(StoreError::NoSuchPlaylist(-7))
-    ));
-
-    let gone = store.track(ids[2]).await.unwrap();
-    let remote = store.track_location(gone.id).await.unwrap().remote_id;
-    write(&store, id, vec![FileWrite::Removed { remote_id: remote }]).await;
-    let listed = playlist_ids(&store, mix).await;
-    assert_eq!(listed, [ids[0]], "a removed track leaves every playlist");
 }
 
 async fn plugin_state_is_kept_per_source<S: LibraryStore>(store: S) {

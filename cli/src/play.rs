@@ -1,0 +1,426 @@
+//! `tonearm play`: the player, with a status line and keys.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, ValueEnum};
+use tokio::sync::mpsc;
+use tonearm_host::events::{CoreEvent, PlaybackEvent};
+use tonearm_host::player::{
+    GainMode, GainSettings, NativePlayer, OutputFormat, OutputTarget, PlayState, Player,
+    PlayerSettings, Repeat,
+};
+use tonearm_host::{Received, Tonearm};
+use tonearm_store_sqlite::TrackRow;
+
+use super::Context;
+use super::output;
+
+/// What to play and how.
+#[derive(Debug, Args)]
+pub struct PlayArgs {
+    /// Track ids, or search text: every matching track is queued.
+    query: Vec<String>,
+    /// Queue the album whose title matches this, in disc and track order.
+    #[arg(long, value_name = "TITLE", conflicts_with = "playlist")]
+    album: Option<String>,
+    /// Queue this playlist.
+    #[arg(long, value_name = "NAME")]
+    playlist: Option<String>,
+    /// Where the sound goes: `wav:FILE` (as fast as it decodes) or `null` (into nothing,
+    /// at the pace of a sound card).
+    #[arg(long, value_name = "OUTPUT", value_parser = OutputTarget::parse, default_value = "null")]
+    output: OutputTarget,
+    /// Shuffle the queue.
+    #[arg(long)]
+    shuffle: bool,
+    /// Repeat one track or the whole queue.
+    #[arg(long, value_enum, default_value_t = RepeatArg::Off)]
+    repeat: RepeatArg,
+    /// Loudness normalisation from ReplayGain / R128 tags.
+    #[arg(long, value_enum, default_value_t = GainArg::Track)]
+    gain: GainArg,
+    /// Added to tagged gains, in dB.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    preamp: f32,
+    /// The output's sample rate [default: the first track's].
+    #[arg(long)]
+    rate: Option<u32>,
+    /// The output's channels [default: the first track's].
+    #[arg(long)]
+    channels: Option<u16>,
+    /// Seconds decoded ahead.
+    #[arg(long, default_value_t = 2.0)]
+    buffer: f32,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RepeatArg {
+    Off,
+    One,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GainArg {
+    Off,
+    Track,
+    Album,
+}
+
+pub async fn play(ctx: &Context, args: PlayArgs) -> Result<ExitCode> {
+    let tonearm = ctx.tonearm().await?;
+    let tracks = queue_of(&tonearm, &args).await?;
+    let Some(first) = tracks.first() else {
+        bail!("nothing to play: no track matches");
+    };
+    let format = OutputFormat {
+        sample_rate: args
+            .rate
+            .or_else(|| first.sample_rate.and_then(|r| u32::try_from(r).ok()))
+            .unwrap_or(44_100),
+        channels: args
+            .channels
+            .or_else(|| first.channels.and_then(|c| u16::try_from(c).ok()))
+            .unwrap_or(2),
+    };
+    let settings = PlayerSettings {
+        ring_seconds: args.buffer,
+        gain: GainSettings {
+            mode: match args.gain {
+                GainArg::Off => GainMode::Off,
+                GainArg::Track => GainMode::Track,
+                GainArg::Album => GainMode::Album,
+            },
+            preamp_db: args.preamp,
+            ..GainSettings::default()
+        },
+    };
+    let bus = ctx.bus().clone();
+    let mut events = bus.subscribe();
+    let native = NativePlayer::start(
+        tonearm.clone(),
+        tokio::runtime::Handle::current(),
+        args.output.clone(),
+        format,
+        settings,
+        bus,
+    )?;
+    let player = native.player().clone();
+    let ids: Vec<i64> = tracks.iter().map(|t| t.id).collect();
+    player.append(&ids);
+    player.set_repeat(match args.repeat {
+        RepeatArg::Off => Repeat::Off,
+        RepeatArg::One => Repeat::One,
+        RepeatArg::All => Repeat::All,
+    });
+    if args.shuffle {
+        player.set_shuffle(true, seed());
+    }
+    eprintln!(
+        "queued {} track{} → {} ({} Hz × {} ch)",
+        ids.len(),
+        if ids.len() == 1 { "" } else { "s" },
+        args.output,
+        format.sample_rate,
+        format.channels
+    );
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let mut keys = keys(interactive);
+    let mut input_open = true;
+    if interactive {
+        eprintln!("space pause · n next · p previous · ←/→ seek 10 s · ↑/↓ volume · q quit");
+    }
+    player.play();
+    let mut titles = std::collections::HashMap::new();
+    for t in &tracks {
+        titles.insert(t.id, title_of(t));
+    }
+    let mut played = 0usize;
+    let mut failed = 0usize;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            received = events.recv() => match received {
+                Some(Received::Event(CoreEvent::Playback(event))) => match event {
+                    PlaybackEvent::TrackStarted { track_id, at_frame, sample_rate, .. } => {
+                        played += 1;
+                        let title = titles.get(&track_id).cloned().unwrap_or_else(|| format!("track {track_id}"));
+                        clear_status(interactive);
+                        eprintln!(
+                            "▶ {title} (track {track_id}, from frame {at_frame} = {:.3} s)",
+                            at_frame as f64 / f64::from(sample_rate)
+                        );
+                    }
+                    PlaybackEvent::TrackError { track_id, error, .. } => {
+                        failed += 1;
+                        clear_status(interactive);
+                        eprintln!("✗ track {track_id}: {error}");
+                    }
+                    PlaybackEvent::Underrun { count } if !interactive => {
+                        eprintln!("underrun ({count} so far)");
+                    }
+                    PlaybackEvent::Ended {} | PlaybackEvent::Stopped {} => break,
+                    _ => {}
+                },
+                Some(_) => {}
+                None => break,
+            },
+            key = keys.recv(), if input_open => match key {
+                Some(Key::Quit) => {
+                    player.stop();
+                    break;
+                }
+                Some(key) => apply(&player, key),
+                None if interactive => {
+                    player.stop();
+                    break;
+                }
+                // Input ended (a pipe closed): play on to the end of the queue.
+                None => input_open = false,
+            },
+            _ = tick.tick(), if interactive => status_line(&player, &titles),
+        }
+    }
+    clear_status(interactive);
+    let status = player.status();
+    let summary = native.finish()?;
+    eprintln!(
+        "played {played} track{}, {} s of audio{}",
+        if played == 1 { "" } else { "s" },
+        summary.frames / u64::from(status.format.sample_rate.max(1)),
+        if status.underruns > 0 {
+            format!(", {} underruns", status.underruns)
+        } else {
+            String::new()
+        }
+    );
+    if let OutputTarget::Wav(path) = &args.output {
+        println!("wrote {} frames to {}", summary.frames, path.display());
+    }
+    Ok(if played == 0 && failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The tracks the arguments name, in play order.
+async fn queue_of(tonearm: &Tonearm, args: &PlayArgs) -> Result<Vec<TrackRow>> {
+    if let Some(album) = &args.album {
+        let wanted = album.to_lowercase();
+        let mut rows: Vec<TrackRow> = tonearm
+            .search(album, 10_000)
+            .await?
+            .into_iter()
+            .filter(|t| {
+                t.album
+                    .as_deref()
+                    .is_some_and(|a| a.to_lowercase().contains(&wanted))
+            })
+            .collect();
+        if rows.is_empty() {
+            bail!("no album matches {album:?}");
+        }
+        rows.sort_by(|a, b| {
+            (&a.album, a.disc_number, a.track_number, &a.path).cmp(&(
+                &b.album,
+                b.disc_number,
+                b.track_number,
+                &b.path,
+            ))
+        });
+        return Ok(rows);
+    }
+    if let Some(name) = &args.playlist {
+        let playlist = tonearm.playlist(name).await?;
+        let rows = tonearm.playlist_tracks(playlist.id).await?;
+        if rows.is_empty() {
+            bail!("playlist {name:?} is empty");
+        }
+        return Ok(rows);
+    }
+    if args.query.is_empty() {
+        bail!("say what to play: track ids, search text, --album or --playlist");
+    }
+    let mut rows = Vec::new();
+    let mut text = Vec::new();
+    for word in &args.query {
+        match word.parse::<i64>() {
+            Ok(id) => rows.push(
+                tonearm
+                    .track(id)
+                    .await
+                    .with_context(|| format!("no track {id}"))?,
+            ),
+            Err(_) => text.push(word.as_str()),
+        }
+    }
+    if !text.is_empty() {
+        let query = text.join(" ");
+        let found = tonearm.search(&query, 10_000).await?;
+        if found.is_empty() && rows.is_empty() {
+            bail!("no track matches {query:?}");
+        }
+        rows.extend(found);
+    }
+    Ok(rows)
+}
+
+fn title_of(t: &TrackRow) -> String {
+    let title = t.title.clone().unwrap_or_else(|| t.path.clone());
+    if t.artists.is_empty() {
+        title
+    } else {
+        format!("{title} — {}", t.artists)
+    }
+}
+
+fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// What the keys (or lines on a pipe) ask for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Key {
+    Toggle,
+    Next,
+    Previous,
+    Seek(i64),
+    SeekTo(u64),
+    Volume(f32),
+    VolumeTo(f32),
+    Quit,
+}
+
+fn apply(player: &Player, key: Key) {
+    match key {
+        Key::Toggle => player.toggle(),
+        Key::Next => player.next(),
+        Key::Previous => player.previous(),
+        Key::Seek(ms) => player.seek_by(ms),
+        Key::SeekTo(ms) => player.seek(ms),
+        Key::Volume(delta) => player.set_volume(player.status().volume + delta),
+        Key::VolumeTo(v) => player.set_volume(v),
+        Key::Quit => player.stop(),
+    }
+}
+
+/// Keys from the terminal in raw mode, or commands, one per line, from a pipe:
+/// `pause`, `next`, `previous`, `seek +10` / `seek -10` / `seek 95` (seconds), `volume
+/// 0.5`, `quit`.
+fn keys(interactive: bool) -> mpsc::Receiver<Key> {
+    let (send, receive) = mpsc::channel(16);
+    std::thread::spawn(move || {
+        if interactive {
+            let term = console::Term::stderr();
+            while let Ok(key) = term.read_key() {
+                let key = match key {
+                    console::Key::Char(' ') => Key::Toggle,
+                    console::Key::Char('n') => Key::Next,
+                    console::Key::Char('p') => Key::Previous,
+                    console::Key::ArrowRight => Key::Seek(10_000),
+                    console::Key::ArrowLeft => Key::Seek(-10_000),
+                    console::Key::ArrowUp => Key::Volume(0.1),
+                    console::Key::ArrowDown => Key::Volume(-0.1),
+                    console::Key::Char('q') | console::Key::Escape => Key::Quit,
+                    _ => continue,
+                };
+                if send.blocking_send(key).is_err() {
+                    return;
+                }
+            }
+        } else {
+            for line in std::io::stdin().lines() {
+                let Ok(line) = line else { return };
+                let key = match parse_line(&line) {
+                    Some(key) => key,
+                    None => {
+                        eprintln!("unknown command {line:?}");
+                        continue;
+                    }
+                };
+                if send.blocking_send(key).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    receive
+}
+
+fn parse_line(line: &str) -> Option<Key> {
+    let mut words = line.split_whitespace();
+    let key = match words.next()? {
+        "pause" | "play" | "toggle" => Key::Toggle,
+        "next" => Key::Next,
+        "previous" | "prev" => Key::Previous,
+        "quit" | "stop" => Key::Quit,
+        "seek" => {
+            let arg = words.next()?;
+            let seconds: f64 = arg.trim_start_matches('+').parse().ok()?;
+            let ms = (seconds * 1000.0) as i64;
+            if arg.starts_with(['+', '-']) {
+                Key::Seek(ms)
+            } else {
+                Key::SeekTo(ms.max(0) as u64)
+            }
+        }
+        "volume" => Key::VolumeTo(words.next()?.parse().ok()?),
+        _ => return None,
+    };
+    Some(key)
+}
+
+fn status_line(player: &Player, titles: &std::collections::HashMap<i64, String>) {
+    let status = player.status();
+    let title = status
+        .entry
+        .and_then(|e| titles.get(&e.track_id).cloned())
+        .unwrap_or_default();
+    let symbol = match status.state {
+        PlayState::Playing => "▶",
+        PlayState::Paused => "⏸",
+        PlayState::Stopped => "■",
+    };
+    let line = format!(
+        "{symbol} {title}  {} / {}  buffer {:.1} s  volume {:.0} %",
+        output::duration(Some(status.position_ms as i64)),
+        output::duration(status.duration_ms.map(|d| d as i64)),
+        status.buffered_ms as f64 / 1000.0,
+        status.volume * 100.0
+    );
+    let mut err = std::io::stderr();
+    let _ = write!(err, "\r\x1b[2K{}", truncate(&line, 120));
+    let _ = err.flush();
+}
+
+fn clear_status(interactive: bool) {
+    if interactive {
+        eprint!("\r\x1b[2K");
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipe_commands_are_parsed() {
+        assert_eq!(parse_line("pause"), Some(Key::Toggle));
+        assert_eq!(parse_line("seek +10"), Some(Key::Seek(10_000)));
+        assert_eq!(parse_line("seek -2.5"), Some(Key::Seek(-2_500)));
+        assert_eq!(parse_line("seek 95"), Some(Key::SeekTo(95_000)));
+        assert_eq!(parse_line("volume 0.5"), Some(Key::VolumeTo(0.5)));
+        assert_eq!(parse_line("dance"), None);
+        assert_eq!(parse_line("seek"), None);
+    }
+}
