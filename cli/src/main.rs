@@ -359,9 +359,10 @@ fn default_library_path() -> Result<PathBuf> {
 }
 
 fn init_logging(verbose: u8) {
+    // The PulseAudio client logs an error for every stream it closes.
     let default = match verbose {
-        0 => "warn",
-        1 => "info,sqlx=warn",
+        0 => "warn,pulseaudio=off",
+        1 => "info,sqlx=warn,pulseaudio=off",
         2 => "debug,sqlx=info",
         _ => "trace",
     };

@@ -29,9 +29,9 @@ pub struct PlayArgs {
     /// Queue this playlist.
     #[arg(long, value_name = "NAME")]
     playlist: Option<String>,
-    /// Where the sound goes: `wav:FILE` (as fast as it decodes) or `null` (into nothing,
-    /// at the pace of a sound card).
-    #[arg(long, value_name = "OUTPUT", value_parser = OutputTarget::parse, default_value = "null")]
+    /// Where the sound goes: `device` (the sound card), `device:NAME`, `wav:FILE` (as
+    /// fast as it decodes) or `null` (into nothing, at the pace of a sound card).
+    #[arg(long, value_name = "OUTPUT", value_parser = OutputTarget::parse, default_value = "device")]
     output: OutputTarget,
     /// Shuffle the queue.
     #[arg(long)]
@@ -45,10 +45,10 @@ pub struct PlayArgs {
     /// Added to tagged gains, in dB.
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     preamp: f32,
-    /// The output's sample rate [default: the first track's].
+    /// The output's sample rate [default: the highest of the queue's].
     #[arg(long)]
     rate: Option<u32>,
-    /// The output's channels [default: the first track's].
+    /// The output's channels [default: the most of the queue's].
     #[arg(long)]
     channels: Option<u16>,
     /// Seconds decoded ahead.
@@ -73,17 +73,24 @@ enum GainArg {
 pub async fn play(ctx: &Context, args: PlayArgs) -> Result<ExitCode> {
     let tonearm = ctx.tonearm().await?;
     let tracks = queue_of(&tonearm, &args).await?;
-    let Some(first) = tracks.first() else {
+    if tracks.is_empty() {
         bail!("nothing to play: no track matches");
-    };
+    }
+    // The queue's highest rate and most channels: nothing is brought down.
     let format = OutputFormat {
         sample_rate: args
             .rate
-            .or_else(|| first.sample_rate.and_then(|r| u32::try_from(r).ok()))
+            .or_else(|| {
+                let rates = tracks.iter().filter_map(|t| t.sample_rate);
+                rates.max().and_then(|r| u32::try_from(r).ok())
+            })
             .unwrap_or(44_100),
         channels: args
             .channels
-            .or_else(|| first.channels.and_then(|c| u16::try_from(c).ok()))
+            .or_else(|| {
+                let channels = tracks.iter().filter_map(|t| t.channels);
+                channels.max().and_then(|c| u16::try_from(c).ok())
+            })
             .unwrap_or(2),
     };
     let settings = PlayerSettings {
@@ -119,6 +126,7 @@ pub async fn play(ctx: &Context, args: PlayArgs) -> Result<ExitCode> {
     if args.shuffle {
         player.set_shuffle(true, seed());
     }
+    let format = player.status().format;
     eprintln!(
         "queued {} track{} → {} ({} Hz × {} ch)",
         ids.len(),
@@ -188,9 +196,10 @@ pub async fn play(ctx: &Context, args: PlayArgs) -> Result<ExitCode> {
     let status = player.status();
     let summary = native.finish()?;
     eprintln!(
-        "played {played} track{}, {} s of audio{}",
+        "played {played} track{}, {} frames ({:.1} s) of audio{}",
         if played == 1 { "" } else { "s" },
-        summary.frames / u64::from(status.format.sample_rate.max(1)),
+        summary.frames,
+        summary.frames as f64 / f64::from(status.format.sample_rate.max(1)),
         if status.underruns > 0 {
             format!(", {} underruns", status.underruns)
         } else {

@@ -345,7 +345,9 @@ impl Engine {
         }
         self.inner.shared.paused.store(false, Ordering::Relaxed);
         self.inner.shared.drained.store(false, Ordering::Release);
-        self.inner.shared.active.store(true, Ordering::Release);
+        // Silence while the track opens is buffering, not an underrun: audio is due once
+        // some has been pushed.
+        self.inner.shared.active.store(false, Ordering::Release);
         self.emit(PlaybackEvent::Buffering {
             entry: entry.entry,
             track_id: entry.track_id,
@@ -467,6 +469,7 @@ impl Engine {
                 .shared
                 .pushed
                 .fetch_add(frames, Ordering::Release);
+            self.inner.shared.active.store(true, Ordering::Release);
             if let Some(loaded) = self.decoding.as_mut() {
                 loaded.out_position += frames;
             }

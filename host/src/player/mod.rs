@@ -2,6 +2,8 @@
 //! runtime while the engine decodes, and the output read by a sink (a WAV file, a clock
 //! that plays into nothing, or a sound device).
 
+#[cfg(feature = "device")]
+mod device;
 mod sink;
 
 use std::sync::Arc;
@@ -54,8 +56,9 @@ impl std::fmt::Debug for NativePlayer {
 }
 
 impl NativePlayer {
-    /// Starts a player of `tonearm`'s library playing into `target` in `format`, reporting
-    /// on `bus`; tracks are opened on `runtime`.
+    /// Starts a player of `tonearm`'s library playing into `target` in `format` (a device
+    /// plays its own format when it cannot play that), reporting on `bus`; tracks are
+    /// opened on `runtime`.
     pub fn start(
         tonearm: Tonearm,
         runtime: tokio::runtime::Handle,
@@ -64,9 +67,10 @@ impl NativePlayer {
         settings: PlayerSettings,
         bus: EventBus,
     ) -> Result<Self, NativePlayerError> {
-        let (player, engine, output) = Player::new(format, settings, bus);
+        let opened = sink::open(target, format)?;
+        let (player, engine, output) = Player::new(opened.format, settings, bus);
         let stop = Arc::new(AtomicBool::new(false));
-        let sink = sink::start(target, output, stop.clone())?;
+        let sink = (opened.start)(output, stop.clone())?;
         let driver = std::thread::Builder::new()
             .name("tonearm-player".into())
             .spawn({

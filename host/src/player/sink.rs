@@ -1,4 +1,5 @@
-//! Where the player's output goes: a WAV file, or a clock that plays into nothing.
+//! Where the player's output goes: a WAV file, a clock that plays into nothing, or the
+//! sound card.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -6,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tonearm_core::player::Output;
+use tonearm_core::player::{Output, OutputFormat};
 
 use super::NativePlayerError;
 use crate::playback::WavWriter;
@@ -19,15 +20,22 @@ pub enum OutputTarget {
     Wav(PathBuf),
     /// Into nothing, at the pace of a sound card: for machines without one.
     Null,
+    /// The sound card: the system's default output, or the first whose name contains
+    /// this (PulseAudio where a server runs, else ALSA, on Linux).
+    Device(Option<String>),
 }
 
 impl OutputTarget {
-    /// Parses `wav:FILE` or `null`.
+    /// Parses `wav:FILE`, `null`, `device` or `device:NAME`.
     pub fn parse(text: &str) -> Result<Self, String> {
         match text.split_once(':') {
             Some(("wav", path)) if !path.is_empty() => Ok(Self::Wav(PathBuf::from(path))),
+            Some(("device", name)) if !name.is_empty() => Ok(Self::Device(Some(name.to_owned()))),
             None if text == "null" => Ok(Self::Null),
-            _ => Err(format!("unknown output {text:?}: give wav:FILE or null")),
+            None if text == "device" => Ok(Self::Device(None)),
+            _ => Err(format!(
+                "unknown output {text:?}: give device, device:NAME, wav:FILE or null"
+            )),
         }
     }
 }
@@ -37,6 +45,8 @@ impl std::fmt::Display for OutputTarget {
         match self {
             Self::Wav(path) => write!(f, "wav:{}", path.display()),
             Self::Null => f.write_str("null"),
+            Self::Device(None) => f.write_str("device"),
+            Self::Device(Some(name)) => write!(f, "device:{name}"),
         }
     }
 }
@@ -51,29 +61,64 @@ pub struct SinkSummary {
 /// Frames a sink takes per read: 10 ms at 48 kHz, a common device period.
 const PERIOD: usize = 480;
 
-pub(super) fn start(
+/// The sink thread's result.
+pub(super) type SinkThread = JoinHandle<Result<SinkSummary, NativePlayerError>>;
+
+/// Starts a sink on an output, once the player exists.
+pub(super) type StartSink =
+    Box<dyn FnOnce(Output, Arc<AtomicBool>) -> Result<SinkThread, NativePlayerError> + Send>;
+
+/// An output opened, and the format it plays.
+pub(super) struct Opened {
+    pub(super) format: OutputFormat,
+    pub(super) start: StartSink,
+}
+
+/// Opens `target`, playing `preferred` where the output can (a file or the null output
+/// always; a device if it supports it, else its own default).
+pub(super) fn open(
     target: OutputTarget,
-    output: Output,
-    stop: Arc<AtomicBool>,
-) -> Result<JoinHandle<Result<SinkSummary, NativePlayerError>>, NativePlayerError> {
+    preferred: OutputFormat,
+) -> Result<Opened, NativePlayerError> {
     let name = target.to_string();
-    let error = |reason: String| NativePlayerError::Output {
+    let error = move |reason: String| NativePlayerError::Output {
         target: name.clone(),
         reason,
     };
-    let job: Box<dyn FnOnce() -> Result<SinkSummary, NativePlayerError> + Send> = match target {
+    match target {
         OutputTarget::Wav(path) => {
-            let format = output.format();
             let mut tmp = path.as_os_str().to_owned();
             tmp.push(".tmp");
             let tmp = PathBuf::from(tmp);
-            let writer = WavWriter::create(&tmp, format.sample_rate, format.channels)
+            let writer = WavWriter::create(&tmp, preferred.sample_rate, preferred.channels)
                 .map_err(|e| error(format!("cannot create {}: {e}", tmp.display())))?;
-            let name = name.clone();
-            Box::new(move || wav(output, writer, &tmp, &path, &stop, &name))
+            Ok(Opened {
+                format: preferred,
+                start: Box::new(move |output, stop| {
+                    let thread_error = error.clone();
+                    spawn(&error, move || {
+                        wav(output, writer, &tmp, &path, &stop, &thread_error)
+                    })
+                }),
+            })
         }
-        OutputTarget::Null => Box::new(move || Ok(null(output, &stop))),
-    };
+        OutputTarget::Null => Ok(Opened {
+            format: preferred,
+            start: Box::new(move |output, stop| spawn(&error, move || Ok(null(output, &stop)))),
+        }),
+        #[cfg(feature = "device")]
+        OutputTarget::Device(name) => super::device::open(name, preferred, error),
+        #[cfg(not(feature = "device"))]
+        OutputTarget::Device(_) => Err(error(
+            "this build has no sound-card output (the host's `device` feature)".into(),
+        )),
+    }
+}
+
+pub(super) fn spawn(
+    error: &(impl Fn(String) -> NativePlayerError + ?Sized),
+    job: impl FnOnce() -> Result<SinkSummary, NativePlayerError> + Send + 'static,
+) -> Result<SinkThread, NativePlayerError> {
     std::thread::Builder::new()
         .name("tonearm-output".into())
         .spawn(job)
@@ -87,19 +132,16 @@ fn wav(
     tmp: &std::path::Path,
     path: &std::path::Path,
     stop: &AtomicBool,
-    name: &str,
+    error: &dyn Fn(String) -> NativePlayerError,
 ) -> Result<SinkSummary, NativePlayerError> {
     let channels = usize::from(output.format().channels);
     let mut buf = vec![0.0f32; PERIOD * 16 * channels];
     let mut frames = 0u64;
-    let error = |e: std::io::Error| NativePlayerError::Output {
-        target: name.to_owned(),
-        reason: e.to_string(),
-    };
+    let io = |e: std::io::Error| error(e.to_string());
     loop {
         let n = output.read(&mut buf);
         if n > 0 {
-            writer.write(&buf[..n * channels]).map_err(error)?;
+            writer.write(&buf[..n * channels]).map_err(io)?;
             frames += n as u64;
             continue;
         }
@@ -108,8 +150,8 @@ fn wav(
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    writer.finish().map_err(error)?;
-    std::fs::rename(tmp, path).map_err(error)?;
+    writer.finish().map_err(io)?;
+    std::fs::rename(tmp, path).map_err(io)?;
     Ok(SinkSummary { frames })
 }
 
@@ -120,13 +162,13 @@ fn null(mut output: Output, stop: &AtomicBool) -> SinkSummary {
     let mut buf = vec![0.0f32; PERIOD * channels];
     let period = Duration::from_secs_f64(PERIOD as f64 / f64::from(format.sample_rate));
     let started = Instant::now();
-    let mut rendered = 0u64;
+    let mut periods = 0u32;
     let mut frames = 0u64;
     while !stop.load(Ordering::Acquire) {
         frames += output.render(&mut buf) as u64;
-        rendered += PERIOD as u64;
+        periods += 1;
         // Paced by the clock, not by the sleeps, so the rate does not drift.
-        let due = started + period.mul_f64(rendered as f64 / PERIOD as f64);
+        let due = started + period * periods;
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }

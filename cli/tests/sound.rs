@@ -1,0 +1,182 @@
+//! A real sound server: `tonearm play` through the sound card output into a PulseAudio
+//! server's null sink, whose monitor is recorded and compared with the file played.
+
+#![allow(clippy::unwrap_used)] // Tests fail loudly on purpose.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{isolated, ok};
+
+const RATE: u32 = 48_000;
+
+/// A PulseAudio server of this test's own, with a float null sink; killed when dropped.
+struct SoundServer {
+    child: Child,
+    runtime: tempfile::TempDir,
+}
+
+impl SoundServer {
+    fn start() -> Self {
+        let runtime = tempfile::tempdir().unwrap();
+        let sink = format!(
+            "module-null-sink sink_name=tonearm_test format=float32le rate={RATE} channels=2"
+        );
+        let child = Command::new("pulseaudio")
+            .args([
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--disallow-exit",
+            ])
+            .arg(format!("--load={sink}"))
+            .arg("--load=module-native-protocol-unix")
+            .env("XDG_RUNTIME_DIR", runtime.path())
+            .env("HOME", runtime.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pulseaudio (scripts/setup --test installs it)");
+        let socket = runtime.path().join("pulse/native");
+        let started = Instant::now();
+        while !socket.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "pulseaudio did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, runtime }
+    }
+
+    fn runtime(&self) -> &Path {
+        self.runtime.path()
+    }
+}
+
+impl Drop for SoundServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A 16-bit stereo WAV file of two tones, starting from silence.
+fn tones(path: &Path, frames: u32) -> Vec<f32> {
+    let mut samples = Vec::new();
+    for i in 0..frames {
+        let t = f64::from(i) / f64::from(RATE);
+        let left = (t * 440.0 * std::f64::consts::TAU).sin() * 0.4;
+        let right = (t * 660.0 * std::f64::consts::TAU).sin() * 0.3;
+        samples.push((left * 32767.0) as i16);
+        samples.push((right * 32767.0) as i16);
+    }
+    let data_len = samples.len() as u32 * 2;
+    let mut file = b"RIFF".to_vec();
+    file.extend_from_slice(&(36 + data_len).to_le_bytes());
+    file.extend_from_slice(b"WAVEfmt ");
+    for word in [16u32, 0x0002_0001, RATE, RATE * 4, 0x0010_0004] {
+        file.extend_from_slice(&word.to_le_bytes());
+    }
+    file.extend_from_slice(b"data");
+    file.extend_from_slice(&data_len.to_le_bytes());
+    for s in &samples {
+        file.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, file).unwrap();
+    samples.iter().map(|&s| f32::from(s) / 32768.0).collect()
+}
+
+#[test]
+fn the_sound_card_output_plays_the_track_into_a_real_sound_server() {
+    let server = SoundServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    std::fs::create_dir(&music).unwrap();
+    let played = tones(&music.join("tones.wav"), RATE * 2);
+    let lib = dir.path().join("library.db");
+    ok(&isolated()
+        .arg("--library")
+        .arg(&lib)
+        .args(["scan", music.to_str().unwrap()])
+        .output()
+        .unwrap());
+
+    let recording = dir.path().join("monitor.raw");
+    let mut parec = Command::new("parec")
+        .args([
+            "-d",
+            "tonearm_test.monitor",
+            "--format=float32le",
+            "--channels=2",
+            "--raw",
+        ])
+        .arg(format!("--rate={RATE}"))
+        .env("XDG_RUNTIME_DIR", server.runtime())
+        .stdout(std::fs::File::create(&recording).unwrap())
+        .spawn()
+        .expect("parec (pulseaudio-utils; scripts/setup --test installs it)");
+    std::thread::sleep(Duration::from_millis(300));
+    let out = isolated()
+        .arg("--library")
+        .arg(&lib)
+        .args(["play", "tones", "--output", "device"])
+        .env("XDG_RUNTIME_DIR", server.runtime())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    ok(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("device ({RATE} Hz × 2 ch)")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("underrun"), "{stderr}");
+    // Every frame went to the device; the server's monitor may miss its first moments.
+    assert!(stderr.contains(&format!("{} frames", RATE * 2)), "{stderr}");
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = parec.kill();
+    let _ = parec.wait();
+
+    let bytes = std::fs::read(&recording).unwrap();
+    let heard: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    // Line the recording up with the file: where the first clearly audible samples heard
+    // (the monitor may start a little into the stream) match the file best.
+    let Some(at) = heard.iter().position(|x| x.abs() > 0.05).map(|i| i / 2 * 2) else {
+        panic!("nothing was heard: {} samples recorded", heard.len());
+    };
+    let probe = &heard[at..(at + 256).min(heard.len())];
+    let from = (0..played.len().saturating_sub(probe.len()) / 2)
+        .map(|frame| frame * 2)
+        .min_by(|&a, &b| {
+            let distance = |o: usize| -> f32 {
+                probe
+                    .iter()
+                    .zip(&played[o..])
+                    .map(|(x, y)| (x - y).abs())
+                    .sum()
+            };
+            distance(a).total_cmp(&distance(b))
+        })
+        .unwrap();
+    let span = (played.len() - from).min(heard.len() - at);
+    assert!(
+        span >= RATE as usize * 2,
+        "less than a second was heard: {span} samples"
+    );
+    let worst = played[from..from + span]
+        .iter()
+        .zip(&heard[at..at + span])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst < 1e-3,
+        "what the server played differs from the file by up to {worst}"
+    );
+}
