@@ -1,6 +1,7 @@
 //! The `tonearm` command: scan, sync, browse and decode a music library.
 
 mod bundled;
+mod cache;
 mod decode;
 mod enrich;
 mod library;
@@ -9,6 +10,7 @@ mod play;
 mod playlist;
 mod plugin;
 mod registry;
+mod select;
 mod signin;
 mod sources;
 
@@ -125,6 +127,9 @@ enum Command {
     /// Make and edit playlists.
     #[command(subcommand)]
     Playlist(playlist::PlaylistCommand),
+    /// Offline copies of cloud tracks: status, pin, unpin, clear.
+    #[command(subcommand)]
+    Cache(cache::CacheCommand),
     /// Better tags, cover art and lyrics from metadata sources, written with their provenance.
     Enrich(enrich::EnrichArgs),
     /// Write a track's front cover (or its album's) to a file.
@@ -332,13 +337,47 @@ impl Context {
         }
     }
 
-    /// The facade over the library file.
+    /// The facade over the library file, with the offline cache.
     async fn tonearm(&self) -> Result<Tonearm> {
-        Ok(Tonearm::new(
+        let tonearm = Tonearm::new(
             self.registry.clone(),
             self.library().await?,
             self.capabilities(),
-        ))
+        );
+        Ok(match self.cache() {
+            Ok(Some(cache)) => tonearm.with_cache(Arc::new(cache)),
+            Ok(None) => tonearm,
+            // Playing from the network still works: say why nothing is kept.
+            Err(e) => {
+                eprintln!("warning: no offline cache: {e:#}");
+                tonearm
+            }
+        })
+    }
+
+    /// The offline cache the config describes (none if it is turned off).
+    fn cache(&self) -> Result<Option<tonearm_host::cache::DiskCache>> {
+        let config = &self.config.cache;
+        if !config.enabled {
+            return Ok(None);
+        }
+        let dirs = directories::ProjectDirs::from("", "", "tonearm")
+            .context("cannot find a home folder for the cache")?;
+        let settings = tonearm_host::cache::CacheSettings {
+            dir: config
+                .dir
+                .clone()
+                .unwrap_or_else(|| dirs.cache_dir().join("tracks")),
+            // Beside the library, never in the cache folder: the folder alone is unreadable.
+            key_file: dirs.data_dir().join("cache.key"),
+            limit: config.limit_mb.saturating_mul(1 << 20),
+        };
+        let cache = tonearm_host::cache::DiskCache::open(
+            settings,
+            tokio::runtime::Handle::current(),
+            self.bus().clone(),
+        )?;
+        Ok(Some(cache))
     }
 
     async fn library(&self) -> Result<SqliteStore> {
@@ -570,6 +609,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => decode::decode(&ctx, &track, &output, decoder.as_deref()).await,
         Command::Play(args) => play::play(&ctx, args).await,
         Command::Playlist(command) => playlist::run(&ctx, command).await,
+        Command::Cache(command) => cache::run(&ctx, command).await,
         Command::Plugin(args) => plugin::run(&ctx, args.command).await,
         Command::Registry(command) => registry::run(&ctx, command).await,
         Command::Conformance {

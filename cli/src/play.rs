@@ -4,31 +4,26 @@ use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use tokio::sync::mpsc;
+use tonearm_host::Received;
 use tonearm_host::events::{CoreEvent, PlaybackEvent};
 use tonearm_host::player::{
     GainMode, GainSettings, NativePlayer, OutputFormat, OutputTarget, PlayState, Player,
     PlayerSettings, Repeat,
 };
-use tonearm_host::{Received, Tonearm};
 use tonearm_store_sqlite::TrackRow;
 
 use super::Context;
 use super::output;
+use super::select::Selection;
 
 /// What to play and how.
 #[derive(Debug, Args)]
 pub struct PlayArgs {
-    /// Track ids, or search text: every matching track is queued.
-    query: Vec<String>,
-    /// Queue the album whose title matches this, in disc and track order.
-    #[arg(long, value_name = "TITLE", conflicts_with = "playlist")]
-    album: Option<String>,
-    /// Queue this playlist.
-    #[arg(long, value_name = "NAME")]
-    playlist: Option<String>,
+    #[command(flatten)]
+    what: Selection,
     /// Where the sound goes: `device` (the sound card), `device:NAME`, `wav:FILE` (as
     /// fast as it decodes) or `null` (into nothing, at the pace of a sound card).
     #[arg(long, value_name = "OUTPUT", value_parser = OutputTarget::parse, default_value = "device")]
@@ -72,9 +67,9 @@ enum GainArg {
 
 pub async fn play(ctx: &Context, args: PlayArgs) -> Result<ExitCode> {
     let tonearm = ctx.tonearm().await?;
-    let tracks = queue_of(&tonearm, &args).await?;
+    let tracks = args.what.tracks(&tonearm).await?;
     if tracks.is_empty() {
-        bail!("nothing to play: no track matches");
+        bail!("nothing to play");
     }
     // The queue's highest rate and most channels: nothing is brought down.
     let format = OutputFormat {
@@ -195,6 +190,15 @@ pub async fn play(ctx: &Context, args: PlayArgs) -> Result<ExitCode> {
     clear_status(interactive);
     let status = player.status();
     let summary = native.finish()?;
+    // Cloud tracks played are being stored for offline play: let that finish.
+    let waiting = |t: &tonearm_host::Tonearm| t.cache_status().is_ok_and(|s| s.downloading > 0);
+    if waiting(&tonearm) {
+        eprintln!("finishing the offline copies of what played…");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while waiting(&tonearm) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     eprintln!(
         "played {played} track{}, {} frames ({:.1} s) of audio{}",
         if played == 1 { "" } else { "s" },
@@ -214,68 +218,6 @@ pub async fn play(ctx: &Context, args: PlayArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// The tracks the arguments name, in play order.
-async fn queue_of(tonearm: &Tonearm, args: &PlayArgs) -> Result<Vec<TrackRow>> {
-    if let Some(album) = &args.album {
-        let wanted = album.to_lowercase();
-        let mut rows: Vec<TrackRow> = tonearm
-            .search(album, 10_000)
-            .await?
-            .into_iter()
-            .filter(|t| {
-                t.album
-                    .as_deref()
-                    .is_some_and(|a| a.to_lowercase().contains(&wanted))
-            })
-            .collect();
-        if rows.is_empty() {
-            bail!("no album matches {album:?}");
-        }
-        rows.sort_by(|a, b| {
-            (&a.album, a.disc_number, a.track_number, &a.path).cmp(&(
-                &b.album,
-                b.disc_number,
-                b.track_number,
-                &b.path,
-            ))
-        });
-        return Ok(rows);
-    }
-    if let Some(name) = &args.playlist {
-        let playlist = tonearm.playlist(name).await?;
-        let rows = tonearm.playlist_tracks(playlist.id).await?;
-        if rows.is_empty() {
-            bail!("playlist {name:?} is empty");
-        }
-        return Ok(rows);
-    }
-    if args.query.is_empty() {
-        bail!("say what to play: track ids, search text, --album or --playlist");
-    }
-    let mut rows = Vec::new();
-    let mut text = Vec::new();
-    for word in &args.query {
-        match word.parse::<i64>() {
-            Ok(id) => rows.push(
-                tonearm
-                    .track(id)
-                    .await
-                    .with_context(|| format!("no track {id}"))?,
-            ),
-            Err(_) => text.push(word.as_str()),
-        }
-    }
-    if !text.is_empty() {
-        let query = text.join(" ");
-        let found = tonearm.search(&query, 10_000).await?;
-        if found.is_empty() && rows.is_empty() {
-            bail!("no track matches {query:?}");
-        }
-        rows.extend(found);
-    }
-    Ok(rows)
 }
 
 fn title_of(t: &TrackRow) -> String {

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
-use tonearm_host::Tonearm;
 
 use super::Context;
 use super::output::{self, table};
+use super::select::Selection;
 
 /// Playlist commands.
 #[derive(Debug, Subcommand)]
@@ -18,13 +18,13 @@ pub enum PlaylistCommand {
         /// Its name.
         name: String,
     },
-    /// Append tracks: ids, or search text (every match is added).
+    /// Append tracks: ids, search text (every match), an album or another playlist.
     Add {
         /// The playlist.
         name: String,
-        /// Track ids or search text.
-        #[arg(required = true)]
-        tracks: Vec<String>,
+        /// The tracks.
+        #[command(flatten)]
+        tracks: Selection,
     },
     /// List the playlists.
     List {
@@ -79,7 +79,12 @@ pub async fn run(ctx: &Context, command: PlaylistCommand) -> Result<ExitCode> {
         }
         PlaylistCommand::Add { name, tracks } => {
             let playlist = tonearm.playlist(&name).await?;
-            let ids = resolve(&tonearm, &tracks).await?;
+            let ids: Vec<i64> = tracks
+                .tracks(&tonearm)
+                .await?
+                .iter()
+                .map(|t| t.id)
+                .collect();
             tonearm.add_to_playlist(playlist.id, &ids).await?;
             println!(
                 "added {} track{} to {name:?} ({} in all)",
@@ -157,28 +162,4 @@ fn from_one(position: u32) -> Result<u32> {
         Some(index) => Ok(index),
         None => bail!("positions count from 1"),
     }
-}
-
-/// Track ids as given, and every track matching the rest as search text.
-pub async fn resolve(tonearm: &Tonearm, words: &[String]) -> Result<Vec<i64>> {
-    let mut ids = Vec::new();
-    let mut text = Vec::new();
-    for word in words {
-        match word.parse::<i64>() {
-            Ok(id) => {
-                tonearm.track(id).await?;
-                ids.push(id);
-            }
-            Err(_) => text.push(word.as_str()),
-        }
-    }
-    if !text.is_empty() {
-        let query = text.join(" ");
-        let found = tonearm.search(&query, 10_000).await?;
-        if found.is_empty() {
-            bail!("no track matches {query:?}");
-        }
-        ids.extend(found.iter().map(|t| t.id));
-    }
-    Ok(ids)
 }

@@ -20,6 +20,60 @@ pub enum CoreEvent {
     Auth(AuthEvent),
     /// Enriching tracks from metadata sources.
     Metadata(MetadataEvent),
+    /// Offline copies of cloud tracks.
+    Cache(CacheEvent),
+}
+
+/// The offline cache's work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[cfg_attr(feature = "typescript", derive(ts_rs::TS))]
+pub enum CacheEvent {
+    /// A track is being downloaded into the cache.
+    Downloading {
+        /// The library track.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        track_id: i64,
+        /// Bytes stored so far.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        bytes: u64,
+        /// Bytes in all.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        total: u64,
+    },
+    /// A track is in the cache.
+    Stored {
+        /// The library track.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        track_id: i64,
+        /// Bytes it takes.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        bytes: u64,
+        /// Whether it is pinned.
+        pinned: bool,
+    },
+    /// A track left the cache to make room.
+    Evicted {
+        /// The library track.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        track_id: i64,
+    },
+    /// A cached copy had been changed on disk: it was dropped and is fetched again.
+    Corrupt {
+        /// The library track.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        track_id: i64,
+        /// What was wrong.
+        error: String,
+    },
+    /// Storing a track failed.
+    Failed {
+        /// The library track.
+        #[cfg_attr(feature = "typescript", ts(type = "number"))]
+        track_id: i64,
+        /// Why.
+        error: String,
+    },
 }
 
 /// Enrichment's progress: tags, covers and lyrics from metadata sources.

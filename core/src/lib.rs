@@ -9,6 +9,7 @@
 #[cfg(feature = "oauth")]
 pub mod auth;
 pub mod bytes;
+pub mod cache;
 pub mod enrich;
 pub mod events;
 pub mod guard;

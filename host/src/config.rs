@@ -71,6 +71,31 @@ pub struct Config {
     pub enrich_after_sync: bool,
     /// The plugin index `tonearm plugin` installs from.
     pub index: Option<IndexConfig>,
+    /// The offline cache of cloud tracks.
+    #[serde(default)]
+    pub cache: CacheConfig,
+}
+
+/// The offline cache, as the config file states it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Keep copies of cloud tracks as they play, and pinned ones.
+    pub enabled: bool,
+    /// Its folder [default: the XDG cache dir's `tonearm/tracks`].
+    pub dir: Option<PathBuf>,
+    /// Mebibytes it may hold besides pinned tracks.
+    pub limit_mb: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dir: None,
+            limit_mb: 2048,
+        }
+    }
 }
 
 /// A plugin index and the root of trust it is checked against.

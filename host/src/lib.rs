@@ -8,6 +8,7 @@
 //! [`playback`], and every step reports on the one [`events`] bus. Nothing above the
 //! loader knows how a plugin was loaded.
 
+pub mod cache;
 pub mod capabilities;
 pub mod config;
 pub mod conformance;

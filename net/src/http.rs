@@ -264,6 +264,8 @@ enum Outcome {
         response: Option<HttpResponse>,
         error: String,
         retry_after: Option<Duration>,
+        /// No connection could be made (refused, unreachable): the server is not there.
+        unreachable: bool,
     },
 }
 
@@ -371,6 +373,7 @@ impl PluginHttp {
             .build();
         let authorized = self.auth.is_some() && self.token_origins.contains(&origin(&request.url));
         let mut refreshed = false;
+        let mut unreachable_tries = 0;
         loop {
             let token = match (&self.auth, authorized) {
                 (Some(auth), true) => Some(auth.access_token().await.map_err(auth_error)?),
@@ -397,7 +400,19 @@ impl PluginHttp {
                     response,
                     error,
                     retry_after,
-                } => (response, error, retry_after),
+                    unreachable,
+                } => {
+                    // A server that cannot be reached is given one more try here, not
+                    // the whole backoff: offline, an answer comes in a second, and the
+                    // caller's own retries (a sync's next run) try again later.
+                    if unreachable {
+                        if unreachable_tries >= 1 {
+                            return Err(PluginError::Transient(error));
+                        }
+                        unreachable_tries += 1;
+                    }
+                    (response, error, retry_after)
+                }
             };
             // A stated wait replaces the backoff delay but still spends an attempt, so a
             // server that always says "retry in 1 s" cannot keep us here forever.
@@ -448,6 +463,7 @@ impl PluginHttp {
                     response: None,
                     error: format!("{}: {}", redact(&request.url), error_chain(&e)),
                     retry_after: None,
+                    unreachable: e.is_connect(),
                 });
             }
         };
@@ -485,6 +501,7 @@ impl PluginHttp {
                         response: None,
                         error: format!("reading the response: {}", error_chain(&e)),
                         retry_after: None,
+                        unreachable: false,
                     });
                 }
             }
@@ -506,6 +523,7 @@ impl PluginHttp {
                 error: format!("HTTP {status}"),
                 response: Some(response),
                 retry_after,
+                unreachable: false,
             });
         }
         Ok(Outcome::Done(response))

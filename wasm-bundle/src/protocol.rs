@@ -537,6 +537,7 @@ mod tests {
             tonearm_core::events::PluginEvent::decl(&cfg),
             tonearm_core::events::AuthEvent::decl(&cfg),
             tonearm_core::events::MetadataEvent::decl(&cfg),
+            tonearm_core::events::CacheEvent::decl(&cfg),
             SyncCounts::decl(&cfg),
             Source::decl(&cfg),
             TrackRow::decl(&cfg),

@@ -266,6 +266,26 @@ pub struct TrackLocation {
     /// Its loudness tags, for the player's normalisation.
     #[serde(default)]
     pub gain: ReplayGain,
+    /// The file's content hash as listed (`algorithm:value`), if the source gives one.
+    #[serde(default)]
+    pub content_hash: Option<String>,
+    /// When the file was last modified, as listed.
+    #[serde(default)]
+    pub modified_ms: Option<i64>,
+}
+
+impl TrackLocation {
+    /// Which version of the file this is: its content hash, else its size and time.
+    pub fn version(&self) -> String {
+        match &self.content_hash {
+            Some(hash) => hash.clone(),
+            None => format!(
+                "size:{}:modified:{}",
+                self.size,
+                self.modified_ms.unwrap_or(0)
+            ),
+        }
+    }
 }
 
 /// A playlist.

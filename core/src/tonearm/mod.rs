@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use tonearm_plugin_api::{ByteSource, PluginKind};
 
+use crate::cache::{CacheKey, TrackCache};
 use crate::events::{CoreEvent, EventBus, LibraryEvent, Subscription, SyncCounts};
 use crate::library::{
     FailedFile, LibraryStats, LibraryStore, Source, StoreError, TrackLocation, TrackRow,
@@ -38,7 +39,9 @@ use crate::registry::{PluginInfo, Registry, RegistryError};
 use crate::sources::{Capabilities, Sources};
 use crate::sync::{SyncError, SyncOptions, Syncer, rt};
 
+mod cache;
 mod enrich;
+pub use cache::Pinned;
 mod playlists;
 #[cfg(feature = "oauth")]
 mod sign_in;
@@ -76,6 +79,12 @@ pub enum TonearmError {
         /// What the platform said.
         reason: String,
     },
+    /// The offline cache failed.
+    #[error(transparent)]
+    Cache(crate::cache::CacheError),
+    /// The app keeps no offline cache.
+    #[error("there is no offline cache")]
+    NoCache,
     /// A source cannot be added as asked.
     #[error("cannot add source `{name}`: {reason}")]
     BadSource {
@@ -85,6 +94,15 @@ pub enum TonearmError {
         reason: String,
     },
 }
+
+/// Retries of a playing track's reads: a listener is waiting, so a source that stays
+/// down is reported in seconds, not after a sync's minute of backoff.
+#[cfg(not(all(target_arch = "wasm32", not(target_os = "wasi"))))]
+const PLAYBACK_RETRY: crate::sync::RetryPolicy = crate::sync::RetryPolicy {
+    attempts: 3,
+    min_delay: std::time::Duration::from_millis(250),
+    max_delay: std::time::Duration::from_secs(2),
+};
 
 /// Which sources a sync reads, and how much of each.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -132,6 +150,8 @@ pub struct SyncOutcome {
 pub struct Tonearm<S, C> {
     sources: Sources<S, C>,
     sync_options: SyncOptions,
+    /// Offline copies of cloud tracks, if the app keeps them.
+    cache: Option<Arc<dyn TrackCache>>,
     #[cfg(feature = "oauth")]
     sign_ins: sign_in::PendingSignIns,
 }
@@ -141,6 +161,7 @@ impl<S: Clone, C> Clone for Tonearm<S, C> {
         Self {
             sources: self.sources.clone(),
             sync_options: self.sync_options,
+            cache: self.cache.clone(),
             #[cfg(feature = "oauth")]
             sign_ins: self.sign_ins.clone(),
         }
@@ -154,6 +175,7 @@ impl<S: LibraryStore, C: Capabilities> Tonearm<S, C> {
         Self {
             sources: Sources::new(store, registry, Arc::new(capabilities)),
             sync_options: SyncOptions::default(),
+            cache: None,
             #[cfg(feature = "oauth")]
             sign_ins: sign_in::PendingSignIns::default(),
         }
@@ -164,6 +186,18 @@ impl<S: LibraryStore, C: Capabilities> Tonearm<S, C> {
     pub fn with_sync_options(mut self, options: SyncOptions) -> Self {
         self.sync_options = options;
         self
+    }
+
+    /// Plays cloud tracks through `cache`: from it when a copy is there, into it as they
+    /// play when not (see [`crate::cache`]).
+    pub fn with_cache(mut self, cache: Arc<dyn TrackCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// The offline cache, if there is one.
+    pub fn cache(&self) -> Option<&Arc<dyn TrackCache>> {
+        self.cache.as_ref()
     }
 
     /// The plugins.
@@ -363,6 +397,11 @@ impl<S: LibraryStore, C: Capabilities> Tonearm<S, C> {
         location: TrackLocation,
         decoder: Option<&str>,
     ) -> Result<Stream, TonearmError> {
+        let cached = self.cached(&location);
+        if let Some(bytes) = cached.as_ref().and_then(|(_, bytes)| bytes.clone()) {
+            return self.open_bytes(bytes, &location.path, decoder).await;
+        }
+        let track_id = location.track_id;
         let TrackLocation {
             source,
             remote_id,
@@ -375,12 +414,43 @@ impl<S: LibraryStore, C: Capabilities> Tonearm<S, C> {
         // dropped connection) is waited out there, as the sync engine would.
         #[cfg(not(all(target_arch = "wasm32", not(target_os = "wasi"))))]
         let provider: Arc<dyn tonearm_plugin_api::StorageProvider> = Arc::new(
-            crate::sync::RetryingProvider::new(open.provider, self.sync_options.retry),
+            crate::sync::RetryingProvider::new(open.provider, PLAYBACK_RETRY),
         );
         #[cfg(all(target_arch = "wasm32", not(target_os = "wasi")))]
         let provider = open.provider;
-        let bytes = Arc::new(playback::provider_source(provider, &remote_id, size));
+        let bytes = Arc::new(playback::provider_source(
+            provider.clone(),
+            &remote_id,
+            size,
+        ));
+        if let (Some(cache), Some((key, None))) = (&self.cache, cached) {
+            // Its own reader: the download's blocks do not crowd out the player's.
+            let copy = Arc::new(playback::provider_source(provider, &remote_id, size));
+            cache.store_later(key, track_id, size, copy);
+        }
         self.open_bytes(bytes, &path, decoder).await
+    }
+
+    /// For a track of a source on the network, with a cache: its key, and its intact
+    /// copy if the cache has one.
+    fn cached(&self, location: &TrackLocation) -> Option<(CacheKey, Option<Arc<dyn ByteSource>>)> {
+        let cache = self.cache.as_ref()?;
+        let manifest = self
+            .registry()
+            .info(&location.source.provider)
+            .ok()?
+            .manifest;
+        if !manifest.capabilities.needs_network() {
+            // A folder's files are on this machine already.
+            return None;
+        }
+        let key = CacheKey {
+            source: location.source.name.clone(),
+            remote_id: location.remote_id.clone(),
+            version: location.version(),
+        };
+        let bytes = cache.open(&key);
+        Some((key, bytes))
     }
 
     /// Opens `bytes`, the file at `path` (its name gives the decoder a hint), for

@@ -101,7 +101,8 @@ impl SqliteStore {
     /// Where a track's bytes are.
     pub async fn track_location(&self, id: i64) -> Result<TrackLocation, LibraryError> {
         let row = sqlx::query(
-            "SELECT s.name, f.remote_id, f.path, f.size, t.replaygain_track_gain, \
+            "SELECT s.name, f.remote_id, f.path, f.size, f.content_hash, f.modified_ms, \
+             t.replaygain_track_gain, \
              t.replaygain_track_peak, t.replaygain_album_gain, t.replaygain_album_peak, \
              t.r128_track_gain, t.r128_album_gain FROM tracks t JOIN files f ON f.id = t.file_id \
              JOIN sources s ON s.id = f.source_id WHERE t.id = ?",
@@ -125,6 +126,8 @@ impl SqliteStore {
                 r128_track_gain: row.try_get("r128_track_gain")?,
                 r128_album_gain: row.try_get("r128_album_gain")?,
             },
+            content_hash: row.try_get("content_hash")?,
+            modified_ms: row.try_get("modified_ms")?,
         })
     }
 

@@ -308,6 +308,8 @@ impl LibraryStore for IndexedDbStore {
                 path: file.path,
                 size: file.size,
                 gain: track.track.gain,
+                content_hash: file.content_hash,
+                modified_ms: file.modified_ms,
             })
         })
         .await

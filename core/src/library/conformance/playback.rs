@@ -41,6 +41,10 @@ pub(super) async fn locations_carry_the_gain_tags<S: LibraryStore>(store: S) {
     };
     let location = store.track_location(by_title("Loud")).await.unwrap();
     assert_eq!(location.gain, gain);
+    // And what the file's version is, for an offline copy of it.
+    assert_eq!(location.modified_ms, Some(1_700_000_000_000));
+    assert_eq!(location.content_hash, None);
+    assert_eq!(location.version(), "size:1:modified:1700000000000");
     let location = store.track_location(by_title("Plain")).await.unwrap();
     assert_eq!(location.gain, super::super::ReplayGain::default());
 }

@@ -1,0 +1,541 @@
+//! The offline cache on disk: each cloud track encrypted in its own file
+//! (`tonearm_core::cache::crypt`), an index beside them, and the key in a file of its
+//! own, outside the library (and outside the cache folder, so the folder alone reveals
+//! nothing).
+
+mod file;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tonearm_core::cache::crypt::{self, Header, Sealer};
+use tonearm_core::cache::index::{CacheIndex, Entry};
+use tonearm_core::cache::{CacheError, CacheFuture, CacheKey, CacheStatus, TrackCache};
+use tonearm_core::events::{CacheEvent, CoreEvent, EventBus};
+use tonearm_plugin_api::ByteSource;
+
+use file::CachedFile;
+
+pub use tonearm_core::tonearm::Pinned;
+
+/// Downloads into the cache at once; more wait their turn.
+const DOWNLOADS: usize = 2;
+/// A progress event per this many bytes downloaded.
+const PROGRESS_EVERY: u64 = 1 << 20;
+
+/// Where the cache keeps things, and how much.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// The folder of the encrypted tracks and their index.
+    pub dir: PathBuf,
+    /// The key's file (created, owner-only, if missing).
+    pub key_file: PathBuf,
+    /// Bytes the cache may hold besides pinned tracks.
+    pub limit: u64,
+}
+
+/// The cache on this machine's disk.
+#[derive(Clone)]
+pub struct DiskCache {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for DiskCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiskCache")
+            .field("dir", &self.inner.settings.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    settings: CacheSettings,
+    key: [u8; 32],
+    /// Serializes this process's index changes; the lock file serializes processes'.
+    index: Mutex<()>,
+    in_flight: Mutex<HashSet<String>>,
+    downloads: Arc<tokio::sync::Semaphore>,
+    runtime: tokio::runtime::Handle,
+    bus: EventBus,
+}
+
+fn storage(what: &str, path: &Path, e: impl std::fmt::Display) -> CacheError {
+    CacheError::Storage(format!("{what} {}: {e}", path.display()))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl DiskCache {
+    /// Opens (or creates) the cache of `settings`; downloads run on `runtime`, events go
+    /// to `bus`. Files the index does not know (a download a kill cut short) are removed.
+    pub fn open(
+        settings: CacheSettings,
+        runtime: tokio::runtime::Handle,
+        bus: EventBus,
+    ) -> Result<Self, CacheError> {
+        std::fs::create_dir_all(&settings.dir)
+            .map_err(|e| storage("cannot create", &settings.dir, e))?;
+        let key = load_or_make_key(&settings.key_file)?;
+        let cache = Self {
+            inner: Arc::new(Inner {
+                settings,
+                key,
+                index: Mutex::new(()),
+                in_flight: Mutex::new(HashSet::new()),
+                downloads: Arc::new(tokio::sync::Semaphore::new(DOWNLOADS)),
+                runtime,
+                bus,
+            }),
+        };
+        cache.inner.sweep();
+        Ok(cache)
+    }
+}
+
+/// Reads the key, or makes one (32 random bytes, readable by the owner only).
+fn load_or_make_key(path: &Path) -> Result<[u8; 32], CacheError> {
+    match std::fs::read(path) {
+        Ok(bytes) => bytes
+            .try_into()
+            .map_err(|_| storage("not a cache key (32 bytes):", path, "wrong length")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).map_err(|e| storage("no randomness for", path, e))?;
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| storage("cannot create", parent, e))?;
+            }
+            // Written aside, then linked into place: two processes starting at once
+            // agree on one key (the second link fails and reads the first's).
+            let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let written = options.open(&tmp).and_then(|mut file| {
+                std::io::Write::write_all(&mut file, &key)?;
+                file.sync_all()
+            });
+            let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => Ok(key),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_make_key(path),
+                Err(e) => Err(storage("cannot create", path, e)),
+            }
+        }
+        Err(e) => Err(storage("cannot read", path, e)),
+    }
+}
+
+impl Inner {
+    /// Runs `change` on the index as it is on disk, and writes it back if `change` says
+    /// it changed something: under this process's lock and the folder's lock file, so
+    /// two `tonearm` processes sharing the cache never lose each other's entries.
+    fn with_index<R>(&self, change: impl FnOnce(&mut CacheIndex) -> (R, bool)) -> R {
+        let _process = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.settings.dir.join("lock"));
+        // Without the lock file (a read-only folder) this process still works alone.
+        let _folder = lock.as_ref().ok().map(|file| file.lock());
+        let mut index = self.load();
+        let (result, changed) = change(&mut index);
+        if changed {
+            self.save(&index);
+        }
+        result
+    }
+
+    fn load(&self) -> CacheIndex {
+        let path = self.settings.dir.join("index.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the cache index is unreadable; starting empty");
+                CacheIndex::default()
+            }),
+            Err(_) => CacheIndex::default(),
+        }
+    }
+
+    fn path(&self, id: &str) -> PathBuf {
+        self.settings.dir.join(format!("{id}.track"))
+    }
+
+    fn emit(&self, event: CacheEvent) {
+        self.bus.emit(CoreEvent::Cache(event));
+    }
+
+    /// Writes the index (atomically: a kill leaves the old one).
+    fn save(&self, index: &CacheIndex) {
+        let path = self.settings.dir.join("index.json");
+        let tmp = self
+            .settings
+            .dir
+            .join(format!("index.json.{}.tmp", std::process::id()));
+        let written = serde_json::to_vec(index)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| std::fs::write(&tmp, bytes))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "cannot save the cache index");
+        }
+    }
+
+    /// Removes files no entry names (a download a kill cut short, after a day: another
+    /// process may still be writing it), and unpinned entries whose file is gone.
+    fn sweep(&self) {
+        let Ok(files) = std::fs::read_dir(&self.settings.dir) else {
+            return;
+        };
+        self.with_index(|index| {
+            let known: HashSet<String> = index
+                .entries()
+                .map(|(id, _)| format!("{id}.track"))
+                .collect();
+            let day = std::time::Duration::from_secs(24 * 3600);
+            for file in files.flatten() {
+                let name = file.file_name().to_string_lossy().into_owned();
+                let stale_part = name.ends_with(".part")
+                    && file
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > day));
+                if (name.ends_with(".track") && !known.contains(&name)) || stale_part {
+                    let _ = std::fs::remove_file(file.path());
+                }
+            }
+            // A pinned entry stays to be fetched again; the others are simply gone.
+            let missing: Vec<String> = index
+                .entries()
+                .filter(|(id, e)| !e.pinned && !self.path(id).exists())
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in &missing {
+                index.remove(id);
+            }
+            ((), !missing.is_empty())
+        });
+    }
+
+    /// Downloads `bytes` into an encrypted file; returns its size on disk.
+    fn download(
+        &self,
+        id: &str,
+        track_id: i64,
+        size: u64,
+        bytes: &dyn ByteSource,
+    ) -> Result<(PathBuf, u64), CacheError> {
+        let mut prefix = [0u8; 16];
+        getrandom::fill(&mut prefix).map_err(|e| CacheError::Storage(e.to_string()))?;
+        let header = Header::new(size, prefix);
+        let sealer = Sealer::new(&self.key, header, id);
+        let mut suffix = [0u8; 8];
+        getrandom::fill(&mut suffix).map_err(|e| CacheError::Storage(e.to_string()))?;
+        let part = self.settings.dir.join(format!(
+            "{id}.{}.part",
+            suffix
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ));
+        let result = (|| {
+            let mut out = std::io::BufWriter::new(
+                std::fs::File::create(&part).map_err(|e| storage("cannot create", &part, e))?,
+            );
+            let write = |out: &mut std::io::BufWriter<std::fs::File>, data: &[u8]| {
+                std::io::Write::write_all(out, data).map_err(|e| storage("cannot write", &part, e))
+            };
+            write(&mut out, &header.encode())?;
+            let mut plain = vec![0u8; crypt::SEGMENT as usize];
+            let mut reported = 0;
+            for i in 0..header.segments() {
+                let len = header.plain_len(i) as usize;
+                let at = i * u64::from(crypt::SEGMENT);
+                read_fully(bytes, at, &mut plain[..len])?;
+                let sealed = sealer
+                    .seal(i, &plain[..len])
+                    .map_err(|e| CacheError::Storage(e.to_string()))?;
+                write(&mut out, &sealed)?;
+                let done = at + len as u64;
+                if done - reported >= PROGRESS_EVERY || done == size {
+                    reported = done;
+                    self.emit(CacheEvent::Downloading {
+                        track_id,
+                        bytes: done,
+                        total: size,
+                    });
+                }
+            }
+            let file = out
+                .into_inner()
+                .map_err(|e| storage("cannot write", &part, e.error()))?;
+            file.sync_all()
+                .map_err(|e| storage("cannot write", &part, e))?;
+            let path = self.path(id);
+            std::fs::rename(&part, &path).map_err(|e| storage("cannot store", &path, e))?;
+            Ok((path, header.file_len()))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&part);
+        }
+        result
+    }
+
+    /// Stores a track (downloading it if no intact copy is there) and pins it if asked.
+    fn store_now(
+        &self,
+        key: CacheKey,
+        track_id: i64,
+        size: u64,
+        bytes: &dyn ByteSource,
+        pin: bool,
+    ) -> Result<(), CacheError> {
+        let id = key.id();
+        let present = self.path(&id).exists();
+        let done = self.with_index(|index| {
+            if index.get(&id).is_some() && present {
+                let changed = pin && index.set_pinned(track_id, true) > 0;
+                (true, changed)
+            } else {
+                (false, false)
+            }
+        });
+        if done {
+            return Ok(());
+        }
+        let (path, stored) = self.download(&id, track_id, size, bytes)?;
+        let limit = self.settings.limit;
+        let outcome = self.with_index(|index| {
+            // An entry of the same id (its file dropped as damaged) is replaced, its pin
+            // kept; it neither counts against the limit nor is evicted (its file is ours).
+            let was_pinned = index.remove(&id).is_some_and(|e| e.pinned);
+            let pin = pin || was_pinned;
+            // A pinned track is kept whatever the limit; room is still made for it.
+            let evicted = index.evictions(limit, stored);
+            let mut after = index.clone();
+            for gone in &evicted {
+                after.remove(gone);
+            }
+            let pinned_bytes: u64 = after
+                .entries()
+                .filter(|(_, e)| e.pinned)
+                .map(|(_, e)| e.stored)
+                .sum();
+            if !pin && after.total() + stored > limit {
+                return (
+                    Err(CacheError::Full {
+                        needed: stored,
+                        limit,
+                        pinned: pinned_bytes,
+                    }),
+                    false,
+                );
+            }
+            let mut gone_tracks = Vec::new();
+            for gone in evicted {
+                if let Some(entry) = index.remove(&gone) {
+                    let _ = std::fs::remove_file(self.path(&gone));
+                    gone_tracks.push(entry.track_id);
+                }
+            }
+            let entry = Entry {
+                key,
+                track_id,
+                stored,
+                last_used: now_ms(),
+                pinned: pin,
+            };
+            for stale in index.insert(id.clone(), entry) {
+                let _ = std::fs::remove_file(self.path(&stale));
+            }
+            let pinned = index.get(&id).is_some_and(|e| e.pinned);
+            (Ok((gone_tracks, pinned)), true)
+        });
+        match outcome {
+            Ok((evicted, pinned)) => {
+                for track_id in evicted {
+                    self.emit(CacheEvent::Evicted { track_id });
+                }
+                self.emit(CacheEvent::Stored {
+                    track_id,
+                    bytes: stored,
+                    pinned,
+                });
+                Ok(())
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Reads exactly `buf.len()` bytes at `at`.
+fn read_fully(bytes: &dyn ByteSource, at: u64, buf: &mut [u8]) -> Result<(), CacheError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = bytes
+            .read_at(at + filled as u64, &mut buf[filled..])
+            .map_err(|e| CacheError::Source(e.to_string()))?;
+        if n == 0 {
+            return Err(CacheError::Source(format!(
+                "the file ended at byte {} of a listed {}",
+                at + filled as u64,
+                at + buf.len() as u64
+            )));
+        }
+        filled += n;
+    }
+    Ok(())
+}
+
+impl TrackCache for DiskCache {
+    fn open(&self, key: &CacheKey) -> Option<Arc<dyn ByteSource>> {
+        let id = key.id();
+        let path = self.inner.path(&id);
+        let track_id = self
+            .inner
+            .with_index(|index| (index.get(&id).map(|e| e.track_id), false))?;
+        if !path.exists() {
+            // Dropped as damaged; a pinned entry waits to be fetched again.
+            return None;
+        }
+        match CachedFile::open(&path, &self.inner.key, &id) {
+            Ok(file) => {
+                self.inner.with_index(|index| {
+                    index.touch(&id, now_ms());
+                    ((), true)
+                });
+                Some(Arc::new(file))
+            }
+            Err(error) => {
+                tracing::warn!(%error, path = %path.display(), "a cached track is damaged; fetching it again");
+                // The file goes; the entry (and its pin) stays, to be stored again.
+                let _ = std::fs::remove_file(&path);
+                self.inner.emit(CacheEvent::Corrupt {
+                    track_id,
+                    error: error.to_string(),
+                });
+                None
+            }
+        }
+    }
+
+    fn store(
+        &self,
+        key: CacheKey,
+        track_id: i64,
+        size: u64,
+        bytes: Arc<dyn ByteSource>,
+        pin: bool,
+    ) -> CacheFuture<'_, Result<(), CacheError>> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let _permit = inner
+                .downloads
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| CacheError::Storage(e.to_string()))?;
+            let task = inner.clone();
+            inner
+                .runtime
+                .spawn_blocking(move || task.store_now(key, track_id, size, bytes.as_ref(), pin))
+                .await
+                .map_err(|e| CacheError::Storage(e.to_string()))?
+        })
+    }
+
+    fn store_later(&self, key: CacheKey, track_id: i64, size: u64, bytes: Arc<dyn ByteSource>) {
+        let id = key.id();
+        {
+            let mut in_flight = self
+                .inner
+                .in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if !in_flight.insert(id.clone()) {
+                return;
+            }
+        }
+        let cache = self.clone();
+        self.inner.runtime.spawn(async move {
+            if let Err(e) = cache.store(key, track_id, size, bytes, false).await {
+                cache.inner.emit(CacheEvent::Failed {
+                    track_id,
+                    error: e.to_string(),
+                });
+            }
+            let mut in_flight = cache
+                .inner
+                .in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            in_flight.remove(&id);
+        });
+    }
+
+    fn unpin(&self, track_id: i64) -> usize {
+        self.inner.with_index(|index| {
+            let changed = index.set_pinned(track_id, false);
+            (changed, changed > 0)
+        })
+    }
+
+    fn clear(&self, pinned_too: bool) -> usize {
+        self.inner.with_index(|index| {
+            let gone: Vec<String> = index
+                .entries()
+                .filter(|(_, e)| pinned_too || !e.pinned)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in &gone {
+                index.remove(id);
+                let _ = std::fs::remove_file(self.inner.path(id));
+            }
+            (gone.len(), true)
+        })
+    }
+
+    fn status(&self) -> CacheStatus {
+        // Downloads running, or queued by playback and waiting for a slot.
+        let running = DOWNLOADS - self.inner.downloads.available_permits();
+        let queued = self
+            .inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
+        let mut status = CacheStatus {
+            limit: self.inner.settings.limit,
+            downloading: running.max(queued) as u64,
+            ..CacheStatus::default()
+        };
+        self.inner.with_index(|index| {
+            for (id, entry) in index.entries() {
+                if !self.inner.path(id).exists() {
+                    continue;
+                }
+                status.tracks += 1;
+                status.bytes += entry.stored;
+                if entry.pinned {
+                    status.pinned += 1;
+                    status.pinned_bytes += entry.stored;
+                }
+            }
+            ((), false)
+        });
+        status
+    }
+}
+
+#[cfg(test)]
+mod tests;
