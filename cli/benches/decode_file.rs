@@ -181,9 +181,13 @@ fn main() {
                 _ => wav_frames(&outputs[2]),
             };
         }
-        assert_eq!(
-            frames[2], frames[0],
-            "{name}: tonearm and the floor decode different lengths"
+        // The floor (Symphonia alone) does not trim MP4's encoder delay and padding;
+        // tonearm does, so an AAC file may come out up to a few packets shorter.
+        assert!(
+            frames[2] == frames[0] || (frames[2] < frames[0] && frames[0] - frames[2] <= 4096),
+            "{name}: tonearm decodes {} frames, the floor {}",
+            frames[2],
+            frames[0]
         );
         let priming = frames[1].abs_diff(frames[0]);
         assert!(

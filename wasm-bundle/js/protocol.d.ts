@@ -769,7 +769,7 @@ export type Field = "title" | "artists" | "album" | "album_artists" | "track_num
 
 export type Value = number | string | Array<string>;
 
-export type CoreEvent = { "domain": "sync", "event": SyncEvent } | { "domain": "library", "event": LibraryEvent } | { "domain": "playback", "event": PlaybackEvent } | { "domain": "plugin", "event": PluginEvent } | { "domain": "auth", "event": AuthEvent } | { "domain": "metadata", "event": MetadataEvent };
+export type CoreEvent = { "domain": "sync", "event": SyncEvent } | { "domain": "library", "event": LibraryEvent } | { "domain": "playback", "event": PlaybackEvent } | { "domain": "plugin", "event": PluginEvent } | { "domain": "auth", "event": AuthEvent } | { "domain": "metadata", "event": MetadataEvent } | { "domain": "cache", "event": CacheEvent };
 
 export type SyncEvent = { "type": "started", 
 /**
@@ -1006,6 +1006,52 @@ failed: number,
  * Tracks not asked about (answered before, or nothing to ask with).
  */
 skipped: number, };
+
+export type CacheEvent = { "type": "downloading", 
+/**
+ * The library track.
+ */
+track_id: number, 
+/**
+ * Bytes stored so far.
+ */
+bytes: number, 
+/**
+ * Bytes in all.
+ */
+total: number, } | { "type": "stored", 
+/**
+ * The library track.
+ */
+track_id: number, 
+/**
+ * Bytes it takes.
+ */
+bytes: number, 
+/**
+ * Whether it is pinned.
+ */
+pinned: boolean, } | { "type": "evicted", 
+/**
+ * The library track.
+ */
+track_id: number, } | { "type": "corrupt", 
+/**
+ * The library track.
+ */
+track_id: number, 
+/**
+ * What was wrong.
+ */
+error: string, } | { "type": "failed", 
+/**
+ * The library track.
+ */
+track_id: number, 
+/**
+ * Why.
+ */
+error: string, };
 
 export type SyncCounts = { 
 /**
