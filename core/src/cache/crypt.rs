@@ -6,7 +6,7 @@
 //! header   "TONEARMC" | version u32 | segment u32 | length u64 | nonce prefix [16]   (40 bytes)
 //! segment  XChaCha20-Poly1305(plain[i]) | tag [16]                 for i in 0..segments
 //! nonce    prefix | i as u64 big-endian                             (24 bytes, never reused)
-//! aad      entry id | length | i | last?                            (binds each segment)
+//! aad      entry id | header | i | last?                            (binds each segment)
 //! ```
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -19,6 +19,8 @@ pub const HEADER: u64 = 40;
 /// Bytes an encrypted segment adds to its plain text.
 pub const TAG: u64 = 16;
 const MAGIC: &[u8; 8] = b"TONEARMC";
+/// The longest track the format holds (1 TiB): no arithmetic on a length overflows.
+const MAX_LENGTH: u64 = 1 << 40;
 const VERSION: u32 = 1;
 
 /// Why a cached file cannot be read.
@@ -81,11 +83,16 @@ impl Header {
         if word(8..12)? != VERSION {
             return Err(CryptError::Header);
         }
+        // The header is not authenticated by itself (every segment's associated data
+        // holds it), so nothing in it is trusted beyond what this format writes.
         let segment = word(12..16)?;
-        if segment == 0 {
+        if segment != SEGMENT {
             return Err(CryptError::Header);
         }
         let length = u64::from_le_bytes(field(16..24)?.try_into().map_err(|_| CryptError::Header)?);
+        if length > MAX_LENGTH {
+            return Err(CryptError::Header);
+        }
         let nonce_prefix = field(24..40)?.try_into().map_err(|_| CryptError::Header)?;
         Ok(Self {
             segment,
@@ -94,9 +101,10 @@ impl Header {
         })
     }
 
-    /// Segments in the file (an empty file has none).
+    /// Segments in the file: at least one, so even an empty track has a segment that
+    /// authenticates its header (a file cut to its header fails).
     pub fn segments(&self) -> u64 {
-        self.length.div_ceil(u64::from(self.segment))
+        self.length.div_ceil(u64::from(self.segment)).max(1)
     }
 
     /// Bytes of plain text in segment `i`.
@@ -158,7 +166,7 @@ impl Sealer {
 
     fn aad(&self, i: u64) -> Vec<u8> {
         let mut aad = self.entry.clone();
-        aad.extend_from_slice(&self.header.length.to_le_bytes());
+        aad.extend_from_slice(&self.header.encode());
         aad.extend_from_slice(&i.to_le_bytes());
         aad.push(u8::from(i + 1 == self.header.segments()));
         aad
@@ -200,8 +208,10 @@ mod tests {
 
     fn seal_all(sealer: &Sealer, plain: &[u8]) -> Vec<u8> {
         let mut file = sealer.header().encode().to_vec();
-        for (i, chunk) in plain.chunks(SEGMENT as usize).enumerate() {
-            file.extend(sealer.seal(i as u64, chunk).unwrap());
+        for i in 0..sealer.header().segments() {
+            let at = (i * u64::from(SEGMENT)) as usize;
+            let end = at + sealer.header().plain_len(i) as usize;
+            file.extend(sealer.seal(i, &plain[at..end]).unwrap());
         }
         file
     }
@@ -254,5 +264,15 @@ mod tests {
             Header::decode(b"not a header at all, not at all......."),
             Err(CryptError::Header)
         );
+        // A header forged to say "empty" over a file cut to its header.
+        let mut forged = Header::decode(&file).unwrap();
+        forged.length = 0;
+        let cut: Vec<u8> = forged.encode().to_vec();
+        assert!(open_all(&KEY, "entry", &cut).is_err(), "an emptied file");
+        // A real empty track opens, and is one authenticated segment.
+        let empty = Sealer::new(&KEY, Header::new(0, [2; 16]), "entry");
+        let mut file = empty.header().encode().to_vec();
+        file.extend(empty.seal(0, &[]).unwrap());
+        assert_eq!(open_all(&KEY, "entry", &file).unwrap(), Vec::<u8>::new());
     }
 }

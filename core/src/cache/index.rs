@@ -78,6 +78,18 @@ impl CacheIndex {
         self.entries.remove(id)
     }
 
+    /// Notes that `id`'s file is gone (dropped as damaged): the entry stays for its pin,
+    /// taking no room until stored again. Returns whether it was there.
+    pub fn forget_file(&mut self, id: &str) -> bool {
+        match self.entries.get_mut(id) {
+            Some(entry) => {
+                entry.stored = 0;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Pins or unpins every entry of `track`; returns how many changed.
     pub fn set_pinned(&mut self, track: i64, pinned: bool) -> usize {
         let mut changed = 0;

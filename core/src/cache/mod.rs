@@ -115,13 +115,13 @@ pub trait TrackCache: MaybeSend + crate::MaybeSync {
     fn store_later(&self, key: CacheKey, track_id: i64, size: u64, bytes: Arc<dyn ByteSource>);
 
     /// Unpins every copy of `track_id`; returns how many were pinned.
-    fn unpin(&self, track_id: i64) -> usize;
+    fn unpin(&self, track_id: i64) -> Result<usize, CacheError>;
 
     /// Removes every copy (pinned ones too, if asked); returns how many went.
-    fn clear(&self, pinned_too: bool) -> usize;
+    fn clear(&self, pinned_too: bool) -> Result<usize, CacheError>;
 
     /// What the cache holds.
-    fn status(&self) -> CacheStatus;
+    fn status(&self) -> Result<CacheStatus, CacheError>;
 }
 
 #[cfg(test)]

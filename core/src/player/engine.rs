@@ -89,6 +89,8 @@ pub struct Engine {
     failures: usize,
     /// The queue ran out; whatever is appended plays next.
     at_end: bool,
+    /// The entry whose opening ahead failed: asked for again only when its turn comes.
+    ahead_failed: Option<u64>,
     last_position_ms: Option<u64>,
     last_underruns: u64,
 }
@@ -117,6 +119,7 @@ impl Engine {
             open_times: HashMap::new(),
             failures: 0,
             at_end: false,
+            ahead_failed: None,
             last_position_ms: None,
             last_underruns: 0,
         }
@@ -150,9 +153,10 @@ impl Engine {
             }
             (Ok(loaded), Purpose::Ahead) => self.ahead = Some(loaded),
             (Err(e), Purpose::Now { .. }) => self.track_failed(entry, &e),
-            // Tried again, and reported, when its turn comes.
+            // Tried again, and reported, when its turn comes; not before.
             (Err(e), Purpose::Ahead) => {
                 tracing::debug!(entry = entry.entry, error = %e, "opening ahead failed");
+                self.ahead_failed = Some(entry.entry);
             }
         }
     }
@@ -177,8 +181,8 @@ impl Engine {
 
     /// Moves `loaded` to `ms` into the track.
     fn seek_loaded(&self, loaded: &mut Loaded, ms: u64) -> Result<(), PlayerError> {
-        let rate = u64::from(loaded.stream.spec.sample_rate);
-        let target = ms * rate / 1000;
+        let rate = u128::from(loaded.stream.spec.sample_rate);
+        let target = u64::try_from(u128::from(ms) * rate / 1000).unwrap_or(u64::MAX);
         let landed = loaded
             .stream
             .session
@@ -199,6 +203,24 @@ impl Engine {
     /// has room. Returns how long the driver may wait before the next pump (`None`: until
     /// a command wakes it).
     pub fn pump(&mut self) -> Option<Duration> {
+        if self.inner.shared.failed.load(Ordering::Acquire) {
+            // The output is gone (a device unplugged): nothing will take audio or answer
+            // a flush. Stop, once, and say why.
+            if self.inner.control().state != PlayState::Stopped {
+                self.inner.control().state = PlayState::Stopped;
+                self.inner.shared.active.store(false, Ordering::Release);
+                self.decoding = None;
+                self.ahead = None;
+                self.asked.clear();
+                self.emit(PlaybackEvent::Error {
+                    what: "the audio output".into(),
+                    error: "the output stopped taking audio (a device lost?)".into(),
+                });
+                self.emit(PlaybackEvent::Stopped {});
+            }
+            self.inner.control().commands.clear();
+            return None;
+        }
         let commands = std::mem::take(&mut self.inner.control().commands);
         for command in commands {
             self.apply(command);
@@ -270,10 +292,19 @@ impl Engine {
                 self.emit(PlaybackEvent::Stopped {});
             }
             Command::Seek(ms) => {
-                let Some(audible) = self.inner.audible() else {
-                    return;
-                };
-                self.seek(audible.entry, ms);
+                // What is heard; else the track being opened or decoded for it (a seek
+                // while a track still opens applies to that track).
+                let target = self.inner.audible().map(|m| m.entry).or_else(|| {
+                    self.decoding.as_ref().map(|l| l.entry).or_else(|| {
+                        self.asked
+                            .values()
+                            .find(|(_, p)| matches!(p, Purpose::Now { .. }))
+                            .map(|(e, _)| *e)
+                    })
+                });
+                if let Some(entry) = target {
+                    self.seek(entry, ms);
+                }
             }
             Command::Next => {
                 let audible = self.inner.audible().map(|m| m.entry);
@@ -320,18 +351,23 @@ impl Engine {
     /// Seeks the audible `entry`: in place if it is the track being decoded, else by
     /// opening it again.
     fn seek(&mut self, entry: QueueEntry, ms: u64) {
+        // Taken before the flush, which forgets what is decoding.
+        let decoding = self.decoding.take();
+        let paused = self.inner.control().state == PlayState::Paused;
         self.flush();
-        match self.decoding.take() {
-            Some(mut loaded) if loaded.entry == entry => {
-                self.ahead = None;
-                match self.seek_loaded(&mut loaded, ms) {
-                    Ok(()) => self.decoding = Some(loaded),
-                    Err(e) => self.track_failed(entry, &e),
-                }
-            }
+        match decoding {
+            Some(mut loaded) if loaded.entry == entry => match self.seek_loaded(&mut loaded, ms) {
+                Ok(()) => self.decoding = Some(loaded),
+                Err(e) => self.track_failed(entry, &e),
+            },
             _ => {
                 self.inner.control().queue.jump(entry.entry);
                 self.start(entry, ms);
+                if paused {
+                    // A seek while paused stays paused, wherever the track comes from.
+                    self.inner.control().state = PlayState::Paused;
+                    self.inner.shared.paused.store(true, Ordering::Relaxed);
+                }
             }
         }
     }
@@ -345,9 +381,6 @@ impl Engine {
         }
         self.inner.shared.paused.store(false, Ordering::Relaxed);
         self.inner.shared.drained.store(false, Ordering::Release);
-        // Silence while the track opens is buffering, not an underrun: audio is due once
-        // some has been pushed.
-        self.inner.shared.active.store(false, Ordering::Release);
         self.emit(PlaybackEvent::Buffering {
             entry: entry.entry,
             track_id: entry.track_id,
@@ -372,6 +405,9 @@ impl Engine {
         self.pending_at = 0;
         self.inner.control().marks.clear();
         let shared = &self.inner.shared;
+        // Until the next push, an empty ring is buffering, not an underrun: said before
+        // the output is told to drop what it holds.
+        shared.active.store(false, Ordering::Release);
         // An empty ring has nothing to drop: starting from silence waits for no output.
         if shared.consumed.load(Ordering::Acquire) < shared.pushed.load(Ordering::Acquire) {
             let generation = shared.flush.fetch_add(1, Ordering::AcqRel) + 1;
@@ -422,6 +458,8 @@ impl Engine {
                     // What was decoded plays; the track ends at the error.
                     let (entry, what) = (loaded.entry, loaded.stream.what.clone());
                     loaded.ended = true;
+                    // What was decoded plays, the resampler's tail too.
+                    let _ = loaded.convert.finish(&mut self.pending);
                     self.emit(PlaybackEvent::TrackError {
                         entry: entry.entry,
                         track_id: entry.track_id,
@@ -442,8 +480,13 @@ impl Engine {
                 loaded.mark_due = false;
                 let shared = &self.inner.shared;
                 let at = shared.pushed.load(Ordering::Relaxed);
-                let dropped =
-                    shared.consumed.load(Ordering::Acquire) - shared.played.load(Ordering::Acquire);
+                // `played` first: the output adds to `consumed` before `played`, so read
+                // in this order the difference (frames dropped by flushes) cannot go negative.
+                let played = shared.played.load(Ordering::Acquire);
+                let dropped = shared
+                    .consumed
+                    .load(Ordering::Acquire)
+                    .saturating_sub(played);
                 self.inner.control().marks.push_back(Mark {
                     at,
                     output_at: at - dropped.min(at),
@@ -496,6 +539,7 @@ impl Engine {
             }
         }
         let finished = self.decoding.take();
+        self.ahead_failed = None;
         // At the end of the queue, entries appended since still play.
         let next = if finished.is_some() || self.at_end {
             self.inner.control().queue.advance()
@@ -549,7 +593,7 @@ impl Engine {
             return;
         }
         let next = self.inner.control().queue.peek();
-        if let Some(next) = next {
+        if let Some(next) = next.filter(|n| self.ahead_failed != Some(n.entry)) {
             self.ask(next, Purpose::Ahead);
         }
     }

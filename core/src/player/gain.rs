@@ -48,6 +48,11 @@ impl Default for GainSettings {
 /// 5 dB quieter than the same ReplayGain value.
 const R128_TO_REPLAYGAIN_DB: f64 = 5.0;
 
+/// The gains applied are held to this range, whatever the tags say.
+const MIN_DB: f64 = -40.0;
+/// See [`MIN_DB`].
+const MAX_DB: f64 = 20.0;
+
 impl GainSettings {
     /// The linear factor for a track tagged with `tags`.
     pub fn factor(&self, tags: &ReplayGain) -> f32 {
@@ -78,6 +83,13 @@ impl GainSettings {
         let db = match gain {
             Some(gain) => gain + f64::from(self.preamp_db),
             None => f64::from(self.untagged_db),
+        };
+        // Tags are outside data: a gain of +133 dB (an R128 tag at its maximum) would be
+        // a full-scale blast, and R128 tags carry no peak to guard it.
+        let db = if db.is_finite() {
+            db.clamp(MIN_DB, MAX_DB)
+        } else {
+            0.0
         };
         let mut factor = 10f64.powf(db / 20.0);
         if self.prevent_clipping
@@ -162,5 +174,22 @@ mod tests {
             ..GainSettings::default()
         };
         assert!(near(quieter.factor(&untagged), 10f64.powf(-6.0 / 20.0)));
+    }
+
+    #[test]
+    fn absurd_tags_are_held_to_a_sane_range() {
+        let blast = ReplayGain {
+            r128_track_gain: Some(32_767),
+            ..ReplayGain::default()
+        };
+        assert!(near(
+            GainSettings::default().factor(&blast),
+            10f64.powf(20.0 / 20.0)
+        ));
+        let nan = ReplayGain {
+            track_gain: Some(f64::NAN),
+            ..ReplayGain::default()
+        };
+        assert_eq!(GainSettings::default().factor(&nan), 1.0);
     }
 }

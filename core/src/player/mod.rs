@@ -37,7 +37,7 @@ pub use convert::{ConvertError, OutputFormat};
 pub use engine::{Engine, OpenRequest};
 pub use gain::{GainMode, GainSettings};
 pub use queue::{Queue, QueueEntry, Repeat};
-pub use ring::Output;
+pub use ring::{Output, OutputFailure};
 
 /// Why the player cannot play something.
 #[derive(Debug, thiserror::Error)]
@@ -349,8 +349,11 @@ impl Player {
 
     /// Moves by `delta_ms` (negative: back) from where it is now.
     pub fn seek_by(&self, delta_ms: i64) {
-        let status = self.status();
-        let target = (status.position_ms as i64 + delta_ms).max(0) as u64;
+        let position = self.status().position_ms;
+        let target = match u64::try_from(delta_ms) {
+            Ok(forward) => position.saturating_add(forward),
+            Err(_) => position.saturating_sub(delta_ms.unsigned_abs()),
+        };
         self.seek(target);
     }
 

@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) flush: AtomicU64,
     /// The one the output has carried out.
     pub(crate) flushed: AtomicU64,
+    /// The output failed for good (a device lost): it will take nothing more.
+    pub(crate) failed: AtomicBool,
 }
 
 impl Shared {
@@ -50,6 +52,7 @@ impl Shared {
             drained: AtomicBool::new(false),
             flush: AtomicU64::new(0),
             flushed: AtomicU64::new(0),
+            failed: AtomicBool::new(false),
         }
     }
 
@@ -129,6 +132,12 @@ impl Output {
         self.shared.drained.load(Ordering::Acquire) && self.ring.is_empty()
     }
 
+    /// A handle that tells the engine this output failed for good; callable from an
+    /// error callback on any thread.
+    pub fn failure(&self) -> OutputFailure {
+        OutputFailure(self.shared.clone())
+    }
+
     /// Whether the player is paused (an output may then stop its clock).
     pub fn paused(&self) -> bool {
         self.shared.paused.load(Ordering::Relaxed)
@@ -175,5 +184,22 @@ impl Output {
             .fetch_add((n / self.channels) as u64, Ordering::Release);
         self.seen_flush = flush;
         self.shared.flushed.store(flush, Ordering::Release);
+    }
+}
+
+/// Tells the engine its output failed for good (see [`Output::failure`]).
+#[derive(Clone)]
+pub struct OutputFailure(Arc<Shared>);
+
+impl std::fmt::Debug for OutputFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutputFailure").finish_non_exhaustive()
+    }
+}
+
+impl OutputFailure {
+    /// The output will take no more audio: the engine stops instead of waiting on it.
+    pub fn fail(&self) {
+        self.0.failed.store(true, Ordering::Release);
     }
 }

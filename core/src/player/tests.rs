@@ -106,6 +106,8 @@ struct Rig {
     output: Output,
     library: Library,
     events: crate::events::Subscription,
+    /// Opens asked for, by track.
+    opens: std::collections::HashMap<i64, usize>,
 }
 
 impl Rig {
@@ -128,6 +130,7 @@ impl Rig {
                 fail_at: None,
             },
             events,
+            opens: std::collections::HashMap::new(),
         }
     }
 
@@ -135,6 +138,7 @@ impl Rig {
     fn turn(&mut self) {
         self.engine.pump();
         for request in self.engine.take_requests() {
+            *self.opens.entry(request.entry.track_id).or_default() += 1;
             let opened = self.library.open(request.entry.track_id);
             self.engine
                 .opened(request.id, opened, Duration::from_millis(1));
@@ -382,5 +386,61 @@ fn the_status_tells_position_and_buffer() {
     assert!(
         status.buffered_ms > 0 && status.buffered_ms <= 500,
         "{status:?}"
+    );
+}
+
+#[test]
+fn a_seek_while_paused_stays_paused_and_seeks_in_place() {
+    let mut rig = Rig::new(&[40_000]);
+    rig.player.append(&[1]);
+    rig.player.play();
+    rig.turn();
+    let mut buf = vec![0.0; 200];
+    rig.output.read(&mut buf);
+    rig.player.pause();
+    rig.turn();
+    rig.player.seek(1_000);
+    rig.turn();
+    assert_eq!(rig.opens[&1], 1, "the track was not opened again");
+    // The output drops the old audio even while paused.
+    assert_eq!(rig.output.read(&mut buf), 0);
+    rig.turn();
+    assert_eq!(rig.player.status().state, PlayState::Paused);
+    rig.player.play();
+    rig.turn();
+    assert_eq!(rig.output.read(&mut buf), 100);
+    assert_eq!(buf[0], sample(1.0, 8_000, 0), "from 1 s in");
+}
+
+#[test]
+fn a_next_track_that_fails_to_open_ahead_is_not_asked_for_again_and_again() {
+    let mut rig = Rig::new(&[5_000]);
+    rig.player.append(&[1, 99]);
+    rig.player.play();
+    let played = rig.play_out();
+    assert_eq!(played.len(), 10_000);
+    // Once ahead, once when its turn came.
+    assert!(
+        rig.opens.get(&99).copied().unwrap_or(0) <= 2,
+        "{:?}",
+        rig.opens
+    );
+}
+
+#[test]
+fn an_output_that_fails_stops_the_player_instead_of_hanging_it() {
+    let mut rig = Rig::new(&[40_000, 40_000]);
+    rig.player.append(&[1, 2]);
+    rig.player.play();
+    rig.turn();
+    rig.output.failure().fail();
+    // A skip would wait for the output to drop what it holds: it never will.
+    rig.player.next();
+    rig.turn();
+    assert_eq!(rig.player.status().state, PlayState::Stopped);
+    assert!(
+        rig.events()
+            .iter()
+            .any(|e| matches!(e, PlaybackEvent::Error { .. }))
     );
 }

@@ -54,19 +54,19 @@ impl<S: LibraryStore, C: Capabilities> Tonearm<S, C> {
     /// Lets library track `id` go when the cache needs room; false if it was not pinned.
     pub fn unpin(&self, id: i64) -> Result<bool, TonearmError> {
         let cache = self.cache.as_ref().ok_or(TonearmError::NoCache)?;
-        Ok(cache.unpin(id) > 0)
+        Ok(cache.unpin(id)? > 0)
     }
 
     /// Empties the cache (pinned tracks too, if asked); returns how many copies went.
     pub fn clear_cache(&self, pinned_too: bool) -> Result<usize, TonearmError> {
         let cache = self.cache.as_ref().ok_or(TonearmError::NoCache)?;
-        Ok(cache.clear(pinned_too))
+        Ok(cache.clear(pinned_too)?)
     }
 
     /// What the cache holds.
     pub fn cache_status(&self) -> Result<CacheStatus, TonearmError> {
         let cache = self.cache.as_ref().ok_or(TonearmError::NoCache)?;
-        Ok(cache.status())
+        Ok(cache.status()?)
     }
 }
 

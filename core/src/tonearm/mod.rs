@@ -397,7 +397,7 @@ impl<S: LibraryStore, C: Capabilities> Tonearm<S, C> {
         location: TrackLocation,
         decoder: Option<&str>,
     ) -> Result<Stream, TonearmError> {
-        let cached = self.cached(&location);
+        let cached = self.cached(&location).await;
         if let Some(bytes) = cached.as_ref().and_then(|(_, bytes)| bytes.clone()) {
             return self.open_bytes(bytes, &location.path, decoder).await;
         }
@@ -433,7 +433,10 @@ impl<S: LibraryStore, C: Capabilities> Tonearm<S, C> {
 
     /// For a track of a source on the network, with a cache: its key, and its intact
     /// copy if the cache has one.
-    fn cached(&self, location: &TrackLocation) -> Option<(CacheKey, Option<Arc<dyn ByteSource>>)> {
+    async fn cached(
+        &self,
+        location: &TrackLocation,
+    ) -> Option<(CacheKey, Option<Arc<dyn ByteSource>>)> {
         let cache = self.cache.as_ref()?;
         let manifest = self
             .registry()
@@ -449,6 +452,13 @@ impl<S: LibraryStore, C: Capabilities> Tonearm<S, C> {
             remote_id: location.remote_id.clone(),
             version: location.version(),
         };
+        // Opening checks the whole copy: file reads and decryption, off the async threads.
+        #[cfg(not(all(target_arch = "wasm32", not(target_os = "wasi"))))]
+        let bytes = {
+            let (cache, key) = (cache.clone(), key.clone());
+            rt::blocking(move || cache.open(&key)).await.ok().flatten()
+        };
+        #[cfg(all(target_arch = "wasm32", not(target_os = "wasi")))]
         let bytes = cache.open(&key);
         Some((key, bytes))
     }

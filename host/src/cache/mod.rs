@@ -92,7 +92,7 @@ impl DiskCache {
                 bus,
             }),
         };
-        cache.inner.sweep();
+        cache.inner.sweep()?;
         Ok(cache)
     }
 }
@@ -136,7 +136,10 @@ impl Inner {
     /// Runs `change` on the index as it is on disk, and writes it back if `change` says
     /// it changed something: under this process's lock and the folder's lock file, so
     /// two `tonearm` processes sharing the cache never lose each other's entries.
-    fn with_index<R>(&self, change: impl FnOnce(&mut CacheIndex) -> (R, bool)) -> R {
+    fn with_index<R>(
+        &self,
+        change: impl FnOnce(&mut CacheIndex) -> (R, bool),
+    ) -> Result<R, CacheError> {
         let _process = self.index.lock().unwrap_or_else(|e| e.into_inner());
         let lock = std::fs::OpenOptions::new()
             .create(true)
@@ -145,22 +148,30 @@ impl Inner {
             .open(self.settings.dir.join("lock"));
         // Without the lock file (a read-only folder) this process still works alone.
         let _folder = lock.as_ref().ok().map(|file| file.lock());
-        let mut index = self.load();
+        let mut index = self.load()?;
         let (result, changed) = change(&mut index);
         if changed {
-            self.save(&index);
+            self.save(&index)?;
         }
-        result
+        Ok(result)
     }
 
-    fn load(&self) -> CacheIndex {
+    /// The index on disk. One that cannot be parsed is kept aside (`index.json.bad`),
+    /// and while it is there no file is swept: its tracks stay for someone to rescue.
+    fn load(&self) -> Result<CacheIndex, CacheError> {
         let path = self.settings.dir.join("index.json");
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "the cache index is unreadable; starting empty");
-                CacheIndex::default()
-            }),
-            Err(_) => CacheIndex::default(),
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(index) => Ok(index),
+                Err(e) => {
+                    let aside = self.settings.dir.join("index.json.bad");
+                    tracing::warn!(error = %e, aside = %aside.display(), "the cache index is unreadable; kept aside");
+                    std::fs::rename(&path, &aside).map_err(|e| storage("cannot move", &path, e))?;
+                    Ok(CacheIndex::default())
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CacheIndex::default()),
+            Err(e) => Err(storage("cannot read", &path, e)),
         }
     }
 
@@ -172,8 +183,9 @@ impl Inner {
         self.bus.emit(CoreEvent::Cache(event));
     }
 
-    /// Writes the index (atomically: a kill leaves the old one).
-    fn save(&self, index: &CacheIndex) {
+    /// Writes the index: synced, then renamed over the old one, so a crash leaves one
+    /// or the other, never an empty file.
+    fn save(&self, index: &CacheIndex) -> Result<(), CacheError> {
         let path = self.settings.dir.join("index.json");
         let tmp = self
             .settings
@@ -181,20 +193,30 @@ impl Inner {
             .join(format!("index.json.{}.tmp", std::process::id()));
         let written = serde_json::to_vec(index)
             .map_err(std::io::Error::other)
-            .and_then(|bytes| std::fs::write(&tmp, bytes))
-            .and_then(|()| std::fs::rename(&tmp, &path));
-        if let Err(e) = written {
-            tracing::warn!(error = %e, "cannot save the cache index");
-        }
+            .and_then(|bytes| {
+                let mut file = std::fs::File::create(&tmp)?;
+                std::io::Write::write_all(&mut file, &bytes)?;
+                file.sync_all()
+            })
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .and_then(|()| sync_dir(&self.settings.dir));
+        written.map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            storage("cannot save", &path, e)
+        })
     }
 
     /// Removes files no entry names (a download a kill cut short, after a day: another
     /// process may still be writing it), and unpinned entries whose file is gone.
-    fn sweep(&self) {
-        let Ok(files) = std::fs::read_dir(&self.settings.dir) else {
-            return;
-        };
+    fn sweep(&self) -> Result<(), CacheError> {
         self.with_index(|index| {
+            // An index kept aside as unreadable (maybe by the load just now): its tracks
+            // stay for someone to rescue.
+            let salvage = self.settings.dir.join("index.json.bad").exists();
+            // Listed under the lock: a track another process just stored is in its index.
+            let Ok(files) = std::fs::read_dir(&self.settings.dir) else {
+                return ((), false);
+            };
             let known: HashSet<String> = index
                 .entries()
                 .map(|(id, _)| format!("{id}.track"))
@@ -207,7 +229,8 @@ impl Inner {
                         .metadata()
                         .and_then(|m| m.modified())
                         .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > day));
-                if (name.ends_with(".track") && !known.contains(&name)) || stale_part {
+                let unknown = name.ends_with(".track") && !known.contains(&name) && !salvage;
+                if unknown || stale_part {
                     let _ = std::fs::remove_file(file.path());
                 }
             }
@@ -221,10 +244,10 @@ impl Inner {
                 index.remove(id);
             }
             ((), !missing.is_empty())
-        });
+        })
     }
 
-    /// Downloads `bytes` into an encrypted file; returns its size on disk.
+    /// Downloads `bytes` into an encrypted `.part` file; returns it and its size.
     fn download(
         &self,
         id: &str,
@@ -278,14 +301,15 @@ impl Inner {
                 .map_err(|e| storage("cannot write", &part, e.error()))?;
             file.sync_all()
                 .map_err(|e| storage("cannot write", &part, e))?;
-            let path = self.path(id);
-            std::fs::rename(&part, &path).map_err(|e| storage("cannot store", &path, e))?;
-            Ok((path, header.file_len()))
+            Ok(header.file_len())
         })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&part);
+        match result {
+            Ok(stored) => Ok((part, stored)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&part);
+                Err(e)
+            }
         }
-        result
     }
 
     /// Stores a track (downloading it if no intact copy is there) and pins it if asked.
@@ -298,25 +322,24 @@ impl Inner {
         pin: bool,
     ) -> Result<(), CacheError> {
         let id = key.id();
-        let present = self.path(&id).exists();
+        let path = self.path(&id);
         let done = self.with_index(|index| {
-            if index.get(&id).is_some() && present {
+            if index.get(&id).is_some() && path.exists() {
                 let changed = pin && index.set_pinned(track_id, true) > 0;
                 (true, changed)
             } else {
                 (false, false)
             }
-        });
+        })?;
         if done {
             return Ok(());
         }
-        let (path, stored) = self.download(&id, track_id, size, bytes)?;
+        let (part, stored) = self.download(&id, track_id, size, bytes)?;
         let limit = self.settings.limit;
         let outcome = self.with_index(|index| {
             // An entry of the same id (its file dropped as damaged) is replaced, its pin
-            // kept; it neither counts against the limit nor is evicted (its file is ours).
-            let was_pinned = index.remove(&id).is_some_and(|e| e.pinned);
-            let pin = pin || was_pinned;
+            // kept; it neither counts against the limit nor is evicted.
+            let pin = index.remove(&id).is_some_and(|e| e.pinned) || pin;
             // A pinned track is kept whatever the limit; room is still made for it.
             let evicted = index.evictions(limit, stored);
             let mut after = index.clone();
@@ -329,14 +352,16 @@ impl Inner {
                 .map(|(_, e)| e.stored)
                 .sum();
             if !pin && after.total() + stored > limit {
-                return (
-                    Err(CacheError::Full {
-                        needed: stored,
-                        limit,
-                        pinned: pinned_bytes,
-                    }),
-                    false,
-                );
+                let full = CacheError::Full {
+                    needed: stored,
+                    limit,
+                    pinned: pinned_bytes,
+                };
+                return (Err(full), false);
+            }
+            // Put in place under the lock, so no other process's sweep takes it first.
+            if let Err(e) = std::fs::rename(&part, &path) {
+                return (Err(storage("cannot store", &path, e)), false);
             }
             let mut gone_tracks = Vec::new();
             for gone in evicted {
@@ -358,7 +383,7 @@ impl Inner {
             let pinned = index.get(&id).is_some_and(|e| e.pinned);
             (Ok((gone_tracks, pinned)), true)
         });
-        match outcome {
+        match outcome.and_then(|inner| inner) {
             Ok((evicted, pinned)) => {
                 for track_id in evicted {
                     self.emit(CacheEvent::Evicted { track_id });
@@ -371,10 +396,23 @@ impl Inner {
                 Ok(())
             }
             Err(e) => {
-                let _ = std::fs::remove_file(&path);
+                let _ = std::fs::remove_file(&part);
                 Err(e)
             }
         }
+    }
+}
+
+/// Makes a rename in `dir` durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
     }
 }
 
@@ -401,25 +439,46 @@ impl TrackCache for DiskCache {
     fn open(&self, key: &CacheKey) -> Option<Arc<dyn ByteSource>> {
         let id = key.id();
         let path = self.inner.path(&id);
-        let track_id = self
+        let entry = self
             .inner
-            .with_index(|index| (index.get(&id).map(|e| e.track_id), false))?;
+            .with_index(|index| (index.get(&id).cloned(), false));
+        let track_id = match entry {
+            Ok(Some(entry)) => entry.track_id,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(error = %e, "the offline cache is unreadable");
+                return None;
+            }
+        };
         if !path.exists() {
             // Dropped as damaged; a pinned entry waits to be fetched again.
             return None;
         }
         match CachedFile::open(&path, &self.inner.key, &id) {
             Ok(file) => {
-                self.inner.with_index(|index| {
+                let touched = self.inner.with_index(|index| {
                     index.touch(&id, now_ms());
                     ((), true)
                 });
+                if let Err(e) = touched {
+                    tracing::debug!(error = %e, "cannot mark a cached track used");
+                }
                 Some(Arc::new(file))
+            }
+            // A passing failure (too many open files, a busy disk): the copy may be good.
+            Err(file::OpenError::Io(error)) => {
+                tracing::warn!(%error, path = %path.display(), "cannot read a cached track");
+                None
             }
             Err(error) => {
                 tracing::warn!(%error, path = %path.display(), "a cached track is damaged; fetching it again");
-                // The file goes; the entry (and its pin) stays, to be stored again.
+                // The file goes; the entry (and its pin) stays, to be stored again, and
+                // takes no room meanwhile.
                 let _ = std::fs::remove_file(&path);
+                let _ = self.inner.with_index(|index| {
+                    let changed = index.forget_file(&id);
+                    ((), changed)
+                });
                 self.inner.emit(CacheEvent::Corrupt {
                     track_id,
                     error: error.to_string(),
@@ -483,14 +542,14 @@ impl TrackCache for DiskCache {
         });
     }
 
-    fn unpin(&self, track_id: i64) -> usize {
+    fn unpin(&self, track_id: i64) -> Result<usize, CacheError> {
         self.inner.with_index(|index| {
             let changed = index.set_pinned(track_id, false);
             (changed, changed > 0)
         })
     }
 
-    fn clear(&self, pinned_too: bool) -> usize {
+    fn clear(&self, pinned_too: bool) -> Result<usize, CacheError> {
         self.inner.with_index(|index| {
             let gone: Vec<String> = index
                 .entries()
@@ -505,7 +564,7 @@ impl TrackCache for DiskCache {
         })
     }
 
-    fn status(&self) -> CacheStatus {
+    fn status(&self) -> Result<CacheStatus, CacheError> {
         // Downloads running, or queued by playback and waiting for a slot.
         let running = DOWNLOADS - self.inner.downloads.available_permits();
         let queued = self
@@ -532,8 +591,8 @@ impl TrackCache for DiskCache {
                 }
             }
             ((), false)
-        });
-        status
+        })?;
+        Ok(status)
     }
 }
 

@@ -63,7 +63,7 @@ async fn the_cache_keeps_its_bound_its_pins_and_catches_a_changed_file() {
     for n in 1..=3 {
         store(&cache, n, false).await;
     }
-    let status = cache.status();
+    let status = cache.status().unwrap();
     assert_eq!(status.tracks, 2, "the least recently used left: {status:?}");
     assert!(status.bytes <= 250_000);
     assert!(cache.open(&key(1)).is_none());
@@ -74,7 +74,7 @@ async fn the_cache_keeps_its_bound_its_pins_and_catches_a_changed_file() {
     assert!(cache.open(&key(3)).is_none(), "3 made room for 4");
     let two = cache.open(&key(2)).expect("pinned 2 stays");
     assert_eq!(read_back(two.as_ref()), track(2));
-    assert_eq!(cache.status().pinned, 1);
+    assert_eq!(cache.status().unwrap().pinned, 1);
 
     // A changed file is caught, dropped, and stored again on request.
     let file = dir.path().join(format!("tracks/{}.track", key(4).id()));
@@ -114,9 +114,9 @@ async fn the_cache_keeps_its_bound_its_pins_and_catches_a_changed_file() {
     assert!(stranger.open(&key(2)).is_none());
 
     // Its pin waits for the track to be fetched again, until unpinned.
-    assert_eq!(again.unpin(2), 1);
-    assert!(again.clear(true) >= 1);
-    assert_eq!(again.status().tracks, 0);
+    assert_eq!(again.unpin(2).unwrap(), 1);
+    assert!(again.clear(true).unwrap() >= 1);
+    assert_eq!(again.status().unwrap().tracks, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,7 +135,33 @@ async fn a_track_larger_than_the_limit_is_refused_unless_pinned() {
         matches!(refused, Err(tonearm_core::cache::CacheError::Full { .. })),
         "{refused:?}"
     );
-    assert_eq!(cache.status().tracks, 0);
+    assert_eq!(cache.status().unwrap().tracks, 0);
     cache.store(key(9), 9, 100_000, bytes, true).await.unwrap();
-    assert_eq!(cache.status().pinned, 1);
+    assert_eq!(cache.status().unwrap().pinned, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_index_is_kept_aside_and_no_track_is_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = EventBus::new(64);
+    let cache = open(dir.path(), &bus);
+    store(&cache, 1, true).await;
+    drop(cache);
+    let tracks = dir.path().join("tracks");
+    std::fs::write(tracks.join("index.json"), b"{ not json").unwrap();
+    let again = open(dir.path(), &bus);
+    assert!(tracks.join("index.json.bad").exists());
+    assert!(
+        tracks.join(format!("{}.track", key(1).id())).exists(),
+        "the copy is kept"
+    );
+    assert_eq!(
+        again.status().unwrap().tracks,
+        0,
+        "a new index starts empty"
+    );
+    drop(again);
+    // Nor at the next start, while the old index waits to be rescued.
+    let _third = open(dir.path(), &bus);
+    assert!(tracks.join(format!("{}.track", key(1).id())).exists());
 }

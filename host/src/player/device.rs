@@ -182,6 +182,7 @@ fn build<T: SizedSample + FromSample<f32>>(
 ) -> Result<cpal::Stream, cpal::Error> {
     let channels = usize::from(config.channels.max(1));
     let mut scratch = vec![0.0f32; SCRATCH_FRAMES * channels];
+    let failure = output.failure();
     device.build_output_stream(
         *config,
         move |data: &mut [T], _| {
@@ -194,7 +195,19 @@ fn build<T: SizedSample + FromSample<f32>>(
                 }
             }
         },
-        |e| tracing::warn!(error = %e, "sound output"),
+        move |e| match e.kind() {
+            // Passing: the stream plays on.
+            cpal::ErrorKind::Xrun
+            | cpal::ErrorKind::DeviceChanged
+            | cpal::ErrorKind::RealtimeDenied => {
+                tracing::debug!(error = %e, "sound output");
+            }
+            // The stream will not call back again: the engine must not wait for it.
+            _ => {
+                tracing::warn!(error = %e, "sound output failed");
+                failure.fail();
+            }
+        },
         None,
     )
 }

@@ -17,7 +17,7 @@ use tonearm_core::player::{Engine, OpenedTrack};
 use crate::events::EventBus;
 use crate::sync::Tonearm;
 
-pub use sink::{OutputTarget, SinkSummary};
+pub use sink::{OutputTarget, SinkSummary, UnknownOutput};
 pub use tonearm_core::player::{
     GainMode, GainSettings, OutputFormat, PlayState, Player, PlayerError, PlayerSettings,
     PlayerStatus, QueueEntry, Repeat,
@@ -76,8 +76,16 @@ impl NativePlayer {
             .spawn({
                 let stop = stop.clone();
                 move || drive(engine, tonearm, runtime, stop)
-            })
-            .map_err(|e| NativePlayerError::Thread(e.to_string()))?;
+            });
+        let driver = match driver {
+            Ok(driver) => driver,
+            Err(e) => {
+                // The sink is running: end it before saying why.
+                stop.store(true, Ordering::Release);
+                let _ = sink.join();
+                return Err(NativePlayerError::Thread(e.to_string()));
+            }
+        };
         let waker = driver.thread().clone();
         player.on_command(move || waker.unpark());
         Ok(Self {
@@ -100,18 +108,21 @@ impl NativePlayer {
 
     fn shut_down(&mut self) -> Result<SinkSummary, NativePlayerError> {
         self.stop.store(true, Ordering::Release);
-        if let Some(driver) = self.driver.take() {
+        // The sink is joined whatever became of the driver, so a WAV file is finished.
+        let driver = self.driver.take().map(|driver| {
             driver.thread().unpark();
-            driver
-                .join()
-                .map_err(|_| NativePlayerError::Thread("the driver panicked".into()))?;
-        }
-        match self.sink.take() {
+            driver.join()
+        });
+        let sink = match self.sink.take() {
             Some(sink) => sink
                 .join()
                 .map_err(|_| NativePlayerError::Thread("the sink panicked".into()))?,
             None => Err(NativePlayerError::Thread("already finished".into())),
+        };
+        if let Some(Err(_)) = driver {
+            return Err(NativePlayerError::Thread("the driver panicked".into()));
         }
+        sink
     }
 }
 

@@ -27,18 +27,21 @@ pub enum OutputTarget {
 
 impl OutputTarget {
     /// Parses `wav:FILE`, `null`, `device` or `device:NAME`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, UnknownOutput> {
         match text.split_once(':') {
             Some(("wav", path)) if !path.is_empty() => Ok(Self::Wav(PathBuf::from(path))),
             Some(("device", name)) if !name.is_empty() => Ok(Self::Device(Some(name.to_owned()))),
             None if text == "null" => Ok(Self::Null),
             None if text == "device" => Ok(Self::Device(None)),
-            _ => Err(format!(
-                "unknown output {text:?}: give device, device:NAME, wav:FILE or null"
-            )),
+            _ => Err(UnknownOutput(text.to_owned())),
         }
     }
 }
+
+/// An output name [`OutputTarget::parse`] does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown output {0:?}: give device, device:NAME, wav:FILE or null")]
+pub struct UnknownOutput(pub String);
 
 impl std::fmt::Display for OutputTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -22,8 +22,36 @@ pub(crate) struct Trim {
 /// The largest `moov` box read: sample tables of a long file run to megabytes.
 const MAX_MOOV: u64 = 64 << 20;
 
-/// The trim of the first audio track of the MP4 file in `source`, if it states one.
-pub(crate) fn trim(source: &dyn ByteSource) -> Option<Trim> {
+/// The trim of the first audio track of the MP4 file in `source`, if it states one, in
+/// frames of the decoded stream (`sample_rate`): the file counts in its track's timescale,
+/// which for HE-AAC is half the decoded rate, and may be anything (90 kHz) elsewhere.
+pub(crate) fn trim(source: &dyn ByteSource, sample_rate: u32) -> Option<Trim> {
+    let units = trim_in_units(source)?;
+    let frames = |n: u64| match units.timescale {
+        Some(timescale) => {
+            u64::try_from(u128::from(n) * u128::from(sample_rate) / u128::from(timescale.max(1)))
+                .ok()
+        }
+        None => Some(n),
+    };
+    let trim = Trim {
+        delay: frames(units.delay)?,
+        length: units.length.and_then(frames),
+    };
+    // Encoders prime with a few thousand frames at most: anything past ten seconds is
+    // not a delay but a damaged or hostile file, and trimming by it would lose audio.
+    (trim.delay <= u64::from(sample_rate) * 10).then_some(trim)
+}
+
+/// A trim in the track's own timescale.
+struct Units {
+    /// Units per second; `None` when they are frames of the decoded stream already.
+    timescale: Option<u64>,
+    delay: u64,
+    length: Option<u64>,
+}
+
+fn trim_in_units(source: &dyn ByteSource) -> Option<Units> {
     let len = source.len().ok()?;
     let (moov_at, moov_len) = find_top_level(source, len, b"moov")?;
     if moov_len > MAX_MOOV {
@@ -42,7 +70,6 @@ pub(crate) fn trim(source: &dyn ByteSource) -> Option<Trim> {
         path(track, &[b"mdia", b"mdhd"]).and_then(timescale_and_duration)?;
     match path(track, &[b"edts", b"elst"]).and_then(first_edit) {
         Some((segment, media_time)) => {
-            // Frames here are media timescale units: an audio track's is its sample rate.
             let delay = media_time;
             let exact = media_duration.checked_sub(delay);
             let rounded = (movie_timescale > 0).then(|| {
@@ -56,9 +83,18 @@ pub(crate) fn trim(source: &dyn ByteSource) -> Option<Trim> {
                 (_, Some(rounded)) if segment > 0 => u64::try_from(rounded).ok(),
                 (exact, _) => exact,
             };
-            Some(Trim { delay, length })
+            Some(Units {
+                timescale: Some(media_timescale),
+                delay,
+                length,
+            })
         }
-        None => itunsmpb(&moov),
+        // iTunSMPB counts in frames of the decoded stream: a timescale equal to its rate.
+        None => itunsmpb(&moov).map(|t| Units {
+            timescale: None,
+            delay: t.delay,
+            length: t.length,
+        }),
     }
 }
 
@@ -263,7 +299,7 @@ mod tests {
     }
 
     fn trim_of(bytes: Vec<u8>) -> Option<Trim> {
-        trim(&MemoryByteSource::new(bytes))
+        trim(&MemoryByteSource::new(bytes), 44_100)
     }
 
     #[test]
@@ -299,6 +335,24 @@ mod tests {
                 length: Some(0x11171)
             })
         );
+    }
+
+    #[test]
+    fn a_trim_is_brought_to_the_decoded_rate_and_an_absurd_one_is_refused() {
+        // Counted at 44.1 kHz, decoded at 88.2 kHz (as HE-AAC doubles its core rate).
+        let doubled = trim(
+            &MemoryByteSource::new(file(Some((1_587, 1_024)), None)),
+            88_200,
+        );
+        assert_eq!(
+            doubled,
+            Some(Trim {
+                delay: 2_048,
+                length: Some(140_002)
+            })
+        );
+        let text = " 00000000 FFFFFFFFFFFFFFFF 00000000 FFFFFFFFFFFFFFFF";
+        assert_eq!(trim_of(file(None, Some(text))), None);
     }
 
     #[test]

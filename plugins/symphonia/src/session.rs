@@ -58,11 +58,6 @@ impl SymphoniaSession {
         source: Arc<dyn ByteSource>,
         hint: ProbeHint,
     ) -> PluginResult<Self> {
-        // Symphonia trims what MP3's LAME tag, Ogg's granules and FLAC state; MP4's edit
-        // list it reads but does not apply, so that trim is done here.
-        let trim = (format.format_info().short_name == "isomp4")
-            .then(|| crate::mp4::trim(source.as_ref()))
-            .flatten();
         let track = format
             .default_track(TrackType::Audio)
             .ok_or_else(|| PluginError::Unsupported("the file has no audio track".into()))?;
@@ -77,9 +72,18 @@ impl SymphoniaSession {
             .map(|c| c.count())
             .filter(|&c| c > 0)
             .ok_or_else(|| PluginError::Corrupt("the stream states no channel layout".into()))?;
+        // Symphonia trims what MP3's LAME tag, Ogg's granules and FLAC state; MP4's edit
+        // list it reads but does not apply, so that trim is done here.
+        let trim = (format.format_info().short_name == "isomp4")
+            .then(|| crate::mp4::trim(source.as_ref(), sample_rate))
+            .flatten()
+            // A delay past the end is a damaged file: play it untrimmed.
+            .filter(|t| track.num_frames.is_none_or(|total| t.delay < total));
         let raw_total = track.num_frames;
         let skip = trim.map_or(0, |t| t.delay);
-        let end = trim.and_then(|t| t.length).map(|length| skip + length);
+        let end = trim
+            .and_then(|t| t.length)
+            .and_then(|length| skip.checked_add(length));
         let total_frames = match (raw_total, end) {
             (Some(raw), Some(end)) => Some(raw.min(end).saturating_sub(skip)),
             (Some(raw), None) => Some(raw.saturating_sub(skip)),
@@ -242,7 +246,7 @@ impl DecodeSession for SymphoniaSession {
             .spec
             .total_frames
             .map_or(frame, |total| frame.min(total));
-        let landed = self.seek_raw(frame + self.skip)?;
+        let landed = self.seek_raw(frame.saturating_add(self.skip))?;
         Ok(landed.saturating_sub(self.skip))
     }
 }
