@@ -178,3 +178,30 @@ fn null(mut output: Output, stop: &AtomicBool) -> SinkSummary {
     }
     SinkSummary { frames }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_are_named_as_the_command_line_names_them() {
+        assert_eq!(OutputTarget::parse("null"), Ok(OutputTarget::Null));
+        assert_eq!(
+            OutputTarget::parse("device"),
+            Ok(OutputTarget::Device(None))
+        );
+        assert_eq!(
+            OutputTarget::parse("device:USB DAC"),
+            Ok(OutputTarget::Device(Some("USB DAC".into())))
+        );
+        assert_eq!(
+            OutputTarget::parse("wav:out/a.wav"),
+            Ok(OutputTarget::Wav(PathBuf::from("out/a.wav")))
+        );
+        for bad in ["speaker", "wav:", "device:", ""] {
+            assert!(OutputTarget::parse(bad).is_err(), "{bad:?}");
+        }
+        let target = OutputTarget::parse("device:USB DAC").unwrap_or(OutputTarget::Null);
+        assert_eq!(OutputTarget::parse(&target.to_string()), Ok(target));
+    }
+}
