@@ -136,6 +136,7 @@ impl Installed {
         entry.package.check(&entry.file, package)?;
         let _span =
             tracing::info_span!("install", plugin = %entry.id, version = %entry.version).entered();
+        let _lock = self.lock(&entry.id)?;
         let path = self.package_path(installation);
         // The package first, then the record naming it: a crash between the two leaves
         // the old record, and so the old version, active.
@@ -149,6 +150,8 @@ impl Installed {
 
     /// Holds plugin `id` at its installed version, or lets it update again.
     pub fn set_pinned(&self, id: &str, pinned: bool) -> Result<Installation, RegistryError> {
+        check_id(id)?;
+        let _lock = self.lock(id)?;
         let mut installation = self
             .get(id)?
             .ok_or_else(|| RegistryError::NotInstalled(id.to_owned()))?;
@@ -162,6 +165,8 @@ impl Installed {
     /// Removes plugin `id`: its record first (from then on it is not installed), then
     /// its files.
     pub fn remove(&self, id: &str) -> Result<Installation, RegistryError> {
+        check_id(id)?;
+        let _lock = self.lock(id)?;
         let installation = self
             .get(id)?
             .ok_or_else(|| RegistryError::NotInstalled(id.to_owned()))?;
@@ -171,6 +176,23 @@ impl Installed {
         sync_dir(&folder);
         std::fs::remove_dir_all(&folder).map_err(|e| io(&folder, e))?;
         Ok(installation)
+    }
+
+    /// Holds plugin `id`'s folder for one change: two processes installing, pinning or
+    /// removing it at once take turns, so one's prune never deletes what the other's
+    /// record names. Released when the returned file is dropped.
+    fn lock(&self, id: &str) -> Result<std::fs::File, RegistryError> {
+        let folder = self.dir.join(id);
+        std::fs::create_dir_all(&folder).map_err(|e| io(&folder, e))?;
+        let path = folder.join(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io(&path, e))?;
+        file.lock().map_err(|e| io(&path, e))?;
+        Ok(file)
     }
 
     /// Deletes the versions of `installation`'s plugin other than it: older installs
@@ -310,6 +332,36 @@ mod tests {
         assert!(
             !dir.path().join("acme-wav/1.0.0").exists(),
             "the old version is deleted"
+        );
+    }
+
+    #[test]
+    fn installs_of_one_plugin_at_once_take_turns_and_leave_what_the_record_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let threads: Vec<_> = (1..=4)
+            .map(|n| {
+                let dir = dir.path().to_owned();
+                std::thread::spawn(move || {
+                    let installed = Installed::new(&dir);
+                    let package = format!("package {n}");
+                    let one = installation(&format!("{n}.0.0"), package.as_bytes());
+                    for _ in 0..10 {
+                        installed.install(&one, package.as_bytes()).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let installed = Installed::new(dir.path());
+        let listed = installed.list();
+        let (active, path) = listed[0].as_ref().unwrap();
+        let package = std::fs::read(path).unwrap();
+        assert_eq!(
+            FileMeta::of(&package),
+            active.entry.package,
+            "the record's file is there"
         );
     }
 
