@@ -40,20 +40,38 @@ impl SoundServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("pulseaudio (scripts/setup --test installs it)");
-        let socket = runtime.path().join("pulse/native");
+        let server = Self { child, runtime };
+        // Its socket appears before it answers: wait until a client gets an answer.
         let started = Instant::now();
-        while !socket.exists() {
+        loop {
+            let answered = server
+                .client(&mut Command::new("pactl"))
+                .arg("info")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("pactl (pulseaudio-utils; scripts/setup --test installs it)")
+                .success();
+            if answered {
+                break server;
+            }
             assert!(
-                started.elapsed() < Duration::from_secs(10),
+                started.elapsed() < Duration::from_secs(20),
                 "pulseaudio did not start"
             );
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(100));
         }
-        Self { child, runtime }
     }
 
-    fn runtime(&self) -> &Path {
-        self.runtime.path()
+    /// `command` pointed at this server, and this server only.
+    fn client<'a>(&self, command: &'a mut Command) -> &'a mut Command {
+        command.env("XDG_RUNTIME_DIR", self.runtime.path()).env(
+            "PULSE_SERVER",
+            format!(
+                "unix:{}",
+                self.runtime.path().join("pulse/native").display()
+            ),
+        )
     }
 }
 
@@ -106,7 +124,8 @@ fn the_sound_card_output_plays_the_track_into_a_real_sound_server() {
         .unwrap());
 
     let recording = dir.path().join("monitor.raw");
-    let mut parec = Command::new("parec")
+    let mut parec = server
+        .client(&mut Command::new("parec"))
         .args([
             "-d",
             "tonearm_test.monitor",
@@ -115,16 +134,15 @@ fn the_sound_card_output_plays_the_track_into_a_real_sound_server() {
             "--raw",
         ])
         .arg(format!("--rate={RATE}"))
-        .env("XDG_RUNTIME_DIR", server.runtime())
         .stdout(std::fs::File::create(&recording).unwrap())
         .spawn()
         .expect("parec (pulseaudio-utils; scripts/setup --test installs it)");
     std::thread::sleep(Duration::from_millis(300));
-    let out = isolated()
+    let out = server
+        .client(&mut isolated())
         .arg("--library")
         .arg(&lib)
         .args(["play", "tones", "--output", "device"])
-        .env("XDG_RUNTIME_DIR", server.runtime())
         .stdin(Stdio::null())
         .output()
         .unwrap();

@@ -196,17 +196,17 @@ fn build<T: SizedSample + FromSample<f32>>(
             }
         },
         move |e| match e.kind() {
-            // Passing: the stream plays on.
-            cpal::ErrorKind::Xrun
-            | cpal::ErrorKind::DeviceChanged
-            | cpal::ErrorKind::RealtimeDenied => {
-                tracing::debug!(error = %e, "sound output");
-            }
-            // The stream will not call back again: the engine must not wait for it.
-            _ => {
+            // The device or its server is gone: the stream will not call back again, and
+            // the engine must not wait for it.
+            cpal::ErrorKind::DeviceNotAvailable
+            | cpal::ErrorKind::HostUnavailable
+            | cpal::ErrorKind::StreamInvalidated => {
                 tracing::warn!(error = %e, "sound output failed");
                 failure.fail();
             }
+            // Anything else (an underrun, a rerouting, a backend's passing I/O error, as
+            // ALSA's PulseAudio plugin reports at a stream's start): the stream plays on.
+            _ => tracing::debug!(error = %e, "sound output"),
         },
         None,
     )
