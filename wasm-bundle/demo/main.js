@@ -1,9 +1,11 @@
 // The demo page: everything it shows comes from the worker; it only renders and plays.
-import { TonearmClient, PcmScheduler } from '../js/client.js';
+import { TonearmClient, PcmScheduler, PlayerOutput } from '../js/client.js';
 
 const client = new TonearmClient(new URL('../js/worker.js', import.meta.url));
 const audio = new AudioContext();
 const scheduler = new PcmScheduler(client, audio);
+// The queue player: the worker's engine decodes, converts and mixes; the page only plays.
+const player = new PlayerOutput(client, audio);
 const $ = (id) => document.getElementById(id);
 const log = [];
 
@@ -36,6 +38,7 @@ for (const [field, key] of [['drive-client', 'client_id'], ['drive-api', 'api'],
 }
 
 const ready = await client.call('init');
+await player.start();
 status(`worker ready: ${ready.plugins.map((p) => `${p.id} (${p.kind})`).join(', ')}`);
 
 function fail(error) {
@@ -70,6 +73,7 @@ async function renderLibrary() {
   body.replaceChildren();
   for (const track of tracks) {
     const row = body.insertRow();
+    row.dataset.track = track.id;
     row.insertCell().textContent = track.title ?? track.path;
     row.insertCell().textContent = track.artists;
     row.insertCell().textContent = track.album ?? '';
@@ -149,8 +153,34 @@ $('stop').onclick = () => { scheduler.stop(); controls(false); };
 
 setInterval(() => { $('stats').textContent = JSON.stringify(scheduler.stats); }, 250);
 
+const titles = new Map();
+function renderPlayer() {
+  const s = player.status;
+  if (!s) return;
+  const now = s.entry ? titles.get(s.entry.track_id) ?? `track ${s.entry.track_id}` : '—';
+  $('player-status').textContent = `${s.state}: ${now} ${time(s.position_ms)} / ${time(s.duration_ms)}, ${s.buffered_ms} ms buffered`;
+  $('queue').replaceChildren(...player.queue.map((e) => {
+    const item = document.createElement('li');
+    item.textContent = titles.get(e.track_id) ?? `track ${e.track_id}`;
+    if (e.entry === s.entry?.entry) item.style.fontWeight = 'bold';
+    return item;
+  }));
+}
+$('queue-all').onclick = async () => {
+  const rows = [...$('tracks').tBodies[0].rows];
+  const ids = rows.map((r) => Number(r.dataset.track));
+  rows.forEach((r) => titles.set(Number(r.dataset.track), r.cells[0].textContent));
+  await player.enqueue(ids).catch(fail);
+  renderPlayer();
+};
+$('player-toggle').onclick = () => player.toggle().then(renderPlayer, fail);
+$('player-next').onclick = () => player.next().then(renderPlayer, fail);
+$('player-previous').onclick = () => player.previous().then(renderPlayer, fail);
+$('player-clear').onclick = () => player.clear().then(renderPlayer, fail);
+setInterval(() => player.refresh().then(renderPlayer, () => {}), 500);
+
 await renderSources();
 await renderLibrary();
 
 // For the end-to-end test and for poking at it from the console.
-window.tonearm = { client, scheduler, play, sync, syncs, ready: true };
+window.tonearm = { client, scheduler, player, play, sync, syncs, ready: true };

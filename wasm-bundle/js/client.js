@@ -17,6 +17,7 @@ export class TonearmClient {
     this.listeners = new Set();
     this.streamListeners = new Set();
     this.pcmListeners = new Set();
+    this.audioListeners = new Set();
     this.nextId = 1;
     this.worker.onmessage = ({ data }) => this.#receive(data);
     this.worker.onerror = (e) => {
@@ -54,6 +55,12 @@ export class TonearmClient {
   onPcm(listener) {
     this.pcmListeners.add(listener);
     return () => this.pcmListeners.delete(listener);
+  }
+
+  /** Subscribes to the player's audio chunks; returns the unsubscribe function. */
+  onAudio(listener) {
+    this.audioListeners.add(listener);
+    return () => this.audioListeners.delete(listener);
   }
 
   /**
@@ -108,8 +115,25 @@ export class TonearmClient {
       for (const listener of this.streamListeners) listener(data.event);
     } else if (data.kind === 'pcm') {
       for (const listener of this.pcmListeners) listener(data);
+    } else if (data.kind === 'audio') {
+      for (const listener of this.audioListeners) listener(data);
     }
   }
+}
+
+/** A chunk of interleaved samples as a buffer source connected to `context`'s output. */
+function sourceOf(context, buffer, sampleRate, channels) {
+  const samples = new Float32Array(buffer);
+  const frames = samples.length / channels;
+  const audio = context.createBuffer(channels, frames, sampleRate);
+  for (let ch = 0; ch < channels; ch++) {
+    const out = audio.getChannelData(ch);
+    for (let i = 0, j = ch; i < frames; i++, j += channels) out[i] = samples[j];
+  }
+  const source = context.createBufferSource();
+  source.buffer = audio;
+  source.connect(context.destination);
+  return { source, frames };
 }
 
 /**
@@ -173,16 +197,7 @@ export class PcmScheduler {
   #schedule({ stream, buffer, sampleRate, channels }) {
     this.stats.chunksReceived += 1;
     if (stream !== this.stream) return;
-    const samples = new Float32Array(buffer);
-    const frames = samples.length / channels;
-    const audio = this.context.createBuffer(channels, frames, sampleRate);
-    for (let ch = 0; ch < channels; ch++) {
-      const out = audio.getChannelData(ch);
-      for (let i = 0, j = ch; i < frames; i++, j += channels) out[i] = samples[j];
-    }
-    const source = this.context.createBufferSource();
-    source.buffer = audio;
-    source.connect(this.context.destination);
+    const { source, frames } = sourceOf(this.context, buffer, sampleRate, channels);
     if (this.nextStart < this.context.currentTime) {
       // The worker fell behind: start late rather than in the past.
       this.stats.gaps += 1;
@@ -197,6 +212,111 @@ export class PcmScheduler {
       this.sources.delete(source);
       this.stats.chunksPlayed += 1;
       this.client.call('credit', { stream, count: 1 }).catch(() => {});
+    };
+  }
+}
+
+/**
+ * The page's side of the worker's player: the worker queues, decodes, converts to this
+ * AudioContext's rate and applies gain; this only schedules its chunks back to back and
+ * credits each one played. A seek, a skip or a stop starts a new epoch in the worker;
+ * what is scheduled of an older one is dropped here.
+ */
+export class PlayerOutput {
+  constructor(client, audioContext) {
+    this.client = client;
+    this.context = audioContext;
+    this.epoch = 0;
+    this.nextStart = 0;
+    this.sources = new Set();
+    /** The last status the worker sent. @type {import('./protocol').PlayerStatus | null} */
+    this.status = null;
+    /** @type {import('./protocol').QueueEntry[]} */
+    this.queue = [];
+    this.stats = { chunksReceived: 0, chunksScheduled: 0, chunksPlayed: 0, chunksDropped: 0, framesScheduled: 0, gaps: 0 };
+    client.onAudio((chunk) => this.#schedule(chunk));
+  }
+
+  /** Starts the worker's player in this context's format (options: ringSeconds, gain). */
+  start(options = {}) {
+    return this.#call('playerStart', { sampleRate: this.context.sampleRate, channels: 2, ...options });
+  }
+
+  enqueue(tracks, next = false) { return this.#call('enqueue', { tracks, next }); }
+  dequeue(entry) { return this.#call('dequeue', { entry }); }
+  move(entry, to) { return this.#call('moveInQueue', { entry, to }); }
+  clear() { return this.#call('clearQueue'); }
+  async play() {
+    if (this.context.state === 'suspended') await this.context.resume();
+    // From a stop or the queue's end, the first chunk starts a new schedule.
+    if (this.status?.state !== 'paused') this.nextStart = 0;
+    return this.#call('playerPlay');
+  }
+  async pause() {
+    const reply = await this.#call('playerPause');
+    // What is scheduled holds still with the clock.
+    await this.context.suspend();
+    return reply;
+  }
+  async toggle() {
+    return this.status?.state === 'playing' ? this.pause() : this.play();
+  }
+  stop() { return this.#call('playerStop'); }
+  next() { return this.#call('playerNext'); }
+  previous() { return this.#call('playerPrevious'); }
+  seek(ms) { return this.#call('playerSeek', { ms }); }
+  jump(entry) { return this.#call('playerJump', { entry }); }
+  volume(volume) { return this.#call('playerVolume', { volume }); }
+  repeat(repeat) { return this.#call('playerRepeat', { repeat }); }
+  shuffle(on) { return this.#call('playerShuffle', { on }); }
+  refresh() { return this.#call('playerStatus'); }
+
+  async #call(method, params = {}) {
+    const reply = await this.client.call(method, params);
+    this.status = reply.status;
+    this.queue = reply.queue;
+    this.#adopt(reply.epoch);
+    return reply;
+  }
+
+  /** A newer epoch: what is scheduled of the old one is stale. */
+  #adopt(epoch) {
+    if (epoch === this.epoch) return;
+    this.epoch = epoch;
+    for (const source of this.sources) {
+      source.onended = null;
+      source.stop();
+      this.stats.chunksDropped += 1;
+    }
+    this.sources.clear();
+    this.nextStart = 0;
+  }
+
+  #schedule({ epoch, buffer, sampleRate, channels }) {
+    this.stats.chunksReceived += 1;
+    // Epochs only grow; a chunk of an older one was posted before the call that ended it.
+    if (epoch < this.epoch) return;
+    this.#adopt(epoch);
+    const { source, frames } = sourceOf(this.context, buffer, sampleRate, channels);
+    const now = this.context.currentTime;
+    if (this.nextStart === 0) {
+      this.nextStart = now + 0.05;
+    } else if (this.nextStart < now) {
+      // The worker fell behind: start late rather than in the past.
+      this.stats.gaps += 1;
+      this.nextStart = now + 0.02;
+    }
+    source.start(this.nextStart);
+    this.nextStart += frames / sampleRate;
+    this.sources.add(source);
+    this.stats.chunksScheduled += 1;
+    this.stats.framesScheduled += frames;
+    source.onended = () => {
+      this.sources.delete(source);
+      this.stats.chunksPlayed += 1;
+      this.client.call('playerCredit', { epoch, chunks: 1 })
+        .then((reply) => { this.status = reply.status; this.queue = reply.queue; })
+        .catch(() => {});
     };
   }
 }

@@ -9,7 +9,12 @@ id: number, } & ({ "method": "init", "params": {
 /**
  * The library database; `"tonearm"` when absent.
  */
-database?: string, } } | { "method": "addFolder", "params": { 
+database?: string, 
+/**
+ * The offline cache's size limit in MiB (cloud tracks played or pinned are kept
+ * in the origin-private file system, encrypted); 1024 when absent, 0 for none.
+ */
+cacheLimitMb?: number, } } | { "method": "addFolder", "params": { 
 /**
  * The source's name.
  */
@@ -216,13 +221,98 @@ name: string, } } | { "method": "deletePlaylist", "params": {
 /**
  * The playlist's id.
  */
-playlist: number, } });
+playlist: number, } } | { "method": "playerStart", "params": { 
+/**
+ * Frames per second of the page's output.
+ */
+sampleRate: number, 
+/**
+ * Its channels.
+ */
+channels: number, 
+/**
+ * Seconds decoded ahead; 2 when absent.
+ */
+ringSeconds?: number, 
+/**
+ * Loudness normalisation; track gain with clipping prevention when absent.
+ */
+gain?: GainSettings, } } | { "method": "enqueue", "params": { 
+/**
+ * The tracks' ids, in order.
+ */
+tracks: Array<number>, 
+/**
+ * Right after what plays now rather than at the end.
+ */
+next?: boolean, } } | { "method": "dequeue", "params": { 
+/**
+ * The entry's id.
+ */
+entry: number, } } | { "method": "moveInQueue", "params": { 
+/**
+ * The entry's id.
+ */
+entry: number, 
+/**
+ * Its new position, from 0.
+ */
+to: number, } } | { "method": "clearQueue", "params": Record<symbol, never> } | { "method": "playerPlay", "params": Record<symbol, never> } | { "method": "playerPause", "params": Record<symbol, never> } | { "method": "playerToggle", "params": Record<symbol, never> } | { "method": "playerStop", "params": Record<symbol, never> } | { "method": "playerNext", "params": Record<symbol, never> } | { "method": "playerPrevious", "params": Record<symbol, never> } | { "method": "playerSeek", "params": { 
+/**
+ * The position, in milliseconds.
+ */
+ms: number, } } | { "method": "playerJump", "params": { 
+/**
+ * The entry's id.
+ */
+entry: number, } } | { "method": "playerVolume", "params": { 
+/**
+ * The volume.
+ */
+volume: number, } } | { "method": "playerRepeat", "params": { 
+/**
+ * Off, one or all.
+ */
+repeat: Repeat, } } | { "method": "playerShuffle", "params": { 
+/**
+ * Shuffled or not.
+ */
+on: boolean, } } | { "method": "playerGain", "params": { 
+/**
+ * How gain tags apply.
+ */
+gain: GainSettings, } } | { "method": "playerStatus", "params": Record<symbol, never> } | { "method": "playerCredit", "params": { 
+/**
+ * The epoch of the chunks played.
+ */
+epoch: number, 
+/**
+ * How many.
+ */
+chunks: number, } } | { "method": "pin", "params": { 
+/**
+ * The tracks' ids.
+ */
+tracks: Array<number>, } } | { "method": "unpin", "params": { 
+/**
+ * The tracks' ids.
+ */
+tracks: Array<number>, } } | { "method": "clearCache", "params": { 
+/**
+ * Pinned tracks too.
+ */
+pinnedToo?: boolean, } } | { "method": "cacheStatus", "params": Record<symbol, never> });
 
 export type Request = { "method": "init", "params": { 
 /**
  * The library database; `"tonearm"` when absent.
  */
-database?: string, } } | { "method": "addFolder", "params": { 
+database?: string, 
+/**
+ * The offline cache's size limit in MiB (cloud tracks played or pinned are kept
+ * in the origin-private file system, encrypted); 1024 when absent, 0 for none.
+ */
+cacheLimitMb?: number, } } | { "method": "addFolder", "params": { 
 /**
  * The source's name.
  */
@@ -429,7 +519,87 @@ name: string, } } | { "method": "deletePlaylist", "params": {
 /**
  * The playlist's id.
  */
-playlist: number, } };
+playlist: number, } } | { "method": "playerStart", "params": { 
+/**
+ * Frames per second of the page's output.
+ */
+sampleRate: number, 
+/**
+ * Its channels.
+ */
+channels: number, 
+/**
+ * Seconds decoded ahead; 2 when absent.
+ */
+ringSeconds?: number, 
+/**
+ * Loudness normalisation; track gain with clipping prevention when absent.
+ */
+gain?: GainSettings, } } | { "method": "enqueue", "params": { 
+/**
+ * The tracks' ids, in order.
+ */
+tracks: Array<number>, 
+/**
+ * Right after what plays now rather than at the end.
+ */
+next?: boolean, } } | { "method": "dequeue", "params": { 
+/**
+ * The entry's id.
+ */
+entry: number, } } | { "method": "moveInQueue", "params": { 
+/**
+ * The entry's id.
+ */
+entry: number, 
+/**
+ * Its new position, from 0.
+ */
+to: number, } } | { "method": "clearQueue", "params": Record<symbol, never> } | { "method": "playerPlay", "params": Record<symbol, never> } | { "method": "playerPause", "params": Record<symbol, never> } | { "method": "playerToggle", "params": Record<symbol, never> } | { "method": "playerStop", "params": Record<symbol, never> } | { "method": "playerNext", "params": Record<symbol, never> } | { "method": "playerPrevious", "params": Record<symbol, never> } | { "method": "playerSeek", "params": { 
+/**
+ * The position, in milliseconds.
+ */
+ms: number, } } | { "method": "playerJump", "params": { 
+/**
+ * The entry's id.
+ */
+entry: number, } } | { "method": "playerVolume", "params": { 
+/**
+ * The volume.
+ */
+volume: number, } } | { "method": "playerRepeat", "params": { 
+/**
+ * Off, one or all.
+ */
+repeat: Repeat, } } | { "method": "playerShuffle", "params": { 
+/**
+ * Shuffled or not.
+ */
+on: boolean, } } | { "method": "playerGain", "params": { 
+/**
+ * How gain tags apply.
+ */
+gain: GainSettings, } } | { "method": "playerStatus", "params": Record<symbol, never> } | { "method": "playerCredit", "params": { 
+/**
+ * The epoch of the chunks played.
+ */
+epoch: number, 
+/**
+ * How many.
+ */
+chunks: number, } } | { "method": "pin", "params": { 
+/**
+ * The tracks' ids.
+ */
+tracks: Array<number>, } } | { "method": "unpin", "params": { 
+/**
+ * The tracks' ids.
+ */
+tracks: Array<number>, } } | { "method": "clearCache", "params": { 
+/**
+ * Pinned tracks too.
+ */
+pinnedToo?: boolean, } } | { "method": "cacheStatus", "params": Record<symbol, never> };
 
 export type Reply = { "type": "ready", 
 /**
@@ -527,7 +697,24 @@ playlist: Playlist, } | { "type": "seeked",
 /**
  * The frame it landed on.
  */
-frame: number, } | { "type": "done" };
+frame: number, } | { "type": "player", 
+/**
+ * Its state, entry, position, buffer and settings.
+ */
+status: PlayerStatus, 
+/**
+ * The queue in play order.
+ */
+queue: Array<QueueEntry>, 
+/**
+ * The epoch of its audio: `audio` messages of an older one are stale (a seek, a
+ * skip or a stop dropped them) and the page drops what it scheduled of them.
+ */
+epoch: number, } | { "type": "cache", 
+/**
+ * Its counts and limit.
+ */
+status: CacheStatus, } | { "type": "done" };
 
 export type WorkerMessage = { "kind": "reply", 
 /**
@@ -558,6 +745,22 @@ event: StreamEvent, } | { "kind": "pcm",
  * The stream.
  */
 stream: number, 
+/**
+ * The samples' buffer.
+ */
+buffer: ArrayBuffer, 
+/**
+ * Frames per second.
+ */
+sampleRate: number, 
+/**
+ * Channels.
+ */
+channels: number, } | { "kind": "audio", 
+/**
+ * The chunk's epoch (see [`Reply::Player`]).
+ */
+epoch: number, 
 /**
  * The samples' buffer.
  */
@@ -1272,3 +1475,115 @@ failures: number,
  * From when a sync reads it again, in milliseconds since the Unix epoch.
  */
 at_ms: number, };
+
+export type PlayerStatus = { 
+/**
+ * Playing, paused or stopped.
+ */
+state: PlayState, 
+/**
+ * The entry being heard.
+ */
+entry: QueueEntry | null, 
+/**
+ * Position in it.
+ */
+position_ms: number, 
+/**
+ * Its length, if known.
+ */
+duration_ms: number | null, 
+/**
+ * Audio decoded ahead of what is heard.
+ */
+buffered_ms: number, 
+/**
+ * The volume, 0 to 1 (more amplifies).
+ */
+volume: number, 
+/**
+ * The repeat mode.
+ */
+repeat: Repeat, 
+/**
+ * Whether the queue is shuffled.
+ */
+shuffle: boolean, 
+/**
+ * Times the output ran dry while playing.
+ */
+underruns: number, 
+/**
+ * The output's format.
+ */
+format: OutputFormat, };
+
+export type QueueEntry = { 
+/**
+ * This queuing's id, unique within the queue's life.
+ */
+entry: number, 
+/**
+ * The library track.
+ */
+track_id: number, };
+
+export type Repeat = "off" | "one" | "all";
+
+export type PlayState = "stopped" | "playing" | "paused";
+
+export type OutputFormat = { 
+/**
+ * Frames per second.
+ */
+sample_rate: number, 
+/**
+ * Interleaved channels per frame.
+ */
+channels: number, };
+
+export type GainSettings = { 
+/**
+ * Which gain.
+ */
+mode: GainMode, 
+/**
+ * Added to every tagged gain, in dB.
+ */
+preamp_db: number, 
+/**
+ * Applied to tracks without any gain tag, in dB.
+ */
+untagged_db: number, 
+/**
+ * Lowers the gain so the tagged peak does not clip.
+ */
+prevent_clipping: boolean, };
+
+export type GainMode = "off" | "track" | "album";
+
+export type CacheStatus = { 
+/**
+ * Tracks cached.
+ */
+tracks: number, 
+/**
+ * Of them, pinned.
+ */
+pinned: number, 
+/**
+ * Bytes stored.
+ */
+bytes: number, 
+/**
+ * Bytes of the pinned ones.
+ */
+pinned_bytes: number, 
+/**
+ * The size limit.
+ */
+limit: number, 
+/**
+ * Downloads running or waiting.
+ */
+downloading: number, };

@@ -2,8 +2,9 @@
 // calls (`Call` in protocol.d.ts) and receives `WorkerMessage`s: replies, core events,
 // stream events, and PCM chunks whose buffers are transferred, not copied.
 //
-// The core answers every call; this script only paces playback: it sends a stream's
-// chunks while the stream plays and the main thread has granted credit.
+// The core answers every call and drives the player (whose audio it hands this script to
+// post); this script only paces the single-track streams: it sends a stream's chunks
+// while the stream plays and the main thread has granted credit.
 import init, { Core } from '../pkg/tonearm_web.js';
 
 /** Frames per PCM chunk: a quarter second at 48 kHz. */
@@ -17,6 +18,8 @@ const started = (async () => {
   await init();
   core = new Core();
   core.onEvent((json) => self.postMessage(JSON.parse(json)));
+  // The player's audio: its buffer moves to the page, not a copy.
+  core.onAudio((message) => self.postMessage(message, [message.buffer]));
 })();
 
 /** stream id → { credits, paused, pumping, ended, sampleRate, channels } */

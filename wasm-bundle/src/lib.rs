@@ -13,11 +13,15 @@
 #[cfg(all(target_arch = "wasm32", feature = "_oauth"))]
 mod auth;
 #[cfg(target_arch = "wasm32")]
+mod cache;
+#[cfg(target_arch = "wasm32")]
 mod capabilities;
 #[cfg(target_arch = "wasm32")]
 mod library;
 #[cfg(target_arch = "wasm32")]
 mod playback;
+#[cfg(target_arch = "wasm32")]
+mod player;
 #[cfg(target_arch = "wasm32")]
 mod playlists;
 pub mod protocol;
@@ -106,14 +110,14 @@ mod tests {
     }
 
     #[cfg(feature = "local")]
-    fn file(name: &str, bytes: &[u8]) -> web_sys::File {
+    pub(crate) fn file(name: &str, bytes: &[u8]) -> web_sys::File {
         let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
         web_sys::File::new_with_u8_array_sequence(&parts, name).unwrap()
     }
 
     /// Sends `request` (`{ method, params }`) to the core and returns its reply's `result`.
     #[cfg(all(feature = "local", feature = "symphonia-mp3"))]
-    async fn call(
+    pub(crate) async fn call(
         core: &Core,
         request: serde_json::Value,
         files: Vec<web_sys::File>,

@@ -9,257 +9,32 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-#[cfg(feature = "_oauth")]
-use tonearm_core::auth::{StoredTokens, token_origins};
 use tonearm_core::enrich::{EnrichOptions, Kind, Recommendation};
 use tonearm_core::events::EventBus;
-use tonearm_core::library::{LibraryStore, Source, StoreError};
-#[cfg(feature = "_http")]
-use tonearm_core::net::{allowed_hosts, rate_limits};
+use tonearm_core::library::{LibraryStore, StoreError};
+use tonearm_core::player::{GainSettings, OutputFormat};
+#[cfg(feature = "_oauth")]
 use tonearm_core::sources::Capabilities;
 use tonearm_core::{Received, Registry, SyncRequest, Tonearm};
-use tonearm_plugin_api::{HostContext, PluginKind, PluginManifest};
+use tonearm_plugin_api::PluginKind;
 use wasm_bindgen::prelude::*;
 
 #[cfg(feature = "_oauth")]
-use crate::auth::{self, TokenJournal, WorkerSession};
-use crate::capabilities::PickedFolder;
+use crate::auth::{self, TokenJournal};
+use crate::cache::OpfsCache;
 #[cfg(feature = "_http")]
-use crate::capabilities::{WorkerHttp, WorkerNet};
+use crate::capabilities::WorkerNet;
+use crate::capabilities::{PickedFolder, WorkerCapabilities};
 use crate::library::IndexedDbStore;
 use crate::playback::Stream;
+use crate::player::WorkerPlayer;
 use crate::protocol::{Call, Cover, PluginSummary, Reply, Request, SyncResult, WorkerMessage};
-
-/// What the worker grants providers: the folders picked in this session, and HTTP with the
-/// source's tokens, which it keeps in the library's database.
-#[derive(Clone)]
-struct WorkerCapabilities {
-    folders: Rc<RefCell<HashMap<String, Arc<PickedFolder>>>>,
-    #[cfg(feature = "_oauth")]
-    sessions: Rc<RefCell<HashMap<String, Arc<WorkerSession>>>>,
-    /// The library, where tokens are kept; opened by `init`.
-    #[cfg(feature = "_oauth")]
-    library: Rc<RefCell<Option<IndexedDbStore>>>,
-    /// The synchronous copy of the tokens, where the browser allows one; opened by `init`.
-    #[cfg(feature = "_oauth")]
-    journal: Rc<RefCell<Option<Rc<TokenJournal>>>>,
-    #[cfg(feature = "_oauth")]
-    bus: EventBus,
-    /// The services' budgets and the HTTP cache every metadata source shares.
-    #[cfg(feature = "_http")]
-    net: Arc<WorkerNet>,
-}
-
-impl Capabilities for WorkerCapabilities {
-    fn grant(
-        &self,
-        source: &Source,
-        manifest: &PluginManifest,
-        _bus: &EventBus,
-        mut ctx: HostContext,
-    ) -> Result<HostContext, String> {
-        if manifest.capabilities.filesystem {
-            let folder = self
-                .folders
-                .borrow()
-                .get(&source.name)
-                .cloned()
-                .ok_or_else(|| {
-                    format!(
-                        "pick the folder of `{}` again: browsers forget picked files when the page \
-                     reloads",
-                        source.name
-                    )
-                })?;
-            ctx = ctx.with_fs(folder);
-        }
-        if manifest.capabilities.needs_network() {
-            ctx = ctx.with_http(self.network(source, manifest)?);
-        }
-        Ok(ctx)
-    }
-
-    fn grant_metadata(
-        &self,
-        manifest: &PluginManifest,
-        settings: &BTreeMap<String, String>,
-        ctx: HostContext,
-    ) -> Result<HostContext, String> {
-        tonearm_core::sources::metadata_asks_allowed(manifest)?;
-        if !manifest.capabilities.needs_network() {
-            return Ok(ctx);
-        }
-        self.metadata_http(manifest, settings, ctx)
-    }
-
-    #[cfg(feature = "_http")]
-    async fn metadata_turn(&self, plugin: &str) {
-        self.net.turn(plugin).await;
-    }
-
-    #[cfg(feature = "_oauth")]
-    fn token_http(
-        &self,
-        token_url: &str,
-    ) -> Result<Arc<dyn tonearm_plugin_api::HttpClient>, String> {
-        let host = tonearm_core::net::host_of(token_url)
-            .ok_or_else(|| format!("the token endpoint {token_url} is not a URL"))?;
-        Ok(Arc::new(WorkerHttp::new("oauth", vec![host])))
-    }
-
-    #[cfg(feature = "_oauth")]
-    async fn tokens(&self, source: &str) -> Result<Option<StoredTokens>, String> {
-        if let Some(tokens) = self.journal().and_then(|j| j.get(source)) {
-            return Ok(Some(tokens));
-        }
-        self.library()?
-            .load_tokens(source)
-            .await
-            .map_err(error_text)
-    }
-
-    #[cfg(feature = "_oauth")]
-    async fn keep_tokens(&self, source: &str, tokens: StoredTokens) -> Result<(), String> {
-        if let Some(journal) = self.journal() {
-            journal.put(source, &tokens)?;
-        }
-        self.library()?
-            .save_tokens(source, &tokens)
-            .await
-            .map_err(error_text)?;
-        self.start_session(source, tokens);
-        Ok(())
-    }
-
-    #[cfg(feature = "_oauth")]
-    async fn forget_tokens(&self, source: &str) -> Result<bool, String> {
-        let had = self.sessions.borrow_mut().remove(source).is_some();
-        if let Some(journal) = self.journal() {
-            journal.remove(source)?;
-        }
-        self.library()?
-            .delete_tokens(source)
-            .await
-            .map_err(error_text)?;
-        Ok(had)
-    }
-}
-
-#[cfg(feature = "_oauth")]
-impl WorkerCapabilities {
-    fn library(&self) -> Result<IndexedDbStore, String> {
-        self.library
-            .borrow()
-            .clone()
-            .ok_or_else(|| "the library is not open: call `init` first".to_owned())
-    }
-
-    fn journal(&self) -> Option<Rc<TokenJournal>> {
-        self.journal.borrow().clone()
-    }
-
-    /// Uses `tokens` for `source`'s requests from now on.
-    fn start_session(&self, source: &str, tokens: StoredTokens) {
-        let session = WorkerSession::new(source, tokens, self.bus.clone());
-        self.sessions
-            .borrow_mut()
-            .insert(source.to_owned(), Arc::new(session));
-    }
-}
-
-impl WorkerCapabilities {
-    /// HTTP for a metadata source: to its declared hosts and configured endpoints, within
-    /// the services' budgets, through the worker's HTTP cache.
-    #[cfg(feature = "_http")]
-    fn metadata_http(
-        &self,
-        manifest: &PluginManifest,
-        settings: &BTreeMap<String, String>,
-        ctx: HostContext,
-    ) -> Result<HostContext, String> {
-        let asks = &manifest.capabilities;
-        self.net
-            .declare(&manifest.id, &rate_limits(&asks.rate_limits, settings));
-        let http = WorkerHttp::new(&manifest.id, allowed_hosts(&asks.http_hosts, settings))
-            .with_net(self.net.clone());
-        Ok(ctx.with_http(Arc::new(http)))
-    }
-
-    #[cfg(not(feature = "_http"))]
-    fn metadata_http(
-        &self,
-        manifest: &PluginManifest,
-        _: &BTreeMap<String, String>,
-        _: HostContext,
-    ) -> Result<HostContext, String> {
-        Err(format!(
-            "metadata source `{}` needs the network, which this bundle was built without",
-            manifest.id
-        ))
-    }
-
-    /// HTTP to the hosts the manifest and the source's settings name, signed in if the
-    /// provider signs in.
-    #[cfg(feature = "_http")]
-    fn network(
-        &self,
-        source: &Source,
-        manifest: &PluginManifest,
-    ) -> Result<Arc<dyn tonearm_plugin_api::HttpClient>, String> {
-        let http = WorkerHttp::new(
-            &manifest.id,
-            allowed_hosts(&manifest.capabilities.http_hosts, &source.settings),
-        );
-        match &manifest.capabilities.oauth {
-            None => Ok(Arc::new(http)),
-            Some(spec) => self.signed_in(http, source, spec),
-        }
-    }
-
-    #[cfg(not(feature = "_http"))]
-    fn network(
-        &self,
-        _: &Source,
-        manifest: &PluginManifest,
-    ) -> Result<Arc<dyn tonearm_plugin_api::HttpClient>, String> {
-        Err(format!(
-            "plugin `{}` needs the network, which this bundle was built without",
-            manifest.id
-        ))
-    }
-
-    /// `http` with the source's token, sent to the origins that take it.
-    #[cfg(feature = "_oauth")]
-    fn signed_in(
-        &self,
-        http: WorkerHttp,
-        source: &Source,
-        spec: &tonearm_plugin_api::OAuthSpec,
-    ) -> Result<Arc<dyn tonearm_plugin_api::HttpClient>, String> {
-        let session = self
-            .sessions
-            .borrow()
-            .get(&source.name)
-            .cloned()
-            .ok_or_else(|| format!("source `{}` is not signed in", source.name))?;
-        Ok(Arc::new(
-            http.with_auth(session, token_origins(spec, &source.settings)),
-        ))
-    }
-
-    #[cfg(all(feature = "_http", not(feature = "_oauth")))]
-    fn signed_in(
-        &self,
-        _: WorkerHttp,
-        _: &Source,
-        _: &tonearm_plugin_api::OAuthSpec,
-    ) -> Result<Arc<dyn tonearm_plugin_api::HttpClient>, String> {
-        Err("this bundle was built without sign-in support".into())
-    }
-}
 
 /// The facade as the worker runs it: the IndexedDB library, picked folders, worker HTTP.
 type WorkerTonearm = Tonearm<IndexedDbStore, WorkerCapabilities>;
+
+/// The offline cache's size limit when the page names none, in MiB.
+const DEFAULT_CACHE_MB: u64 = 1024;
 
 struct Inner {
     registry: Arc<Registry>,
@@ -268,6 +43,10 @@ struct Inner {
     capabilities: WorkerCapabilities,
     streams: RefCell<HashMap<u32, Stream>>,
     next_stream: Cell<u32>,
+    /// Started by `playerStart`.
+    player: RefCell<Option<WorkerPlayer>>,
+    /// Where the player's audio goes: the worker script's `postMessage`.
+    audio_sink: Rc<RefCell<Option<js_sys::Function>>>,
     /// Whether the HTTP cache kept in the library was read into memory.
     #[cfg(feature = "_http")]
     cache_loaded: Cell<bool>,
@@ -314,6 +93,8 @@ impl Core {
                 capabilities,
                 streams: RefCell::default(),
                 next_stream: Cell::new(1),
+                player: RefCell::default(),
+                audio_sink: Rc::default(),
                 #[cfg(feature = "_http")]
                 cache_loaded: Cell::new(false),
             }),
@@ -375,6 +156,13 @@ impl Core {
         });
     }
 
+    /// Calls `listener` with each chunk of the player's audio: a `WorkerMessage` of kind
+    /// `audio` whose `buffer` the listener should transfer (`postMessage(m, [m.buffer])`).
+    #[wasm_bindgen(js_name = onAudio)]
+    pub fn on_audio(&self, listener: js_sys::Function) {
+        self.inner.audio_sink.replace(Some(listener));
+    }
+
     /// Up to `frames` frames of a stream's interleaved PCM in a new `Float32Array` (whose
     /// buffer is the caller's, to transfer); `undefined` at the end.
     #[wasm_bindgen(js_name = nextChunk)]
@@ -421,7 +209,10 @@ impl Inner {
 
     async fn handle(&self, request: Request, files: Vec<web_sys::File>) -> Result<Reply, String> {
         match request {
-            Request::Init { database } => self.init(database.as_deref()).await,
+            Request::Init {
+                database,
+                cache_limit_mb,
+            } => self.init(database.as_deref(), cache_limit_mb).await,
             Request::AddFolder { name, paths, .. } => self.add_folder(&name, files, paths).await,
             #[cfg(feature = "_oauth")]
             Request::BeginSignIn {
@@ -545,6 +336,56 @@ impl Inner {
                 self.streams.borrow_mut().remove(&stream);
                 Ok(Reply::Done)
             }
+            Request::PlayerStart {
+                sample_rate,
+                channels,
+                ring_seconds,
+                gain,
+            } => self.start_player(sample_rate, channels, ring_seconds, gain),
+            request @ (Request::Enqueue { .. }
+            | Request::Dequeue { .. }
+            | Request::MoveInQueue { .. }
+            | Request::ClearQueue {}
+            | Request::PlayerPlay {}
+            | Request::PlayerPause {}
+            | Request::PlayerToggle {}
+            | Request::PlayerStop {}
+            | Request::PlayerNext {}
+            | Request::PlayerPrevious {}
+            | Request::PlayerSeek { .. }
+            | Request::PlayerJump { .. }
+            | Request::PlayerVolume { .. }
+            | Request::PlayerRepeat { .. }
+            | Request::PlayerShuffle { .. }
+            | Request::PlayerGain { .. }
+            | Request::PlayerStatus {}
+            | Request::PlayerCredit { .. }) => self
+                .player
+                .borrow()
+                .as_ref()
+                .ok_or("the player is not started: call `playerStart` first")?
+                .handle(request),
+            Request::Pin { tracks } => {
+                let tonearm = self.tonearm()?;
+                for track in tracks {
+                    tonearm.pin(track).await.map_err(error_text)?;
+                }
+                self.cache_status()
+            }
+            Request::Unpin { tracks } => {
+                let tonearm = self.tonearm()?;
+                for track in tracks {
+                    tonearm.unpin(track).map_err(error_text)?;
+                }
+                self.cache_status()
+            }
+            Request::ClearCache { pinned_too } => {
+                self.tonearm()?
+                    .clear_cache(pinned_too)
+                    .map_err(error_text)?;
+                self.cache_status()
+            }
+            Request::CacheStatus {} => self.cache_status(),
             Request::Enrich {
                 source,
                 only,
@@ -605,6 +446,54 @@ impl Inner {
         }
     }
 
+    fn start_player(
+        &self,
+        sample_rate: u32,
+        channels: u16,
+        ring_seconds: Option<f32>,
+        gain: Option<GainSettings>,
+    ) -> Result<Reply, String> {
+        let format = OutputFormat {
+            sample_rate,
+            channels,
+        };
+        if sample_rate == 0 || channels == 0 {
+            return Err(format!(
+                "the player cannot play {sample_rate} Hz × {channels} channels"
+            ));
+        }
+        let mut player = self.player.borrow_mut();
+        match player.as_ref() {
+            Some(running) if running.format() == format => {}
+            Some(running) => {
+                let playing = running.format();
+                return Err(format!(
+                    "the player plays {} Hz × {} already (one player per worker)",
+                    playing.sample_rate, playing.channels
+                ));
+            }
+            None => {
+                *player = Some(WorkerPlayer::start(
+                    self.tonearm()?,
+                    format,
+                    crate::player::settings(ring_seconds, gain),
+                    self.registry.bus().clone(),
+                    self.audio_sink.clone(),
+                ));
+            }
+        }
+        player
+            .as_ref()
+            .ok_or("the player did not start")?
+            .handle(Request::PlayerStatus {})
+    }
+
+    fn cache_status(&self) -> Result<Reply, String> {
+        Ok(Reply::Cache {
+            status: self.tonearm()?.cache_status().map_err(error_text)?,
+        })
+    }
+
     /// What the loaded metadata sources offer between them.
     fn offered_kinds(&self) -> Vec<Kind> {
         let plugins = self.registry.list();
@@ -653,7 +542,11 @@ impl Inner {
         })
     }
 
-    async fn init(&self, database: Option<&str>) -> Result<Reply, String> {
+    async fn init(
+        &self,
+        database: Option<&str>,
+        cache_limit_mb: Option<u64>,
+    ) -> Result<Reply, String> {
         if self.tonearm.borrow().is_none() {
             let store = IndexedDbStore::open(database.unwrap_or("tonearm"))
                 .await
@@ -699,11 +592,26 @@ impl Inner {
                     }
                 });
             });
-            *self.tonearm.borrow_mut() = Some(Tonearm::new(
-                self.registry.clone(),
-                store,
-                self.capabilities.clone(),
-            ));
+            let mut tonearm = Tonearm::new(self.registry.clone(), store, self.capabilities.clone());
+            let database = database.unwrap_or("tonearm");
+            match cache_limit_mb.unwrap_or(DEFAULT_CACHE_MB) {
+                0 => {}
+                limit_mb => match OpfsCache::open(
+                    database,
+                    limit_mb.saturating_mul(1 << 20),
+                    self.registry.bus().clone(),
+                )
+                .await
+                {
+                    // The facade keeps its cache in an `Arc` on every platform; in the
+                    // worker, one thread uses it.
+                    #[allow(clippy::arc_with_non_send_sync)]
+                    Ok(cache) => tonearm = tonearm.with_cache(Arc::new(cache)),
+                    // Playback does not need the cache: tracks play from their sources.
+                    Err(e) => tracing::warn!(error = %e, "playing without an offline cache"),
+                },
+            }
+            *self.tonearm.borrow_mut() = Some(tonearm);
         }
         let store = self.store()?;
         let sources = store.sources().await.map_err(error_text)?;

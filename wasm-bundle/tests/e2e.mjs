@@ -369,11 +369,66 @@ try {
   assert.equal(concurrent.gaps, hum.gaps, `no chunk played late while the Drive synced: ${JSON.stringify(concurrent)}`);
   assert.ok(concurrent.longest < 1000, `chunks kept coming while the Drive synced: ${JSON.stringify(concurrent)}`);
 
+  // The queue player: the worker's engine plays two Drive tracks back to back into the
+  // page, which only schedules the chunks it is sent; each track is kept in the offline
+  // cache (the origin-private file system) as it plays.
+  const { tracks: all } = (await call('tracks', { limit: 1000, offset: 0 })).ok;
+  const queued = all.filter((t) => t.source === 'Drive' && t.path.endsWith('pluck.mp3')).slice(0, 2).map((t) => t.id);
+  assert.equal(queued.length, 2, JSON.stringify(all.map((t) => [t.source, t.path])));
+  // What earlier plays cached goes: both tracks come from the Drive this time.
+  assert.equal((await call('clearCache', { pinnedToo: true })).ok?.status.tracks, 0);
+  const playQueue = (ids) => page.evaluate(async (ids) => {
+    const { client, player } = window.tonearm;
+    const events = [];
+    const off = client.on((e) => { if (e.domain === 'playback' || e.domain === 'cache') events.push({ domain: e.domain, ...e.event }); });
+    const before = { ...player.stats };
+    await player.clear();
+    await player.enqueue(ids);
+    await player.play();
+    const done = () => events.some((e) => e.type === 'ended') &&
+      ids.every((id) => events.some((e) => e.domain === 'cache' ? false : e.type === 'track_started' && e.track_id === id));
+    const deadline = performance.now() + 30000;
+    while (!done() && performance.now() < deadline) await new Promise((ok) => setTimeout(ok, 50));
+    // The cache stores a track played from its source in the background: let it finish.
+    while (performance.now() < deadline && (await client.call('cacheStatus')).status.downloading > 0) {
+      await new Promise((ok) => setTimeout(ok, 50));
+    }
+    off();
+    const stats = Object.fromEntries(Object.entries(player.stats).map(([k, v]) => [k, v - before[k]]));
+    return { events, stats, status: player.status };
+  }, ids);
+  const fromSource = await playQueue(queued);
+  const startedIn = (run) => run.events.filter((e) => e.type === 'track_started').map((e) => e.track_id);
+  const trouble = (run) => run.events.filter((e) => ['track_error', 'error', 'underrun', 'failed', 'corrupt'].includes(e.type));
+  assert.deepEqual(startedIn(fromSource), queued, `both tracks started, in order: ${JSON.stringify(fromSource.events)}`);
+  assert.deepEqual(trouble(fromSource), [], JSON.stringify(fromSource.events));
+  assert.equal(fromSource.stats.gaps, 0, `no chunk late: ${JSON.stringify(fromSource.stats)}`);
+  // Two 1.5 s tracks at the page's rate, nothing between them.
+  const rate = await page.evaluate(() => window.tonearm.player.context.sampleRate);
+  assert.ok(Math.abs(fromSource.stats.framesScheduled - 3 * rate) < rate * 0.05, JSON.stringify({ rate, ...fromSource.stats }));
+  const stored = fromSource.events.filter((e) => e.domain === 'cache' && e.type === 'stored').map((e) => e.track_id);
+  assert.deepEqual(stored.sort(), [...queued].sort(), `both were cached: ${JSON.stringify(fromSource.events)}`);
+  const cached = (await call('cacheStatus', {})).ok.status;
+  assert.ok(cached.tracks >= 2 && cached.bytes > 0, JSON.stringify(cached));
+
+  // With the Drive gone, both play again, from the cache.
+  fake.child.kill();
+  await new Promise((ok) => fake.child.once('exit', ok));
+  const offline = await playQueue(queued);
+  assert.deepEqual(startedIn(offline), queued, `played from the cache: ${JSON.stringify(offline.events)}`);
+  assert.deepEqual(trouble(offline), [], JSON.stringify(offline.events));
+  assert.equal(offline.stats.gaps, 0, JSON.stringify(offline.stats));
+  // Pinning a cached track keeps it whatever the limit; clearing leaves pinned ones.
+  assert.equal((await call('pin', { tracks: [queued[0]] })).ok?.status.pinned, 1);
+  assert.equal((await call('clearCache', {})).ok?.status.tracks, 1);
+  assert.equal((await call('unpin', { tracks: [queued[0]] })).ok?.status.pinned, 0);
+
   await mkdir(join(root, 'test-results'), { recursive: true });
   await page.screenshot({ path: join(root, 'test-results', 'demo.png'), fullPage: true });
   assert.deepEqual(errors, [], 'no errors in the page or the worker');
   console.log(`web e2e: ok (worker ready in ${ready} ms, ${driveTracks} tracks synced from the fake Drive, first PCM chunk ${firstChunk} ms after play; ${JSON.stringify(stats)}; ` +
-    `while a ${concurrent.seconds.toFixed(1)} s Drive sync ran, the longest wait for a chunk was ${concurrent.longest} ms, ${concurrent.gaps - hum.gaps} late chunks)`);
+    `while a ${concurrent.seconds.toFixed(1)} s Drive sync ran, the longest wait for a chunk was ${concurrent.longest} ms, ${concurrent.gaps - hum.gaps} late chunks; ` +
+    `the queue player played ${queued.length} Drive tracks gaplessly, then again from the offline cache with the Drive gone)`);
 } catch (e) {
   failed = true;
   console.error(e);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::CacheKey;
+use super::{CacheError, CacheKey};
 
 /// One cached track.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +119,63 @@ impl CacheIndex {
         }
         out
     }
+
+    /// Adds a copy just stored (`entry`, under `id`), making room for it: an entry of
+    /// the same id (its file dropped as damaged) is replaced with its pin kept, the least
+    /// recently used unpinned entries are evicted until everything fits in `limit`, and
+    /// older versions of the same file go. An unpinned copy that still does not fit is
+    /// refused and nothing changes; a pinned one is kept whatever the limit.
+    pub fn admit(&mut self, id: String, entry: Entry, limit: u64) -> Result<Admitted, CacheError> {
+        let stored = entry.stored;
+        let mut after = self.clone();
+        let pin = after.remove(&id).is_some_and(|e| e.pinned) || entry.pinned;
+        let evicted = after.evictions(limit, stored);
+        let mut removed = Vec::new();
+        let mut evicted_tracks = Vec::new();
+        for gone in evicted {
+            if let Some(entry) = after.remove(&gone) {
+                evicted_tracks.push(entry.track_id);
+                removed.push(gone);
+            }
+        }
+        if !pin && after.total() + stored > limit {
+            let pinned = after
+                .entries()
+                .filter(|(_, e)| e.pinned)
+                .map(|(_, e)| e.stored)
+                .sum();
+            return Err(CacheError::Full {
+                needed: stored,
+                limit,
+                pinned,
+            });
+        }
+        removed.extend(after.insert(
+            id.clone(),
+            Entry {
+                pinned: pin,
+                ..entry
+            },
+        ));
+        let pinned = after.get(&id).is_some_and(|e| e.pinned);
+        *self = after;
+        Ok(Admitted {
+            removed,
+            evicted_tracks,
+            pinned,
+        })
+    }
+}
+
+/// What [`CacheIndex::admit`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted {
+    /// Ids of the entries that went (evicted, or older versions): their files go too.
+    pub removed: Vec<String>,
+    /// The library tracks evicted to make room.
+    pub evicted_tracks: Vec<i64>,
+    /// Whether the new copy is pinned.
+    pub pinned: bool,
 }
 
 #[cfg(test)]
@@ -175,5 +232,41 @@ mod tests {
         );
         assert_eq!(index.set_pinned(1, false), 1);
         assert!(!index.get("new").is_some_and(|e| e.pinned));
+    }
+
+    #[test]
+    fn admitting_a_copy_evicts_to_fit_or_refuses_and_changes_nothing() {
+        let mut index = CacheIndex::default();
+        index.insert("a".into(), entry("a", "1", 100, 1, false));
+        index.insert("b".into(), entry("bb", "1", 100, 2, true));
+        let admitted = index
+            .admit("c".into(), entry("ccc", "1", 100, 3, false), 200)
+            .unwrap();
+        assert_eq!(admitted.removed, ["a"]);
+        assert_eq!(admitted.evicted_tracks, [1]);
+        assert!(!admitted.pinned);
+        assert_eq!(index.total(), 200);
+
+        let before = index.clone();
+        let refused = index.admit("d".into(), entry("dddd", "1", 150, 4, false), 200);
+        assert!(
+            matches!(
+                refused,
+                Err(CacheError::Full {
+                    needed: 150,
+                    limit: 200,
+                    pinned: 100
+                })
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(index, before, "a refused copy changes nothing");
+
+        let admitted = index
+            .admit("d".into(), entry("dddd", "1", 150, 5, true), 200)
+            .unwrap();
+        assert!(admitted.pinned, "a pinned copy is kept over the limit");
+        assert_eq!(admitted.removed, ["c"]);
+        assert_eq!(index.total(), 250);
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod crypt;
 pub mod index;
+pub mod sealing;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -95,8 +96,9 @@ pub type CacheFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 /// A platform's store of cached tracks.
 pub trait TrackCache: MaybeSend + crate::MaybeSync {
     /// The intact copy stored under `key`, marked used; `None` if there is none, or if it
-    /// was changed (it is then dropped, to be fetched again).
-    fn open(&self, key: &CacheKey) -> Option<Arc<dyn ByteSource>>;
+    /// was changed (it is then dropped, to be fetched again). Opening may check the whole
+    /// copy, so it resolves later rather than blocking its caller.
+    fn open(&self, key: &CacheKey) -> CacheFuture<'_, Option<Arc<dyn ByteSource>>>;
 
     /// Stores `bytes` (the track's file, `size` bytes) under `key` for library track
     /// `track_id`, pinned if asked; resolves once it is stored. A copy already stored

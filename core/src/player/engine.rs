@@ -625,20 +625,20 @@ impl Engine {
     /// Events for what the output has played since the last pump.
     fn report(&mut self) {
         let shared = &self.inner.shared;
-        let consumed = shared.consumed.load(Ordering::Acquire);
+        let heard = shared.heard();
         let mut started = Vec::new();
         let mut audible = None;
         {
             let mut control = self.inner.control();
             // Marks the output has passed: the last is the one playing.
-            while control.marks.len() > 1 && control.marks[1].at <= consumed {
+            while control.marks.len() > 1 && control.marks[1].at <= heard {
                 let mark = control.marks.pop_front();
                 if let Some(mark) = mark.filter(|m| !m.announced) {
                     started.push(mark);
                 }
             }
             if let Some(mark) = control.marks.front_mut()
-                && mark.at <= consumed
+                && mark.at <= heard
             {
                 if !mark.announced {
                     mark.announced = true;
@@ -679,7 +679,7 @@ impl Engine {
         }
         let pushed = shared.pushed.load(Ordering::Acquire);
         if shared.drained.load(Ordering::Acquire)
-            && consumed >= pushed
+            && heard >= pushed
             && self.pending_left() == 0
             && self.inner.control().state == PlayState::Playing
         {

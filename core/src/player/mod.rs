@@ -191,19 +191,18 @@ impl Inner {
 
     /// The mark of what the output is playing now.
     fn audible(&self) -> Option<Mark> {
-        let consumed = self.shared.consumed.load(Ordering::Acquire);
+        let heard = self.shared.heard();
         let control = self.control();
         control
             .marks
             .iter()
-            .take_while(|m| m.at <= consumed)
+            .take_while(|m| m.at <= heard)
             .last()
             .cloned()
     }
 
     fn position_ms(&self, mark: &Mark) -> u64 {
-        let consumed = self.shared.consumed.load(Ordering::Acquire);
-        let frames = mark.offset + consumed.saturating_sub(mark.at);
+        let frames = mark.offset + self.shared.heard().saturating_sub(mark.at);
         frames * 1000 / u64::from(self.format.sample_rate.max(1))
     }
 
@@ -386,21 +385,21 @@ impl Player {
     pub fn status(&self) -> PlayerStatus {
         let shared = &self.inner.shared;
         let audible = self.inner.audible();
-        let consumed = shared.consumed.load(Ordering::Acquire);
+        let heard = shared.heard();
         let pushed = shared.pushed.load(Ordering::Acquire);
         let rate = u64::from(self.inner.format.sample_rate);
         let control = self.inner.control();
         PlayerStatus {
             state: control.state,
             entry: audible.as_ref().map(|m| m.entry),
-            position_ms: audible.as_ref().map_or(0, |m| {
-                (m.offset + consumed.saturating_sub(m.at)) * 1000 / rate
-            }),
+            position_ms: audible
+                .as_ref()
+                .map_or(0, |m| (m.offset + heard.saturating_sub(m.at)) * 1000 / rate),
             duration_ms: audible
                 .as_ref()
                 .and_then(|m| m.length)
                 .map(|f| f * 1000 / rate),
-            buffered_ms: pushed.saturating_sub(consumed) * 1000 / rate,
+            buffered_ms: pushed.saturating_sub(heard) * 1000 / rate,
             volume: shared.volume(),
             repeat: control.queue.repeat(),
             shuffle: control.queue.shuffled(),

@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     pub(crate) flushed: AtomicU64,
     /// The output failed for good (a device lost): it will take nothing more.
     pub(crate) failed: AtomicBool,
+    /// Frames the output has taken but not yet made heard (see [`Output::set_unheard`]).
+    unheard: AtomicU64,
 }
 
 impl Shared {
@@ -53,7 +55,17 @@ impl Shared {
             flush: AtomicU64::new(0),
             flushed: AtomicU64::new(0),
             failed: AtomicBool::new(false),
+            unheard: AtomicU64::new(0),
         }
+    }
+
+    /// Frames heard: taken out of the ring (or dropped) less those still on their way to
+    /// the speakers. Positions and changes of track are reported against this.
+    pub(crate) fn heard(&self) -> u64 {
+        let unheard = self.unheard.load(Ordering::Acquire);
+        self.consumed
+            .load(Ordering::Acquire)
+            .saturating_sub(unheard)
     }
 
     pub(crate) fn volume(&self) -> f32 {
@@ -136,6 +148,14 @@ impl Output {
     /// error callback on any thread.
     pub fn failure(&self) -> OutputFailure {
         OutputFailure(self.shared.clone())
+    }
+
+    /// Says how many of the frames this output has taken are not heard yet: an output
+    /// that forwards audio to another buffer (a worker posting chunks to a page, a device
+    /// with a deep queue) keeps this current, so positions, changes of track and the end
+    /// of the queue are reported as heard, not as taken. Zero by default.
+    pub fn set_unheard(&self, frames: u64) {
+        self.shared.unheard.store(frames, Ordering::Release);
     }
 
     /// Whether the player is paused (an output may then stop its clock).

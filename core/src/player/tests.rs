@@ -444,3 +444,39 @@ fn an_output_that_fails_stops_the_player_instead_of_hanging_it() {
             .any(|e| matches!(e, PlaybackEvent::Error { .. }))
     );
 }
+
+#[test]
+fn an_output_that_forwards_audio_reports_what_is_heard_not_what_it_took() {
+    let mut rig = Rig::new(&[400, 8_000]);
+    rig.player.append(&[1, 2]);
+    rig.player.play();
+    // Two turns: track 2 is opened ahead and decoded after track 1.
+    rig.turn();
+    rig.turn();
+    // Taken: all of track 1 and 100 ms of track 2; 1,000 frames of that are still on
+    // their way (a page's scheduled chunks), so only 200 frames of track 1 are heard.
+    let mut buf = vec![0.0; 1_200 * 2];
+    assert_eq!(rig.output.read(&mut buf), 1_200);
+    rig.output.set_unheard(1_000);
+    rig.turn();
+    let starts = |events: Vec<PlaybackEvent>| -> Vec<i64> {
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                PlaybackEvent::TrackStarted { track_id, .. } => Some(track_id),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(starts(rig.events()), [1], "track 2 is not heard yet");
+    let status = rig.player.status();
+    assert_eq!(status.entry.map(|e| e.track_id), Some(1));
+    assert_eq!(status.position_ms, 200 * 1_000 / 8_000);
+    // The page played on: track 2 is heard now, 200 frames in.
+    rig.output.set_unheard(600);
+    rig.turn();
+    assert_eq!(starts(rig.events()), [2]);
+    let status = rig.player.status();
+    assert_eq!(status.entry.map(|e| e.track_id), Some(2));
+    assert_eq!(status.position_ms, 200 * 1_000 / 8_000);
+}

@@ -160,10 +160,20 @@ pub async fn sleep(duration: Duration) {
 /// Waits `duration` on the worker's timer.
 #[cfg(all(target_arch = "wasm32", not(target_os = "wasi")))]
 pub async fn sleep(duration: Duration) {
+    let (promise, _) = timer(duration);
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// A promise that resolves after `duration` on the worker's timer, and the function that
+/// resolves it sooner (a sleep something else may cut short).
+#[cfg(all(target_arch = "wasm32", not(target_os = "wasi")))]
+pub fn timer(duration: Duration) -> (js_sys::Promise, js_sys::Function) {
     use wasm_bindgen::{JsCast as _, JsValue};
 
     let ms = i32::try_from(duration.as_millis()).unwrap_or(i32::MAX);
-    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+    let mut resolver = None;
+    // The executor runs before `Promise::new` returns.
+    let promise = js_sys::Promise::new(&mut |resolve: js_sys::Function, _reject| {
         let set_timeout = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("setTimeout"))
             .ok()
             .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
@@ -176,8 +186,10 @@ pub async fn sleep(duration: Duration) {
                 let _ = resolve.call0(&JsValue::UNDEFINED);
             }
         }
+        resolver = Some(resolve);
     });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    let resolve = resolver.unwrap_or_else(|| js_sys::Function::new_no_args(""));
+    (promise, resolve)
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]

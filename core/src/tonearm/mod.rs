@@ -452,14 +452,7 @@ impl<S: LibraryStore, C: Capabilities> Tonearm<S, C> {
             remote_id: location.remote_id.clone(),
             version: location.version(),
         };
-        // Opening checks the whole copy: file reads and decryption, off the async threads.
-        #[cfg(not(all(target_arch = "wasm32", not(target_os = "wasi"))))]
-        let bytes = {
-            let (cache, key) = (cache.clone(), key.clone());
-            rt::blocking(move || cache.open(&key)).await.ok().flatten()
-        };
-        #[cfg(all(target_arch = "wasm32", not(target_os = "wasi")))]
-        let bytes = cache.open(&key);
+        let bytes = cache.open(&key).await;
         Some((key, bytes))
     }
 

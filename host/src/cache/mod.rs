@@ -9,8 +9,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use tonearm_core::cache::crypt::{self, Header, Sealer};
 use tonearm_core::cache::index::{CacheIndex, Entry};
+use tonearm_core::cache::sealing::Sealing;
 use tonearm_core::cache::{CacheError, CacheFuture, CacheKey, CacheStatus, TrackCache};
 use tonearm_core::events::{CacheEvent, CoreEvent, EventBus};
 use tonearm_plugin_api::ByteSource;
@@ -21,8 +21,6 @@ pub use tonearm_core::tonearm::Pinned;
 
 /// Downloads into the cache at once; more wait their turn.
 const DOWNLOADS: usize = 2;
-/// A progress event per this many bytes downloaded.
-const PROGRESS_EVERY: u64 = 1 << 20;
 
 /// Where the cache keeps things, and how much.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,8 +255,8 @@ impl Inner {
     ) -> Result<(PathBuf, u64), CacheError> {
         let mut prefix = [0u8; 16];
         getrandom::fill(&mut prefix).map_err(|e| CacheError::Storage(e.to_string()))?;
-        let header = Header::new(size, prefix);
-        let sealer = Sealer::new(&self.key, header, id);
+        let sealing = Sealing::new(&self.key, id, size, prefix, bytes);
+        let stored = sealing.header().file_len();
         let mut suffix = [0u8; 8];
         getrandom::fill(&mut suffix).map_err(|e| CacheError::Storage(e.to_string()))?;
         let part = self.settings.dir.join(format!(
@@ -272,26 +270,14 @@ impl Inner {
             let mut out = std::io::BufWriter::new(
                 std::fs::File::create(&part).map_err(|e| storage("cannot create", &part, e))?,
             );
-            let write = |out: &mut std::io::BufWriter<std::fs::File>, data: &[u8]| {
-                std::io::Write::write_all(out, data).map_err(|e| storage("cannot write", &part, e))
-            };
-            write(&mut out, &header.encode())?;
-            let mut plain = vec![0u8; crypt::SEGMENT as usize];
-            let mut reported = 0;
-            for i in 0..header.segments() {
-                let len = header.plain_len(i) as usize;
-                let at = i * u64::from(crypt::SEGMENT);
-                read_fully(bytes, at, &mut plain[..len])?;
-                let sealed = sealer
-                    .seal(i, &plain[..len])
-                    .map_err(|e| CacheError::Storage(e.to_string()))?;
-                write(&mut out, &sealed)?;
-                let done = at + len as u64;
-                if done - reported >= PROGRESS_EVERY || done == size {
-                    reported = done;
+            for piece in sealing {
+                let piece = piece?;
+                std::io::Write::write_all(&mut out, &piece.bytes)
+                    .map_err(|e| storage("cannot write", &part, e))?;
+                if piece.report {
                     self.emit(CacheEvent::Downloading {
                         track_id,
-                        bytes: done,
+                        bytes: piece.done,
                         total: size,
                     });
                 }
@@ -300,11 +286,10 @@ impl Inner {
                 .into_inner()
                 .map_err(|e| storage("cannot write", &part, e.error()))?;
             file.sync_all()
-                .map_err(|e| storage("cannot write", &part, e))?;
-            Ok(header.file_len())
+                .map_err(|e| storage("cannot write", &part, e))
         })();
         match result {
-            Ok(stored) => Ok((part, stored)),
+            Ok(()) => Ok((part, stored)),
             Err(e) => {
                 let _ = std::fs::remove_file(&part);
                 Err(e)
@@ -335,41 +320,7 @@ impl Inner {
             return Ok(());
         }
         let (part, stored) = self.download(&id, track_id, size, bytes)?;
-        let limit = self.settings.limit;
         let outcome = self.with_index(|index| {
-            // An entry of the same id (its file dropped as damaged) is replaced, its pin
-            // kept; it neither counts against the limit nor is evicted.
-            let pin = index.remove(&id).is_some_and(|e| e.pinned) || pin;
-            // A pinned track is kept whatever the limit; room is still made for it.
-            let evicted = index.evictions(limit, stored);
-            let mut after = index.clone();
-            for gone in &evicted {
-                after.remove(gone);
-            }
-            let pinned_bytes: u64 = after
-                .entries()
-                .filter(|(_, e)| e.pinned)
-                .map(|(_, e)| e.stored)
-                .sum();
-            if !pin && after.total() + stored > limit {
-                let full = CacheError::Full {
-                    needed: stored,
-                    limit,
-                    pinned: pinned_bytes,
-                };
-                return (Err(full), false);
-            }
-            // Put in place under the lock, so no other process's sweep takes it first.
-            if let Err(e) = std::fs::rename(&part, &path) {
-                return (Err(storage("cannot store", &path, e)), false);
-            }
-            let mut gone_tracks = Vec::new();
-            for gone in evicted {
-                if let Some(entry) = index.remove(&gone) {
-                    let _ = std::fs::remove_file(self.path(&gone));
-                    gone_tracks.push(entry.track_id);
-                }
-            }
             let entry = Entry {
                 key,
                 track_id,
@@ -377,11 +328,19 @@ impl Inner {
                 last_used: now_ms(),
                 pinned: pin,
             };
-            for stale in index.insert(id.clone(), entry) {
-                let _ = std::fs::remove_file(self.path(&stale));
+            let admitted = match index.admit(id.clone(), entry, self.settings.limit) {
+                Ok(admitted) => admitted,
+                Err(e) => return (Err(e), false),
+            };
+            // Put in place under the lock, so no other process's sweep takes it first;
+            // if it cannot be, the index is left as it was.
+            if let Err(e) = std::fs::rename(&part, &path) {
+                return (Err(storage("cannot store", &path, e)), false);
             }
-            let pinned = index.get(&id).is_some_and(|e| e.pinned);
-            (Ok((gone_tracks, pinned)), true)
+            for gone in &admitted.removed {
+                let _ = std::fs::remove_file(self.path(gone));
+            }
+            (Ok((admitted.evicted_tracks, admitted.pinned)), true)
         });
         match outcome.and_then(|inner| inner) {
             Ok((evicted, pinned)) => {
@@ -416,27 +375,10 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Reads exactly `buf.len()` bytes at `at`.
-fn read_fully(bytes: &dyn ByteSource, at: u64, buf: &mut [u8]) -> Result<(), CacheError> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = bytes
-            .read_at(at + filled as u64, &mut buf[filled..])
-            .map_err(|e| CacheError::Source(e.to_string()))?;
-        if n == 0 {
-            return Err(CacheError::Source(format!(
-                "the file ended at byte {} of a listed {}",
-                at + filled as u64,
-                at + buf.len() as u64
-            )));
-        }
-        filled += n;
-    }
-    Ok(())
-}
-
-impl TrackCache for DiskCache {
-    fn open(&self, key: &CacheKey) -> Option<Arc<dyn ByteSource>> {
+impl DiskCache {
+    /// The intact copy stored under `key`, marked used, read on this thread (see
+    /// [`TrackCache::open`], which reads off the async threads).
+    pub fn open_blocking(&self, key: &CacheKey) -> Option<Arc<dyn ByteSource>> {
         let id = key.id();
         let path = self.inner.path(&id);
         let entry = self
@@ -486,6 +428,18 @@ impl TrackCache for DiskCache {
                 None
             }
         }
+    }
+}
+
+impl TrackCache for DiskCache {
+    fn open(&self, key: &CacheKey) -> CacheFuture<'_, Option<Arc<dyn ByteSource>>> {
+        // Opening checks the whole copy: file reads and decryption, off the async threads.
+        let (cache, key) = (self.clone(), key.clone());
+        let task = self
+            .inner
+            .runtime
+            .spawn_blocking(move || cache.open_blocking(&key));
+        Box::pin(async move { task.await.ok().flatten() })
     }
 
     fn store(

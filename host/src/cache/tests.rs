@@ -66,13 +66,13 @@ async fn the_cache_keeps_its_bound_its_pins_and_catches_a_changed_file() {
     let status = cache.status().unwrap();
     assert_eq!(status.tracks, 2, "the least recently used left: {status:?}");
     assert!(status.bytes <= 250_000);
-    assert!(cache.open(&key(1)).is_none());
+    assert!(cache.open_blocking(&key(1)).is_none());
 
     // A pinned track stays; the next eviction takes the other.
     store(&cache, 2, true).await;
     store(&cache, 4, false).await;
-    assert!(cache.open(&key(3)).is_none(), "3 made room for 4");
-    let two = cache.open(&key(2)).expect("pinned 2 stays");
+    assert!(cache.open_blocking(&key(3)).is_none(), "3 made room for 4");
+    let two = cache.open_blocking(&key(2)).expect("pinned 2 stays");
     assert_eq!(read_back(two.as_ref()), track(2));
     assert_eq!(cache.status().unwrap().pinned, 1);
 
@@ -81,7 +81,7 @@ async fn the_cache_keeps_its_bound_its_pins_and_catches_a_changed_file() {
     let mut bytes = std::fs::read(&file).unwrap();
     bytes[50_000] ^= 0x20;
     std::fs::write(&file, bytes).unwrap();
-    assert!(cache.open(&key(4)).is_none());
+    assert!(cache.open_blocking(&key(4)).is_none());
     let mut corrupt = false;
     while let Some(Received::Event(event)) = events.try_recv() {
         corrupt |= matches!(
@@ -91,13 +91,19 @@ async fn the_cache_keeps_its_bound_its_pins_and_catches_a_changed_file() {
     }
     assert!(corrupt, "the damage was reported");
     store(&cache, 4, false).await;
-    assert_eq!(read_back(cache.open(&key(4)).unwrap().as_ref()), track(4));
+    assert_eq!(
+        read_back(cache.open_blocking(&key(4)).unwrap().as_ref()),
+        track(4)
+    );
 
     // Everything survives a restart; the key is the owner's alone; strays are swept.
     std::fs::write(dir.path().join("tracks/stray.track"), b"junk").unwrap();
     drop(cache);
     let again = open(dir.path(), &bus);
-    assert_eq!(read_back(again.open(&key(2)).unwrap().as_ref()), track(2));
+    assert_eq!(
+        read_back(again.open_blocking(&key(2)).unwrap().as_ref()),
+        track(2)
+    );
     assert!(!dir.path().join("tracks/stray.track").exists());
     #[cfg(unix)]
     {
@@ -111,7 +117,7 @@ async fn the_cache_keeps_its_bound_its_pins_and_catches_a_changed_file() {
     // The folder alone (another key) opens nothing.
     std::fs::remove_file(dir.path().join("data/cache.key")).unwrap();
     let stranger = open(dir.path(), &bus);
-    assert!(stranger.open(&key(2)).is_none());
+    assert!(stranger.open_blocking(&key(2)).is_none());
 
     // Its pin waits for the track to be fetched again, until unpinned.
     assert_eq!(again.unpin(2).unwrap(), 1);

@@ -8,9 +8,13 @@ use js_sys::{Array, Function, Promise};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonearm_core::library::{StoreError, StoreResult};
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast as _, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbObjectStore, IdbRequest, IdbTransaction, IdbTransactionMode};
+use web_sys::{
+    IdbDatabase, IdbFactory, IdbObjectStore, IdbOpenDbRequest, IdbRequest, IdbTransaction,
+    IdbTransactionMode, IdbVersionChangeEvent,
+};
 
 /// Describes a JavaScript error (a `DOMException` from IndexedDB, usually).
 pub fn describe(value: &JsValue) -> String {
@@ -47,6 +51,52 @@ pub async fn request(request: IdbRequest) -> StoreResult<JsValue> {
             )
         ))),
     }
+}
+
+/// This context's IndexedDB.
+pub fn factory() -> StoreResult<IdbFactory> {
+    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"))
+        .ok()
+        .and_then(|f| f.dyn_into::<IdbFactory>().ok())
+        .ok_or_else(|| StoreError::storage("this browser context has no IndexedDB"))
+}
+
+/// Opens database `name` at `version`, letting `upgrade` create what versions after the
+/// old one (0 for a new database) add; a failed upgrade fails the open.
+pub async fn open(
+    name: &str,
+    version: u32,
+    upgrade: impl Fn(&IdbDatabase, f64) -> Result<(), JsValue> + 'static,
+) -> StoreResult<IdbDatabase> {
+    let open = factory()?
+        .open_with_u32(name, version)
+        .map_err(js_error("open"))?;
+    let on_upgrade =
+        Closure::<dyn FnMut(IdbVersionChangeEvent)>::new(move |event: IdbVersionChangeEvent| {
+            let db = event
+                .target()
+                .and_then(|t| t.dyn_into::<IdbOpenDbRequest>().ok())
+                .and_then(|r| r.result().ok())
+                .and_then(|r| r.dyn_into::<IdbDatabase>().ok());
+            let Some(db) = db else { return };
+            if let Err(e) = upgrade(&db, event.old_version()) {
+                // Aborting the version change fails the open, which says why.
+                tracing::error!(error = %describe(&e), "cannot create the database's schema");
+                if let Some(tx) = event
+                    .target()
+                    .and_then(|t| t.dyn_into::<IdbOpenDbRequest>().ok())
+                    .and_then(|r| r.transaction())
+                {
+                    let _ = tx.abort();
+                }
+            }
+        });
+    open.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+    let db = request(open.clone().into()).await;
+    open.set_onupgradeneeded(None);
+    drop(on_upgrade);
+    db?.dyn_into()
+        .map_err(|_| StoreError::storage("IndexedDB open did not answer a database"))
 }
 
 /// Waits for `tx` to commit.

@@ -23,11 +23,10 @@ use tonearm_core::library::{
     hash_from_text, hash_text, search,
 };
 use tonearm_plugin_api::RemoteEntry;
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast as _, JsValue};
 use web_sys::{
-    IdbDatabase, IdbFactory, IdbIndexParameters, IdbKeyRange, IdbObjectStore,
-    IdbObjectStoreParameters, IdbOpenDbRequest, IdbTransaction, IdbTransactionMode,
+    IdbDatabase, IdbIndexParameters, IdbKeyRange, IdbObjectStore, IdbObjectStoreParameters,
+    IdbTransaction, IdbTransactionMode,
 };
 
 use crate::records::*;
@@ -66,13 +65,6 @@ const SYNC_STORES: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct IndexedDbStore {
     db: IdbDatabase,
-}
-
-fn factory() -> StoreResult<IdbFactory> {
-    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("indexedDB"))
-        .ok()
-        .and_then(|f| f.dyn_into::<IdbFactory>().ok())
-        .ok_or_else(|| StoreError::storage("this browser context has no IndexedDB"))
 }
 
 /// Creates the object stores and indexes of an empty database.
@@ -182,57 +174,26 @@ fn create_metadata_state_schema(db: &IdbDatabase) -> Result<(), JsValue> {
 impl IndexedDbStore {
     /// Opens (creating if needed) the library database `name`.
     pub async fn open(name: &str) -> StoreResult<Self> {
-        let open = factory()?
-            .open_with_u32(name, SCHEMA_VERSION)
-            .map_err(js_error("open"))?;
-        let upgrade = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(
-            move |event: web_sys::IdbVersionChangeEvent| {
-                let db = event
-                    .target()
-                    .and_then(|t| t.dyn_into::<IdbOpenDbRequest>().ok())
-                    .and_then(|r| r.result().ok())
-                    .and_then(|r| r.dyn_into::<IdbDatabase>().ok());
-                // Each version adds stores to the one before; a failure aborts the
-                // upgrade, and the open fails with it.
-                let Some(db) = db else { return };
-                let old = event.old_version();
-                let created = (if old < 1.0 {
-                    create_schema(&db)
-                } else {
-                    Ok(())
-                })
-                .and_then(|()| {
-                    if old < 2.0 {
-                        create_enrich_schema(&db)
-                    } else {
-                        Ok(())
-                    }
-                })
-                .and_then(|()| {
-                    if old < 3.0 {
-                        create_metadata_state_schema(&db)
-                    } else {
-                        Ok(())
-                    }
-                });
-                if let Err(e) = created {
-                    tracing::error!(error = %idb::describe(&e), "cannot create the library schema");
-                }
-            },
-        );
-        open.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
-        let db = request(open.clone().into()).await;
-        open.set_onupgradeneeded(None);
-        drop(upgrade);
-        let db: IdbDatabase = db?
-            .dyn_into()
-            .map_err(|_| StoreError::storage("IndexedDB open did not answer a database"))?;
+        // Each version adds stores to the one before.
+        let db = idb::open(name, SCHEMA_VERSION, |db, old| {
+            if old < 1.0 {
+                create_schema(db)?;
+            }
+            if old < 2.0 {
+                create_enrich_schema(db)?;
+            }
+            if old < 3.0 {
+                create_metadata_state_schema(db)?;
+            }
+            Ok(())
+        })
+        .await?;
         Ok(Self { db })
     }
 
     /// Deletes the library database `name` (every open connection must be closed).
     pub async fn delete(name: &str) -> StoreResult<()> {
-        let deleting = factory()?
+        let deleting = idb::factory()?
             .delete_database(name)
             .map_err(js_error("delete"))?;
         request(deleting.into()).await.map(|_| ())

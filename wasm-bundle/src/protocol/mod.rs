@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use tonearm_core::cache::CacheStatus;
 use tonearm_core::enrich::{EnrichReport, Field, FieldSource, Kind, StoredLyrics, Value};
 use tonearm_core::events::{CoreEvent, SyncCounts};
 use tonearm_core::library::{FailedFile, LibraryStats, Playlist, Source, TrackRow};
+use tonearm_core::player::{GainSettings, PlayerStatus, QueueEntry, Repeat};
 
 /// A request with the id its reply will carry: `{ id, method, params }`.
 #[derive(Debug, Deserialize)]
@@ -34,6 +36,11 @@ pub enum Request {
         #[serde(default)]
         #[cfg_attr(test, ts(optional))]
         database: Option<String>,
+        /// The offline cache's size limit in MiB (cloud tracks played or pinned are kept
+        /// in the origin-private file system, encrypted); 1024 when absent, 0 for none.
+        #[serde(default, rename = "cacheLimitMb")]
+        #[cfg_attr(test, ts(optional))]
+        cache_limit_mb: Option<u64>,
     },
     /// Adds a picked folder as the source `name`, or grants it again to an existing local
     /// source (file handles do not survive a reload). Answers [`Reply::Source`].
@@ -269,6 +276,121 @@ pub enum Request {
         /// The playlist's id.
         playlist: i64,
     },
+    /// Starts the player, whose audio arrives as `audio` messages in the page's format
+    /// (`sampleRate` × `channels`, an AudioContext's): every track is converted to it.
+    /// Starting again in the same format answers the running player. Answers
+    /// [`Reply::Player`], as every player call does.
+    PlayerStart {
+        /// Frames per second of the page's output.
+        #[serde(rename = "sampleRate")]
+        sample_rate: u32,
+        /// Its channels.
+        channels: u16,
+        /// Seconds decoded ahead; 2 when absent.
+        #[serde(default, rename = "ringSeconds")]
+        #[cfg_attr(test, ts(optional))]
+        ring_seconds: Option<f32>,
+        /// Loudness normalisation; track gain with clipping prevention when absent.
+        #[serde(default)]
+        #[cfg_attr(test, ts(optional))]
+        gain: Option<GainSettings>,
+    },
+    /// Queues library tracks at the end, or right after what plays now.
+    Enqueue {
+        /// The tracks' ids, in order.
+        tracks: Vec<i64>,
+        /// Right after what plays now rather than at the end.
+        #[serde(default)]
+        #[cfg_attr(test, ts(as = "Option<_>", optional))]
+        next: bool,
+    },
+    /// Removes a queue entry (what plays now plays on).
+    Dequeue {
+        /// The entry's id.
+        entry: u64,
+    },
+    /// Moves a queue entry to position `to`.
+    MoveInQueue {
+        /// The entry's id.
+        entry: u64,
+        /// Its new position, from 0.
+        to: usize,
+    },
+    /// Empties the queue (what plays now plays to its end).
+    ClearQueue {},
+    /// Plays: resumes when paused, else starts the current (or first) entry.
+    PlayerPlay {},
+    /// Pauses where it is.
+    PlayerPause {},
+    /// Pauses when playing, plays otherwise.
+    PlayerToggle {},
+    /// Stops, dropping what was decoded ahead.
+    PlayerStop {},
+    /// Plays the next entry.
+    PlayerNext {},
+    /// Plays the previous entry (or, three seconds into a track, the same from its start).
+    PlayerPrevious {},
+    /// Moves to `ms` into what plays now.
+    PlayerSeek {
+        /// The position, in milliseconds.
+        ms: u64,
+    },
+    /// Plays queue entry `entry`.
+    PlayerJump {
+        /// The entry's id.
+        entry: u64,
+    },
+    /// Sets the volume: 0 silent, 1 as decoded.
+    PlayerVolume {
+        /// The volume.
+        volume: f32,
+    },
+    /// Sets the repeat mode.
+    PlayerRepeat {
+        /// Off, one or all.
+        repeat: Repeat,
+    },
+    /// Shuffles the queue (nothing plays twice before every entry played) or restores its
+    /// order.
+    PlayerShuffle {
+        /// Shuffled or not.
+        on: bool,
+    },
+    /// Sets loudness normalisation, from the next track opened.
+    PlayerGain {
+        /// How gain tags apply.
+        gain: GainSettings,
+    },
+    /// What the player is doing.
+    PlayerStatus {},
+    /// The page played `chunks` of the player's `audio` messages of `epoch`: as many
+    /// more may be sent.
+    PlayerCredit {
+        /// The epoch of the chunks played.
+        epoch: u32,
+        /// How many.
+        chunks: u32,
+    },
+    /// Downloads cloud tracks into the offline cache (now, if not there) and pins them
+    /// there whatever its size limit. Answers [`Reply::Cache`].
+    Pin {
+        /// The tracks' ids.
+        tracks: Vec<i64>,
+    },
+    /// Lets pinned tracks go when the cache needs room. Answers [`Reply::Cache`].
+    Unpin {
+        /// The tracks' ids.
+        tracks: Vec<i64>,
+    },
+    /// Empties the offline cache. Answers [`Reply::Cache`].
+    ClearCache {
+        /// Pinned tracks too.
+        #[serde(default, rename = "pinnedToo")]
+        #[cfg_attr(test, ts(as = "Option<_>", optional))]
+        pinned_too: bool,
+    },
+    /// What the offline cache holds. Answers [`Reply::Cache`].
+    CacheStatus {},
 }
 
 /// A cover image, ready for an `<img>`.
@@ -429,6 +551,21 @@ pub enum Reply {
         /// The frame it landed on.
         frame: u64,
     },
+    /// What the player is doing, after a player call.
+    Player {
+        /// Its state, entry, position, buffer and settings.
+        status: PlayerStatus,
+        /// The queue in play order.
+        queue: Vec<QueueEntry>,
+        /// The epoch of its audio: `audio` messages of an older one are stale (a seek, a
+        /// skip or a stop dropped them) and the page drops what it scheduled of them.
+        epoch: u32,
+    },
+    /// What the offline cache holds, after a cache call.
+    Cache {
+        /// Its counts and limit.
+        status: CacheStatus,
+    },
     /// Done; nothing to say.
     Done,
 }
@@ -494,115 +631,22 @@ pub enum WorkerMessage {
         /// Channels.
         channels: u16,
     },
+    /// The player's audio: interleaved `f32` samples in its output format, the buffer
+    /// transferred rather than copied. The page plays the chunks of the newest epoch
+    /// back to back and credits each one it played (`playerCredit`).
+    Audio {
+        /// The chunk's epoch (see [`Reply::Player`]).
+        epoch: u32,
+        /// The samples' buffer.
+        #[cfg_attr(test, ts(type = "ArrayBuffer"))]
+        buffer: (),
+        /// Frames per second.
+        #[serde(rename = "sampleRate")]
+        sample_rate: u32,
+        /// Channels.
+        channels: u16,
+    },
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
-mod tests {
-    use ts_rs::{Config, TS};
-
-    use super::*;
-
-    /// The declarations of the whole API, as `js/protocol.d.ts` holds them.
-    fn declarations() -> String {
-        // Ids and counters stay far below 2^53: plain numbers, not bigints.
-        let cfg = Config::new().with_large_int("number");
-        let mut out = String::from(
-            "// Generated from wasm-bundle/src/protocol.rs and the core's types: do not edit.\n\
-             // Regenerate with `TONEARM_WRITE_TS=1 cargo test -p tonearm-web protocol`.\n\n",
-        );
-        let decls = [
-            Call::decl(&cfg),
-            Request::decl(&cfg),
-            Reply::decl(&cfg),
-            WorkerMessage::decl(&cfg),
-            StreamEvent::decl(&cfg),
-            PluginSummary::decl(&cfg),
-            SyncResult::decl(&cfg),
-            HttpStats::decl(&cfg),
-            Cover::decl(&cfg),
-            EnrichReport::decl(&cfg),
-            tonearm_core::enrich::TrackResult::decl(&cfg),
-            tonearm_core::enrich::FieldChange::decl(&cfg),
-            FieldSource::decl(&cfg),
-            StoredLyrics::decl(&cfg),
-            Kind::decl(&cfg),
-            tonearm_core::enrich::Outcome::decl(&cfg),
-            tonearm_core::enrich::Recommendation::decl(&cfg),
-            Field::decl(&cfg),
-            Value::decl(&cfg),
-            CoreEvent::decl(&cfg),
-            tonearm_core::events::SyncEvent::decl(&cfg),
-            tonearm_core::events::LibraryEvent::decl(&cfg),
-            tonearm_core::events::PlaybackEvent::decl(&cfg),
-            tonearm_core::events::PluginEvent::decl(&cfg),
-            tonearm_core::events::AuthEvent::decl(&cfg),
-            tonearm_core::events::MetadataEvent::decl(&cfg),
-            tonearm_core::events::CacheEvent::decl(&cfg),
-            SyncCounts::decl(&cfg),
-            Source::decl(&cfg),
-            TrackRow::decl(&cfg),
-            Playlist::decl(&cfg),
-            LibraryStats::decl(&cfg),
-            FailedFile::decl(&cfg),
-            tonearm_core::library::Retry::decl(&cfg),
-        ];
-        for decl in decls {
-            out.push_str("export ");
-            out.push_str(&decl);
-            out.push_str("\n\n");
-        }
-        out.truncate(out.trim_end().len());
-        out.push('\n');
-        out
-    }
-
-    #[test]
-    fn the_typescript_declarations_are_current() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("js/protocol.d.ts");
-        let fresh = declarations();
-        if std::env::var_os("TONEARM_WRITE_TS").is_some() {
-            std::fs::write(&path, &fresh).unwrap();
-        }
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            committed == fresh,
-            "{} is stale: run `TONEARM_WRITE_TS=1 cargo test -p tonearm-web protocol`",
-            path.display()
-        );
-    }
-
-    #[test]
-    fn calls_parse_from_what_the_client_sends() {
-        let call: Call = serde_json::from_str(
-            r#"{"id":7,"method":"search","params":{"text":"bjork","limit":5}}"#,
-        )
-        .unwrap();
-        assert_eq!(call.id, 7);
-        assert!(matches!(call.request, Request::Search { ref text, limit: 5 } if text == "bjork"));
-        let call: Call = serde_json::from_str(r#"{"id":1,"method":"stats","params":{}}"#).unwrap();
-        assert!(matches!(call.request, Request::Stats {}));
-        let call: Call = serde_json::from_str(
-            r#"{"id":2,"method":"addFolder","params":{"name":"m","files":[{},{}]}}"#,
-        )
-        .unwrap();
-        assert!(matches!(call.request, Request::AddFolder { ref files, .. } if files.len() == 2));
-        assert!(serde_json::from_str::<Call>(r#"{"id":3,"method":"format"}"#).is_err());
-        let call: Call = serde_json::from_str(
-            r#"{"id":4,"method":"enrich","params":{"only":["tags","lyrics"],"dryRun":true,
-                "settings":{"musicbrainz":{"endpoint.api":"http://127.0.0.1:9/ws/2"}}}}"#,
-        )
-        .unwrap();
-        assert!(matches!(
-            call.request,
-            Request::Enrich { only: Some(ref only), dry_run: true, ref settings, .. }
-                if only == &[Kind::Tags, Kind::Lyrics] && settings["musicbrainz"].len() == 1
-        ));
-        let call: Call = serde_json::from_str(
-            r#"{"id":5,"method":"editTags","params":{"track":3,"values":{"title":"T","year":1999,"artists":["A","B"]}}}"#,
-        )
-        .unwrap();
-        assert!(
-            matches!(call.request, Request::EditTags { track: 3, ref values } if values.len() == 3)
-        );
-    }
-}
+mod tests;
