@@ -14,6 +14,9 @@ use tonearm_plugin_api::{DirEntry, EntryKind, FileStat, FileSystem, PluginError,
 #[derive(Debug, Clone)]
 pub struct GrantedFolder {
     root: PathBuf,
+    /// The root held open, where files are opened in one checked lookup.
+    #[cfg(target_os = "linux")]
+    beneath: Option<std::sync::Arc<super::os::Beneath>>,
 }
 
 impl GrantedFolder {
@@ -26,7 +29,11 @@ impl GrantedFolder {
                 format!("{} is not a folder", root.display()),
             ));
         }
-        Ok(Self { root })
+        Ok(Self {
+            #[cfg(target_os = "linux")]
+            beneath: super::os::Beneath::new(&root).ok().map(std::sync::Arc::new),
+            root,
+        })
     }
 
     /// The granted folder.
@@ -38,20 +45,17 @@ impl GrantedFolder {
     /// absolute components, and a symbolic link on the way (any component but the last;
     /// each operation refuses a link at the end itself, without following it).
     ///
-    /// A link swapped in by another process between this check and the operation is
-    /// followed; the plugin cannot make one itself, its access is read-only.
+    /// Where the check and the operation are apart (not on Linux, where files are opened
+    /// beneath the held root in one lookup), a link swapped in by another process between
+    /// them is followed; the plugin cannot make one itself, its access is read-only.
     fn resolve(&self, path: &str) -> PluginResult<PathBuf> {
+        check(path)?;
         let mut full = self.root.clone();
         if path.is_empty() {
             return Ok(full);
         }
         let mut parts = path.split('/').peekable();
         while let Some(part) = parts.next() {
-            if part.is_empty() || part == "." || part == ".." || part.contains('\0') {
-                return Err(PluginError::Invalid(format!(
-                    "path {path:?} leaves the granted folder or is malformed"
-                )));
-            }
             full.push(part);
             if parts.peek().is_some() {
                 refuse_link(&full, path)?;
@@ -59,6 +63,49 @@ impl GrantedFolder {
         }
         Ok(full)
     }
+
+    /// Opens `path` for reading if it is a regular file in the folder.
+    fn open(&self, path: &str) -> PluginResult<fs::File> {
+        #[cfg(target_os = "linux")]
+        if let Some(opened) = self
+            .beneath
+            .as_ref()
+            .and_then(|b| check(path).map(|()| b.open_regular(path)).transpose())
+        {
+            return not_regular(path, opened?.map_err(|e| io_error(path, e))?);
+        }
+        let full = self.resolve(path)?;
+        not_regular(
+            path,
+            super::os::open_regular(&full).map_err(|e| io_error(path, e))?,
+        )
+    }
+}
+
+/// Refuses a path with a `..`, `.` or empty component, or a NUL.
+fn check(path: &str) -> PluginResult<()> {
+    if path.is_empty() {
+        return Ok(());
+    }
+    if path
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == ".." || part.contains('\0'))
+    {
+        return Err(PluginError::Invalid(format!(
+            "path {path:?} leaves the granted folder or is malformed"
+        )));
+    }
+    Ok(())
+}
+
+/// What was opened, or why it is not a file to read.
+fn not_regular<T>(path: &str, opened: Result<T, NotRegular>) -> PluginResult<T> {
+    opened.map_err(|not| match not {
+        NotRegular::Link => PluginError::NotFound(format!(
+            "{path} is or passes through a symbolic link, which is never followed"
+        )),
+        NotRegular::Other => PluginError::NotFound(format!("{path} is not a regular file")),
+    })
 }
 
 /// Refuses `full` (`path` in the folder) if it is a symbolic link: one that points
@@ -138,6 +185,20 @@ impl FileSystem for GrantedFolder {
     }
 
     fn stat(&self, path: &str) -> PluginResult<FileStat> {
+        #[cfg(target_os = "linux")]
+        if let Some(found) = self
+            .beneath
+            .as_ref()
+            .and_then(|b| check(path).map(|()| b.metadata(path)).transpose())
+        {
+            let meta = not_regular(path, found?.map_err(|e| io_error(path, e))?)?;
+            if !meta.is_file() {
+                return Err(PluginError::NotFound(format!(
+                    "{path} is not a regular file"
+                )));
+            }
+            return Ok(stat_of(&meta));
+        }
         let full = self.resolve(path)?;
         let meta = full.symlink_metadata().map_err(|e| io_error(path, e))?;
         if !meta.is_file() {
@@ -149,18 +210,7 @@ impl FileSystem for GrantedFolder {
     }
 
     fn read_at(&self, path: &str, offset: u64, buf: &mut [u8]) -> PluginResult<usize> {
-        let full = self.resolve(path)?;
-        let file = match super::os::open_regular(&full).map_err(|e| io_error(path, e))? {
-            Ok(file) => file,
-            Err(NotRegular::Link) => {
-                return Err(PluginError::NotFound(format!("{path} is a symbolic link")));
-            }
-            Err(NotRegular::Other) => {
-                return Err(PluginError::NotFound(format!(
-                    "{path} is not a regular file"
-                )));
-            }
-        };
+        let file = self.open(path)?;
         super::os::read_full_at(&file, offset, buf).map_err(|e| io_error(path, e))
     }
 }

@@ -49,6 +49,98 @@ pub(crate) fn open_regular(path: &Path) -> io::Result<Result<File, NotRegular>> 
     File::open(path).map(Ok)
 }
 
+/// A granted folder's root held open, so that a path beneath it is opened in one lookup
+/// that refuses any symbolic link on the way and anything outside (Linux's `openat2` with
+/// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`), rather than checked folder by folder first.
+#[cfg(target_os = "linux")]
+#[derive(Debug)]
+pub(crate) struct Beneath {
+    root: std::os::fd::OwnedFd,
+    /// Cleared when the kernel has no `openat2` (before Linux 5.6) or refuses it (a
+    /// sandbox's filter): callers then check paths themselves.
+    works: std::sync::atomic::AtomicBool,
+}
+
+#[cfg(target_os = "linux")]
+impl Beneath {
+    /// Holds `root` (a folder) open.
+    pub(crate) fn new(root: &Path) -> io::Result<Self> {
+        use rustix::fs::{Mode, OFlags};
+
+        let root = rustix::fs::open(
+            root,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Self {
+            root,
+            works: std::sync::atomic::AtomicBool::new(true),
+        })
+    }
+
+    /// Opens `path` (relative, checked to hold no `..`) for reading if it is a regular
+    /// file, as [`open_regular`] does; `None` when `openat2` cannot be used here.
+    pub(crate) fn open_regular(&self, path: &str) -> Option<io::Result<Result<File, NotRegular>>> {
+        use rustix::fs::OFlags;
+
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let file = match self.open(path, flags)? {
+            Ok(file) => file,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(match file {
+            Ok(file) => file.metadata().map(|m| {
+                if m.is_file() {
+                    Ok(file)
+                } else {
+                    Err(NotRegular::Other)
+                }
+            }),
+            Err(not) => Ok(Err(not)),
+        })
+    }
+
+    /// The metadata of `path` without following a link; `None` as for `open_regular`.
+    pub(crate) fn metadata(&self, path: &str) -> Option<io::Result<Result<Metadata, NotRegular>>> {
+        use rustix::fs::OFlags;
+
+        let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        Some(match self.open(path, flags)? {
+            Ok(Ok(file)) => file.metadata().map(Ok),
+            Ok(Err(not)) => Ok(Err(not)),
+            Err(e) => Err(e),
+        })
+    }
+
+    fn open(
+        &self,
+        path: &str,
+        flags: rustix::fs::OFlags,
+    ) -> Option<io::Result<Result<File, NotRegular>>> {
+        use std::sync::atomic::Ordering;
+
+        use rustix::fs::{Mode, ResolveFlags};
+        use rustix::io::Errno;
+
+        if !self.works.load(Ordering::Relaxed) {
+            return None;
+        }
+        let resolve =
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+        match rustix::fs::openat2(&self.root, path, flags, Mode::empty(), resolve) {
+            Ok(fd) => Some(Ok(Ok(File::from(fd)))),
+            // A link on the way or at the end; or a way out, which the path checks refuse
+            // first anyway.
+            Err(Errno::LOOP | Errno::XDEV) => Some(Ok(Err(NotRegular::Link))),
+            Err(Errno::NOSYS | Errno::PERM | Errno::INVAL | Errno::TOOBIG) => {
+                self.works.store(false, Ordering::Relaxed);
+                None
+            }
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+}
+
 /// Reads into `buf` from `offset` of `file` until it is full or the file ends, without a
 /// shared cursor (several readers may use one file); returns how many bytes were read.
 pub(crate) fn read_full_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
