@@ -233,6 +233,9 @@ export class PlayerOutput {
     this.status = null;
     /** @type {import('./protocol').QueueEntry[]} */
     this.queue = [];
+    /** The context state the engine's last reply asked for, and the changes in order. */
+    this.wanted = null;
+    this.clock = Promise.resolve();
     this.stats = { chunksReceived: 0, chunksScheduled: 0, chunksPlayed: 0, chunksDropped: 0, framesScheduled: 0, gaps: 0 };
     client.onAudio((chunk) => this.#schedule(chunk));
   }
@@ -246,18 +249,8 @@ export class PlayerOutput {
   dequeue(entry) { return this.#call('dequeue', { entry }); }
   move(entry, to) { return this.#call('moveInQueue', { entry, to }); }
   clear() { return this.#call('clearQueue'); }
-  async play() {
-    if (this.context.state === 'suspended') await this.context.resume();
-    // From a stop or the queue's end, the first chunk starts a new schedule.
-    if (this.status?.state !== 'paused') this.nextStart = 0;
-    return this.#call('playerPlay');
-  }
-  async pause() {
-    const reply = await this.#call('playerPause');
-    // What is scheduled holds still with the clock.
-    await this.context.suspend();
-    return reply;
-  }
+  play() { return this.#call('playerPlay'); }
+  pause() { return this.#call('playerPause'); }
   async toggle() {
     return this.status?.state === 'playing' ? this.pause() : this.play();
   }
@@ -273,10 +266,31 @@ export class PlayerOutput {
 
   async #call(method, params = {}) {
     const reply = await this.client.call(method, params);
-    this.status = reply.status;
-    this.queue = reply.queue;
+    this.#follow(reply);
     this.#adopt(reply.epoch);
     return reply;
+  }
+
+  /**
+   * Keeps the page's clock in step with the engine, whichever call changed its state
+   * (a `next` while paused plays): scheduled audio holds still while paused. Calls are
+   * answered in order, so the last reply's state is the engine's.
+   */
+  #follow(reply) {
+    // Playing again after a stop or the queue's end: what comes is a new schedule, not
+    // late audio.
+    if (this.status?.state === 'stopped' && reply.status.state === 'playing' && this.sources.size === 0) {
+      this.nextStart = 0;
+    }
+    this.status = reply.status;
+    this.queue = reply.queue;
+    const want = reply.status.state === 'paused' ? 'suspended' : 'running';
+    if (want !== this.wanted) {
+      this.wanted = want;
+      this.clock = this.clock
+        .then(() => (want === 'running' ? this.context.resume() : this.context.suspend()))
+        .catch(() => {});
+    }
   }
 
   /** A newer epoch: what is scheduled of the old one is stale. */
@@ -300,6 +314,7 @@ export class PlayerOutput {
     const { source, frames } = sourceOf(this.context, buffer, sampleRate, channels);
     const now = this.context.currentTime;
     if (this.nextStart === 0) {
+      // A start, a new epoch, or a play after the queue ended: a new schedule.
       this.nextStart = now + 0.05;
     } else if (this.nextStart < now) {
       // The worker fell behind: start late rather than in the past.
@@ -315,7 +330,7 @@ export class PlayerOutput {
       this.sources.delete(source);
       this.stats.chunksPlayed += 1;
       this.client.call('playerCredit', { epoch, chunks: 1 })
-        .then((reply) => { this.status = reply.status; this.queue = reply.queue; })
+        .then((reply) => this.#follow(reply))
         .catch(() => {});
     };
   }

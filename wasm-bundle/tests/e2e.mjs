@@ -418,6 +418,25 @@ try {
   assert.deepEqual(startedIn(offline), queued, `played from the cache: ${JSON.stringify(offline.events)}`);
   assert.deepEqual(trouble(offline), [], JSON.stringify(offline.events));
   assert.equal(offline.stats.gaps, 0, JSON.stringify(offline.stats));
+  // The page's clock follows the engine: a pause holds it, and a skip while paused plays.
+  const clock = await page.evaluate(async (ids) => {
+    const { player } = window.tonearm;
+    const settle = () => new Promise((ok) => setTimeout(ok, 300));
+    await player.clear();
+    await player.enqueue(ids);
+    await player.play();
+    await settle();
+    await player.pause();
+    await settle();
+    const paused = [player.status.state, player.context.state];
+    await player.next();
+    await settle();
+    const skipped = [player.status.state, player.context.state, player.status.entry?.track_id];
+    await player.stop();
+    return { paused, skipped };
+  }, queued);
+  assert.deepEqual(clock.paused, ['paused', 'suspended'], JSON.stringify(clock));
+  assert.deepEqual(clock.skipped, ['playing', 'running', queued[1]], JSON.stringify(clock));
   // Pinning a cached track keeps it whatever the limit; clearing leaves pinned ones.
   assert.equal((await call('pin', { tracks: [queued[0]] })).ok?.status.pinned, 1);
   assert.equal((await call('clearCache', {})).ok?.status.tracks, 1);

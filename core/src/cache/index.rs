@@ -128,9 +128,21 @@ impl CacheIndex {
     pub fn admit(&mut self, id: String, entry: Entry, limit: u64) -> Result<Admitted, CacheError> {
         let stored = entry.stored;
         let mut after = self.clone();
-        let pin = after.remove(&id).is_some_and(|e| e.pinned) || entry.pinned;
+        let mut pin = after.remove(&id).is_some_and(|e| e.pinned) || entry.pinned;
+        // Older versions of the same file go first: they do not count against the limit,
+        // and their pin carries over.
+        let mut removed: Vec<String> = after
+            .entries
+            .iter()
+            .filter(|(_, e)| {
+                e.key.source == entry.key.source && e.key.remote_id == entry.key.remote_id
+            })
+            .map(|(other, _)| other.clone())
+            .collect();
+        for old in &removed {
+            pin |= after.remove(old).is_some_and(|e| e.pinned);
+        }
         let evicted = after.evictions(limit, stored);
-        let mut removed = Vec::new();
         let mut evicted_tracks = Vec::new();
         for gone in evicted {
             if let Some(entry) = after.remove(&gone) {
@@ -232,6 +244,21 @@ mod tests {
         );
         assert_eq!(index.set_pinned(1, false), 1);
         assert!(!index.get("new").is_some_and(|e| e.pinned));
+    }
+
+    #[test]
+    fn a_new_version_is_admitted_in_the_room_of_the_old_one_with_its_pin() {
+        let mut index = CacheIndex::default();
+        index.insert("old".into(), entry("x", "1", 100, 1, true));
+        index.insert("other".into(), entry("yy", "1", 100, 2, false));
+        // Pins fill the limit but for the old version: the new one replaces it.
+        let admitted = index
+            .admit("new".into(), entry("x", "2", 100, 3, false), 200)
+            .unwrap();
+        assert_eq!(admitted.removed, ["old"]);
+        assert!(admitted.evicted_tracks.is_empty(), "nothing else had to go");
+        assert!(admitted.pinned, "the pin carried over");
+        assert_eq!(index.total(), 200);
     }
 
     #[test]

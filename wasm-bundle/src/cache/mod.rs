@@ -29,9 +29,9 @@ use web_sys::{FileSystemDirectoryHandle, FileSystemSyncAccessHandle};
 
 /// Downloads running at once; more wait their turn.
 const DOWNLOADS: u64 = 2;
-/// Pieces (64 KiB segments) downloaded between turns given back to the worker (the
-/// player, the page).
-const PIECES_PER_TURN: u64 = 8;
+/// How long a download holds the worker before giving it back to the player and the page
+/// (as a sync does between plugin calls).
+const HOLD_MS: f64 = 8.0;
 
 /// The cache of one library, in the origin-private file system.
 #[derive(Clone)]
@@ -43,8 +43,6 @@ struct Inner {
     dir: FileSystemDirectoryHandle,
     index_file: FileSystemSyncAccessHandle,
     index: RefCell<CacheIndex>,
-    /// An unreadable index was kept aside: no file is swept while it is there.
-    salvage: bool,
     key: [u8; 32],
     limit: u64,
     bus: EventBus,
@@ -84,34 +82,38 @@ impl OpfsCache {
         let index_file = opfs::handle(&dir, "index.json", true)
             .await?
             .ok_or("the offline cache: its index cannot be created")?;
-        let key = key::load_or_make(&format!("{database}.cache-key")).await?;
-        let bytes = opfs::read_all(&index_file)?;
-        let names = opfs::names(&dir).await?;
-        let (index, salvage) = if bytes.is_empty() {
-            (
-                CacheIndex::default(),
-                names.iter().any(|n| n == "index.json.bad"),
-            )
-        } else {
-            match serde_json::from_slice(&bytes) {
-                Ok(index) => (index, names.iter().any(|n| n == "index.json.bad")),
-                Err(e) => {
-                    tracing::warn!(error = %e, "the cache index is unreadable; kept aside");
-                    let aside = opfs::handle(&dir, "index.json.bad", true)
-                        .await?
-                        .ok_or("the offline cache: cannot keep its index aside")?;
-                    opfs::replace(&aside, &bytes)?;
-                    aside.close();
-                    (CacheIndex::default(), true)
-                }
+        // The handle is the cache's lock: closed on the way out of a failed open, not left
+        // to the garbage collector.
+        let opened = async {
+            let key = key::load_or_make(&format!("{database}.cache-key")).await?;
+            let bytes = opfs::read_all(&index_file)?;
+            let names = opfs::names(&dir).await?;
+            Ok::<_, String>((key, bytes, names))
+        }
+        .await;
+        let (key, bytes, names) = match opened {
+            Ok(opened) => opened,
+            Err(e) => {
+                index_file.close();
+                return Err(e);
             }
+        };
+        // An index cut short (a tab closed mid-write) or damaged: its copies cannot be
+        // told apart, and nobody can rescue files here, so they are swept and fetched
+        // again as they play. Pins go with it.
+        let index = if bytes.is_empty() {
+            CacheIndex::default()
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the cache index is unreadable; starting it anew");
+                CacheIndex::default()
+            })
         };
         let cache = Self {
             inner: Rc::new(Inner {
                 dir,
                 index_file,
                 index: RefCell::new(index),
-                salvage,
                 key,
                 limit,
                 bus,
@@ -158,7 +160,7 @@ impl Inner {
             .map(|(id, _)| file_name(id))
             .collect();
         for name in names {
-            if name.ends_with(".track") && !known.contains(name) && !self.salvage {
+            if name.ends_with(".track") && !known.contains(name) {
                 opfs::remove(&self.dir, name).await?;
             }
         }
@@ -246,7 +248,8 @@ impl Inner {
             handle
                 .truncate_with_u32(0)
                 .map_err(|e| storage(opfs::failed("cannot cut a file")(e)))?;
-            for (i, piece) in sealing.enumerate() {
+            let mut held_since = js_sys::Date::now();
+            for piece in sealing {
                 let piece = piece?;
                 opfs::write_at(&handle, piece.offset, &piece.bytes).map_err(storage)?;
                 if piece.report {
@@ -256,9 +259,10 @@ impl Inner {
                         total: size,
                     });
                 }
-                if (i as u64 + 1).is_multiple_of(PIECES_PER_TURN) {
+                if js_sys::Date::now() - held_since >= HOLD_MS {
                     // Reads block the worker: let the player and the page have it.
                     rt::sleep(Duration::ZERO).await;
+                    held_since = js_sys::Date::now();
                 }
             }
             handle
@@ -283,25 +287,43 @@ impl Inner {
         pin: bool,
     ) -> Result<(), CacheError> {
         let id = key.id();
+        self.downloads.set(self.downloads.get() + 1);
+        // One download of an entry at a time (a pin of the track that is being stored as
+        // it plays waits for that download), and a slot among the running ones.
+        while self.in_flight.borrow().contains(&id) || self.running.get() >= DOWNLOADS {
+            rt::sleep(Duration::from_millis(20)).await;
+        }
         let stored = self.with_index(|index| match index.get(&id) {
             Some(entry) if entry.stored > 0 => {
                 let changed = pin && index.set_pinned(track_id, true) > 0;
                 (true, changed)
             }
             _ => (false, false),
-        })?;
-        if stored {
-            return Ok(());
+        });
+        if !matches!(stored, Ok(false)) {
+            self.downloads.set(self.downloads.get() - 1);
+            return stored.map(|_| ());
         }
-        self.downloads.set(self.downloads.get() + 1);
-        while self.running.get() >= DOWNLOADS {
-            rt::sleep(Duration::from_millis(50)).await;
-        }
+        self.in_flight.borrow_mut().insert(id.clone());
         self.running.set(self.running.get() + 1);
         let downloaded = self.download(&id, track_id, size, bytes.as_ref()).await;
         self.running.set(self.running.get() - 1);
         self.downloads.set(self.downloads.get() - 1);
-        let stored = downloaded?;
+        let admitted =
+            downloaded.and_then(|stored| self.admit(key, id.clone(), track_id, stored, pin));
+        self.in_flight.borrow_mut().remove(&id);
+        admitted
+    }
+
+    /// Records a copy just downloaded, making room for it.
+    fn admit(
+        self: &Rc<Self>,
+        key: CacheKey,
+        id: String,
+        track_id: i64,
+        stored: u64,
+        pin: bool,
+    ) -> Result<(), CacheError> {
         let entry = Entry {
             key,
             track_id,
@@ -361,7 +383,14 @@ impl TrackCache for OpfsCache {
                     }
                     Some(Arc::new(MemoryByteSource::new(plain)) as Arc<dyn ByteSource>)
                 }
-                Ok(None) => None,
+                Ok(None) => {
+                    // Listed but gone: fetched again when it next plays.
+                    let _ = inner.with_index(|index| {
+                        let changed = index.forget_file(&id);
+                        ((), changed)
+                    });
+                    None
+                }
                 Err(ReadError::Storage(error)) => {
                     tracing::warn!(%error, "cannot read a cached track");
                     None
@@ -400,8 +429,8 @@ impl TrackCache for OpfsCache {
     }
 
     fn store_later(&self, key: CacheKey, track_id: i64, size: u64, bytes: Arc<dyn ByteSource>) {
-        let id = key.id();
-        if !self.inner.in_flight.borrow_mut().insert(id.clone()) {
+        if self.inner.in_flight.borrow().contains(&key.id()) {
+            // Being stored already.
             return;
         }
         let inner = self.inner.clone();
@@ -410,7 +439,6 @@ impl TrackCache for OpfsCache {
                 .clone()
                 .store_now(key, track_id, size, bytes, false)
                 .await;
-            inner.in_flight.borrow_mut().remove(&id);
             if let Err(e) = result {
                 inner.emit(CacheEvent::Failed {
                     track_id,

@@ -104,3 +104,18 @@ async fn tracks_are_kept_encrypted_within_the_limit_and_a_changed_copy_is_droppe
     assert_eq!(read_back(&again, 4).await.unwrap(), track(4));
     assert_eq!(again.status().unwrap().pinned, 1);
 }
+
+#[wasm_bindgen_test]
+async fn a_pin_while_the_same_track_is_being_stored_waits_for_that_download() {
+    let database = format!("tonearm-test-cache-twice-{}", js_sys::Date::now());
+    let cache = OpfsCache::open(&database, 10_000_000, EventBus::default())
+        .await
+        .unwrap();
+    let bytes: Arc<dyn ByteSource> = Arc::new(MemoryByteSource::new(track(5)));
+    // As playback does, then a pin of the same track before that download ended.
+    cache.store_later(key(5), 5, 150_000, bytes);
+    store(&cache, 5, true).await.unwrap();
+    let status = cache.status().unwrap();
+    assert_eq!((status.tracks, status.pinned), (1, 1), "{status:?}");
+    assert_eq!(read_back(&cache, 5).await.unwrap(), track(5));
+}

@@ -268,6 +268,10 @@ impl WorkerPlayer {
             let mut drive = self.drive.borrow_mut();
             if flushes {
                 drive.flush();
+            } else {
+                // Carried out now, so the reply's state is the engine's (the page follows
+                // it: a play resumes its clock, a pause holds it).
+                drive.engine.pump();
             }
             drive.epoch
         };
