@@ -260,6 +260,30 @@ fn parse_with(_: Arc<ProviderByteSource>, _: &RemoteEntry) -> Result<ScannedTrac
 mod tests {
     use super::*;
 
+    /// The `tags` fuzz target's finding (kept in `fuzz/regressions/tags/`): an Opus header
+    /// with no channel made lofty panic; it is an unreadable file instead.
+    #[test]
+    #[cfg(feature = "tags-lofty")]
+    fn an_opus_header_without_channels_is_refused_not_a_panic() {
+        use tonearm_plugin_api::MemoryByteSource;
+
+        // The fuzz input's first byte picks the file's extension; the rest is the file.
+        let input = include_bytes!(
+            "../../../../fuzz/regressions/tags/crash-e5eddf41c9049c1a8e58f944911e7ae2c39469b8"
+        );
+        let file = input[1..].to_vec();
+        let entry = RemoteEntry {
+            id: "x.opus".into(),
+            path: "x.opus".into(),
+            size: file.len() as u64,
+            modified_ms: None,
+            content_hash: None,
+            mime: None,
+        };
+        let read = with_lofty::parse(Arc::new(MemoryByteSource::new(file)), &entry);
+        assert!(read.is_err(), "refused");
+    }
+
     /// Both readers agree on what the library shows, on every bundled fixture.
     #[test]
     fn the_two_readers_agree_on_the_fixtures() {

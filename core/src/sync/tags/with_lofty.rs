@@ -118,6 +118,7 @@ fn read_tagged(
     reader.rewind().map_err(|e| e.to_string())?;
     Ok(match file_type {
         FileType::Opus => {
+            opus_channels_present(&mut reader)?;
             let file = OpusFile::read_from(&mut reader, options).map_err(text)?;
             let gain = r128(Some(file.vorbis_comments()));
             (file.into(), gain)
@@ -314,5 +315,33 @@ mod tests {
         file.save_to_path(&path, WriteOptions::default()).unwrap();
         let (read, _) = read_bytes("Some Folder/My Song.flac", std::fs::read(&path).unwrap());
         assert_eq!(read.result.unwrap().tags.title.as_deref(), Some("My Song"));
+    }
+}
+
+/// Refuses an Opus identification header that declares no channel: lofty 0.25 panics on
+/// one (`ChannelMask::from_opus_channels(0)` is `None`, and it `expect`s), found by the
+/// `tags` fuzz target. The header is the first packet of the first Ogg page.
+fn opus_channels_present(reader: &mut ByteSourceReader) -> Result<(), String> {
+    use std::io::Read as _;
+
+    let mut head = [0u8; 27 + 255 + 10];
+    let mut filled = 0;
+    while filled < head.len() {
+        match reader.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    reader.rewind().map_err(|e| e.to_string())?;
+    let head = &head[..filled];
+    let segments = head.get(26).copied().map(usize::from);
+    let packet = segments.and_then(|n| head.get(27 + n..));
+    match packet {
+        Some(p) if p.starts_with(b"OpusHead") && p.get(9) == Some(&0) => {
+            Err("the Opus header declares no audio channel".into())
+        }
+        // Anything else is lofty's to judge.
+        _ => Ok(()),
     }
 }
