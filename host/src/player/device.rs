@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{
@@ -18,6 +18,65 @@ use super::sink::{Opened, SinkSummary, spawn};
 
 /// Samples the callback converts at a time, from a buffer made before it runs.
 const SCRATCH_FRAMES: usize = 4096;
+
+/// Silence a new stream plays before any audio: a sound server may drop the first
+/// milliseconds of a stream that starts on a busy machine (up to 16 ms measured through
+/// cpal's PulseAudio host with both cores busy), which would cut the start of the first
+/// track. Once the stream runs it stays open from track to track.
+const WARM_UP: Duration = Duration::from_millis(125);
+
+/// The longest a device's reported delay is believed: past it, a backend's clock is wrong,
+/// and positions would lag by its error.
+const MOST_DELAY: Duration = Duration::from_secs(4);
+
+/// How long the end of playback keeps the stream open past the moment the device's
+/// reported delay says all was played: that delay is an estimate (cpal's PulseAudio host
+/// polls the server's latency and interpolates between polls), seen once a callback, and
+/// a closed stream's unplayed audio is dropped (cpal deletes the server's stream); a
+/// fraction of a second at the very end costs nothing.
+const DRAIN_MARGIN: Duration = Duration::from_millis(300);
+
+/// The longest the end of playback waits for the device to play what it holds: a device
+/// that stopped calling back must not hold the player open.
+const MOST_DRAIN: Duration = Duration::from_secs(6);
+
+/// Where the device's clock stands, as the callbacks see it (nanoseconds on the stream's
+/// clock): the device queues audio (a sound server may hold a few hundred milliseconds
+/// on a busy machine) and the audio taken is heard that much later.
+#[derive(Debug, Default)]
+struct DeviceClock {
+    /// The latest callback's instant.
+    now: AtomicU64,
+    /// When the last frame of audio taken so far will have been played.
+    heard_by: AtomicU64,
+    /// Whether any callback has run.
+    started: AtomicBool,
+}
+
+impl DeviceClock {
+    /// Notes a callback at `now` whose buffer starts playing `delay` later and begins with
+    /// `taken` frames of audio; returns the frames taken so far not yet heard.
+    fn tick(&self, now: Duration, delay: Duration, taken: u64, rate: u64) -> u64 {
+        let now = nanos(now.as_nanos());
+        if taken > 0 {
+            let delay = nanos(delay.min(MOST_DELAY).as_nanos());
+            let end = now
+                .saturating_add(delay)
+                .saturating_add(taken.saturating_mul(1_000_000_000) / rate.max(1));
+            self.heard_by.store(end, Ordering::Release);
+        }
+        self.now.store(now, Ordering::Release);
+        self.started.store(true, Ordering::Release);
+        let unheard = self.heard_by.load(Ordering::Acquire).saturating_sub(now);
+        unheard.saturating_mul(rate).div_ceil(1_000_000_000)
+    }
+
+    /// Whether everything taken so far has been played, as of the latest callback.
+    fn played_out(&self) -> bool {
+        !self.started.load(Ordering::Acquire)
+            || self.now.load(Ordering::Acquire) >= self.heard_by.load(Ordering::Acquire)
+    }
+}
 
 /// Opens the device `name` (the default one if `None`) on the system's default host.
 pub(super) fn open(
@@ -139,6 +198,7 @@ fn play(
     stop: &AtomicBool,
 ) -> Result<SinkSummary, String> {
     let frames = Arc::new(AtomicU64::new(0));
+    let clock = Arc::new(DeviceClock::default());
     let mut stream_config: StreamConfig = config.config();
     // A device left to choose may ask for seconds at a time (PulseAudio's default target
     // is 2 s), more than the ring holds at the start of a track: ask for about 50 ms.
@@ -148,11 +208,11 @@ fn play(
         SupportedBufferSize::Unknown => BufferSize::Fixed(period),
     };
     let stream = match config.sample_format() {
-        SampleFormat::F32 => build::<f32>(device, &stream_config, output, frames.clone()),
-        SampleFormat::I16 => build::<i16>(device, &stream_config, output, frames.clone()),
-        SampleFormat::I32 => build::<i32>(device, &stream_config, output, frames.clone()),
-        SampleFormat::U16 => build::<u16>(device, &stream_config, output, frames.clone()),
-        SampleFormat::U8 => build::<u8>(device, &stream_config, output, frames.clone()),
+        SampleFormat::F32 => build::<f32>(device, &stream_config, output, &frames, &clock),
+        SampleFormat::I16 => build::<i16>(device, &stream_config, output, &frames, &clock),
+        SampleFormat::I32 => build::<i32>(device, &stream_config, output, &frames, &clock),
+        SampleFormat::U16 => build::<u16>(device, &stream_config, output, &frames, &clock),
+        SampleFormat::U8 => build::<u8>(device, &stream_config, output, &frames, &clock),
         other => {
             return Err(format!(
                 "the device plays {other} samples, which are not supported"
@@ -164,10 +224,15 @@ fn play(
     while !stop.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    // What the device buffered is still to be heard.
-    let buffered = stream.buffer_size().unwrap_or(0);
-    let drain = Duration::from_secs_f64(f64::from(buffered) / f64::from(stream_config.sample_rate));
-    std::thread::sleep(drain + Duration::from_millis(100));
+    // What the device holds is still to be heard: closing the stream now would cut the
+    // end of the last track (a sound server drops what a closed stream left).
+    let draining = Instant::now();
+    while !clock.played_out() && draining.elapsed() < MOST_DRAIN {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if clock.started.load(Ordering::Acquire) {
+        std::thread::sleep(DRAIN_MARGIN);
+    }
     drop(stream);
     Ok(SinkSummary {
         frames: frames.load(Ordering::Relaxed),
@@ -178,22 +243,39 @@ fn build<T: SizedSample + FromSample<f32>>(
     device: &cpal::Device,
     config: &StreamConfig,
     mut output: Output,
-    frames: Arc<AtomicU64>,
+    frames: &Arc<AtomicU64>,
+    clock: &Arc<DeviceClock>,
 ) -> Result<cpal::Stream, cpal::Error> {
     let channels = usize::from(config.channels.max(1));
+    let rate = u64::from(config.sample_rate.max(1));
     let mut scratch = vec![0.0f32; SCRATCH_FRAMES * channels];
     let failure = output.failure();
+    let (frames, clock) = (frames.clone(), clock.clone());
+    let mut warm_up = rate * nanos(WARM_UP.as_nanos()) / 1_000_000_000;
     device.build_output_stream(
         *config,
-        move |data: &mut [T], _| {
+        move |data: &mut [T], info| {
+            let mut taken = 0u64;
             for chunk in data.chunks_mut(scratch.len()) {
                 let samples = &mut scratch[..chunk.len()];
-                let played = output.render(samples);
-                frames.fetch_add(played as u64, Ordering::Relaxed);
+                let played = if warm_up > 0 {
+                    warm_up = warm_up.saturating_sub((samples.len() / channels) as u64);
+                    samples.fill(0.0);
+                    0
+                } else {
+                    output.render(samples)
+                };
+                taken += played as u64;
                 for (out, sample) in chunk.iter_mut().zip(samples.iter()) {
                     *out = T::from_sample(*sample);
                 }
             }
+            frames.fetch_add(taken, Ordering::Relaxed);
+            let stamp = info.timestamp();
+            let now = Duration::from_nanos(nanos(stamp.callback.as_nanos()));
+            let delay = stamp.playback.saturating_duration_since(stamp.callback);
+            // Positions and the end of the queue are reported as heard, not as taken.
+            output.set_unheard(clock.tick(now, delay, taken, rate));
         },
         move |e| match e.kind() {
             // The device or its server is gone: the stream will not call back again, and
@@ -210,4 +292,39 @@ fn build<T: SizedSample + FromSample<f32>>(
         },
         None,
     )
+}
+
+/// Nanoseconds as a `u64` (585 years of a stream's clock).
+fn nanos(n: u128) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn audio_taken_is_unheard_until_the_device_has_played_it() {
+        let clock = DeviceClock::default();
+        assert!(clock.played_out(), "nothing taken, nothing to wait for");
+        // 2,400 frames (50 ms) taken at 0, played from 40 ms on: heard by 90 ms.
+        assert_eq!(clock.tick(Duration::ZERO, 40 * MS, 2_400, 48_000), 4_320);
+        assert!(!clock.played_out());
+        // A callback of silence at 60 ms: 30 ms are still on their way.
+        assert_eq!(clock.tick(60 * MS, 40 * MS, 0, 48_000), 1_440);
+        assert!(!clock.played_out());
+        assert_eq!(clock.tick(90 * MS, 40 * MS, 0, 48_000), 0);
+        assert!(clock.played_out());
+    }
+
+    #[test]
+    fn a_delay_past_belief_is_capped() {
+        let clock = DeviceClock::default();
+        let unheard = clock.tick(Duration::ZERO, Duration::from_secs(3_600), 0, 48_000);
+        assert_eq!(unheard, 0, "no audio taken, nothing unheard");
+        let unheard = clock.tick(MS, Duration::from_secs(3_600), 480, 48_000);
+        assert_eq!(unheard, 48_000 * 4 + 480);
+    }
 }
