@@ -134,7 +134,7 @@ fn parse(
     if entry.size == 0 {
         return Err("the file is empty".into());
     }
-    let mut track = match parse_with(source.clone(), entry) {
+    let mut track = match contained(|| parse_with(source.clone(), entry)) {
         Ok(mut track) => {
             if track.tag_problem.is_some() {
                 salvage_tags(&mut track, &source, entry, decoders);
@@ -164,6 +164,18 @@ fn parse(
     Ok(track)
 }
 
+/// Runs one of this build's own readers (lofty, Symphonia: code that parses untrusted
+/// bytes outside any plugin's guard), so that a panic on a malformed file makes that file
+/// unreadable instead of failing the whole batch, and every later sync with it.
+fn contained<T>(read: impl FnOnce() -> Result<T, Unread>) -> Result<T, Unread> {
+    crate::guard::catch("the tag reader", || Ok(read())).unwrap_or_else(|e| {
+        Err(Unread::Damaged(match e {
+            PluginError::Internal(why) => why,
+            other => other.to_string(),
+        }))
+    })
+}
+
 /// Fills the tags of `track`, whose tags the host's reader could not parse, from a reader
 /// that skips what it cannot parse (Symphonia's, where the build has it), else from the
 /// decoder that claims the file.
@@ -174,7 +186,7 @@ fn salvage_tags(
     decoders: &Registry,
 ) {
     #[cfg(all(feature = "tags-lofty", feature = "tags-symphonia"))]
-    if let Ok(salvaged) = with_symphonia::parse(source.clone(), entry) {
+    if let Ok(salvaged) = contained(|| with_symphonia::parse(source.clone(), entry)) {
         track.tags = salvaged.tags;
         track.gain = salvaged.gain;
         track.artwork = salvaged.artwork;
@@ -282,6 +294,17 @@ mod tests {
         };
         let read = with_lofty::parse(Arc::new(MemoryByteSource::new(file)), &entry);
         assert!(read.is_err(), "refused");
+    }
+
+    /// A panic in a reader (a malformed file no guard foresaw) fails that file only.
+    #[test]
+    fn a_reader_that_panics_makes_the_file_unreadable_not_the_sync() {
+        match contained::<()>(|| panic!("a malformed atom")) {
+            Err(Unread::Damaged(why)) => assert!(why.contains("a malformed atom"), "{why}"),
+            Err(Unread::Unknown(why)) => panic!("called an unknown format: {why}"),
+            Ok(()) => panic!("a panic passed for a read"),
+        }
+        assert!(matches!(contained(|| Ok::<_, Unread>(7)), Ok(7)));
     }
 
     /// Both readers agree on what the library shows, on every bundled fixture.
