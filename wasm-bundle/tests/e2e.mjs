@@ -369,6 +369,49 @@ try {
   assert.equal(concurrent.gaps, hum.gaps, `no chunk played late while the Drive synced: ${JSON.stringify(concurrent)}`);
   assert.ok(concurrent.longest < 1000, `chunks kept coming while the Drive synced: ${JSON.stringify(concurrent)}`);
 
+  // The same with the queue player, whose engine the worker pumps on a timer between the
+  // sync's calls: the long track plays while a second slow sync reads twelve more files.
+  for (let i = 1; i <= uploads; i++) {
+    const path = `Newer album/${String(i).padStart(2, '0')} pluck.mp3`;
+    const answer = await fetch(`${fake.control}/files?path=${encodeURIComponent(path)}`, { method: 'POST', body: pluck });
+    assert.equal(answer.status, 201, `upload ${path}`);
+  }
+  const queueBefore = await page.evaluate(async () => {
+    const { client, player } = window.tonearm;
+    const { tracks } = await client.call('tracks', { limit: 1000, offset: 0 });
+    const id = tracks.find((t) => t.source === 'Long')?.id;
+    window.queueArrivals = [];
+    window.offQueueArrivals = client.onAudio(() => window.queueArrivals.push(performance.now()));
+    const before = { ...player.stats };
+    await player.clear();
+    await player.enqueue([id]);
+    await player.play();
+    // A second played: the worker has filled its lead of chunks.
+    while (player.stats.chunksPlayed - before.chunksPlayed < 10) await new Promise((ok) => setTimeout(ok, 20));
+    return before;
+  });
+  await control('/latency?ms=400');
+  const queueConcurrent = await page.evaluate(async (before) => {
+    const { client, player } = window.tonearm;
+    const start = performance.now();
+    const { results } = await client.call('sync', { source: 'Drive' });
+    const end = performance.now();
+    const times = [start, ...window.queueArrivals.filter((t) => t > start && t < end), end];
+    const longest = Math.max(...times.slice(1).map((t, i) => t - times[i]));
+    window.offQueueArrivals();
+    const state = player.status.state;
+    await player.stop();
+    return { results, state, seconds: (end - start) / 1000, longest: Math.round(longest), gaps: player.stats.gaps - before.gaps };
+  }, queueBefore);
+  await control('/latency?ms=0');
+  const [queueSynced] = queueConcurrent.results;
+  assert.equal(queueSynced.error ?? null, null, JSON.stringify(queueSynced));
+  assert.equal(queueSynced.counts.added, uploads, JSON.stringify(queueSynced));
+  assert.ok(queueConcurrent.seconds > 3, `the sync outlasts the worker's lead: ${JSON.stringify(queueConcurrent)}`);
+  assert.equal(queueConcurrent.state, 'playing', `still playing after the sync: ${JSON.stringify(queueConcurrent)}`);
+  assert.equal(queueConcurrent.gaps, 0, `no chunk of the queue player late while the Drive synced: ${JSON.stringify(queueConcurrent)}`);
+  assert.ok(queueConcurrent.longest < 1000, `chunks kept coming while the Drive synced: ${JSON.stringify(queueConcurrent)}`);
+
   // The queue player: the worker's engine plays two Drive tracks back to back into the
   // page, which only schedules the chunks it is sent; each track is kept in the offline
   // cache (the origin-private file system) as it plays.
@@ -447,6 +490,7 @@ try {
   assert.deepEqual(errors, [], 'no errors in the page or the worker');
   console.log(`web e2e: ok (worker ready in ${ready} ms, ${driveTracks} tracks synced from the fake Drive, first PCM chunk ${firstChunk} ms after play; ${JSON.stringify(stats)}; ` +
     `while a ${concurrent.seconds.toFixed(1)} s Drive sync ran, the longest wait for a chunk was ${concurrent.longest} ms, ${concurrent.gaps - hum.gaps} late chunks; ` +
+    `the queue player during a ${queueConcurrent.seconds.toFixed(1)} s sync: longest wait ${queueConcurrent.longest} ms, ${queueConcurrent.gaps} late chunks; ` +
     `the queue player played ${queued.length} Drive tracks gaplessly, then again from the offline cache with the Drive gone)`);
 } catch (e) {
   failed = true;
