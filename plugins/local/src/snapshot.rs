@@ -8,11 +8,23 @@ use tonearm_plugin_api::{
 };
 
 /// Size, time and identity of one file.
+///
+/// Stored as an array, `[size, modified_ms, file_id]`: a snapshot holds one per file and
+/// a rescan parses them all, so field names repeated per file were most of its bytes.
+/// Snapshots stored before, with named fields, still read (a derived `Deserialize`
+/// accepts both forms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "(u64, i64, Option<u64>)")]
 pub(crate) struct FileRecord {
     pub(crate) size: u64,
     pub(crate) modified_ms: i64,
     pub(crate) file_id: Option<u64>,
+}
+
+impl From<FileRecord> for (u64, i64, Option<u64>) {
+    fn from(r: FileRecord) -> Self {
+        (r.size, r.modified_ms, r.file_id)
+    }
 }
 
 /// Every visible file under the root, by relative path, in path order.
@@ -122,20 +134,29 @@ pub(crate) fn entry(path: &str, record: &FileRecord) -> RemoteEntry {
 /// modifications.
 pub(crate) fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Change> {
     let mut removed: Vec<(&String, &FileRecord)> = Vec::new();
-    let mut upserts = Vec::new();
-    for (path, record) in &old.files {
-        if !new.files.contains_key(path) {
-            removed.push((path, record));
-        }
-    }
     let mut added: Vec<(&String, &FileRecord)> = Vec::new();
-    for (path, record) in &new.files {
-        match old.files.get(path) {
-            None => added.push((path, record)),
-            Some(before) if before != record => upserts.push(Change::Upsert {
-                entry: entry(path, record),
-            }),
-            Some(_) => {}
+    let mut upserts = Vec::new();
+    // Both are in path order: one pass over the two, no lookup per file.
+    let (mut before, mut after) = (old.files.iter().peekable(), new.files.iter().peekable());
+    loop {
+        match (before.peek(), after.peek()) {
+            (None, None) => break,
+            (Some(_), None) => removed.extend(before.by_ref()),
+            (None, Some(_)) => added.extend(after.by_ref()),
+            (Some((was, _)), Some((is, _))) => match was.cmp(is) {
+                std::cmp::Ordering::Less => removed.extend(before.next()),
+                std::cmp::Ordering::Greater => added.extend(after.next()),
+                std::cmp::Ordering::Equal => {
+                    if let (Some((_, old_record)), Some((path, record))) =
+                        (before.next(), after.next())
+                        && old_record != record
+                    {
+                        upserts.push(Change::Upsert {
+                            entry: entry(path, record),
+                        });
+                    }
+                }
+            },
         }
     }
 
@@ -222,6 +243,59 @@ mod tests {
                 .collect(),
             unreadable: Vec::new(),
         }
+    }
+
+    #[test]
+    fn interleaved_paths_are_each_classified_once() {
+        let old = snap(&[
+            ("a", 1, 1, Some(1)),
+            ("c", 3, 3, Some(3)),
+            ("e", 5, 5, Some(5)),
+            ("g", 7, 7, Some(7)),
+        ]);
+        let new = snap(&[
+            ("b", 2, 2, Some(2)),
+            ("c", 30, 3, Some(3)),
+            ("d", 4, 4, Some(4)),
+            ("e", 5, 5, Some(5)),
+            ("h", 8, 8, Some(8)),
+        ]);
+        let ids = |f: fn(&Change) -> Option<&str>| -> Vec<String> {
+            diff(&old, &new)
+                .iter()
+                .filter_map(f)
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(
+            ids(|c| match c {
+                Change::Removed { id } => Some(id),
+                _ => None,
+            }),
+            ["a", "g"]
+        );
+        assert_eq!(
+            ids(|c| match c {
+                Change::Upsert { entry } => Some(&entry.id),
+                _ => None,
+            }),
+            ["b", "d", "h", "c"]
+        );
+        assert_eq!(diff(&new, &new), vec![]);
+    }
+
+    #[test]
+    fn records_are_stored_as_arrays_and_the_named_form_still_reads() {
+        let snapshot = snap(&[("a.mp3", 10, 1, Some(7)), ("b.mp3", 20, -2, None)]);
+        let bytes = snapshot.to_bytes().unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains(r#""a.mp3":[10,1,7]"#), "{text}");
+        assert!(!text.contains("size"), "{text}");
+        assert_eq!(Snapshot::from_bytes(&bytes).unwrap(), snapshot);
+        // As snapshots were stored before this form: a rescan after an upgrade reads them.
+        let stored = br#"{"files":{"a.mp3":{"size":10,"modified_ms":1,"file_id":7},
+            "b.mp3":{"size":20,"modified_ms":-2,"file_id":null}},"unreadable":[]}"#;
+        assert_eq!(Snapshot::from_bytes(stored).unwrap(), snapshot);
     }
 
     #[test]
