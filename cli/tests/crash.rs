@@ -126,9 +126,9 @@ fn assert_identical(killed: &Path, clean: &Path, expected: usize) {
     assert!(sources[0]["pending_cursor"].is_null());
 }
 
-/// Where the kills land among 2,000 files: after the first batch (256 files,
-/// `SyncOptions::batch_size`), at half and at three quarters. Batches end at listing pages
-/// too, so the later points are counted in files, not batches.
+/// Where the kills land among 2,000 files: after the first batch (at most 512 files,
+/// `SyncOptions::batch_size`, and a batch ends with its listing page of 500), at half and
+/// at three quarters, counted in files, not batches.
 const KILLS: [i64; 3] = [256, 1000, 1500];
 
 #[test]

@@ -79,7 +79,7 @@ impl Default for SyncOptions {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
-            batch_size: 256,
+            batch_size: 512,
             // Tag reads are mostly waiting on I/O (a disk, a network): more than the cores.
             concurrency: cores * 4,
             parallel_sources: 4,
