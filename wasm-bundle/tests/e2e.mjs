@@ -314,11 +314,14 @@ try {
   // picked WAV plays meanwhile, and no chunk may reach the speakers late.
   const pluck = await readFile(join(fixtures, '02 pluck.mp3'));
   const uploads = 12;
-  for (let i = 1; i <= uploads; i++) {
-    const path = `New album/${String(i).padStart(2, '0')} pluck.mp3`;
-    const answer = await fetch(`${fake.control}/files?path=${encodeURIComponent(path)}`, { method: 'POST', body: pluck });
-    assert.equal(answer.status, 201, `upload ${path}`);
-  }
+  const uploadAlbum = async (album) => {
+    for (let i = 1; i <= uploads; i++) {
+      const path = `${album}/${String(i).padStart(2, '0')} pluck.mp3`;
+      const answer = await fetch(`${fake.control}/files?path=${encodeURIComponent(path)}`, { method: 'POST', body: pluck });
+      assert.equal(answer.status, 201, `upload ${path}`);
+    }
+  };
+  await uploadAlbum('New album');
   const hum = await page.evaluate(async () => {
     // 30 s of a quiet 220 Hz stereo sine, 16-bit PCM.
     const rate = 44100, frames = rate * 30, channels = 2;
@@ -371,11 +374,7 @@ try {
 
   // The same with the queue player, whose engine the worker pumps on a timer between the
   // sync's calls: the long track plays while a second slow sync reads twelve more files.
-  for (let i = 1; i <= uploads; i++) {
-    const path = `Newer album/${String(i).padStart(2, '0')} pluck.mp3`;
-    const answer = await fetch(`${fake.control}/files?path=${encodeURIComponent(path)}`, { method: 'POST', body: pluck });
-    assert.equal(answer.status, 201, `upload ${path}`);
-  }
+  await uploadAlbum('Newer album');
   const queueBefore = await page.evaluate(async () => {
     const { client, player } = window.tonearm;
     const { tracks } = await client.call('tracks', { limit: 1000, offset: 0 });
