@@ -205,8 +205,9 @@ fn the_sound_card_output_plays_the_track_into_a_real_sound_server() {
             distance(a).total_cmp(&distance(b))
         })
         .unwrap();
+    // The tones pass 0.05 by their fourth frame: no audible frame before was missed.
     assert!(
-        from < RATE as usize / 100 * 2,
+        from <= 3 * 2,
         "the first {} frames were not heard",
         from / 2
     );

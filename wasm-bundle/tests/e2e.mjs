@@ -386,10 +386,15 @@ try {
     await player.enqueue([id]);
     await player.play();
     // A second played: the worker has filled its lead of chunks.
-    while (player.stats.chunksPlayed - before.chunksPlayed < 10) await new Promise((ok) => setTimeout(ok, 20));
+    const deadline = performance.now() + 10000;
+    while (player.stats.chunksPlayed - before.chunksPlayed < 10 && performance.now() < deadline) {
+      await new Promise((ok) => setTimeout(ok, 20));
+    }
     return before;
   });
-  await control('/latency?ms=400');
+  // This player keeps six 4,096-frame chunks ahead (about 0.56 s at 44.1 kHz), not the
+  // two seconds of the single-stream calls: each request of this sync waits 300 ms.
+  await control('/latency?ms=300');
   const queueConcurrent = await page.evaluate(async (before) => {
     const { client, player } = window.tonearm;
     const start = performance.now();

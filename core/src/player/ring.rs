@@ -62,10 +62,10 @@ impl Shared {
     /// Frames heard: taken out of the ring (or dropped) less those still on their way to
     /// the speakers. Positions and changes of track are reported against this.
     pub(crate) fn heard(&self) -> u64 {
-        let unheard = self.unheard.load(Ordering::Acquire);
-        self.consumed
-            .load(Ordering::Acquire)
-            .saturating_sub(unheard)
+        // Consumed first: an output raises its unheard count before it takes audio, so
+        // whoever sees the audio taken sees it unheard too (at worst, heard lags).
+        let consumed = self.consumed.load(Ordering::Acquire);
+        consumed.saturating_sub(self.unheard.load(Ordering::Acquire))
     }
 
     pub(crate) fn volume(&self) -> f32 {
@@ -153,7 +153,9 @@ impl Output {
     /// Says how many of the frames this output has taken are not heard yet: an output
     /// that forwards audio to another buffer (a worker posting chunks to a page, a device
     /// with a deep queue) keeps this current, so positions, changes of track and the end
-    /// of the queue are reported as heard, not as taken. Zero by default.
+    /// of the queue are reported as heard, not as taken. Zero by default. An output on
+    /// another thread than the engine raises it before it takes audio (by what it may
+    /// take), and sets it exactly after.
     pub fn set_unheard(&self, frames: u64) {
         self.shared.unheard.store(frames, Ordering::Release);
     }

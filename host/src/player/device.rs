@@ -40,41 +40,74 @@ const DRAIN_MARGIN: Duration = Duration::from_millis(300);
 /// that stopped calling back must not hold the player open.
 const MOST_DRAIN: Duration = Duration::from_secs(6);
 
-/// Where the device's clock stands, as the callbacks see it (nanoseconds on the stream's
-/// clock): the device queues audio (a sound server may hold a few hundred milliseconds
-/// on a busy machine) and the audio taken is heard that much later.
-#[derive(Debug, Default)]
+/// What the device has yet to play, on this process's monotonic clock (the device's own
+/// clock may be estimated, or stand still, on some backends): the device queues audio (a
+/// sound server may hold a few hundred milliseconds on a busy machine), and audio taken
+/// is heard that much later.
+#[derive(Debug)]
 struct DeviceClock {
-    /// The latest callback's instant.
-    now: AtomicU64,
-    /// When the last frame of audio taken so far will have been played.
+    /// What the clock counts from.
+    base: Instant,
+    /// When the last frame of audio taken so far will have been played, in nanoseconds
+    /// from `base`; 0 until audio is taken.
     heard_by: AtomicU64,
-    /// Whether any callback has run.
-    started: AtomicBool,
+    /// Audio frames taken since all taken before was heard: the most that can be unheard,
+    /// since the device's queue may hold silence before them (a pause, an underrun, the
+    /// warm-up). Only the callback changes it.
+    pending: AtomicU64,
+    /// The stream is closing: take no more audio, only play out what the device holds.
+    closing: AtomicBool,
 }
 
 impl DeviceClock {
-    /// Notes a callback at `now` whose buffer starts playing `delay` later and begins with
-    /// `taken` frames of audio; returns the frames taken so far not yet heard.
-    fn tick(&self, now: Duration, delay: Duration, taken: u64, rate: u64) -> u64 {
-        let now = nanos(now.as_nanos());
-        if taken > 0 {
-            let delay = nanos(delay.min(MOST_DELAY).as_nanos());
-            let end = now
-                .saturating_add(delay)
-                .saturating_add(taken.saturating_mul(1_000_000_000) / rate.max(1));
-            self.heard_by.store(end, Ordering::Release);
+    fn new() -> Self {
+        Self {
+            base: Instant::now(),
+            heard_by: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
+            closing: AtomicBool::new(false),
         }
-        self.now.store(now, Ordering::Release);
-        self.started.store(true, Ordering::Release);
-        let unheard = self.heard_by.load(Ordering::Acquire).saturating_sub(now);
-        unheard.saturating_mul(rate).div_ceil(1_000_000_000)
     }
 
-    /// Whether everything taken so far has been played, as of the latest callback.
-    fn played_out(&self) -> bool {
-        !self.started.load(Ordering::Acquire)
-            || self.now.load(Ordering::Acquire) >= self.heard_by.load(Ordering::Acquire)
+    /// Now, on this clock.
+    fn now(&self) -> Duration {
+        self.base.elapsed()
+    }
+
+    /// Notes a callback at `now` whose buffer starts playing `delay` later and holds
+    /// `taken` frames of audio ending `end` frames into it; returns the frames of audio
+    /// taken so far that are not yet heard.
+    fn tick(&self, now: Duration, delay: Duration, taken: u64, end: u64, rate: u64) -> u64 {
+        let now = nanos(now.as_nanos());
+        let mut heard_by = self.heard_by.load(Ordering::Acquire);
+        let mut pending = self.pending.load(Ordering::Relaxed);
+        if heard_by <= now {
+            pending = 0;
+        }
+        if taken > 0 {
+            let delay = nanos(delay.min(MOST_DELAY).as_nanos());
+            heard_by = now
+                .saturating_add(delay)
+                .saturating_add(end.saturating_mul(1_000_000_000) / rate.max(1));
+            self.heard_by.store(heard_by, Ordering::Release);
+            pending = pending.saturating_add(taken);
+        }
+        self.pending.store(pending, Ordering::Relaxed);
+        let ahead = heard_by.saturating_sub(now);
+        ahead
+            .saturating_mul(rate)
+            .div_ceil(1_000_000_000)
+            .min(pending)
+    }
+
+    /// Whether any audio was taken.
+    fn took_audio(&self) -> bool {
+        self.heard_by.load(Ordering::Acquire) > 0
+    }
+
+    /// Whether everything taken has been played by `now`.
+    fn played_out_at(&self, now: Duration) -> bool {
+        nanos(now.as_nanos()) >= self.heard_by.load(Ordering::Acquire)
     }
 }
 
@@ -198,7 +231,7 @@ fn play(
     stop: &AtomicBool,
 ) -> Result<SinkSummary, String> {
     let frames = Arc::new(AtomicU64::new(0));
-    let clock = Arc::new(DeviceClock::default());
+    let clock = Arc::new(DeviceClock::new());
     let mut stream_config: StreamConfig = config.config();
     // A device left to choose may ask for seconds at a time (PulseAudio's default target
     // is 2 s), more than the ring holds at the start of a track: ask for about 50 ms.
@@ -224,13 +257,15 @@ fn play(
     while !stop.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    // What the device holds is still to be heard: closing the stream now would cut the
+    // No more audio is taken (a player stopped by its app has a ring still full), but
+    // what the device holds is still to be heard: closing the stream now would cut the
     // end of the last track (a sound server drops what a closed stream left).
+    clock.closing.store(true, Ordering::Release);
     let draining = Instant::now();
-    while !clock.played_out() && draining.elapsed() < MOST_DRAIN {
+    while !clock.played_out_at(clock.now()) && draining.elapsed() < MOST_DRAIN {
         std::thread::sleep(Duration::from_millis(10));
     }
-    if clock.started.load(Ordering::Acquire) {
+    if clock.took_audio() {
         std::thread::sleep(DRAIN_MARGIN);
     }
     drop(stream);
@@ -252,30 +287,41 @@ fn build<T: SizedSample + FromSample<f32>>(
     let failure = output.failure();
     let (frames, clock) = (frames.clone(), clock.clone());
     let mut warm_up = rate * nanos(WARM_UP.as_nanos()) / 1_000_000_000;
+    let mut unheard = 0u64;
     device.build_output_stream(
         *config,
         move |data: &mut [T], info| {
-            let mut taken = 0u64;
+            let now = clock.now();
+            let closing = clock.closing.load(Ordering::Acquire);
+            // The engine may read how much was heard while this callback takes audio: it
+            // must not see the audio taken before it sees it unheard.
+            output.set_unheard(unheard.saturating_add((data.len() / channels) as u64));
+            let (mut taken, mut end, mut at) = (0u64, 0u64, 0u64);
             for chunk in data.chunks_mut(scratch.len()) {
                 let samples = &mut scratch[..chunk.len()];
-                let played = if warm_up > 0 {
-                    warm_up = warm_up.saturating_sub((samples.len() / channels) as u64);
+                let length = (samples.len() / channels) as u64;
+                let played = if warm_up > 0 || closing {
+                    warm_up = warm_up.saturating_sub(length);
                     samples.fill(0.0);
                     0
                 } else {
-                    output.render(samples)
+                    output.render(samples) as u64
                 };
-                taken += played as u64;
+                if played > 0 {
+                    taken += played;
+                    end = at + played;
+                }
+                at += length;
                 for (out, sample) in chunk.iter_mut().zip(samples.iter()) {
                     *out = T::from_sample(*sample);
                 }
             }
             frames.fetch_add(taken, Ordering::Relaxed);
             let stamp = info.timestamp();
-            let now = Duration::from_nanos(nanos(stamp.callback.as_nanos()));
             let delay = stamp.playback.saturating_duration_since(stamp.callback);
             // Positions and the end of the queue are reported as heard, not as taken.
-            output.set_unheard(clock.tick(now, delay, taken, rate));
+            unheard = clock.tick(now, delay, taken, end, rate);
+            output.set_unheard(unheard);
         },
         move |e| match e.kind() {
             // The device or its server is gone: the stream will not call back again, and
@@ -307,24 +353,42 @@ mod tests {
 
     #[test]
     fn audio_taken_is_unheard_until_the_device_has_played_it() {
-        let clock = DeviceClock::default();
-        assert!(clock.played_out(), "nothing taken, nothing to wait for");
+        let clock = DeviceClock::new();
+        assert!(clock.played_out_at(Duration::ZERO), "nothing taken");
         // 2,400 frames (50 ms) taken at 0, played from 40 ms on: heard by 90 ms.
-        assert_eq!(clock.tick(Duration::ZERO, 40 * MS, 2_400, 48_000), 4_320);
-        assert!(!clock.played_out());
-        // A callback of silence at 60 ms: 30 ms are still on their way.
-        assert_eq!(clock.tick(60 * MS, 40 * MS, 0, 48_000), 1_440);
-        assert!(!clock.played_out());
-        assert_eq!(clock.tick(90 * MS, 40 * MS, 0, 48_000), 0);
-        assert!(clock.played_out());
+        assert_eq!(
+            clock.tick(Duration::ZERO, 40 * MS, 2_400, 2_400, 48_000),
+            2_400
+        );
+        assert!(!clock.played_out_at(60 * MS));
+        // A callback of silence at 60 ms: 30 ms of that audio are still to be heard.
+        assert_eq!(clock.tick(60 * MS, 40 * MS, 0, 0, 48_000), 1_440);
+        assert_eq!(clock.tick(90 * MS, 40 * MS, 0, 0, 48_000), 0);
+        assert!(clock.played_out_at(90 * MS));
+    }
+
+    #[test]
+    fn audio_after_silence_is_not_counted_unheard_twice() {
+        let clock = DeviceClock::new();
+        clock.tick(Duration::ZERO, 40 * MS, 2_400, 2_400, 48_000);
+        // Paused, then playing again at 1 s: the device's queue holds 40 ms of silence
+        // before the new audio, but only the 2,400 frames taken now are unheard (the
+        // position must not step back by the device's delay).
+        assert_eq!(clock.tick(1_000 * MS, 40 * MS, 2_400, 2_400, 48_000), 2_400);
+        // Audio that ends 4,800 frames into a buffer (after silence) is heard by its end.
+        let clock = DeviceClock::new();
+        clock.tick(Duration::ZERO, Duration::ZERO, 2_400, 4_800, 48_000);
+        assert!(!clock.played_out_at(99 * MS));
+        assert!(clock.played_out_at(100 * MS));
     }
 
     #[test]
     fn a_delay_past_belief_is_capped() {
-        let clock = DeviceClock::default();
-        let unheard = clock.tick(Duration::ZERO, Duration::from_secs(3_600), 0, 48_000);
-        assert_eq!(unheard, 0, "no audio taken, nothing unheard");
-        let unheard = clock.tick(MS, Duration::from_secs(3_600), 480, 48_000);
-        assert_eq!(unheard, 48_000 * 4 + 480);
+        let clock = DeviceClock::new();
+        let hour = Duration::from_secs(3_600);
+        assert_eq!(clock.tick(Duration::ZERO, hour, 0, 0, 48_000), 0);
+        clock.tick(MS, hour, 480, 480, 48_000);
+        assert!(!clock.played_out_at(MS + MOST_DELAY));
+        assert!(clock.played_out_at(MS + MOST_DELAY + 10 * MS));
     }
 }
