@@ -11,7 +11,7 @@ use tonearm_core::enrich::{
 use tonearm_core::library::{StateChange, StoreError, StoreResult, display_names as display};
 use tonearm_plugin_api::TrackTags;
 
-use super::write::{NameIds, Tx, insert_links, reindex_track, remove_orphans};
+use super::write::{Links, NameIds, Tx, insert_links, reindex_track, remove_orphans};
 use super::{LibraryError, SqliteStore, now_ms};
 
 /// Who an edit comes from, in `tag_overrides.source`.
@@ -113,13 +113,7 @@ fn store_tags(tx: &Tx<'_>, id: i64, tags: &TrackTags) -> Result<(), LibraryError
     for name in &tags.artists {
         artist_ids.push(names.artist(tx, name)?);
     }
-    insert_links(
-        tx,
-        "track_artists (track_id, artist_id, position)",
-        id,
-        &artist_ids,
-        true,
-    )?;
+    insert_links(tx, Links::TrackArtists, id, &artist_ids)?;
     reindex_track(tx, id)?;
     Ok(())
 }

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension as _, Transaction, params};
 use tonearm_plugin_api::RemoteEntry;
 
-use tonearm_core::library::{Retry, StateChange, display_names as display, hash_text};
+use tonearm_core::library::{
+    ArtworkRef, Retry, StateChange, display_names as display, hash_text,
+};
 
 use super::{CursorUpdate, FileWrite, LibraryError, ScannedTrack, SqliteStore, now_ms};
 
@@ -18,38 +20,89 @@ fn size_i64(size: u64) -> i64 {
 }
 
 /// Get-or-create ids for names, cached for the batch.
+///
+/// None of these statements has `RETURNING`: SQLite runs a statement that returns rows
+/// as it runs a trigger, in a statement journal of its own that copies every page the
+/// statement touches before it writes. A new row's id is the connection's last inserted
+/// one; an existing row's is looked up.
 #[derive(Default)]
 pub(super) struct NameIds {
     artists: HashMap<String, i64>,
     genres: HashMap<String, i64>,
     albums: HashMap<(String, String), i64>,
+    /// Embedded artwork by SHA-256: its id, and whether its image is stored.
+    artwork: HashMap<String, (i64, bool)>,
 }
 
 impl NameIds {
     pub(super) fn artist(&mut self, tx: &Tx<'_>, name: &str) -> Result<i64, LibraryError> {
-        const SQL: &str = "INSERT INTO artists (name) VALUES (?) \
-            ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id";
+        const SQL: [&str; 2] = [
+            "INSERT OR IGNORE INTO artists (name) VALUES (?)",
+            "SELECT id FROM artists WHERE name = ?",
+        ];
         Self::name_id(&mut self.artists, tx, name, SQL)
     }
 
     fn genre(&mut self, tx: &Tx<'_>, name: &str) -> Result<i64, LibraryError> {
-        const SQL: &str = "INSERT INTO genres (name) VALUES (?) \
-            ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id";
+        const SQL: [&str; 2] = [
+            "INSERT OR IGNORE INTO genres (name) VALUES (?)",
+            "SELECT id FROM genres WHERE name = ?",
+        ];
         Self::name_id(&mut self.genres, tx, name, SQL)
     }
 
-    /// The id of `name` through `cache`, created by `upsert` (which returns it) if new.
+    /// The id of `name` through `cache`, created by `insert` if new, else found by `select`.
     fn name_id(
         cache: &mut HashMap<String, i64>,
         tx: &Tx<'_>,
         name: &str,
-        upsert: &'static str,
+        [insert, select]: [&'static str; 2],
     ) -> Result<i64, LibraryError> {
         if let Some(&id) = cache.get(name) {
             return Ok(id);
         }
-        let id = tx.prepare_cached(upsert)?.query_row([name], |r| r.get(0))?;
+        let id = if tx.prepare_cached(insert)?.execute([name])? == 1 {
+            tx.last_insert_rowid()
+        } else {
+            tx.prepare_cached(select)?.query_row([name], |r| r.get(0))?
+        };
         cache.insert(name.to_owned(), id);
+        Ok(id)
+    }
+
+    /// The id of embedded artwork `art`, created on first sight, with its image (kept once
+    /// however many tracks embed it) when the track brings it.
+    fn artwork(&mut self, tx: &Tx<'_>, art: &ArtworkRef) -> Result<i64, LibraryError> {
+        let cached = self.artwork.get(&art.sha256).copied();
+        if let Some(bytes) = &art.bytes
+            && !cached.is_some_and(|(_, stored)| stored)
+        {
+            tx.prepare_cached("INSERT OR IGNORE INTO artwork_images (sha256, bytes) VALUES (?, ?)")?
+                .execute(params![&art.sha256, &bytes[..]])?;
+        }
+        if let Some((id, stored)) = cached {
+            if !stored && art.bytes.is_some() {
+                self.artwork.insert(art.sha256.clone(), (id, true));
+            }
+            return Ok(id);
+        }
+        let inserted = tx
+            .prepare_cached("INSERT OR IGNORE INTO artwork (sha256, mime, byte_len) VALUES (?, ?, ?)")?
+            .execute(params![&art.sha256, &art.mime, size_i64(art.byte_len)])?;
+        let id = if inserted == 1 {
+            tx.last_insert_rowid()
+        } else {
+            let (id, mime): (i64, Option<String>) = tx
+                .prepare_cached("SELECT id, mime FROM artwork WHERE sha256 = ?")?
+                .query_row([&art.sha256], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            if mime.is_none() && art.mime.is_some() {
+                tx.prepare_cached("UPDATE artwork SET mime = ? WHERE id = ?")?
+                    .execute(params![&art.mime, id])?;
+            }
+            id
+        };
+        self.artwork
+            .insert(art.sha256.clone(), (id, art.bytes.is_some()));
         Ok(id)
     }
 
@@ -65,24 +118,27 @@ impl NameIds {
         if let Some(&id) = self.albums.get(&key) {
             return Ok(id);
         }
-        let id: i64 = tx
-            .prepare_cached(
-                "INSERT INTO albums (title, artist_display, year) VALUES (?, ?, ?) \
-                 ON CONFLICT (title, artist_display) DO UPDATE SET year = coalesce(albums.year, excluded.year) \
-                 RETURNING id",
-            )?
-            .query_row(params![title, &key.1, year], |r| r.get(0))?;
+        let inserted = tx
+            .prepare_cached("INSERT OR IGNORE INTO albums (title, artist_display, year) VALUES (?, ?, ?)")?
+            .execute(params![title, &key.1, year])?;
+        let id = if inserted == 1 {
+            tx.last_insert_rowid()
+        } else {
+            let (id, known_year): (i64, Option<i32>) = tx
+                .prepare_cached("SELECT id, year FROM albums WHERE title = ? AND artist_display = ?")?
+                .query_row(params![title, &key.1], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            // An album learns its year from the first track that has one.
+            if known_year.is_none() && year.is_some() {
+                tx.prepare_cached("UPDATE albums SET year = ? WHERE id = ?")?
+                    .execute(params![year, id])?;
+            }
+            id
+        };
         let mut artist_ids = Vec::with_capacity(artists.len());
         for name in artists {
             artist_ids.push(self.artist(tx, name)?);
         }
-        insert_links(
-            tx,
-            "album_artists (album_id, artist_id, position)",
-            id,
-            &artist_ids,
-            true,
-        )?;
+        insert_links(tx, Links::AlbumArtists, id, &artist_ids)?;
         self.albums.insert(key, id);
         Ok(id)
     }
@@ -287,37 +343,32 @@ impl Batch {
                 }
             }
             FileWrite::Unchanged { entry } => {
-                let hash = hash_text(entry);
-                let changed_path: Option<i64> = tx
-                .prepare_cached(
-                    "UPDATE files SET path = ?, modified_ms = ?, content_hash = coalesce(?, content_hash), \
-                     seen_generation = ? WHERE source_id = ? AND remote_id = ? AND path <> ? RETURNING id",
-                )?
-                .query_row(
-                    params![
-                        &entry.path,
-                        entry.modified_ms,
-                        hash,
-                        generation,
-                        source_id,
-                        &entry.id,
-                        &entry.path
-                    ],
-                    |r| r.get(0),
-                )
-                .optional()?;
-                match changed_path {
-                    Some(file_id) => {
-                        self.search.flush(tx)?;
-                        reindex_file(tx, file_id)?;
-                    }
-                    None => {
-                        tx.prepare_cached(
-                        "UPDATE files SET modified_ms = ?, content_hash = coalesce(?, content_hash), \
-                         seen_generation = ? WHERE source_id = ? AND remote_id = ?",
+                let known: Option<(i64, bool)> = tx
+                    .prepare_cached(
+                        "SELECT id, path = ? FROM files WHERE source_id = ? AND remote_id = ?",
                     )?
-                    .execute(params![entry.modified_ms, hash, generation, source_id, &entry.id])?;
-                    }
+                    .query_row(params![&entry.path, source_id, &entry.id], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                let Some((file_id, same_path)) = known else {
+                    return Ok(());
+                };
+                tx.prepare_cached(
+                    "UPDATE files SET path = ?, modified_ms = ?, content_hash = coalesce(?, content_hash), \
+                     seen_generation = ? WHERE id = ?",
+                )?
+                .execute(params![
+                    &entry.path,
+                    entry.modified_ms,
+                    hash_text(entry),
+                    generation,
+                    file_id
+                ])?;
+                // A renamed file's search row has its old path.
+                if !same_path {
+                    self.search.flush(tx)?;
+                    reindex_file(tx, file_id)?;
                 }
             }
             FileWrite::Moved { from_id, entry } => {
@@ -390,16 +441,18 @@ impl FileRow<'_> {
             self.source_id,
             &entry.id,
         ];
-        let inserted: Option<i64> = tx
+        // Without `RETURNING`: a statement that returns rows runs as a trigger would, in a
+        // statement journal of its own, copying every page it touches first. A new row's
+        // id is the connection's last inserted one.
+        let inserted = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO files (path, size, modified_ms, content_hash, mime, status, error, \
                  retry_failures, retry_at, bytes_read, scanned_at, seen_generation, source_id, remote_id) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )?
-            .query_row(values, |r| r.get(0))
-            .optional()?;
-        if let Some(id) = inserted {
-            return Ok((id, true));
+            .execute(values)?;
+        if inserted == 1 {
+            return Ok((tx.last_insert_rowid(), true));
         }
         let id = tx
             .prepare_cached(
@@ -431,32 +484,13 @@ fn write_track(
         None => None,
         Some(title) => Some(batch.names.album(tx, title, album_artists, tags.year)?),
     };
-    if let Some(bytes) = track
-        .artwork
-        .as_ref()
-        .and_then(|art| art.bytes.as_ref().map(|b| (&art.sha256, b)))
-    {
-        // The embedded image itself, kept once however many tracks embed it.
-        tx.prepare_cached("INSERT OR IGNORE INTO artwork_images (sha256, bytes) VALUES (?, ?)")?
-            .execute(params![bytes.0, &bytes.1[..]])?;
-    }
-    let artwork_id: Option<i64> = match &track.artwork {
+    let artwork_id = match &track.artwork {
         None => None,
-        Some(art) => Some(
-            tx.prepare_cached(
-                "INSERT INTO artwork (sha256, mime, byte_len) VALUES (?, ?, ?) \
-                 ON CONFLICT (sha256) DO UPDATE SET mime = coalesce(artwork.mime, excluded.mime) RETURNING id",
-            )?
-            .query_row(
-                params![&art.sha256, &art.mime, size_i64(art.byte_len)],
-                |r| r.get(0),
-            )?,
-        ),
+        Some(art) => Some(batch.names.artwork(tx, art)?),
     };
     let audio = &track.audio;
     let gain = &track.gain;
-    let track_id: i64 = tx.prepare_cached(TRACK_UPSERT)?.query_row(
-        params![
+    let values = params![
             file_id,
             &tags.title,
             display(&tags.artists),
@@ -482,10 +516,16 @@ fn write_track(
             &tags.musicbrainz_recording_id,
             &tags.musicbrainz_release_id,
             &tags.isrc,
-            &track.tag_problem,
-        ],
-        |r| r.get(0),
-    )?;
+        &track.tag_problem,
+    ];
+    // A new file's track is a plain insert (see `FileRow::upsert` on `RETURNING`).
+    let track_id: i64 = if fresh {
+        tx.prepare_cached(TRACK_INSERT)?.execute(values)?;
+        tx.last_insert_rowid()
+    } else {
+        tx.prepare_cached(TRACK_UPSERT)?
+            .query_row(values, |r| r.get(0))?
+    };
 
     // A new file cannot have relations or a search row yet; skip the deletes.
     if !fresh {
@@ -501,24 +541,12 @@ fn write_track(
     for name in &tags.artists {
         artist_ids.push(batch.names.artist(tx, name)?);
     }
-    insert_links(
-        tx,
-        "track_artists (track_id, artist_id, position)",
-        track_id,
-        &artist_ids,
-        true,
-    )?;
+    insert_links(tx, Links::TrackArtists, track_id, &artist_ids)?;
     let mut genre_ids = Vec::with_capacity(tags.genres.len());
     for name in &tags.genres {
         genre_ids.push(batch.names.genre(tx, name)?);
     }
-    insert_links(
-        tx,
-        "track_genres (track_id, genre_id)",
-        track_id,
-        &genre_ids,
-        false,
-    )?;
+    insert_links(tx, Links::TrackGenres, track_id, &genre_ids)?;
 
     let text = |s: &str| rusqlite::types::Value::Text(s.to_owned());
     batch.search.inserts.push([
@@ -537,28 +565,49 @@ fn write_track(
     Ok(())
 }
 
-/// Links `owner` to `ids`, one statement per link (`table` names the table and its
-/// columns; with `positions`, each link also records its index).
+/// A table linking a track or album to artists or genres.
+#[derive(Clone, Copy)]
+pub(super) enum Links {
+    /// A track's artists, in order.
+    TrackArtists,
+    /// An album's artists, in order.
+    AlbumArtists,
+    /// A track's genres.
+    TrackGenres,
+}
+
+impl Links {
+    /// The insert of one link; positioned links take the index as a third value.
+    fn insert(self) -> &'static str {
+        match self {
+            Self::TrackArtists => {
+                "INSERT OR IGNORE INTO track_artists (track_id, artist_id, position) VALUES (?, ?, ?)"
+            }
+            Self::AlbumArtists => {
+                "INSERT OR IGNORE INTO album_artists (album_id, artist_id, position) VALUES (?, ?, ?)"
+            }
+            Self::TrackGenres => "INSERT OR IGNORE INTO track_genres (track_id, genre_id) VALUES (?, ?)",
+        }
+    }
+
+    fn positioned(self) -> bool {
+        !matches!(self, Self::TrackGenres)
+    }
+}
+
+/// Links `owner` to `ids` in `links`, one execution of a cached statement per link.
 pub(super) fn insert_links(
     tx: &Tx<'_>,
-    table: &'static str,
+    links: Links,
     owner: i64,
     ids: &[i64],
-    positions: bool,
 ) -> Result<(), LibraryError> {
     if ids.is_empty() {
         return Ok(());
     }
-    // Assembled from a constant table name and placeholders only; one prepared statement
-    // per table, reused for every link.
-    let sql = if positions {
-        format!("INSERT OR IGNORE INTO {table} VALUES (?, ?, ?)")
-    } else {
-        format!("INSERT OR IGNORE INTO {table} VALUES (?, ?)")
-    };
-    let mut insert = tx.prepare_cached(&sql)?;
+    let mut insert = tx.prepare_cached(links.insert())?;
     for (position, id) in ids.iter().enumerate() {
-        if positions {
+        if links.positioned() {
             insert.execute(params![owner, id, position as i64])?;
         } else {
             insert.execute(params![owner, id])?;
@@ -567,13 +616,23 @@ pub(super) fn insert_links(
     Ok(())
 }
 
-const TRACK_UPSERT: &str = "INSERT INTO tracks (file_id, title, artist_display, album_id, track_number, \
+/// The insert of a track, its values in the order `write_track` binds them.
+macro_rules! track_insert {
+    () => {
+        "INSERT INTO tracks (file_id, title, artist_display, album_id, track_number, \
     track_total, disc_number, disc_total, year, duration_ms, sample_rate, channels, bit_depth, bitrate_kbps, \
     file_type, replaygain_track_gain, replaygain_track_peak, replaygain_album_gain, replaygain_album_peak, \
     r128_track_gain, r128_album_gain, artwork_id, musicbrainz_recording_id, musicbrainz_release_id, isrc, \
     tag_problem) \
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-    ON CONFLICT (file_id) DO UPDATE SET title = excluded.title, artist_display = excluded.artist_display, \
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    };
+}
+
+const TRACK_INSERT: &str = track_insert!();
+
+const TRACK_UPSERT: &str = concat!(
+    track_insert!(),
+    " ON CONFLICT (file_id) DO UPDATE SET title = excluded.title, artist_display = excluded.artist_display, \
     album_id = excluded.album_id, track_number = excluded.track_number, track_total = excluded.track_total, \
     disc_number = excluded.disc_number, disc_total = excluded.disc_total, year = excluded.year, \
     duration_ms = excluded.duration_ms, sample_rate = excluded.sample_rate, channels = excluded.channels, \
@@ -585,7 +644,8 @@ const TRACK_UPSERT: &str = "INSERT INTO tracks (file_id, title, artist_display, 
       AND (SELECT source FROM artwork WHERE id = tracks.artwork_id) IS NOT NULL \
       THEN tracks.artwork_id ELSE excluded.artwork_id END, musicbrainz_recording_id = excluded.musicbrainz_recording_id, \
     musicbrainz_release_id = excluded.musicbrainz_release_id, isrc = excluded.isrc, \
-    tag_problem = excluded.tag_problem RETURNING id";
+    tag_problem = excluded.tag_problem RETURNING id"
+);
 
 /// Rebuilds the search row of the track of `file_id`, if it has one.
 fn reindex_file(tx: &Tx<'_>, file_id: i64) -> Result<(), LibraryError> {
