@@ -493,7 +493,13 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
                 plans.extend(plan);
             }
             let generation = source.generation;
-            let end = CursorUpdate::Cursor(page.next_cursor.clone());
+            // A feed with nothing new may give back the cursor it was asked at: there is no
+            // position to move then, and a batch with nothing else is not written.
+            let end = if page.next_cursor == cursor {
+                CursorUpdate::None
+            } else {
+                CursorUpdate::Cursor(page.next_cursor.clone())
+            };
             // A later page may change a file of this one: it is compared with what this
             // page committed, so each page is written before the next is read.
             let mut writing = None;
@@ -635,6 +641,12 @@ impl<S: LibraryStore, C: Capabilities> Syncer<S, C> {
             // The provider's state goes with the batch and position it led to: a resumed sync
             // never sees one without the other.
             let state = open.take_state_changes();
+            if writes.is_empty() && state.is_empty() && matches!(position, CursorUpdate::None) {
+                if last {
+                    return Ok(());
+                }
+                continue;
+            }
             let (store, source_id) = (self.store().clone(), source.id);
             *writing = Some(Box::pin(async move {
                 store

@@ -128,6 +128,48 @@ fn io_error(path: &str, err: io::Error) -> PluginError {
     }
 }
 
+/// Milliseconds since the epoch (negative before it) of a time given in seconds and
+/// nanoseconds, rounded toward zero as [`stat_of`]'s arithmetic on `SystemTime` does.
+#[cfg(target_os = "linux")]
+fn millis(secs: i64, nanos: i64) -> i64 {
+    let nanos = i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+    i64::try_from(nanos / 1_000_000).unwrap_or(0)
+}
+
+/// What [`stat_of`] says of the same file, from its raw `stat`: a folder listed either way
+/// must give the same records, or a rescan would see every file changed.
+#[cfg(target_os = "linux")]
+#[allow(clippy::unnecessary_cast)] // The fields' widths differ between architectures.
+fn raw_stat_of(stat: &rustix::fs::Stat) -> (EntryKind, FileStat) {
+    use rustix::fs::FileType;
+
+    let kind = match FileType::from_raw_mode(stat.st_mode as _) {
+        FileType::RegularFile => EntryKind::File,
+        FileType::Directory => EntryKind::Dir,
+        _ => EntryKind::Other,
+    };
+    let (ino, dev) = (stat.st_ino as u64, stat.st_dev as u64);
+    let stat = FileStat {
+        size: u64::try_from(stat.st_size).unwrap_or(0),
+        modified_ms: millis(stat.st_mtime as i64, stat.st_mtime_nsec as i64),
+        file_id: Some(ino ^ dev.rotate_left(48)),
+    };
+    (kind, stat)
+}
+
+/// `name` as a string, or `None` (with a warning) if it is not valid UTF-8.
+fn utf8_name(name: std::ffi::OsString, folder: &str) -> Option<String> {
+    name.into_string()
+        .map_err(|name| {
+            tracing::warn!(
+                folder,
+                ?name,
+                "skipping a file name that is not valid UTF-8"
+            );
+        })
+        .ok()
+}
+
 fn stat_of(meta: &fs::Metadata) -> FileStat {
     let modified_ms = meta
         .modified()
@@ -148,6 +190,24 @@ fn stat_of(meta: &fs::Metadata) -> FileStat {
 
 impl FileSystem for GrantedFolder {
     fn read_dir(&self, path: &str) -> PluginResult<Vec<DirEntry>> {
+        // One lookup beneath the held root for the folder, and each entry stat'ed relative
+        // to it: no path is looked up from `/` again, folder by folder.
+        #[cfg(target_os = "linux")]
+        if let Some(listed) = self
+            .beneath
+            .as_ref()
+            .and_then(|b| check(path).map(|()| b.read_dir(path)).transpose())
+        {
+            let listed = not_regular(path, listed?.map_err(|e| io_error(path, e))?)?;
+            return Ok(listed
+                .into_iter()
+                .filter_map(|(name, stat)| {
+                    let name = utf8_name(name, path)?;
+                    let (kind, stat) = raw_stat_of(&stat);
+                    Some(DirEntry { name, kind, stat })
+                })
+                .collect());
+        }
         let dir = self.resolve(path)?;
         // Listing follows a link at the end too.
         if !path.is_empty() {
@@ -156,8 +216,7 @@ impl FileSystem for GrantedFolder {
         let mut entries = Vec::new();
         for entry in fs::read_dir(&dir).map_err(|e| io_error(path, e))? {
             let entry = entry.map_err(|e| io_error(path, e))?;
-            let Ok(name) = entry.file_name().into_string() else {
-                tracing::warn!(folder = %dir.display(), name = ?entry.file_name(), "skipping a file name that is not valid UTF-8");
+            let Some(name) = utf8_name(entry.file_name(), path) else {
                 continue;
             };
             // A directory entry's metadata does not follow links, and is read relative to
@@ -296,6 +355,53 @@ mod tests {
             refused.to_string().contains("not a regular file"),
             "{refused}"
         );
+    }
+
+    /// The listing beneath the held root and the listing by path give the same entries, to
+    /// the millisecond: a library listed one way and rescanned the other sees no change.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn both_listings_agree() {
+        use std::time::Duration;
+
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        let times = [
+            UNIX_EPOCH + Duration::new(1_700_000_000, 999_999_999),
+            UNIX_EPOCH - Duration::new(1, 500_000_000),
+            UNIX_EPOCH - Duration::new(0, 400_000),
+        ];
+        for (i, time) in times.into_iter().enumerate() {
+            let file = fs::File::create(dir.path().join(format!("a/b/{i}.mp3"))).unwrap();
+            file.set_len(i as u64 * 1000 + 7).unwrap();
+            file.set_modified(time).unwrap();
+        }
+        std::os::unix::fs::symlink("b", dir.path().join("a/link")).unwrap();
+        let beneath = GrantedFolder::new(dir.path()).unwrap();
+        assert!(beneath.beneath.is_some());
+        let by_path = GrantedFolder {
+            root: beneath.root.clone(),
+            beneath: None,
+        };
+        for folder in ["", "a", "a/b"] {
+            let sorted = |mut entries: Vec<DirEntry>| {
+                entries.sort_by(|x, y| x.name.cmp(&y.name));
+                entries
+            };
+            let listed = sorted(beneath.read_dir(folder).unwrap());
+            assert_eq!(
+                listed,
+                sorted(by_path.read_dir(folder).unwrap()),
+                "{folder}"
+            );
+            assert!(!listed.is_empty());
+        }
+        let files = beneath.read_dir("a/b").unwrap();
+        let mut ms: Vec<i64> = files.iter().map(|f| f.stat.modified_ms).collect();
+        ms.sort_unstable();
+        assert_eq!(ms, [-1500, 0, 1_700_000_000_999]);
+        let refused = beneath.read_dir("a/link").unwrap_err();
+        assert!(refused.to_string().contains("symbolic link"), "{refused}");
     }
 
     #[test]

@@ -112,6 +112,35 @@ impl Beneath {
         })
     }
 
+    /// Lists the folder `path` (relative, checked to hold no `..`; empty for the root):
+    /// each entry's name and metadata, which does not follow a link, read relative to the
+    /// open folder rather than by path. An entry removed while listed is left out. `None`
+    /// as for `open_regular`.
+    pub(crate) fn read_dir(&self, path: &str) -> Option<io::Result<Result<Listing, NotRegular>>> {
+        use rustix::fs::OFlags;
+
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let path = if path.is_empty() { "." } else { path };
+        Some(match self.open(path, flags)? {
+            Ok(Ok(folder)) => list(folder).map(Ok),
+            Ok(Err(not)) => Ok(Err(not)),
+            // `O_DIRECTORY` answers a link at the end as not a folder, before `O_NOFOLLOW`
+            // would: say which it is. (A link on the way was refused by the open.)
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+                match rustix::fs::statat(&self.root, path, rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(stat)
+                        if rustix::fs::FileType::from_raw_mode(stat.st_mode as _)
+                            == rustix::fs::FileType::Symlink =>
+                    {
+                        Ok(Err(NotRegular::Link))
+                    }
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        })
+    }
+
     fn open(
         &self,
         path: &str,
@@ -139,6 +168,37 @@ impl Beneath {
             Err(e) => Some(Err(e.into())),
         }
     }
+}
+
+/// A folder's entries: each name with its metadata.
+#[cfg(target_os = "linux")]
+pub(crate) type Listing = Vec<(std::ffi::OsString, rustix::fs::Stat)>;
+
+/// Reads the entries of the open `folder`, each stat'ed relative to it.
+#[cfg(target_os = "linux")]
+fn list(folder: File) -> io::Result<Listing> {
+    use std::os::unix::ffi::OsStringExt as _;
+
+    use rustix::fs::{AtFlags, Dir};
+    use rustix::io::Errno;
+
+    let mut dir = Dir::new(std::os::fd::OwnedFd::from(folder))?;
+    let mut entries = Vec::new();
+    while let Some(entry) = dir.read() {
+        let entry = entry?;
+        let name = entry.file_name();
+        if matches!(name.to_bytes(), b"." | b"..") {
+            continue;
+        }
+        match rustix::fs::statat(dir.fd()?, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => {
+                entries.push((std::ffi::OsString::from_vec(name.to_bytes().to_vec()), stat))
+            }
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(entries)
 }
 
 /// Reads into `buf` from `offset` of `file` until it is full or the file ends, without a

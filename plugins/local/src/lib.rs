@@ -7,6 +7,7 @@
 
 mod provider;
 mod snapshot;
+mod walk;
 
 use tonearm_plugin_api::{
     Instantiate, PluginDescriptor, PluginKind, PluginManifest, crate_version,

@@ -3,8 +3,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
+
+use crate::walk::{self, Level};
 use tonearm_plugin_api::{
-    Change, EntryKind, FileSystem, Log, LogLevel, PluginError, PluginResult, RemoteEntry,
+    Change, FileSystem, Log, LogLevel, PluginError, PluginResult, RemoteEntry,
 };
 
 /// Size, time and identity of one file.
@@ -40,48 +42,33 @@ impl Snapshot {
     /// that is neither a file nor a folder are skipped.
     pub(crate) fn take(fs: &dyn FileSystem, log: &dyn Log) -> PluginResult<Self> {
         let mut snapshot = Snapshot::default();
-        // An explicit stack: deep nesting must not overflow ours.
-        let mut dirs = vec![String::new()];
-        while let Some(dir) = dirs.pop() {
-            let entries = match fs.read_dir(&dir) {
-                Ok(entries) => entries,
-                // The root itself must be readable; anything below may fail alone.
-                Err(e) if dir.is_empty() => return Err(e),
-                Err(e) => {
-                    log.log(
-                        LogLevel::Warn,
-                        &format!("skipping unreadable folder {dir:?}: {e}"),
-                    );
-                    snapshot.unreadable.push(dir);
-                    continue;
-                }
-            };
-            for entry in entries {
-                if entry.name.starts_with('.') {
-                    continue;
-                }
-                let path = if dir.is_empty() {
-                    entry.name
-                } else {
-                    format!("{dir}/{}", entry.name)
-                };
-                match entry.kind {
-                    EntryKind::Dir => dirs.push(path),
-                    EntryKind::File => {
-                        let s = entry.stat;
-                        snapshot.files.insert(
-                            path,
-                            FileRecord {
-                                size: s.size,
-                                modified_ms: s.modified_ms,
-                                file_id: s.file_id,
-                            },
-                        );
+        // The root itself must be readable; anything below may fail alone.
+        let mut found = Level::default();
+        found.add("", fs.read_dir("")?);
+        let mut files = found.files;
+        // Level by level: no recursion, so deep nesting cannot overflow the stack.
+        let mut dirs = found.dirs;
+        while !dirs.is_empty() {
+            let mut next = Vec::new();
+            let listed = walk::list_level(fs, &dirs);
+            for (dir, listed) in dirs.into_iter().zip(listed) {
+                match listed {
+                    Ok(level) => {
+                        files.extend(level.files);
+                        next.extend(level.dirs);
                     }
-                    EntryKind::Other => {}
+                    Err(e) => {
+                        log.log(
+                            LogLevel::Warn,
+                            &format!("skipping unreadable folder {dir:?}: {e}"),
+                        );
+                        snapshot.unreadable.push(dir);
+                    }
                 }
             }
+            dirs = next;
         }
+        snapshot.files = files.into_iter().collect();
         Ok(snapshot)
     }
 

@@ -197,6 +197,50 @@ pub(crate) mod tests {
         ));
     }
 
+    /// The sweep for albums, artists, genres and artwork without tracks runs when a write
+    /// since the last one may have left some, also after a restart in between, and is
+    /// skipped when none did.
+    #[tokio::test]
+    async fn orphans_are_swept_when_a_write_may_have_left_some() {
+        let (_dir, library, id) = library().await;
+        let one = track("One", &["A"], "X");
+        let FileWrite::Scanned { entry, .. } = &one else {
+            unreachable!()
+        };
+        let remote_id = entry.id.clone();
+        library
+            .apply_batch(id, 0, vec![one], vec![], CursorUpdate::None)
+            .await
+            .unwrap();
+        library.remove_orphans_now().await.unwrap();
+        // Not written by a sync: no write since the sweep could have left it, so the next
+        // sweep does not look.
+        sqlx::query("INSERT INTO albums (title) VALUES ('Stray')")
+            .execute(library.pool())
+            .await
+            .unwrap();
+        library.remove_orphans_now().await.unwrap();
+        assert_eq!(library.stats().await.unwrap().albums, 2);
+
+        library
+            .apply_batch(
+                id,
+                0,
+                vec![FileWrite::Removed { remote_id }],
+                vec![],
+                CursorUpdate::None,
+            )
+            .await
+            .unwrap();
+        // Killed before its sweep: the next process's sweep runs.
+        let path = library.path().to_owned();
+        library.close().await;
+        let library = SqliteStore::open(&path).await.unwrap();
+        library.remove_orphans_now().await.unwrap();
+        let stats = library.stats().await.unwrap();
+        assert_eq!((stats.tracks, stats.albums, stats.artists), (0, 0, 0));
+    }
+
     #[tokio::test]
     async fn playlists_keep_order_and_lose_removed_tracks() {
         let (_dir, library, id) = library().await;

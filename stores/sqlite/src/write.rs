@@ -7,9 +7,7 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension as _, Transaction, params};
 use tonearm_plugin_api::RemoteEntry;
 
-use tonearm_core::library::{
-    ArtworkRef, Retry, StateChange, display_names as display, hash_text,
-};
+use tonearm_core::library::{ArtworkRef, Retry, StateChange, display_names as display, hash_text};
 
 use super::{CursorUpdate, FileWrite, LibraryError, ScannedTrack, SqliteStore, now_ms};
 
@@ -77,8 +75,10 @@ impl NameIds {
         if let Some(bytes) = &art.bytes
             && !cached.is_some_and(|(_, stored)| stored)
         {
-            tx.prepare_cached("INSERT OR IGNORE INTO artwork_images (sha256, bytes) VALUES (?, ?)")?
-                .execute(params![&art.sha256, &bytes[..]])?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO artwork_images (sha256, bytes) VALUES (?, ?)",
+            )?
+            .execute(params![&art.sha256, &bytes[..]])?;
         }
         if let Some((id, stored)) = cached {
             if !stored && art.bytes.is_some() {
@@ -87,7 +87,9 @@ impl NameIds {
             return Ok(id);
         }
         let inserted = tx
-            .prepare_cached("INSERT OR IGNORE INTO artwork (sha256, mime, byte_len) VALUES (?, ?, ?)")?
+            .prepare_cached(
+                "INSERT OR IGNORE INTO artwork (sha256, mime, byte_len) VALUES (?, ?, ?)",
+            )?
             .execute(params![&art.sha256, &art.mime, size_i64(art.byte_len)])?;
         let id = if inserted == 1 {
             tx.last_insert_rowid()
@@ -119,13 +121,17 @@ impl NameIds {
             return Ok(id);
         }
         let inserted = tx
-            .prepare_cached("INSERT OR IGNORE INTO albums (title, artist_display, year) VALUES (?, ?, ?)")?
+            .prepare_cached(
+                "INSERT OR IGNORE INTO albums (title, artist_display, year) VALUES (?, ?, ?)",
+            )?
             .execute(params![title, &key.1, year])?;
         let id = if inserted == 1 {
             tx.last_insert_rowid()
         } else {
             let (id, known_year): (i64, Option<i32>) = tx
-                .prepare_cached("SELECT id, year FROM albums WHERE title = ? AND artist_display = ?")?
+                .prepare_cached(
+                    "SELECT id, year FROM albums WHERE title = ? AND artist_display = ?",
+                )?
                 .query_row(params![title, &key.1], |r| Ok((r.get(0)?, r.get(1)?)))?;
             // An album learns its year from the first track that has one.
             if known_year.is_none() && year.is_some() {
@@ -204,11 +210,21 @@ impl SqliteStore {
                     now: now_ms(),
                     names: NameIds::default(),
                     search: SearchRows::default(),
+                    replaced_tracks: false,
                 };
                 for write in &writes {
                     batch.apply(tx, write)?;
                 }
                 batch.search.flush(tx)?;
+                // New files' tracks only add: anything else may take an album's, an
+                // artist's, a genre's or an image's last track.
+                if writes.iter().any(|write| match write {
+                    FileWrite::Unchanged { .. } => false,
+                    FileWrite::Scanned { .. } => batch.replaced_tracks,
+                    _ => true,
+                }) {
+                    may_orphan(tx)?;
+                }
                 write_state(tx, source_id, &state)?;
                 match &position {
                     CursorUpdate::None => {}
@@ -238,9 +254,17 @@ impl SqliteStore {
             .await
     }
 
-    /// Removes albums, artists, genres and artwork no track refers to any more.
+    /// Removes albums, artists, genres and artwork no track refers to any more, if a
+    /// write since the last sweep may have left any.
     pub async fn remove_orphans_now(&self) -> Result<(), LibraryError> {
-        self.writer.transaction(remove_orphans).await
+        self.writer
+            .transaction(|tx| {
+                let maybe: bool = tx
+                    .prepare_cached("SELECT maybe FROM orphans")?
+                    .query_row([], |r| r.get(0))?;
+                if maybe { remove_orphans(tx) } else { Ok(()) }
+            })
+            .await
     }
 }
 
@@ -252,8 +276,17 @@ pub(super) fn remove_orphans(tx: &Tx<'_>) -> Result<(), LibraryError> {
            AND id NOT IN (SELECT artist_id FROM album_artists); \
          DELETE FROM genres WHERE id NOT IN (SELECT genre_id FROM track_genres); \
          DELETE FROM artwork WHERE id NOT IN (SELECT artwork_id FROM tracks WHERE artwork_id IS NOT NULL); \
-         DELETE FROM artwork_images WHERE sha256 NOT IN (SELECT sha256 FROM artwork);",
+         DELETE FROM artwork_images WHERE sha256 NOT IN (SELECT sha256 FROM artwork); \
+         UPDATE orphans SET maybe = 0;",
     )?;
+    Ok(())
+}
+
+/// Records that `tx` may leave albums, artists, genres or artwork without tracks: the
+/// next [`SqliteStore::remove_orphans_now`] sweeps, even after a crash before it.
+fn may_orphan(tx: &Tx<'_>) -> Result<(), LibraryError> {
+    tx.prepare_cached("UPDATE orphans SET maybe = 1")?
+        .execute([])?;
     Ok(())
 }
 
@@ -282,6 +315,8 @@ struct Batch {
     now: i64,
     names: NameIds,
     search: SearchRows,
+    /// Whether a scanned file already had a track, which its new one replaced.
+    replaced_tracks: bool,
 }
 
 impl Batch {
@@ -311,6 +346,7 @@ impl Batch {
                 bytes_read,
             } => {
                 let (file_id, fresh) = file(entry, None, None, *bytes_read).upsert(tx)?;
+                self.replaced_tracks |= !fresh;
                 // A rescanned file keeps what enrichment and the user wrote over its tags,
                 // and its sources' answers, which were about the old file, are forgotten.
                 let overrides = if fresh {
@@ -491,31 +527,31 @@ fn write_track(
     let audio = &track.audio;
     let gain = &track.gain;
     let values = params![
-            file_id,
-            &tags.title,
-            display(&tags.artists),
-            album_id,
-            tags.track_number,
-            tags.track_total,
-            tags.disc_number,
-            tags.disc_total,
-            tags.year,
-            audio.duration_ms.map(size_i64),
-            audio.sample_rate,
-            audio.channels,
-            audio.bit_depth,
-            audio.bitrate_kbps,
-            &audio.file_type,
-            gain.track_gain,
-            gain.track_peak,
-            gain.album_gain,
-            gain.album_peak,
-            gain.r128_track_gain,
-            gain.r128_album_gain,
-            artwork_id,
-            &tags.musicbrainz_recording_id,
-            &tags.musicbrainz_release_id,
-            &tags.isrc,
+        file_id,
+        &tags.title,
+        display(&tags.artists),
+        album_id,
+        tags.track_number,
+        tags.track_total,
+        tags.disc_number,
+        tags.disc_total,
+        tags.year,
+        audio.duration_ms.map(size_i64),
+        audio.sample_rate,
+        audio.channels,
+        audio.bit_depth,
+        audio.bitrate_kbps,
+        &audio.file_type,
+        gain.track_gain,
+        gain.track_peak,
+        gain.album_gain,
+        gain.album_peak,
+        gain.r128_track_gain,
+        gain.r128_album_gain,
+        artwork_id,
+        &tags.musicbrainz_recording_id,
+        &tags.musicbrainz_release_id,
+        &tags.isrc,
         &track.tag_problem,
     ];
     // A new file's track is a plain insert (see `FileRow::upsert` on `RETURNING`).
@@ -586,7 +622,9 @@ impl Links {
             Self::AlbumArtists => {
                 "INSERT OR IGNORE INTO album_artists (album_id, artist_id, position) VALUES (?, ?, ?)"
             }
-            Self::TrackGenres => "INSERT OR IGNORE INTO track_genres (track_id, genre_id) VALUES (?, ?)",
+            Self::TrackGenres => {
+                "INSERT OR IGNORE INTO track_genres (track_id, genre_id) VALUES (?, ?)"
+            }
         }
     }
 
