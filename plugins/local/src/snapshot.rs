@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::walk::{self, Level};
+use crate::walk::{self, Folder};
 use tonearm_plugin_api::{
     Change, FileSystem, Log, LogLevel, PluginError, PluginResult, RemoteEntry,
 };
@@ -43,7 +43,7 @@ impl Snapshot {
     pub(crate) fn take(fs: &dyn FileSystem, log: &dyn Log) -> PluginResult<Self> {
         let mut snapshot = Snapshot::default();
         // The root itself must be readable; anything below may fail alone.
-        let mut found = Level::default();
+        let mut found = Folder::default();
         found.add("", fs.read_dir("")?);
         let mut files = found.files;
         // Level by level: no recursion, so deep nesting cannot overflow the stack.
@@ -53,9 +53,9 @@ impl Snapshot {
             let listed = walk::list_level(fs, &dirs);
             for (dir, listed) in dirs.into_iter().zip(listed) {
                 match listed {
-                    Ok(level) => {
-                        files.extend(level.files);
-                        next.extend(level.dirs);
+                    Ok(folder) => {
+                        files.extend(folder.files);
+                        next.extend(folder.dirs);
                     }
                     Err(e) => {
                         log.log(

@@ -14,14 +14,14 @@ use crate::snapshot::FileRecord;
 /// Listings at once at most: beyond a few, threads only wait on the same disk.
 const MAX_THREADS: usize = 4;
 
-/// What one folder held: its visible files and folders, by path from the root.
+/// What one folder holds: its visible files and folders, by path from the root.
 #[derive(Default)]
-pub(crate) struct Level {
+pub(crate) struct Folder {
     pub(crate) files: Vec<(String, FileRecord)>,
     pub(crate) dirs: Vec<String>,
 }
 
-impl Level {
+impl Folder {
     /// Adds the entries of `dir`, skipping hidden names (starting with `.`) and anything
     /// that is neither a file nor a folder.
     pub(crate) fn add(&mut self, dir: &str, entries: Vec<DirEntry>) {
@@ -55,12 +55,12 @@ impl Level {
 
 /// Lists every folder of `dirs`: each one's entries, or why it could not be read, in the
 /// order of `dirs`.
-pub(crate) fn list_level(fs: &dyn FileSystem, dirs: &[String]) -> Vec<PluginResult<Level>> {
+pub(crate) fn list_level(fs: &dyn FileSystem, dirs: &[String]) -> Vec<PluginResult<Folder>> {
     let list = |dir: &String| {
         fs.read_dir(dir).map(|entries| {
-            let mut level = Level::default();
-            level.add(dir, entries);
-            level
+            let mut folder = Folder::default();
+            folder.add(dir, entries);
+            folder
         })
     };
     let threads = threads().min(dirs.len());
@@ -106,4 +106,77 @@ fn threads() -> usize {
         return 1;
     }
     std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+}
+
+#[cfg(test)]
+mod tests {
+    use tonearm_plugin_api::{FileStat, PluginError};
+
+    use super::*;
+
+    /// Folders `0`…`N`, each holding files `0.mp3`…`N.mp3` and a folder `sub`; listing
+    /// folder `3` fails.
+    struct Numbered;
+
+    impl FileSystem for Numbered {
+        fn read_dir(&self, path: &str) -> PluginResult<Vec<DirEntry>> {
+            let n: u64 = path
+                .parse()
+                .map_err(|_| PluginError::NotFound(path.into()))?;
+            if n == 3 {
+                return Err(PluginError::Io("unreadable".into()));
+            }
+            let stat = |size| FileStat {
+                size,
+                modified_ms: 7,
+                file_id: Some(size),
+            };
+            let mut entries: Vec<DirEntry> = (0..=n)
+                .map(|i| DirEntry {
+                    name: format!("{i}.mp3"),
+                    kind: EntryKind::File,
+                    stat: stat(n * 100 + i),
+                })
+                .collect();
+            entries.push(DirEntry {
+                name: "sub".into(),
+                kind: EntryKind::Dir,
+                stat: stat(0),
+            });
+            entries.push(DirEntry {
+                name: ".hidden".into(),
+                kind: EntryKind::File,
+                stat: stat(0),
+            });
+            Ok(entries)
+        }
+
+        fn stat(&self, path: &str) -> PluginResult<FileStat> {
+            Err(PluginError::NotFound(path.into()))
+        }
+
+        fn read_at(&self, path: &str, _: u64, _: &mut [u8]) -> PluginResult<usize> {
+            Err(PluginError::NotFound(path.into()))
+        }
+    }
+
+    #[test]
+    fn a_level_lists_every_folder_in_order_whatever_thread_lists_it() {
+        let dirs: Vec<String> = (0..40).map(|n| n.to_string()).collect();
+        let listed = list_level(&Numbered, &dirs);
+        assert_eq!(listed.len(), dirs.len());
+        for (n, folder) in listed.iter().enumerate() {
+            if n == 3 {
+                assert!(folder.is_err(), "folder 3 fails alone");
+                continue;
+            }
+            let folder = folder.as_ref().unwrap();
+            assert_eq!(folder.dirs, [format!("{n}/sub")]);
+            assert_eq!(folder.files.len(), n + 1, "hidden files are skipped");
+            for (i, (path, record)) in folder.files.iter().enumerate() {
+                assert_eq!(path, &format!("{n}/{i}.mp3"));
+                assert_eq!(record.size, (n * 100 + i) as u64);
+            }
+        }
+    }
 }
