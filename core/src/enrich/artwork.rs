@@ -82,14 +82,10 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
             tracks
                 .iter()
                 .map(|t| TrackResult {
-                    kind: Kind::Artwork,
-                    track_id: t.track_id,
-                    path: t.path.clone(),
                     plugin: plugin.to_owned(),
                     outcome,
-                    best: None,
-                    changes: Vec::new(),
                     error: error.clone(),
+                    ..TrackResult::of(Kind::Artwork, t)
                 })
                 .collect::<Vec<_>>()
         };

@@ -1,6 +1,6 @@
 //! Finding lyrics, and keeping time-synced ones only when they are LRC.
 
-use tonearm_plugin_api::{Lyrics, TrackQuery};
+use tonearm_plugin_api::Lyrics;
 
 use super::{
     EnrichError, EnrichReport, EnrichStore, Enricher, Kind, Outcome, Progress, Provenance,
@@ -81,21 +81,8 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
         target: &Target,
         sources: &[&super::Opened],
     ) -> Result<TrackResult, EnrichError> {
-        let query = TrackQuery {
-            tags: target.tags.clone(),
-            duration_ms: target.duration_ms,
-            fingerprint: None,
-        };
-        let mut result = TrackResult {
-            kind: Kind::Lyrics,
-            track_id: target.track_id,
-            path: target.path.clone(),
-            plugin: String::new(),
-            outcome: Outcome::NoMatch,
-            best: None,
-            changes: Vec::new(),
-            error: None,
-        };
+        let query = target.query();
+        let mut result = TrackResult::of(Kind::Lyrics, target);
         for opened in sources {
             result.plugin = opened.id.clone();
             let asked = query.clone();

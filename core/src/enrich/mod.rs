@@ -28,7 +28,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use serde::Serialize;
-use tonearm_plugin_api::{MetadataSource, PluginError, PluginKind, TrackTags};
+use tonearm_plugin_api::{MetadataSource, PluginError, PluginKind, TrackQuery, TrackTags};
 
 use crate::events::{CoreEvent, MetadataEvent};
 use crate::library::{StateChange, StoreError, StoreResult};
@@ -157,6 +157,17 @@ pub struct Target {
     pub has_artwork: bool,
     /// Whether it has lyrics.
     pub has_lyrics: bool,
+}
+
+impl Target {
+    /// What a metadata source is asked about this track.
+    fn query(&self) -> TrackQuery {
+        TrackQuery {
+            tags: self.tags.clone(),
+            duration_ms: self.duration_ms,
+            fingerprint: None,
+        }
+    }
 }
 
 /// An image as the library keeps it: once per content.
@@ -392,6 +403,22 @@ pub struct TrackResult {
     pub changes: Vec<FieldChange>,
     /// Why it failed, for a failure.
     pub error: Option<String>,
+}
+
+impl TrackResult {
+    /// No match yet for `target` in a run of `kind`, no source asked.
+    fn of(kind: Kind, target: &Target) -> Self {
+        Self {
+            kind,
+            track_id: target.track_id,
+            path: target.path.clone(),
+            plugin: String::new(),
+            outcome: Outcome::NoMatch,
+            best: None,
+            changes: Vec::new(),
+            error: None,
+        }
+    }
 }
 
 /// What a run did for one kind.

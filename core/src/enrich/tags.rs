@@ -1,7 +1,5 @@
 //! Identifying tracks and writing their tags.
 
-use tonearm_plugin_api::TrackQuery;
-
 use super::{
     EnrichError, EnrichReport, EnrichStore, Enricher, Kind, Opened, Outcome, Progress, Provenance,
     Target, TrackResult, diff, matching, now_ms,
@@ -48,21 +46,8 @@ impl<S: EnrichStore, C: Capabilities> Enricher<S, C> {
         target: &Target,
         sources: &[&Opened],
     ) -> Result<TrackResult, EnrichError> {
-        let query = TrackQuery {
-            tags: target.tags.clone(),
-            duration_ms: target.duration_ms,
-            fingerprint: None,
-        };
-        let mut result = TrackResult {
-            kind: Kind::Tags,
-            track_id: target.track_id,
-            path: target.path.clone(),
-            plugin: String::new(),
-            outcome: Outcome::NoMatch,
-            best: None,
-            changes: Vec::new(),
-            error: None,
-        };
+        let query = target.query();
+        let mut result = TrackResult::of(Kind::Tags, target);
         for opened in sources {
             result.plugin = opened.id.clone();
             let asked = query.clone();
