@@ -3,8 +3,9 @@
 //!
 //! A store's promises, which [`conformance`] checks for any implementation: every
 //! [`LibraryStore::apply_batch`] is atomic together with the plugin state and the sync
-//! position it carries, so a killed sync loses nothing and duplicates nothing; albums, artists and genres no track
-//! refers to are gone after [`LibraryStore::remove_orphans`]; search matches every word
+//! position it carries, so a killed sync loses nothing and duplicates nothing; albums,
+//! artists and genres that the store's writes left without tracks are gone after
+//! [`LibraryStore::remove_orphans`]; search matches every word
 //! of a query as a word prefix, ignoring case and accents.
 
 pub mod conformance;
@@ -192,7 +193,9 @@ pub trait LibraryStore: Clone + MaybeSend + MaybeSync + 'static {
         position: CursorUpdate,
     ) -> impl Future<Output = StoreResult<()>> + MaybeSend;
 
-    /// Removes albums, artists, genres and artwork no track refers to any more.
+    /// Removes albums, artists, genres and artwork that writes through this store left
+    /// without tracks. A store may skip the sweep when none of its writes since the last
+    /// one could have left any (the SQLite store keeps that fact with the writes).
     fn remove_orphans(&self) -> impl Future<Output = StoreResult<()>> + MaybeSend;
 
     /// Tracks ordered by album artists, album, disc, track number and path.

@@ -404,6 +404,26 @@ mod tests {
         assert!(refused.to_string().contains("symbolic link"), "{refused}");
     }
 
+    /// A granted folder removed after it was opened is gone, not empty: an empty listing
+    /// would read as every file in it deleted.
+    #[test]
+    fn a_removed_folder_is_not_listed_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let music = dir.path().join("music");
+        fs::create_dir_all(music.join("album")).unwrap();
+        fs::write(music.join("album/a.mp3"), b"x").unwrap();
+        let granted = GrantedFolder::new(&music).unwrap();
+        assert_eq!(granted.read_dir("album").unwrap().len(), 1);
+        fs::remove_dir_all(&music).unwrap();
+        for folder in ["", "album"] {
+            assert!(
+                matches!(granted.read_dir(folder), Err(PluginError::NotFound(_))),
+                "{folder:?}: {:?}",
+                granted.read_dir(folder)
+            );
+        }
+    }
+
     #[test]
     fn reads_and_stats_files() {
         let dir = tempfile::tempdir().unwrap();

@@ -195,8 +195,20 @@ fn list(folder: File) -> io::Result<Listing> {
                 entries.push((std::ffi::OsString::from_vec(name.to_bytes().to_vec()), stat))
             }
             Err(Errno::NOENT) => {}
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                let e = io::Error::from(e);
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", name.to_string_lossy()),
+                ));
+            }
         }
+    }
+    // A folder removed while held open lists as empty (its entries are gone, and reading
+    // it ends at once): say it is gone, as a listing by path would, rather than let an
+    // empty listing read as every file in it deleted.
+    if rustix::fs::fstat(dir.fd()?)?.st_nlink == 0 {
+        return Err(io::ErrorKind::NotFound.into());
     }
     Ok(entries)
 }

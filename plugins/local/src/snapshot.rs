@@ -69,6 +69,8 @@ impl Snapshot {
             dirs = next;
         }
         snapshot.files = files.into_iter().collect();
+        // In path order, whatever order the walk met them in: a rescan compares them.
+        snapshot.unreadable.sort_unstable();
         Ok(snapshot)
     }
 

@@ -100,12 +100,15 @@ pub(crate) fn list_level(fs: &dyn FileSystem, dirs: &[String]) -> Vec<PluginResu
     listed.into_iter().map(|(_, level)| level).collect()
 }
 
-/// How many threads a level may use here.
+/// How many threads a level may use here (asked once: it reads the process's CPU quota).
 fn threads() -> usize {
-    if cfg!(target_family = "wasm") {
-        return 1;
-    }
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        if cfg!(target_family = "wasm") {
+            return 1;
+        }
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_THREADS))
+    })
 }
 
 #[cfg(test)]

@@ -128,6 +128,7 @@ pub(crate) fn now_ms() -> i64 {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use tonearm_core::library::ArtworkRef;
     use tonearm_plugin_api::{RemoteEntry, TrackTags};
 
     use super::*;
@@ -389,5 +390,107 @@ pub(crate) mod tests {
             (1, 1),
             "old artists and album are orphans, removed"
         );
+    }
+
+    /// A file given twice in one batch (a listing may) is one track with one search row,
+    /// the last one written: none is left behind when the track goes.
+    #[tokio::test]
+    async fn a_file_twice_in_one_batch_keeps_its_last_search_row() {
+        let (_dir, library, id) = library().await;
+        let first = track("One", &["Alpha"], "X");
+        let FileWrite::Scanned {
+            entry,
+            mut track,
+            bytes_read,
+        } = first.clone()
+        else {
+            unreachable!()
+        };
+        track.tags.artists = vec!["Beta".into()];
+        let again = FileWrite::Scanned {
+            entry: entry.clone(),
+            track,
+            bytes_read,
+        };
+        library
+            .apply_batch(id, 0, vec![first, again], vec![], CursorUpdate::None)
+            .await
+            .unwrap();
+        assert_eq!(library.stats().await.unwrap().tracks, 1);
+        assert!(library.search("alpha", 10).await.unwrap().is_empty());
+        assert_eq!(library.search("one beta", 10).await.unwrap().len(), 1);
+        let search_rows = async || -> i64 {
+            sqlx::query_scalar("SELECT count(*) FROM tracks_fts")
+                .fetch_one(library.pool())
+                .await
+                .unwrap()
+        };
+        assert_eq!(search_rows().await, 1);
+
+        let removed = FileWrite::Removed {
+            remote_id: entry.id,
+        };
+        library
+            .apply_batch(id, 0, vec![removed], vec![], CursorUpdate::None)
+            .await
+            .unwrap();
+        assert_eq!(search_rows().await, 0);
+    }
+
+    /// Embedded artwork is stored once with its image, and a MIME type the first track to
+    /// embed it did not state is taken from a later one, in the same batch or a later one.
+    #[tokio::test]
+    async fn shared_artwork_is_stored_once_and_learns_its_mime_type() {
+        let (_dir, library, id) = library().await;
+        let with_art = |title: &str, mime: Option<&str>, bytes: bool| {
+            let FileWrite::Scanned {
+                entry,
+                mut track,
+                bytes_read,
+            } = track(title, &["A"], "X")
+            else {
+                unreachable!()
+            };
+            track.artwork = Some(ArtworkRef {
+                sha256: "ab".repeat(32),
+                mime: mime.map(str::to_owned),
+                byte_len: 3,
+                bytes: bytes.then(|| std::sync::Arc::from(&b"img"[..])),
+            });
+            FileWrite::Scanned {
+                entry,
+                track,
+                bytes_read,
+            }
+        };
+        let mime = async || -> (i64, Option<String>, i64) {
+            let (count, mime): (i64, Option<String>) =
+                sqlx::query_as("SELECT count(*), max(mime) FROM artwork")
+                    .fetch_one(library.pool())
+                    .await
+                    .unwrap();
+            let images: i64 = sqlx::query_scalar("SELECT count(*) FROM artwork_images")
+                .fetch_one(library.pool())
+                .await
+                .unwrap();
+            (count, mime, images)
+        };
+        let batch = vec![with_art("One", None, false), with_art("Two", None, true)];
+        library
+            .apply_batch(id, 0, batch, vec![], CursorUpdate::None)
+            .await
+            .unwrap();
+        assert_eq!(mime().await, (1, None, 1));
+        let batch = vec![
+            with_art("Three", None, true),
+            with_art("Four", Some("image/png"), true),
+        ];
+        library
+            .apply_batch(id, 0, batch, vec![], CursorUpdate::None)
+            .await
+            .unwrap();
+        assert_eq!(mime().await, (1, Some("image/png".to_owned()), 1));
+        let tracks = library.tracks(10, 0).await.unwrap();
+        assert_eq!(tracks.len(), 4);
     }
 }

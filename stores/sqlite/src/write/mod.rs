@@ -2,193 +2,23 @@
 //! and moves the sync position, so a killed process loses nothing and duplicates nothing.
 //! Batches go through the [`Writer`](super::writer::Writer): one blocking hop each.
 
-use std::collections::HashMap;
+mod names;
+mod search;
 
 use rusqlite::{OptionalExtension as _, Transaction, params};
 use tonearm_plugin_api::RemoteEntry;
 
-use tonearm_core::library::{ArtworkRef, Retry, StateChange, display_names as display, hash_text};
+use tonearm_core::library::{Retry, StateChange, display_names as display, hash_text};
 
 use super::{CursorUpdate, FileWrite, LibraryError, ScannedTrack, SqliteStore, now_ms};
+pub(super) use names::{Links, NameIds, insert_links};
+pub(super) use search::reindex_track;
+use search::{SearchRows, reindex_file};
 
 pub(super) type Tx<'a> = Transaction<'a>;
 
 fn size_i64(size: u64) -> i64 {
     i64::try_from(size).unwrap_or(i64::MAX)
-}
-
-/// Get-or-create ids for names, cached for the batch.
-///
-/// None of these statements has `RETURNING`: SQLite runs a statement that returns rows
-/// as it runs a trigger, in a statement journal of its own that copies every page the
-/// statement touches before it writes. A new row's id is the connection's last inserted
-/// one; an existing row's is looked up.
-#[derive(Default)]
-pub(super) struct NameIds {
-    artists: HashMap<String, i64>,
-    genres: HashMap<String, i64>,
-    albums: HashMap<(String, String), i64>,
-    /// Embedded artwork by SHA-256: its id, and whether its image is stored.
-    artwork: HashMap<String, (i64, bool)>,
-}
-
-impl NameIds {
-    pub(super) fn artist(&mut self, tx: &Tx<'_>, name: &str) -> Result<i64, LibraryError> {
-        const SQL: [&str; 2] = [
-            "INSERT OR IGNORE INTO artists (name) VALUES (?)",
-            "SELECT id FROM artists WHERE name = ?",
-        ];
-        Self::name_id(&mut self.artists, tx, name, SQL)
-    }
-
-    fn genre(&mut self, tx: &Tx<'_>, name: &str) -> Result<i64, LibraryError> {
-        const SQL: [&str; 2] = [
-            "INSERT OR IGNORE INTO genres (name) VALUES (?)",
-            "SELECT id FROM genres WHERE name = ?",
-        ];
-        Self::name_id(&mut self.genres, tx, name, SQL)
-    }
-
-    /// The id of `name` through `cache`, created by `insert` if new, else found by `select`.
-    fn name_id(
-        cache: &mut HashMap<String, i64>,
-        tx: &Tx<'_>,
-        name: &str,
-        [insert, select]: [&'static str; 2],
-    ) -> Result<i64, LibraryError> {
-        if let Some(&id) = cache.get(name) {
-            return Ok(id);
-        }
-        let id = if tx.prepare_cached(insert)?.execute([name])? == 1 {
-            tx.last_insert_rowid()
-        } else {
-            tx.prepare_cached(select)?.query_row([name], |r| r.get(0))?
-        };
-        cache.insert(name.to_owned(), id);
-        Ok(id)
-    }
-
-    /// The id of embedded artwork `art`, created on first sight, with its image (kept once
-    /// however many tracks embed it) when the track brings it.
-    fn artwork(&mut self, tx: &Tx<'_>, art: &ArtworkRef) -> Result<i64, LibraryError> {
-        let cached = self.artwork.get(&art.sha256).copied();
-        if let Some(bytes) = &art.bytes
-            && !cached.is_some_and(|(_, stored)| stored)
-        {
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO artwork_images (sha256, bytes) VALUES (?, ?)",
-            )?
-            .execute(params![&art.sha256, &bytes[..]])?;
-        }
-        if let Some((id, stored)) = cached {
-            if !stored && art.bytes.is_some() {
-                self.artwork.insert(art.sha256.clone(), (id, true));
-            }
-            return Ok(id);
-        }
-        let inserted = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO artwork (sha256, mime, byte_len) VALUES (?, ?, ?)",
-            )?
-            .execute(params![&art.sha256, &art.mime, size_i64(art.byte_len)])?;
-        let id = if inserted == 1 {
-            tx.last_insert_rowid()
-        } else {
-            let (id, mime): (i64, Option<String>) = tx
-                .prepare_cached("SELECT id, mime FROM artwork WHERE sha256 = ?")?
-                .query_row([&art.sha256], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            if mime.is_none() && art.mime.is_some() {
-                tx.prepare_cached("UPDATE artwork SET mime = ? WHERE id = ?")?
-                    .execute(params![&art.mime, id])?;
-            }
-            id
-        };
-        self.artwork
-            .insert(art.sha256.clone(), (id, art.bytes.is_some()));
-        Ok(id)
-    }
-
-    /// The album `title` by `artists`, created with its artist links on first sight.
-    pub(super) fn album(
-        &mut self,
-        tx: &Tx<'_>,
-        title: &str,
-        artists: &[String],
-        year: Option<i32>,
-    ) -> Result<i64, LibraryError> {
-        let key = (title.to_owned(), display(artists));
-        if let Some(&id) = self.albums.get(&key) {
-            return Ok(id);
-        }
-        let inserted = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO albums (title, artist_display, year) VALUES (?, ?, ?)",
-            )?
-            .execute(params![title, &key.1, year])?;
-        let id = if inserted == 1 {
-            tx.last_insert_rowid()
-        } else {
-            let (id, known_year): (i64, Option<i32>) = tx
-                .prepare_cached(
-                    "SELECT id, year FROM albums WHERE title = ? AND artist_display = ?",
-                )?
-                .query_row(params![title, &key.1], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            // An album learns its year from the first track that has one.
-            if known_year.is_none() && year.is_some() {
-                tx.prepare_cached("UPDATE albums SET year = ? WHERE id = ?")?
-                    .execute(params![year, id])?;
-            }
-            id
-        };
-        let mut artist_ids = Vec::with_capacity(artists.len());
-        for name in artists {
-            artist_ids.push(self.artist(tx, name)?);
-        }
-        insert_links(tx, Links::AlbumArtists, id, &artist_ids)?;
-        self.albums.insert(key, id);
-        Ok(id)
-    }
-}
-
-/// Search rows of a batch, written together at its end.
-///
-/// FTS5 flushes its pending terms to a new segment at every statement savepoint once it
-/// has been written in a transaction, and every later insert opens one: a row at a time,
-/// a batch makes hundreds of one-row segments and merges them. Queued and written in a
-/// few multi-row statements, a batch makes one segment.
-#[derive(Default)]
-struct SearchRows {
-    deletes: Vec<i64>,
-    inserts: Vec<[rusqlite::types::Value; 7]>,
-}
-
-/// Rows per multi-row search insert (7 values each, far below SQLite's variable limit).
-const SEARCH_ROWS_PER_STATEMENT: usize = 64;
-
-impl SearchRows {
-    /// Writes what is queued, deletes first (an updated track is deleted and inserted).
-    fn flush(&mut self, tx: &Tx<'_>) -> Result<(), LibraryError> {
-        for chunk in self.deletes.chunks(SEARCH_ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "DELETE FROM tracks_fts WHERE rowid IN ({})",
-                vec!["?"; chunk.len()].join(", ")
-            );
-            tx.prepare_cached(&sql)?
-                .execute(rusqlite::params_from_iter(chunk))?;
-        }
-        self.deletes.clear();
-        for chunk in self.inserts.chunks(SEARCH_ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO tracks_fts (rowid, title, artists, album, album_artists, genres, path) \
-                 VALUES {}",
-                vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
-            );
-            tx.prepare_cached(&sql)?
-                .execute(rusqlite::params_from_iter(chunk.iter().flatten()))?;
-        }
-        self.inserts.clear();
-        Ok(())
-    }
 }
 
 impl SqliteStore {
@@ -571,7 +401,7 @@ fn write_track(
         ] {
             tx.prepare_cached(sql)?.execute([track_id])?;
         }
-        batch.search.deletes.push(track_id);
+        batch.search.remove(track_id);
     }
     let mut artist_ids = Vec::with_capacity(tags.artists.len());
     for name in &tags.artists {
@@ -584,73 +414,21 @@ fn write_track(
     }
     insert_links(tx, Links::TrackGenres, track_id, &genre_ids)?;
 
-    let text = |s: &str| rusqlite::types::Value::Text(s.to_owned());
-    batch.search.inserts.push([
-        rusqlite::types::Value::Integer(track_id),
-        text(tags.title.as_deref().unwrap_or_default()),
-        text(&display(&tags.artists)),
-        text(tags.album.as_deref().unwrap_or_default()),
-        text(&if tags.album.is_some() {
-            display(album_artists)
-        } else {
-            String::new()
-        }),
-        text(&tags.genres.join(" ")),
-        text(path),
-    ]);
-    Ok(())
-}
-
-/// A table linking a track or album to artists or genres.
-#[derive(Clone, Copy)]
-pub(super) enum Links {
-    /// A track's artists, in order.
-    TrackArtists,
-    /// An album's artists, in order.
-    AlbumArtists,
-    /// A track's genres.
-    TrackGenres,
-}
-
-impl Links {
-    /// The insert of one link; positioned links take the index as a third value.
-    fn insert(self) -> &'static str {
-        match self {
-            Self::TrackArtists => {
-                "INSERT OR IGNORE INTO track_artists (track_id, artist_id, position) VALUES (?, ?, ?)"
-            }
-            Self::AlbumArtists => {
-                "INSERT OR IGNORE INTO album_artists (album_id, artist_id, position) VALUES (?, ?, ?)"
-            }
-            Self::TrackGenres => {
-                "INSERT OR IGNORE INTO track_genres (track_id, genre_id) VALUES (?, ?)"
-            }
-        }
-    }
-
-    fn positioned(self) -> bool {
-        !matches!(self, Self::TrackGenres)
-    }
-}
-
-/// Links `owner` to `ids` in `links`, one execution of a cached statement per link.
-pub(super) fn insert_links(
-    tx: &Tx<'_>,
-    links: Links,
-    owner: i64,
-    ids: &[i64],
-) -> Result<(), LibraryError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let mut insert = tx.prepare_cached(links.insert())?;
-    for (position, id) in ids.iter().enumerate() {
-        if links.positioned() {
-            insert.execute(params![owner, id, position as i64])?;
-        } else {
-            insert.execute(params![owner, id])?;
-        }
-    }
+    batch.search.insert(
+        track_id,
+        [
+            tags.title.clone().unwrap_or_default(),
+            display(&tags.artists),
+            tags.album.clone().unwrap_or_default(),
+            if tags.album.is_some() {
+                display(album_artists)
+            } else {
+                String::new()
+            },
+            tags.genres.join(" "),
+            path.to_owned(),
+        ],
+    );
     Ok(())
 }
 
@@ -684,31 +462,3 @@ const TRACK_UPSERT: &str = concat!(
     musicbrainz_release_id = excluded.musicbrainz_release_id, isrc = excluded.isrc, \
     tag_problem = excluded.tag_problem RETURNING id"
 );
-
-/// Rebuilds the search row of the track of `file_id`, if it has one.
-fn reindex_file(tx: &Tx<'_>, file_id: i64) -> Result<(), LibraryError> {
-    let track: Option<i64> = tx
-        .prepare_cached("SELECT id FROM tracks WHERE file_id = ?")?
-        .query_row([file_id], |r| r.get(0))
-        .optional()?;
-    match track {
-        Some(id) => reindex_track(tx, id),
-        None => Ok(()),
-    }
-}
-
-/// Rebuilds one track's search row from the tables.
-pub(super) fn reindex_track(tx: &Tx<'_>, track_id: i64) -> Result<(), LibraryError> {
-    tx.prepare_cached("DELETE FROM tracks_fts WHERE rowid = ?")?
-        .execute([track_id])?;
-    tx.prepare_cached(
-        "INSERT INTO tracks_fts (rowid, title, artists, album, album_artists, genres, path) \
-         SELECT t.id, coalesce(t.title, ''), t.artist_display, coalesce(al.title, ''), \
-         coalesce(al.artist_display, ''), \
-         coalesce((SELECT group_concat(g.name, ' ') FROM track_genres tg JOIN genres g ON g.id = tg.genre_id \
-                   WHERE tg.track_id = t.id), ''), f.path \
-         FROM tracks t JOIN files f ON f.id = t.file_id LEFT JOIN albums al ON al.id = t.album_id WHERE t.id = ?",
-    )?
-    .execute([track_id])?;
-    Ok(())
-}
