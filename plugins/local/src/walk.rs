@@ -70,7 +70,11 @@ pub(crate) fn list_level(fs: &dyn FileSystem, dirs: &[String]) -> Vec<PluginResu
     // Each thread takes the next folder not yet taken, so a large folder holds up one
     // thread only.
     let next = AtomicUsize::new(0);
+    // What the file system reports from a helper thread (a name skipped, say) belongs to
+    // the plugin call that walks, as it does from this one.
+    let span = tracing::Span::current();
     let work = || {
+        let _entered = span.enter();
         let mut done = Vec::new();
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
