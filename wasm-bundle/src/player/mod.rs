@@ -31,6 +31,8 @@ const CHUNK_FRAMES: usize = 4_096;
 const MAX_AHEAD: usize = 6;
 /// How long the driver sleeps when the engine has nothing due and nothing wakes it.
 const IDLE: Duration = Duration::from_millis(250);
+/// How soon a chunk the page's sink refused is posted again.
+const REPOST: Duration = Duration::from_millis(20);
 
 /// The player of one worker and its driver.
 pub(crate) struct WorkerPlayer {
@@ -57,6 +59,9 @@ struct Drive {
     in_flight: VecDeque<u64>,
     /// Where chunks go: the worker script's `postMessage`.
     sink: Rc<RefCell<Option<js_sys::Function>>>,
+    /// A chunk taken from the output that the sink refused, with its frames: posted
+    /// first on the next turn, since the output no longer holds it.
+    refused: Option<(js_sys::Float32Array, u64)>,
     scratch: Vec<f32>,
     closed: bool,
 }
@@ -66,7 +71,10 @@ impl Drive {
     fn turn(&mut self) -> Option<Duration> {
         let wait = self.engine.pump();
         self.post();
-        wait
+        match self.refused {
+            Some(_) => Some(wait.map_or(REPOST, |wait| wait.min(REPOST))),
+            None => wait,
+        }
     }
 
     /// Posts chunks while the page has credit and the output has audio.
@@ -78,20 +86,35 @@ impl Drive {
         let channels = usize::from(self.format().channels);
         self.scratch.resize(CHUNK_FRAMES * channels, 0.0);
         while self.in_flight.len() < MAX_AHEAD {
-            let frames = self.output.read(&mut self.scratch);
-            if frames == 0 {
-                break;
-            }
-            let samples = js_sys::Float32Array::new_with_length((frames * channels) as u32);
-            samples.copy_from(&self.scratch[..frames * channels]);
+            let (samples, frames) = match self.refused.take() {
+                Some(chunk) => chunk,
+                None => {
+                    let frames = self.output.read(&mut self.scratch);
+                    if frames == 0 {
+                        break;
+                    }
+                    let samples = js_sys::Float32Array::new_with_length((frames * channels) as u32);
+                    samples.copy_from(&self.scratch[..frames * channels]);
+                    (samples, frames as u64)
+                }
+            };
             let message = audio_message(self.epoch, &samples, self.format());
             if let Err(e) = sink.call1(&JsValue::NULL, &message) {
-                tracing::warn!(error = ?e, "the page's audio sink failed");
+                tracing::warn!(error = ?e, "the page's audio sink failed; posting again later");
+                self.refused = Some((samples, frames));
                 break;
             }
-            self.in_flight.push_back(frames as u64);
+            self.in_flight.push_back(frames);
         }
-        self.output.set_unheard(self.in_flight.iter().sum());
+        self.set_unheard();
+    }
+
+    /// Tells the output what it handed over that nobody has heard yet: what the page
+    /// holds, and a chunk the page refused.
+    fn set_unheard(&mut self) {
+        let refused = self.refused.as_ref().map_or(0, |(_, frames)| *frames);
+        self.output
+            .set_unheard(self.in_flight.iter().sum::<u64>() + refused);
     }
 
     /// A new epoch: what the page holds is stale. Carried out after the engine applied
@@ -102,6 +125,7 @@ impl Drive {
         self.output.read(&mut []);
         self.epoch = self.epoch.wrapping_add(1);
         self.in_flight.clear();
+        self.refused = None;
         self.output.set_unheard(0);
     }
 
@@ -112,7 +136,7 @@ impl Drive {
         for _ in 0..chunks {
             self.in_flight.pop_front();
         }
-        self.output.set_unheard(self.in_flight.iter().sum());
+        self.set_unheard();
     }
 
     fn format(&self) -> OutputFormat {
@@ -186,6 +210,7 @@ impl WorkerPlayer {
             epoch: 0,
             in_flight: VecDeque::new(),
             sink,
+            refused: None,
             scratch: Vec::new(),
             closed: false,
         }));

@@ -31,15 +31,26 @@ struct Page {
 }
 
 fn listen(core: &Core) -> Rc<RefCell<Page>> {
+    listen_refusing(core, None)
+}
+
+/// A page whose audio listener throws on every `refuse_every`th message it is given.
+fn listen_refusing(core: &Core, refuse_every: Option<usize>) -> Rc<RefCell<Page>> {
     let page = Rc::new(RefCell::new(Page::default()));
     let audio = {
         let page = page.clone();
-        Closure::<dyn FnMut(JsValue)>::new(move |message: JsValue| {
+        let mut calls = 0;
+        Closure::<dyn FnMut(JsValue) -> Result<(), JsValue>>::new(move |message: JsValue| {
+            calls += 1;
+            if refuse_every.is_some_and(|every| calls % every == 0) {
+                return Err(JsValue::from_str("the page is busy"));
+            }
             let get = |key: &str| js_sys::Reflect::get(&message, &JsValue::from_str(key)).unwrap();
             let epoch = get("epoch").as_f64().unwrap() as u32;
             let channels = get("channels").as_f64().unwrap() as usize;
             let samples = js_sys::Float32Array::new(&get("buffer")).length() as usize;
             page.borrow_mut().chunks.push((epoch, samples / channels));
+            Ok(())
         })
     };
     core.on_audio(audio.into_js_value().unchecked_into());
@@ -200,4 +211,63 @@ async fn a_queue_plays_gaplessly_into_the_page_and_seeks_start_a_new_epoch() {
     .await
     .unwrap_err();
     assert!(error.contains("48000 Hz"), "{error}");
+}
+
+/// A chunk the page's audio sink refuses is posted again, not lost: the track plays
+/// whole, and ends only once the page heard all of it.
+#[wasm_bindgen_test]
+async fn a_chunk_the_page_refuses_is_posted_again() {
+    let core = Core::new().map_err(JsValue::from).unwrap();
+    let database = format!("tonearm-test-refused-{}", js_sys::Date::now());
+    ask(
+        &core,
+        "init",
+        json!({"database": database, "cacheLimitMb": 0}),
+    )
+    .await
+    .unwrap();
+    call(
+        &core,
+        json!({"method": "addFolder", "params": {"name": "m", "files": [{}], "paths": ["a.mp3"]}}),
+        vec![file("a.mp3", MP3)],
+    )
+    .await
+    .unwrap();
+    ask(&core, "sync", json!({})).await.unwrap();
+    let mut stream = core
+        .open_bytes(MP3.to_vec(), "a.mp3")
+        .map_err(JsValue::from)
+        .unwrap();
+    let rate = stream.sample_rate();
+    let mut frames = 0usize;
+    while let Some(chunk) = stream.next_chunk(4096).map_err(JsValue::from).unwrap() {
+        frames += (chunk.length() / stream.channels()) as usize;
+    }
+
+    let page = listen_refusing(&core, Some(3));
+    ask(
+        &core,
+        "playerStart",
+        json!({"sampleRate": rate, "channels": 2}),
+    )
+    .await
+    .unwrap();
+    let tracks = ask(&core, "tracks", json!({"limit": 10})).await.unwrap();
+    let id = tracks["tracks"][0]["id"].as_i64().unwrap();
+    ask(&core, "enqueue", json!({"tracks": [id]}))
+        .await
+        .unwrap();
+    ask(&core, "playerPlay", json!({})).await.unwrap();
+    play_until(&core, &page, |p| {
+        p.events.iter().any(|e| e["type"] == "ended")
+    })
+    .await;
+    let page = page.borrow();
+    let played: usize = page.chunks.iter().map(|(_, f)| f).sum();
+    assert_eq!(played, frames, "every frame reached the page once");
+    assert!(
+        page.chunks.len() >= 3,
+        "the page refused some: {page:?}",
+        page = page.chunks.len()
+    );
 }
