@@ -56,6 +56,8 @@ pub(crate) fn open_regular(path: &Path) -> io::Result<Result<File, NotRegular>> 
 #[derive(Debug)]
 pub(crate) struct Beneath {
     root: std::os::fd::OwnedFd,
+    /// Where the root was when it was opened.
+    root_path: std::path::PathBuf,
     /// Cleared when the kernel has no `openat2` (before Linux 5.6) or refuses it (a
     /// sandbox's filter): callers then check paths themselves.
     works: std::sync::atomic::AtomicBool,
@@ -67,6 +69,7 @@ impl Beneath {
     pub(crate) fn new(root: &Path) -> io::Result<Self> {
         use rustix::fs::{Mode, OFlags};
 
+        let root_path = root.to_owned();
         let root = rustix::fs::open(
             root,
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -74,6 +77,7 @@ impl Beneath {
         )?;
         Ok(Self {
             root,
+            root_path,
             works: std::sync::atomic::AtomicBool::new(true),
         })
     }
@@ -122,7 +126,17 @@ impl Beneath {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let path = if path.is_empty() { "." } else { path };
         Some(match self.open(path, flags)? {
-            Ok(Ok(folder)) => list(folder).map(Ok),
+            Ok(Ok(folder)) => list(folder).and_then(|(entries, held)| {
+                // A folder removed while held open lists as empty (its entries are gone,
+                // and reading it ends at once): say it is gone, as a listing by path
+                // would, rather than let an empty listing read as every file in it
+                // deleted. Some file systems give a live folder no link count either, so
+                // the folder is looked up again by its path before it is called gone.
+                if entries.is_empty() && held.st_nlink == 0 && !self.still_at(path, &held) {
+                    return Err(io::ErrorKind::NotFound.into());
+                }
+                Ok(Ok(entries))
+            }),
             Ok(Err(not)) => Ok(Err(not)),
             // `O_DIRECTORY` answers a link at the end as not a folder, before `O_NOFOLLOW`
             // would: say which it is. (A link on the way was refused by the open.)
@@ -139,6 +153,15 @@ impl Beneath {
             }
             Err(e) => Err(e),
         })
+    }
+
+    /// Whether the folder `held` is still at `path` beneath the root's path.
+    #[allow(clippy::unnecessary_cast)] // The fields' widths differ between architectures.
+    fn still_at(&self, path: &str, held: &rustix::fs::Stat) -> bool {
+        use std::os::unix::fs::MetadataExt as _;
+
+        std::fs::symlink_metadata(self.root_path.join(path))
+            .is_ok_and(|m| m.dev() == held.st_dev as u64 && m.ino() == held.st_ino as u64)
     }
 
     fn open(
@@ -174,9 +197,10 @@ impl Beneath {
 #[cfg(target_os = "linux")]
 pub(crate) type Listing = Vec<(std::ffi::OsString, rustix::fs::Stat)>;
 
-/// Reads the entries of the open `folder`, each stat'ed relative to it.
+/// Reads the entries of the open `folder`, each stat'ed relative to it, and the folder's
+/// own metadata after.
 #[cfg(target_os = "linux")]
-fn list(folder: File) -> io::Result<Listing> {
+fn list(folder: File) -> io::Result<(Listing, rustix::fs::Stat)> {
     use std::os::unix::ffi::OsStringExt as _;
 
     use rustix::fs::{AtFlags, Dir};
@@ -204,13 +228,7 @@ fn list(folder: File) -> io::Result<Listing> {
             }
         }
     }
-    // A folder removed while held open lists as empty (its entries are gone, and reading
-    // it ends at once): say it is gone, as a listing by path would, rather than let an
-    // empty listing read as every file in it deleted.
-    if rustix::fs::fstat(dir.fd()?)?.st_nlink == 0 {
-        return Err(io::ErrorKind::NotFound.into());
-    }
-    Ok(entries)
+    Ok((entries, rustix::fs::fstat(dir.fd()?)?))
 }
 
 /// Reads into `buf` from `offset` of `file` until it is full or the file ends, without a

@@ -71,10 +71,10 @@ impl Drive {
     fn turn(&mut self) -> Option<Duration> {
         let wait = self.engine.pump();
         self.post();
-        match self.refused {
-            Some(_) => Some(wait.map_or(REPOST, |wait| wait.min(REPOST))),
-            None => wait,
+        if self.refused.is_some() && self.sink.borrow().is_some() {
+            return Some(wait.map_or(REPOST, |wait| wait.min(REPOST)));
         }
+        wait
     }
 
     /// Posts chunks while the page has credit and the output has audio.
