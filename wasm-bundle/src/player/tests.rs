@@ -107,8 +107,9 @@ fn started(page: &Page) -> Vec<i64> {
         .collect()
 }
 
-#[wasm_bindgen_test]
-async fn a_queue_plays_gaplessly_into_the_page_and_seeks_start_a_new_epoch() {
+/// A worker with a fresh library of `paths`, each a copy of the MP3, synced: the tracks'
+/// ids, and the sample rate and frame count of the MP3 decoded outside the player.
+async fn library_of(paths: &[&str]) -> (Core, Vec<i64>, u32, usize) {
     let core = Core::new().map_err(JsValue::from).unwrap();
     let database = format!("tonearm-test-player-{}", js_sys::Date::now());
     ask(
@@ -120,8 +121,8 @@ async fn a_queue_plays_gaplessly_into_the_page_and_seeks_start_a_new_epoch() {
     .unwrap();
     call(
         &core,
-        json!({"method": "addFolder", "params": {"name": "m", "files": [{}, {}], "paths": ["a.mp3", "b.mp3"]}}),
-        vec![file("a.mp3", MP3), file("b.mp3", MP3)],
+        json!({"method": "addFolder", "params": {"name": "m", "files": vec![json!({}); paths.len()], "paths": paths}}),
+        paths.iter().map(|path| file(path, MP3)).collect(),
     )
     .await
     .unwrap();
@@ -133,9 +134,8 @@ async fn a_queue_plays_gaplessly_into_the_page_and_seeks_start_a_new_epoch() {
         .iter()
         .map(|t| t["id"].as_i64().unwrap())
         .collect();
-    assert_eq!(ids.len(), 2);
+    assert_eq!(ids.len(), paths.len());
 
-    // The frames of one track, decoded outside the player.
     let mut stream = core
         .open_bytes(MP3.to_vec(), "a.mp3")
         .map_err(JsValue::from)
@@ -145,6 +145,12 @@ async fn a_queue_plays_gaplessly_into_the_page_and_seeks_start_a_new_epoch() {
     while let Some(chunk) = stream.next_chunk(4096).map_err(JsValue::from).unwrap() {
         frames += (chunk.length() / stream.channels()) as usize;
     }
+    (core, ids, rate, frames)
+}
+
+#[wasm_bindgen_test]
+async fn a_queue_plays_gaplessly_into_the_page_and_seeks_start_a_new_epoch() {
+    let (core, ids, rate, frames) = library_of(&["a.mp3", "b.mp3"]).await;
 
     let error = ask(&core, "playerPlay", json!({})).await.unwrap_err();
     assert!(error.contains("playerStart"), "{error}");
@@ -217,32 +223,7 @@ async fn a_queue_plays_gaplessly_into_the_page_and_seeks_start_a_new_epoch() {
 /// whole, and ends only once the page heard all of it.
 #[wasm_bindgen_test]
 async fn a_chunk_the_page_refuses_is_posted_again() {
-    let core = Core::new().map_err(JsValue::from).unwrap();
-    let database = format!("tonearm-test-refused-{}", js_sys::Date::now());
-    ask(
-        &core,
-        "init",
-        json!({"database": database, "cacheLimitMb": 0}),
-    )
-    .await
-    .unwrap();
-    call(
-        &core,
-        json!({"method": "addFolder", "params": {"name": "m", "files": [{}], "paths": ["a.mp3"]}}),
-        vec![file("a.mp3", MP3)],
-    )
-    .await
-    .unwrap();
-    ask(&core, "sync", json!({})).await.unwrap();
-    let mut stream = core
-        .open_bytes(MP3.to_vec(), "a.mp3")
-        .map_err(JsValue::from)
-        .unwrap();
-    let rate = stream.sample_rate();
-    let mut frames = 0usize;
-    while let Some(chunk) = stream.next_chunk(4096).map_err(JsValue::from).unwrap() {
-        frames += (chunk.length() / stream.channels()) as usize;
-    }
+    let (core, ids, rate, frames) = library_of(&["a.mp3"]).await;
 
     let page = listen_refusing(&core, Some(3));
     ask(
@@ -252,11 +233,7 @@ async fn a_chunk_the_page_refuses_is_posted_again() {
     )
     .await
     .unwrap();
-    let tracks = ask(&core, "tracks", json!({"limit": 10})).await.unwrap();
-    let id = tracks["tracks"][0]["id"].as_i64().unwrap();
-    ask(&core, "enqueue", json!({"tracks": [id]}))
-        .await
-        .unwrap();
+    ask(&core, "enqueue", json!({"tracks": ids})).await.unwrap();
     ask(&core, "playerPlay", json!({})).await.unwrap();
     play_until(&core, &page, |p| {
         p.events.iter().any(|e| e["type"] == "ended")
